@@ -1,0 +1,1 @@
+"""Subcommands of the `padflow` CLI, one module each (registered in padflow.cli)."""
