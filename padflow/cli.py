@@ -10,6 +10,8 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.tasks",
     "padflow.commands.play",
+    "padflow.commands.run",
+    "padflow.commands.stage",
 )
 
 

@@ -148,3 +148,20 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             raise ValueError(f"{key}: expected a path string, got {value!r}")
         return Path(value)
     return value
+
+
+def set_profile(path: str | Path, name: str) -> None:
+    """Make `name` the active profile in params.yaml, keeping every other line (and comment) as is."""
+    import re
+
+    from padflow.io import write_text
+
+    path = Path(path)
+    text = path.read_text()
+    profiles = (yaml.safe_load(text) or {}).get("profiles", {}) or {}
+    if name not in profiles:
+        raise ValueError(f"{path}: unknown profile {name!r}; valid: {', '.join(profiles) or '(none)'}")
+    line = re.compile(r"^profile:.*$", re.MULTILINE)
+    new = line.sub(f"profile: {name}", text, count=1) if line.search(text) else f"profile: {name}\n{text}"
+    if new != text:
+        write_text(path, new)

@@ -1,0 +1,90 @@
+"""Action tables: one Parquet file per video, in the column layout of the released NitroGen labels.
+
+Schema (one row per video frame):
+
+    frame       int64            0, 1, 2, ... (contiguous)
+    t           float64          seconds from the start of the video (frame / fps)
+    south ... guide              17 bool columns, NITROGEN_BUTTON_COLUMNS order
+    j_left      fixed list<float32>[2]   (x, y) in [-1, 1], x right, y up
+    j_right     fixed list<float32>[2]
+    confidence  float32          [0, 1]; 1.0 for ground truth
+
+The same layout carries ground truth (corpus sidecars), extraction output and imported labels,
+so they can be compared column by column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from padflow.actions import (
+    ACTION_DIM,
+    ACTION_SCHEMA_VERSION,
+    AXIS_INDEX,
+    BUTTON_INDEX,
+    NITROGEN_BUTTON_COLUMNS,
+    NITROGEN_STICK_COLUMNS,
+    validate_action,
+)
+from padflow.io import atomic_path
+
+STICK_COLUMNS: tuple[str, ...] = tuple(NITROGEN_STICK_COLUMNS)  # ("j_left", "j_right")
+ACTION_TABLE_SCHEMA = pa.schema(
+    [pa.field("frame", pa.int64()), pa.field("t", pa.float64())]
+    + [pa.field(c, pa.bool_()) for c in NITROGEN_BUTTON_COLUMNS]
+    + [pa.field(c, pa.list_(pa.float32(), 2)) for c in STICK_COLUMNS]
+    + [pa.field("confidence", pa.float32())],
+    metadata={"padflow.action_schema": ACTION_SCHEMA_VERSION},
+)
+_BUTTON_POS = [BUTTON_INDEX[c.upper()] for c in NITROGEN_BUTTON_COLUMNS]
+
+
+def actions_to_table(actions: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> pa.Table:
+    """(T, 21) unified actions → an Arrow table in the action-table schema."""
+    actions = validate_action(actions, "actions")
+    if actions.ndim != 2:
+        raise ValueError(f"actions must be (T, {ACTION_DIM}), got {actions.shape}")
+    n = len(actions)
+    conf = np.ones(n, np.float32) if confidence is None else np.asarray(confidence, np.float32)
+    if conf.shape != (n,):
+        raise ValueError(f"confidence must have shape ({n},), got {conf.shape}")
+    columns = [pa.array(np.arange(n, dtype=np.int64)), pa.array(np.arange(n) / fps)]
+    columns += [pa.array(actions[:, i] > 0.5) for i in _BUTTON_POS]
+    for col, (ax, ay) in NITROGEN_STICK_COLUMNS.items():
+        xy = np.ascontiguousarray(actions[:, [AXIS_INDEX[ax], AXIS_INDEX[ay]]], dtype=np.float32)
+        columns.append(pa.FixedSizeListArray.from_arrays(pa.array(xy.reshape(-1)), 2))
+    columns.append(pa.array(conf))
+    return pa.Table.from_arrays(columns, schema=ACTION_TABLE_SCHEMA)
+
+
+def table_to_actions(table: pa.Table) -> np.ndarray:
+    """An action table → (T, 21) float32 unified actions; ValueError names a missing column."""
+    missing = [f.name for f in ACTION_TABLE_SCHEMA if f.name not in table.column_names]
+    if missing:
+        raise ValueError(f"action table lacks column(s) {', '.join(missing)}")
+    out = np.zeros((table.num_rows, ACTION_DIM), dtype=np.float32)
+    for col, pos in zip(NITROGEN_BUTTON_COLUMNS, _BUTTON_POS):
+        out[:, pos] = table.column(col).to_numpy(zero_copy_only=False).astype(np.float32)
+    for col, (ax, ay) in NITROGEN_STICK_COLUMNS.items():
+        flat = table.column(col).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        xy = flat.reshape(-1, 2)
+        out[:, AXIS_INDEX[ax]], out[:, AXIS_INDEX[ay]] = xy[:, 0], xy[:, 1]
+    return out
+
+
+def write_action_table(path: str | Path, actions: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> Path:
+    table = actions_to_table(actions, fps, confidence)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
+
+
+def read_action_table(path: str | Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ValueError(f"{path}: not a readable Parquet action table ({exc})") from None
