@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.tasks",
     "padflow.commands.play",
+    "padflow.commands.suite",
     "padflow.commands.run",
     "padflow.commands.stage",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ class StageResult:
     params: Mapping[str, Any]  # the resolved config the stage ran with (logged as MLflow params)
     metrics: Mapping[str, float]  # written to metrics/<stage>.json and logged to MLflow
     artifacts: Mapping[str, Path] = field(default_factory=dict)  # MLflow artifact folder → file/folder
+    curves: Mapping[str, Sequence[float]] = field(default_factory=dict)  # per-step series (loss, ...) for MLflow
 
 
 def metrics_path(root: Path, stage: str) -> Path:
@@ -45,13 +46,15 @@ def run_stage(stage: str, root: Path | None = None, params: Mapping[str, Any] | 
     params = load_params(root / "params.yaml") if params is None else params
     tracking.check_tracking(tracking.tracking_uri(root))  # fail before work, not after it
     module = importlib.import_module(f"tasks.{stage}")
-    started = time.perf_counter()
-    result: StageResult = module.stage(params, root)
-    metrics = {**result.metrics, f"{stage}_wall_s": round(time.perf_counter() - started, 3)}
-    write_json(metrics_path(root, stage), metrics)
+    # The run is open while the stage works, so a stage that logs as it goes (Lightning's
+    # MLFlowLogger in train) can attach to it, and a stage that fails leaves a FAILED run.
     with tracking.stage_run(root, stage, tags={"padflow.profile": str(params.get("profile", ""))}):
-        tracking.log_stage(result.params, metrics, {**result.artifacts, "metrics": metrics_path(root, stage)})
-    return StageResult(result.params, metrics, result.artifacts)
+        started = time.perf_counter()
+        result: StageResult = module.stage(params, root)
+        metrics = {**result.metrics, f"{stage}_wall_s": round(time.perf_counter() - started, 3)}
+        write_json(metrics_path(root, stage), metrics)
+        tracking.log_stage(result.params, metrics, {**result.artifacts, "metrics": metrics_path(root, stage)}, result.curves)
+    return StageResult(result.params, metrics, result.artifacts, result.curves)
 
 
 def read_metrics(root: Path, stage: str) -> dict[str, float]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +103,23 @@ def log_stage(
     params: Mapping[str, Any],
     metrics: Mapping[str, float],
     artifacts: Mapping[str, Path] | None = None,
+    curves: Mapping[str, Sequence[float]] | None = None,
 ) -> None:
-    """Log a stage's params, metrics and artifacts (name → file or folder) into the active run."""
+    """Log a stage's params, metrics, per-step curves and artifacts (name → file or folder) into the active run."""
     import mlflow
 
     flat = flatten(params)
     for start in range(0, len(flat), 100):  # MLflow caps one batch at 100 params
         mlflow.log_params(dict(list(flat.items())[start : start + 100]))
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+    if curves:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        points = [Metric(name, float(v), now, step) for name, values in curves.items() for step, v in enumerate(values)]
+        run_id = mlflow.active_run().info.run_id
+        for start in range(0, len(points), 1000):  # MLflow caps one batch at 1000 metrics
+            mlflow.tracking.MlflowClient().log_batch(run_id, metrics=points[start : start + 1000])
     for name, path in (artifacts or {}).items():
         path = Path(path)
         if path.is_dir():

@@ -188,11 +188,22 @@ def record_gameplay(task_id: str, skill: str, seed: int, seconds: float, fps: fl
     return [frames[i] for i in pick], np.stack(actions)[pick], episodes, successes
 
 
-def fit_to_upload(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Scale a game frame into a (height, width) upload frame, aspect kept, black bars around."""
+# How wide a game's picture is shown, per engine, when it differs from its pixel grid: the 2600
+# draws 160x210 pixels that a TV shows at 4:3.
+DISPLAY_ASPECT: dict[str, float] = {"atari": 4 / 3}
+
+
+def fit_to_upload(
+    frame: np.ndarray, width: int, height: int, aspect: float | None = None
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Scale a game frame into a (height, width) upload frame at its display aspect, black bars around.
+
+    The game box is recorded so training can crop the game picture exactly as the simulator shows it.
+    """
     h, w = frame.shape[:2]
-    scale = min(width / w, height / h)
-    nw, nh = int(round(w * scale)), int(round(h * scale))
+    aspect = aspect or w / h
+    nh = int(round(min(height, width / aspect)))
+    nw = int(round(nh * aspect))
     x0, y0 = (width - nw) // 2, (height - nh) // 2
     out = np.zeros((height, width, 3), dtype=np.uint8)
     out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
@@ -202,27 +213,26 @@ def fit_to_upload(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarra
 def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[str, ...]) -> VideoTruth:
     """Play, draw the overlay, encode; write the video and its truth sidecar."""
     from padflow.overlay.library import load_library
-    from padflow.overlay.render import OverlayPainter, Placement
+    from padflow.overlay.render import Placement, draw_overlay
 
     raw_frames, actions, episodes, successes = record_gameplay(
         plan.task_id, plan.skill, plan.episode_seed, plan.seconds, cfg.fps
     )
-    painter = None
+    skin = placement = None
     if plan.skin_id is not None:
-        skin = load_library([root / d for d in skin_dirs])[plan.skin_id]
-        placement = Placement(anchor=plan.anchor, width=plan.overlay_width, opacity=plan.opacity)
-        painter = OverlayPainter(skin, placement, (plan.height, plan.width))
+        skin = load_library([root / d for d in skin_dirs]).skins[plan.skin_id]
+        placement = Placement(anchor=plan.anchor, width_frac=plan.overlay_width, opacity=plan.opacity)
     box = None
     game_box = (0, 0, plan.width, plan.height)
+    aspect = DISPLAY_ASPECT.get(all_tasks()[plan.task_id].engine)
 
     def frames():
         nonlocal box, game_box
         for i, frame in enumerate(raw_frames):
-            out, game_box = fit_to_upload(frame, plan.width, plan.height)
-            if painter is not None:
+            out, game_box = fit_to_upload(frame, plan.width, plan.height, aspect)
+            if skin is not None:
                 # Capture lag: the overlay at frame i shows the action held at frame i - lag.
-                shown = actions[max(0, i - plan.lag)]
-                out, box = painter.paint(out, shown)
+                out, box = draw_overlay(out, skin, actions[max(0, i - plan.lag)], placement, inplace=True)
             yield out
 
     video = root / cfg.raw_dir / f"{plan.name}.mp4"
@@ -239,7 +249,7 @@ def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[
         fps=cfg.fps,
         overlay_box=tuple(int(v) for v in box) if box is not None else None,
         game_box=tuple(int(v) for v in game_box),
-        family=painter.skin.family if painter is not None else None,
+        family=skin.family if skin is not None else None,
         episodes=episodes,
         successes=successes,
     )
@@ -251,7 +261,7 @@ def build_corpus(cfg: CorpusConfig, seed: int, root: Path, skin_dirs: tuple[str,
     """Make every planned video (in parallel processes); return the truths and wall seconds."""
     from padflow.overlay.library import HELD_OUT_SKINS, load_library
 
-    skins = load_library([root / d for d in skin_dirs])
+    skins = load_library([root / d for d in skin_dirs]).skins
     plans = plan_videos(cfg, seed, skins, set(HELD_OUT_SKINS))
     for folder in (cfg.raw_dir, cfg.truth_dir):
         _clear_generated(root / folder)
@@ -313,7 +323,7 @@ def contact_sheet(root: Path, cfg: CorpusConfig, truths: list[VideoTruth], path:
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: build the corpus described by params['corpus']."""
     cfg = from_mapping(CorpusConfig, params.get("corpus"), "corpus")
-    skin_dirs = tuple(params.get("overlay", {}).get("skin_dirs", ("assets/skins",)))
+    skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
     truths, wall_s = build_corpus(cfg, int(params.get("seed", 0)), root, skin_dirs)
     manifest = root / cfg.truth_dir / "corpus_manifest.json"
     write_json(manifest, {"videos": [asdict(t) for t in truths]})

@@ -1,0 +1,61 @@
+"""Shared fixtures: a throwaway copy of the project (its own git repo, DVC, MLflow store)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from padflow.config import set_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a pipeline run needs from the project; data and tracking stores are made fresh.
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
+PROJECT_DIRS = (".dvc", "padflow", "tasks", "flows", "models", "assets")
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=padflow-test", "-c", "user.email=test@padflow.invalid", *args],
+        cwd=cwd, check=True, capture_output=True,
+    )
+
+
+def copy_project(dest: Path, profile: str = "debug") -> Path:
+    """A git-initialised copy of the project with `profile` active and no data, metrics or runs."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tmp", "cache", "site_cache", "config.local")
+    for name in PROJECT_DIRS:
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    set_profile(dest / "params.yaml", profile)
+    _git(dest, "init", "-q")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", "test project")
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh debug-profile project; MLflow and padflow resolve to it, not to the real one."""
+    root = copy_project(tmp_path / "project")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("PADFLOW_ROOT", str(root))
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site"))
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the whole session (starting one takes ~10 s here)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

@@ -1,0 +1,106 @@
+"""The backbone end to end on the debug profile: real DVC stages, a real Prefect run, a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from padflow import tracking
+
+pytestmark = pytest.mark.slow
+
+BACKBONE = ["corpus", "ingest"]
+
+
+def dvc(root: Path, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def lock_hashes(root: Path) -> dict[str, str]:
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {
+        f"{stage}:{out['path']}": out["md5"]
+        for stage, body in lock["stages"].items()
+        for out in body.get("outs", [])
+    }
+
+
+def client(root: Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking.tracking_uri(root))
+
+
+def test_dvc_repro_builds_corpus_and_ingest_then_does_nothing(project: Path):
+    first = dvc(project, "repro", "ingest")
+    assert "Running stage 'corpus'" in first and "Running stage 'ingest'" in first
+    raw = sorted((project / "data/raw").glob("*.mp4"))
+    assert len(raw) == 4, "the debug corpus makes four videos"
+    assert not list((project / "data/raw").glob("*.parquet")), "ground truth stays out of what ingest reads"
+    assert len(list((project / "data/corpus_truth").glob("*.parquet"))) == 4
+    report = json.loads((project / "data/ingest/ingest_report.json").read_text())
+    assert {row["status"] for row in report["files"]} == {"accepted"}
+    assert set(lock_hashes(project)) >= {"corpus:data/raw", "corpus:data/corpus_truth", "ingest:data/ingest"}
+
+    second = dvc(project, "repro", "ingest")
+    assert "Running stage" not in second
+
+    metrics = json.loads((project / "metrics/corpus.json").read_text())
+    assert metrics["videos"] == 4 and metrics["share_no_overlay"] == 0.25 and metrics["frames_per_s"] > 0
+    runs = client(project).search_runs(
+        [client(project).get_experiment_by_name("padflow").experiment_id], order_by=["start_time ASC"]
+    )
+    assert [r.info.run_name for r in runs] == ["corpus", "ingest"], "plain dvc repro logs one run per stage"
+
+
+def test_flow_runs_stages_as_nested_mlflow_runs_and_matches_dvc(project: Path, prefect_harness):
+    from flows.pipeline import pipeline
+
+    result = pipeline(stages=BACKBONE, root=str(project))
+    assert result["corpus"]["videos"] == 4 and result["ingest"]["accepted"] == 4
+
+    mlflow = client(project)
+    experiment = mlflow.get_experiment_by_name("padflow").experiment_id
+    [parent] = mlflow.search_runs([experiment], filter_string=f"tags.{tracking.PIPELINE_TAG} = 'true'")
+    children = {
+        r.info.run_name: r
+        for r in mlflow.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    }
+    assert set(children) == set(BACKBONE)
+    corpus = children["corpus"]
+    assert corpus.data.params["corpus.videos"] == "4" and corpus.data.params["corpus.max_lag_frames"] == "2"
+    assert corpus.data.metrics["share_no_overlay"] == 0.25 and "frames_per_s" in corpus.data.metrics
+    artifacts = {a.path for a in mlflow.list_artifacts(corpus.info.run_id, "corpus")}
+    assert "corpus/contact_sheet.png" in artifacts
+    ingest = children["ingest"]
+    assert ingest.data.metrics["accepted"] == 4
+    assert any(a.path.endswith("ingest_report.json") for a in mlflow.list_artifacts(ingest.info.run_id, "ingest"))
+    assert parent.data.metrics["corpus.videos"] == 4
+
+    # The flow went through DVC: plain `dvc repro` now has nothing left to do.
+    assert "Running stage" not in dvc(project, "repro", "ingest")
+
+    # A second pipeline run skips both stages in DVC but still gets a nested run per stage.
+    pipeline(stages=BACKBONE, root=str(project))
+    parents = mlflow.search_runs([experiment], filter_string=f"tags.{tracking.PIPELINE_TAG} = 'true'",
+                                 order_by=["start_time DESC"])
+    cached = mlflow.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
+    assert {r.info.run_name for r in cached} == set(BACKBONE)
+    assert all(r.data.tags.get("padflow.cached") == "true" for r in cached)
+    assert all(r.data.metrics for r in cached), "a skipped stage still reports its last metrics"
+
+
+def test_unreachable_tracking_server_fails_before_any_stage(project: Path, prefect_harness, monkeypatch):
+    from flows.pipeline import pipeline
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(tracking.TrackingUnavailable, match="http://127.0.0.1:9 is unreachable"):
+        pipeline(stages=BACKBONE, root=str(project))
+    assert not (project / "data").exists(), "no stage ran"

@@ -1,0 +1,128 @@
+"""The gate catches each kind of broken table for exactly its reason, and keeps good data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from padflow.actions import ACTION_INDEX
+from padflow.tables import actions_to_table, write_action_table
+from tasks.gate import GateConfig, GateFailed, TableValidator, cut_chunks, stage, table_frame
+
+FPS = 30.0
+N = 90
+CFG = GateConfig(max_button_hold_s=2.0)
+
+
+def busy_actions(n: int = N) -> np.ndarray:
+    """A plausible table: SOUTH tapped every few frames, left stick swinging."""
+    a = np.zeros((n, 21), np.float32)
+    a[::4, ACTION_INDEX["SOUTH"]] = 1
+    a[:, ACTION_INDEX["LEFT_X"]] = np.sin(np.arange(n) / 5).astype(np.float32)
+    return a
+
+
+def with_column(table: pa.Table, name: str, values) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, values)
+
+
+def broken_tables() -> dict[str, pa.Table]:
+    good = actions_to_table(busy_actions(), FPS)
+    frames = np.arange(N)
+    frames[N // 2 :] += 5  # five frames missing in the middle, timestamps consistent with frames
+    gap = with_column(with_column(good, "frame", pa.array(frames)), "t", pa.array(frames / FPS))
+    left = good.column("j_left").to_pylist()
+    nan_axis = with_column(good, "j_left", pa.array([[np.nan, y] if i == 10 else [x, y] for i, (x, y) in enumerate(left)],
+                                                    pa.list_(pa.float32(), 2)))
+    far_axis = with_column(good, "j_left", pa.array([[3.0, y] if i == 10 else [x, y] for i, (x, y) in enumerate(left)],
+                                                    pa.list_(pa.float32(), 2)))
+    stuck = busy_actions()
+    stuck[:, ACTION_INDEX["NORTH"]] = 1  # held for the whole 3 s table
+    low_conf = np.where(np.arange(N) % 2 == 0, 0.1, 0.9).astype(np.float32)
+    wrong_dtype = with_column(good, "south", pa.array(good.column("south").to_numpy(zero_copy_only=False).astype(np.float64)))
+    return {
+        "frame_gap": gap,
+        "axis_nan": nan_axis,
+        "axis_out_of_range": far_axis,
+        "stuck_button": actions_to_table(stuck, FPS),
+        "low_confidence": actions_to_table(busy_actions(), FPS, low_conf),
+        "dtype": wrong_dtype,
+    }
+
+
+@pytest.fixture(scope="module")
+def validator() -> TableValidator:
+    return TableValidator(CFG)
+
+
+def test_good_table_passes(validator):
+    df = table_frame(actions_to_table(busy_actions(), FPS), FPS, inliers=60, min_confidence=CFG.min_confidence)
+    assert validator.validate("good", df, N) == ([], [])
+
+
+@pytest.mark.parametrize("reason", list(broken_tables()))
+def test_each_broken_table_is_quarantined_for_exactly_its_reason(validator, reason):
+    df = table_frame(broken_tables()[reason], FPS, inliers=60, min_confidence=CFG.min_confidence)
+    reasons, failed = validator.validate(reason, df, N)
+    assert reasons == [reason], failed
+    assert failed and all(name.startswith("expect_") for name in failed)
+
+
+def test_weak_localization_and_wrong_length_are_named(validator):
+    df = table_frame(actions_to_table(busy_actions(), FPS), FPS, inliers=5, min_confidence=CFG.min_confidence)
+    assert validator.validate("weak", df, N)[0] == ["weak_localization"]
+    df = table_frame(actions_to_table(busy_actions(), FPS), FPS, inliers=60, min_confidence=CFG.min_confidence)
+    assert set(validator.validate("short", df, N + 30)[0]) == {"frame_gap", "duration"}
+
+
+def test_density_filter_keeps_and_drops_at_the_exact_boundary():
+    a = np.zeros((32, 21), np.float32)
+    a[0:8, ACTION_INDEX["EAST"]] = 1  # chunk 0: 8 of 16 timesteps act → density 0.5 → kept
+    a[16:23, ACTION_INDEX["EAST"]] = 1  # chunk 1: 7 of 16 → 0.4375 → dropped
+    chunks = cut_chunks(a, np.full(32, 10.0, np.float32), GateConfig())
+    assert [(start, density, verdict) for start, density, _, verdict in chunks] == [(0, 0.5, "kept"), (16, 0.4375, "density")]
+    # a stick inside the dead zone does not count as acting; outside it does
+    b = np.zeros((16, 21), np.float32)
+    b[:, ACTION_INDEX["RIGHT_Y"]] = 0.05
+    assert cut_chunks(b, np.full(16, 10.0, np.float32), GateConfig())[0][3] == "density"
+    b[:, ACTION_INDEX["RIGHT_Y"]] = 0.06
+    assert cut_chunks(b, np.full(16, 10.0, np.float32), GateConfig())[0][3] == "kept"
+
+
+def test_static_span_is_dropped_even_when_buttons_move():
+    a = busy_actions(16)
+    assert cut_chunks(a, np.zeros(16, np.float32), GateConfig())[0][3] == "static"
+
+
+def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_path: Path):
+    extract, ingest = tmp_path / "data/extract", tmp_path / "data/ingest"
+    videos, files = [], []
+    for i, (reason, table) in enumerate(broken_tables().items()):
+        vid = f"v{i}"
+        import pyarrow.parquet as pq
+
+        extract.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, extract / f"{vid}.parquet")
+        (extract / f"{vid}.json").write_text(json.dumps({"inliers": 60, "box": [0, 0, 10, 10]}))
+        videos.append({"video_id": vid, "status": "extracted"})
+        files.append({"video_id": vid, "status": "accepted", "frames_out": N, "output": f"videos/{vid}.mp4"})
+    (extract / "extract_report.json").write_text(json.dumps({"videos": videos}))
+    ingest.mkdir(parents=True)
+    (ingest / "ingest_report.json").write_text(json.dumps({"files": files, "config": {"fps": FPS}}))
+    params = {"gate": {"max_button_hold_s": 2.0}}
+    with pytest.raises(GateFailed, match=r"only 0.0% of .* input minutes survived .* at least 20%"):
+        stage(params, tmp_path)
+    report = json.loads((tmp_path / "data/gate/gate_report.json").read_text())
+    assert report["totals"]["quarantined"] == 6, "the report is written before the stage fails"
+    assert {tuple(v["reasons"]) for v in report["videos"]} == {(r,) for r in broken_tables()}
+    assert (tmp_path / "data/gate/data_docs/index.html").is_file()
+
+
+def test_config_is_validated():
+    with pytest.raises(ValueError, match="min_action_density must be in"):
+        replace(GateConfig(), min_action_density=1.5)
