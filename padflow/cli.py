@@ -11,6 +11,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.tasks",
     "padflow.commands.play",
     "padflow.commands.suite",
+    "padflow.commands.templates",
+    "padflow.commands.ingest",
     "padflow.commands.run",
     "padflow.commands.stage",
 )

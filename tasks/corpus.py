@@ -213,7 +213,7 @@ def fit_to_upload(
 def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[str, ...]) -> VideoTruth:
     """Play, draw the overlay, encode; write the video and its truth sidecar."""
     from padflow.overlay.library import load_library
-    from padflow.overlay.render import Placement, draw_overlay
+    from padflow.overlay.render import OverlayLag, Placement, draw_overlay
 
     raw_frames, actions, episodes, successes = record_gameplay(
         plan.task_id, plan.skill, plan.episode_seed, plan.seconds, cfg.fps
@@ -222,6 +222,8 @@ def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[
     if plan.skin_id is not None:
         skin = load_library([root / d for d in skin_dirs]).skins[plan.skin_id]
         placement = Placement(anchor=plan.anchor, width_frac=plan.overlay_width, opacity=plan.opacity)
+    # Capture lag: the overlay at frame i shows the action held at frame i - lag (neutral before).
+    shown = OverlayLag(plan.lag).shown_actions(actions)
     box = None
     game_box = (0, 0, plan.width, plan.height)
     aspect = DISPLAY_ASPECT.get(all_tasks()[plan.task_id].engine)
@@ -231,16 +233,14 @@ def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[
         for i, frame in enumerate(raw_frames):
             out, game_box = fit_to_upload(frame, plan.width, plan.height, aspect)
             if skin is not None:
-                # Capture lag: the overlay at frame i shows the action held at frame i - lag.
-                out, box = draw_overlay(out, skin, actions[max(0, i - plan.lag)], placement, inplace=True)
+                out, box = draw_overlay(out, skin, shown[i], placement, inplace=True)
             yield out
 
     video = root / cfg.raw_dir / f"{plan.name}.mp4"
     n = write_mp4(video, frames(), cfg.fps, crf=plan.crf, preset=cfg.preset)
-    # Ground truth is what the overlay *shows*, so the lag is applied to it as well.
-    shown = actions[np.maximum(0, np.arange(n) - plan.lag)]
+    # Ground truth is what the overlay *shows*, lag included.
     truth_dir = root / cfg.truth_dir
-    write_action_table(truth_dir / f"{plan.name}.parquet", shown, cfg.fps)
+    write_action_table(truth_dir / f"{plan.name}.parquet", shown[:n], cfg.fps)
     task = all_tasks()[plan.task_id]
     truth = VideoTruth(
         plan=plan,
