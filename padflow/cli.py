@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.suite",
     "padflow.commands.templates",
     "padflow.commands.ingest",
+    "padflow.commands.nitrogen",
     "padflow.commands.run",
     "padflow.commands.stage",
 )

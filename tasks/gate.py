@@ -1,12 +1,22 @@
 """gate: validate every action table, quarantine the bad ones, cut the rest into training chunks.
 
-Each extracted action table is checked by a Great Expectations suite (schema, dtypes, contiguous
+Each action table is checked by a Great Expectations suite (schema, dtypes, contiguous
 frames, timing, value ranges, confidence, stuck buttons, localization strength). A table that
 fails is quarantined with the names of the failed expectations and a reason for each; it never
 stops the stage. Accepted tables are cut into `chunk_size`-step chunks; a chunk is dropped when
 fewer than `min_action_density` of its timesteps carry any action (so the policy does not learn
 to do nothing) or when the game picture barely changes (menus, loading screens). If too few
 hours survive for the batch to look sane, the stage fails with a clear message.
+
+Inputs: every folder in `sources` holds action tables `<table_id>.parquet`, a record
+`<table_id>.json` beside each (`inliers`, `box`; optionally `frame_offset`, `expected_frames`,
+`inliers_note`) and a report listing them: `extract_report.json` (the extract stage: `videos`,
+one whole-video table each, status `extracted`) or `import_report.json` (padflow.nitrogen: `tables`,
+one table per imported label chunk, status `imported`, with `table_id`, and `ingest_dir` naming
+the ingest folder of its videos). A table covers frames [frame_offset, frame_offset +
+expected_frames) of its normalized video; its own `frame` column counts from 0. A record with
+`inliers: null` (imported labels were never localized by padflow) gets no weak_localization
+expectation; the gate report says so in the table's `notes`.
 
 Outputs (out_dir):
     chunks.parquet       the accepted-chunk index (CHUNK_INDEX_SCHEMA)
@@ -41,6 +51,8 @@ from padflow.tables import ACTION_TABLE_SCHEMA, read_action_table, table_to_acti
 SUITE_NAME = "action_table"
 AXIS_COLUMNS = ("left_x", "left_y", "right_x", "right_y")
 SECONDS_PER_HOUR = 3600.0
+TABLE_REPORTS = ("extract_report.json", "import_report.json")  # a source folder's listing of its tables
+USABLE_STATUSES = ("extracted", "imported")  # listed tables with these statuses are gated; others are skipped
 
 # The accepted-chunk index: one row per training chunk.
 CHUNK_INDEX_SCHEMA = pa.schema(
@@ -75,8 +87,8 @@ class GateConfig:
     motion_size: tuple[int, int] = (64, 36)  # (w, h) frames are scaled to when measuring motion
     game_area_threshold: int = 16  # grey level above which a pixel belongs to the game picture
     min_kept_share: float = 0.2  # batch expectation: fail the stage when fewer hours survive
-    extract_dir: str = "data/extract"
-    ingest_dir: str = "data/ingest"
+    sources: tuple[str, ...] = ("data/extract",)  # folders of action tables, each with its report (see above)
+    ingest_dir: str = "data/ingest"  # ingest folder of sources whose report names none
     out_dir: str = "data/gate"
 
     def __post_init__(self) -> None:
@@ -87,20 +99,34 @@ class GateConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.max_button_hold_s <= 0 or self.static_threshold < 0 or self.stick_deadzone < 0:
             raise ValueError("max_button_hold_s must be > 0, static_threshold and stick_deadzone >= 0")
+        if not self.sources:
+            raise ValueError("sources must name at least one folder of action tables")
 
 
 @dataclass(frozen=True)
 class TableInput:
-    """One extracted video as the gate sees it."""
+    """One action table as the gate sees it: a whole extracted video, or a span of one (imported)."""
 
     video_id: str
     table_path: Path
     video_path: Path
     fps: float
     frames_ingested: int
-    inliers: int
+    inliers: int | None  # None: the table's source never localized an overlay (weak_localization not checked)
     overlay_box: tuple[int, int, int, int]
     game: str = "unknown"
+    table_id: str = ""  # the table's file stem and report key; "" = video_id (one table per video)
+    frame_offset: int = 0  # the table's row 0 is this frame of the normalized video
+    expected_frames: int | None = None  # rows the table should have; None = the whole video
+    notes: tuple[str, ...] = ()  # what the gate did not check for this table, and why
+
+    @property
+    def key(self) -> str:
+        return self.table_id or self.video_id
+
+    @property
+    def rows_expected(self) -> int:
+        return self.frames_ingested if self.expected_frames is None else self.expected_frames
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,8 @@ class Verdict:
     chunks_kept: int = 0
     chunks_dropped_density: int = 0
     chunks_dropped_static: int = 0
+    table_id: str = ""  # the table judged (imported labels: one table per chunk of a video)
+    notes: tuple[str, ...] = ()  # expectations not applied to this table, with the reason
 
 
 @dataclass(frozen=True)
@@ -146,13 +174,14 @@ class GateFailed(RuntimeError):
     """The batch as a whole looks broken; raised after the report is written."""
 
 
-def table_frame(table: pa.Table, fps: float, inliers: int, min_confidence: float) -> pd.DataFrame:
+def table_frame(table: pa.Table, fps: float, inliers: int | None, min_confidence: float) -> pd.DataFrame:
     """An action table as a flat DataFrame with the derived columns the suite checks.
 
     Sticks are split into left_x ... right_y; `t_error` = t - frame/fps; `low_confidence`;
     `low_confidence` = confidence < min_confidence (as 0/1); `hold_s` = how long the
     longest-held button has been held at each frame; `inliers` repeats the
-    localization's inlier count on every row so a row-wise suite can check it.
+    localization's inlier count on every row so a row-wise suite can check it (no such column
+    when `inliers` is None).
     """
     df = table.to_pandas()
     for column, (x, y) in (("j_left", AXIS_COLUMNS[:2]), ("j_right", AXIS_COLUMNS[2:])):
@@ -167,7 +196,8 @@ def table_frame(table: pa.Table, fps: float, inliers: int, min_confidence: float
         df["low_confidence"] = (df["confidence"].astype(float) < min_confidence).astype(float)
     buttons = [c for c in NITROGEN_BUTTON_COLUMNS if c in df]
     df["hold_s"] = longest_hold(df[buttons].to_numpy(dtype=bool) if buttons else np.zeros((len(df), 0), bool)) / fps
-    df["inliers"] = inliers
+    if inliers is not None:
+        df["inliers"] = inliers
     return df
 
 
@@ -181,8 +211,11 @@ def longest_hold(pressed: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_suite(cfg: GateConfig, expected_rows: int) -> list[Any]:
-    """The action-table expectations; each carries meta.reason, the quarantine reason it stands for."""
+def build_suite(cfg: GateConfig, expected_rows: int, localized: bool = True) -> list[Any]:
+    """The action-table expectations; each carries meta.reason, the quarantine reason it stands for.
+
+    `localized=False` leaves out weak_localization, for tables whose source has no inlier count.
+    """
     import great_expectations.expectations as gxe
 
     def e(cls, reason: str, **kwargs):
@@ -206,8 +239,9 @@ def build_suite(cfg: GateConfig, expected_rows: int) -> list[Any]:
         e(gxe.ExpectColumnMeanToBeBetween, "low_confidence", column="low_confidence", min_value=0.0,
           max_value=cfg.max_low_confidence_share),
         e(gxe.ExpectColumnMaxToBeBetween, "stuck_button", column="hold_s", max_value=cfg.max_button_hold_s),
-        e(gxe.ExpectColumnMinToBeBetween, "weak_localization", column="inliers", min_value=cfg.min_inliers),
     ]
+    if localized:
+        suite.append(e(gxe.ExpectColumnMinToBeBetween, "weak_localization", column="inliers", min_value=cfg.min_inliers))
     for column in NITROGEN_BUTTON_COLUMNS:
         suite.append(e(gxe.ExpectColumnValuesToBeOfType, "dtype", column=column, type_="bool"))
     for column in AXIS_COLUMNS:
@@ -247,28 +281,29 @@ class TableValidator:
             )
         self.asset = self.context.data_sources.add_pandas("padflow").add_dataframe_asset("action_tables")
         self.batch = self.asset.add_batch_definition_whole_dataframe("table")
-        self._checkpoints: dict[int, Any] = {}
+        self._checkpoints: dict[tuple[int, bool], Any] = {}
 
-    def _checkpoint(self, expected_rows: int):
+    def _checkpoint(self, expected_rows: int, localized: bool):
         # The duration expectations depend on the ingested length, so one suite per length.
-        if expected_rows not in self._checkpoints:
+        if (expected_rows, localized) not in self._checkpoints:
             gx = self.gx
             from great_expectations.checkpoint import UpdateDataDocsAction
 
-            name = f"{SUITE_NAME}_{expected_rows}"
-            suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=build_suite(self.cfg, expected_rows)))
+            name = f"{SUITE_NAME}_{expected_rows}" + ("" if localized else "_unlocalized")
+            expectations = build_suite(self.cfg, expected_rows, localized)
+            suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
             vd = self.context.validation_definitions.add(gx.ValidationDefinition(name=name, data=self.batch, suite=suite))
             actions = [UpdateDataDocsAction(name="docs", site_names=["padflow_gate"])] if self.docs_dir else []
-            self._checkpoints[expected_rows] = self.context.checkpoints.add(
+            self._checkpoints[(expected_rows, localized)] = self.context.checkpoints.add(
                 gx.Checkpoint(name=name, validation_definitions=[vd], actions=actions, result_format="SUMMARY")
             )
-        return self._checkpoints[expected_rows]
+        return self._checkpoints[(expected_rows, localized)]
 
-    def validate(self, video_id: str, df: pd.DataFrame, expected_rows: int) -> tuple[list[str], list[str]]:
+    def validate(self, video_id: str, df: pd.DataFrame, expected_rows: int, localized: bool = True) -> tuple[list[str], list[str]]:
         """(reasons, failed expectation names) for one table; both empty when it passes."""
         from great_expectations.core.run_identifier import RunIdentifier
 
-        result = self._checkpoint(expected_rows).run(
+        result = self._checkpoint(expected_rows, localized).run(
             batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=video_id)
         )
         reasons: list[str] = []
@@ -351,20 +386,28 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
     verdicts = list(skipped)
     rows: list[dict[str, Any]] = []
     densities: list[float] = []
+    # Imported labels come as many tables per video: decode each video (and overlay box) once.
+    motions: dict[tuple[Path, tuple[int, int, int, int]], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
     for item in inputs:
-        hours_in = item.frames_ingested / item.fps / SECONDS_PER_HOUR
+        expected = item.rows_expected
+        hours_in = expected / item.fps / SECONDS_PER_HOUR
+        verdict = {"video_id": item.video_id, "hours_in": hours_in, "table_id": item.key, "notes": item.notes}
         try:
             table = read_action_table(item.table_path)
         except ValueError as exc:
-            verdicts.append(Verdict(item.video_id, "quarantined", ("unreadable",), (str(exc),), hours_in))
+            verdicts.append(Verdict(status="quarantined", reasons=("unreadable",), failed_expectations=(str(exc),), **verdict))
             continue
-        reasons, failed = validator.validate(item.video_id, table_frame(table, item.fps, item.inliers, cfg.min_confidence), item.frames_ingested)
+        frame = table_frame(table, item.fps, item.inliers, cfg.min_confidence)
+        reasons, failed = validator.validate(item.key, frame, expected, localized=item.inliers is not None)
         if reasons:
-            verdicts.append(Verdict(item.video_id, "quarantined", tuple(reasons), tuple(failed), hours_in))
+            verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue
         actions = table_to_actions(table)
-        motion, game_box = video_motion(item.video_path, item.overlay_box, cfg)
-        chunks = cut_chunks(actions, motion, cfg)
+        cache_key = (item.video_path, item.overlay_box)
+        if cache_key not in motions:
+            motions[cache_key] = video_motion(item.video_path, item.overlay_box, cfg)
+        motion, game_box = motions[cache_key]
+        chunks = cut_chunks(actions, motion[item.frame_offset : item.frame_offset + len(actions)], cfg)
         densities += [c[1] for c in chunks]
         kept = [c for c in chunks if c[3] == "kept"]
         for start, density, change, _ in kept:
@@ -372,7 +415,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
                 "video_id": item.video_id,
                 "video_path": _relative(item.video_path, root),
                 "table_path": _relative(item.table_path, root),
-                "start_frame": start,
+                "start_frame": item.frame_offset + start,
                 "frames": cfg.chunk_size,
                 "fps": item.fps,
                 "overlay_box": list(item.overlay_box),
@@ -382,11 +425,12 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
                 "motion": change,
             })
         verdicts.append(Verdict(
-            item.video_id, "accepted", (), (), hours_in,
+            status="accepted",
             hours_kept=len(kept) * cfg.chunk_size / item.fps / SECONDS_PER_HOUR,
             chunks_kept=len(kept),
             chunks_dropped_density=sum(c[3] == "density" for c in chunks),
             chunks_dropped_static=sum(c[3] == "static" for c in chunks),
+            **verdict,
         ))
     index = pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA])
     return GateReport(tuple(verdicts), asdict(cfg)), index, np.array(densities, np.float32)
@@ -400,34 +444,58 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def collect_inputs(cfg: GateConfig, root: Path) -> tuple[list[TableInput], list[Verdict]]:
-    """Extracted tables joined with their ingest rows; videos without a table are 'skipped'."""
-    extract_dir, ingest_dir = root / cfg.extract_dir, root / cfg.ingest_dir
-    report_path = extract_dir / "extract_report.json"
-    if not report_path.is_file():
-        raise ValueError(f"{report_path}: extract report not found; run the extract stage first")
-    extract = json.loads(report_path.read_text())
+    """Every source's listed tables joined with their ingest rows; tables not produced are 'skipped'."""
+    inputs: list[TableInput] = []
+    skipped: list[Verdict] = []
+    for source in cfg.sources:
+        found, passed = _collect_source(root / source, root / cfg.ingest_dir)
+        inputs += found
+        skipped += passed
+    return inputs, skipped
+
+
+def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[TableInput], list[Verdict]]:
+    report_path = next((source_dir / name for name in TABLE_REPORTS if (source_dir / name).is_file()), None)
+    if report_path is None:
+        raise ValueError(
+            f"{source_dir}: no table report ({' or '.join(TABLE_REPORTS)}); run the extract stage "
+            f"or `padflow import-nitrogen` first"
+        )
+    listing = json.loads(report_path.read_text())
+    ingest_dir = source_dir / listing["ingest_dir"] if "ingest_dir" in listing else default_ingest_dir
     ingest_report = json.loads((ingest_dir / "ingest_report.json").read_text())
     fps = float(ingest_report["config"]["fps"])  # every ingested video runs at this constant rate
     ingest_rows = {row["video_id"]: row for row in ingest_report["files"] if row.get("status") == "accepted"}
     inputs, skipped = [], []
-    for row in extract["videos"]:
+    for row in listing["tables"] if "tables" in listing else listing["videos"]:
         video_id = row["video_id"]
+        table_id = row.get("table_id") or video_id
         ingested = ingest_rows.get(video_id, {})
         frames = int(ingested.get("frames_out") or 0)
-        hours = frames / fps / SECONDS_PER_HOUR
-        if row["status"] != "extracted":
-            skipped.append(Verdict(video_id, "skipped", (row["status"],) + ((row.get("reason"),) if row.get("reason") else ()), (), hours))
+        if row["status"] not in USABLE_STATUSES:
+            hours = frames / fps / SECONDS_PER_HOUR
+            why = (row["status"],) + ((row.get("reason"),) if row.get("reason") else ())
+            skipped.append(Verdict(video_id, "skipped", why, (), hours, table_id=table_id))
             continue
-        record = json.loads((extract_dir / f"{video_id}.json").read_text())
+        record = json.loads((source_dir / f"{table_id}.json").read_text())
+        inliers = None if record["inliers"] is None else int(record["inliers"])
+        notes = ()
+        if inliers is None:
+            notes = (f"weak_localization not checked: {record.get('inliers_note') or 'the record has no inlier count'}",)
+        expected = record.get("expected_frames")
         inputs.append(TableInput(
             video_id=video_id,
-            table_path=extract_dir / f"{video_id}.parquet",
+            table_path=source_dir / f"{table_id}.parquet",
             video_path=ingest_dir / ingested.get("output", f"videos/{video_id}.mp4"),
             fps=fps,
             frames_ingested=frames,
-            inliers=int(record["inliers"]),
+            inliers=inliers,
             overlay_box=tuple(int(v) for v in record["box"]),
-            game=str(ingested.get("game") or "unknown"),
+            game=str(row.get("game") or ingested.get("game") or "unknown"),
+            table_id=table_id,
+            frame_offset=int(record.get("frame_offset", 0)),
+            expected_frames=None if expected is None else int(expected),
+            notes=notes,
         ))
     return inputs, skipped
 
@@ -459,7 +527,7 @@ def write_chunk_index(index: pd.DataFrame, path: Path) -> Path:
 
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
-    """The DVC stage: gate every extracted table of params['gate'].extract_dir."""
+    """The DVC stage: gate every action table listed in params['gate'].sources."""
     cfg = from_mapping(GateConfig, params.get("gate"), "gate")
     out_dir = root / cfg.out_dir
     inputs, skipped = collect_inputs(cfg, root)
