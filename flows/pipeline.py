@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from padflow import tracking
-from padflow.config import load_params, project_root, set_profile
+from padflow.config import load_params, project_root, set_param, set_profile
 from padflow.dvc import repro_stage
 from padflow.stages import STAGES, read_metrics
 
@@ -43,8 +43,18 @@ def record_skipped_stage(stage: str, root: str, parent_run_id: str) -> None:
 
 
 @flow(name="pipeline", log_prints=True)
-def pipeline(profile: str | None = None, stages: list[str] | None = None, root: str | None = None) -> dict:
-    """Run the stages (default: all, in order) and return {stage: metrics}."""
+def pipeline(
+    profile: str | None = None,
+    input_dir: str | None = None,
+    stages: list[str] | None = None,
+    root: str | None = None,
+) -> dict:
+    """Run the stages (default: all, in order) and return {stage: metrics}.
+
+    `profile` makes a params.yaml profile active; `input_dir` points ingest at a folder or
+    manifest of the user's own videos instead of the corpus (which is then not made). Both are
+    written into params.yaml, so `dvc repro` sees exactly what this run used.
+    """
     import mlflow
 
     root_path = Path(root).resolve() if root else project_root()
@@ -54,6 +64,12 @@ def pipeline(profile: str | None = None, stages: list[str] | None = None, root: 
         raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
     if profile:
         set_profile(root_path / "params.yaml", profile)
+    if input_dir:
+        source = Path(input_dir).expanduser().resolve()
+        if not source.exists():
+            raise ValueError(f"input_dir {source} does not exist")
+        set_param(root_path / "params.yaml", "ingest.input", str(source))
+        chosen = [s for s in chosen if s != "corpus"]
     experiment_id = tracking.setup(root_path)  # raises TrackingUnavailable before any stage runs
     params = load_params(root_path / "params.yaml")
     with mlflow.start_run(

@@ -15,6 +15,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.ingest",
     "padflow.commands.nitrogen",
     "padflow.commands.run",
+    "padflow.commands.serve",
+    "padflow.commands.compare",
     "padflow.commands.stage",
 )
 

@@ -150,6 +150,37 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     return value
 
 
+def set_param(path: str | Path, key: str, value: Any) -> None:
+    """Set `section.field` in params.yaml in place, keeping every other line and comment as is."""
+    import re
+
+    from padflow.io import write_text
+
+    path = Path(path)
+    section, _, name = key.partition(".")
+    if not section or not name or "." in name:
+        raise ValueError(f"set_param takes a `section.field` key, got {key!r}")
+    rendered = yaml.safe_dump(value, default_flow_style=True).strip()
+    rendered = rendered.removesuffix("...").strip()
+    lines = path.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(section)}:\s*(#.*)?$", line)), None)
+    if start is None:
+        lines += [f"{section}:\n", f"  {name}: {rendered}\n"]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\S", lines[i])), len(lines))
+        field = re.compile(rf"^(\s+){re.escape(name)}:[^#\n]*(#.*)?$")
+        for i in range(start + 1, end):
+            if m := field.match(lines[i].rstrip("\n")):
+                comment = f"  {m.group(2)}" if m.group(2) else ""
+                lines[i] = f"{m.group(1)}{name}: {rendered}{comment}\n"
+                break
+        else:
+            lines.insert(end, f"  {name}: {rendered}\n")
+    write_text(path, "".join(lines))
+    if load_params(path).get(section, {}).get(name) != value:  # the edit must read back as written
+        raise ValueError(f"{path}: could not set {key} to {value!r}")
+
+
 def set_profile(path: str | Path, name: str) -> None:
     """Make `name` the active profile in params.yaml, keeping every other line (and comment) as is."""
     import re

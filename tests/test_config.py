@@ -57,3 +57,17 @@ def test_profiles_overlay_the_base(tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ValueError, match="top level must be a mapping"):
         load_params(tmp_path / "bad.yaml")
+
+
+def test_set_param_edits_one_field_and_keeps_comments(tmp_path: Path):
+    from padflow.config import set_param
+
+    p = tmp_path / "params.yaml"
+    p.write_text("# top\ningest:\n  input: data/raw  # where videos are\n  fps: 30.0\ngate:\n  chunk_size: 16\n")
+    set_param(p, "ingest.input", "/videos/mine")
+    set_param(p, "gate.min_kept_share", 0.3)
+    text = p.read_text()
+    assert "  input: /videos/mine  # where videos are\n" in text and text.startswith("# top\n")
+    assert load_params(p)["gate"] == {"chunk_size": 16, "min_kept_share": 0.3}
+    with pytest.raises(ValueError, match="section.field"):
+        set_param(p, "ingest", 1)
