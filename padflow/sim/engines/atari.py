@@ -42,12 +42,11 @@ FPS = ENGINE_HZ / FRAME_SKIP  # 30.0 frames per second in the stream the agent s
 DIRECTION_THRESHOLD = 0.3  # axis deflection that presses a joystick direction
 FIRE_BUTTONS: tuple[str, ...] = ("SOUTH", "RIGHT_TRIGGER")
 MAX_NOOP_START_FRAMES = 30  # a seed idles 0..30 emulator frames (up to half a second) first
-RAM_SIZE = 128  # bytes of 2600 RAM
 
 _LEFT_X, _LEFT_Y = AXIS_INDEX["LEFT_X"], AXIS_INDEX["LEFT_Y"]
 _DPAD_UP, _DPAD_DOWN = BUTTON_INDEX["DPAD_UP"], BUTTON_INDEX["DPAD_DOWN"]
 _DPAD_LEFT, _DPAD_RIGHT = BUTTON_INDEX["DPAD_LEFT"], BUTTON_INDEX["DPAD_RIGHT"]
-_FIRE = tuple(BUTTON_INDEX[b] for b in FIRE_BUTTONS)
+_FIRE_A, _FIRE_B = (BUTTON_INDEX[b] for b in FIRE_BUTTONS)
 # (horizontal -1/0/1, vertical -1/0/1) → ALE action name stem; "+FIRE" variants are derived.
 _DIRECTION_NAMES = {
     (0, 0): "NOOP", (0, 1): "UP", (0, -1): "DOWN", (-1, 0): "LEFT", (1, 0): "RIGHT",
@@ -73,10 +72,6 @@ def _action_name(dx: int, dy: int, fire: bool) -> str:
     return "FIRE" if stem == "NOOP" else stem + "FIRE"
 
 
-def _axis_direction(value: float) -> int:
-    return (value > DIRECTION_THRESHOLD) - (value < -DIRECTION_THRESHOLD)
-
-
 class Adapter:
     """One ALE game (task.scenario = ale-py ROM id, e.g. "pong") behind the unified gamepad.
 
@@ -100,17 +95,19 @@ class Adapter:
         self.ale.setLoggerMode(ale_py.LoggerMode.Error)
         self.ale.setFloat("repeat_action_probability", 0.0)
         self.ale.loadROM(str(rom_path))
-        mode, difficulty = task.option("mode"), task.option("difficulty")
-        if mode is not None:
-            self.ale.setMode(int(mode))
-        if difficulty is not None:
-            self.ale.setDifficulty(int(difficulty))
+        for option, available, select in (
+            ("mode", self.ale.getAvailableModes(), self.ale.setMode),
+            ("difficulty", self.ale.getAvailableDifficulties(), self.ale.setDifficulty),
+        ):
+            value = task.option(option)
+            if value is None:
+                continue
+            if value not in available:
+                raise ValueError(f"task {task.id}: {option} {value!r} not available in {task.scenario}; valid: {available}")
+            select(value)
         self.frame_shape = (*self.ale.getScreenDims(), 3)
-        self._actions = {
-            (dx, dy, fire): (getattr(ale_py.Action, _action_name(dx, dy, fire)), _action_name(dx, dy, fire))
-            for dx, dy in _DIRECTION_NAMES
-            for fire in (False, True)
-        }
+        names = {(dx, dy, fire): _action_name(dx, dy, fire) for dx, dy in _DIRECTION_NAMES for fire in (False, True)}
+        self._actions = {key: (getattr(ale_py.Action, name), name) for key, name in names.items()}
         self._noop = ale_py.Action.NOOP
         self._frame = 0
         self._score = 0.0
@@ -125,23 +122,25 @@ class Adapter:
         return self.ale.getScreenRGB(), self._snapshot()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, AtariState, tuple[str, float], bool]:
-        values = action.tolist()  # one conversion; indexing a numpy array per value is slower
+        # Written flat (no helper calls, one tolist) because it runs on every frame.
+        values = action.tolist()
         if values[_DPAD_UP] or values[_DPAD_DOWN] or values[_DPAD_LEFT] or values[_DPAD_RIGHT]:
             dx = int(values[_DPAD_RIGHT] - values[_DPAD_LEFT])
             dy = int(values[_DPAD_UP] - values[_DPAD_DOWN])
             strength = 1.0
         else:
             x, y = values[_LEFT_X], values[_LEFT_Y]
-            dx, dy = _axis_direction(x), _axis_direction(y)
+            dx = (x > DIRECTION_THRESHOLD) - (x < -DIRECTION_THRESHOLD)
+            dy = (y > DIRECTION_THRESHOLD) - (y < -DIRECTION_THRESHOLD)
             strength = min(1.0, math.hypot(x, y))
-        fire = any(values[i] for i in _FIRE)
-        ale_action, name = self._actions[dx, dy, fire]
+        ale_action, name = self._actions[dx, dy, values[_FIRE_A] > 0.0 or values[_FIRE_B] > 0.0]
         ale = self.ale
         for _ in range(FRAME_SKIP):
             self._score += ale.act(ale_action, strength)
         self._frame += 1
-        state = self._snapshot()
-        return ale.getScreenRGB(), state, (name, strength), state.game_over
+        game_over = ale.game_over()
+        state = AtariState(self._frame, ale.getRAM(), self._score, ale.lives(), game_over)
+        return ale.getScreenRGB(), state, (name, strength), game_over
 
     def close(self) -> None:
         self.ale = None
