@@ -20,7 +20,7 @@ from padflow.io import write_json
 
 # DAG order; the same word names the dvc.yaml stage, the params.yaml section, the tasks/ module,
 # the Prefect task and the MLflow run.
-STAGES: tuple[str, ...] = ("corpus", "ingest")
+STAGES: tuple[str, ...] = ("corpus", "ingest", "parser_train", "extract", "gate", "train", "evaluate")
 METRICS_DIR = "metrics"
 
 

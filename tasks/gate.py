@@ -32,7 +32,7 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from padflow.stages import StageResult
 from padflow.tables import ACTION_TABLE_SCHEMA, read_action_table, table_to_actions
 
 SUITE_NAME = "action_table"
+DEFAULT_MIN_INLIERS = 20  # NitroGen's localization bar, when params.yaml names none
 AXIS_COLUMNS = ("left_x", "left_y", "right_x", "right_y")
 SECONDS_PER_HOUR = 3600.0
 TABLE_REPORTS = ("extract_report.json", "import_report.json")  # a source folder's listing of its tables
@@ -80,7 +81,7 @@ class GateConfig:
     min_confidence: float = 0.5  # parser confidence below this makes a frame "low confidence"
     max_low_confidence_share: float = 0.2  # a table with more low-confidence frames is quarantined
     max_button_hold_s: float = 60.0  # a button held unchanged longer than this looks like a stuck parse
-    min_inliers: int = 20  # localization inliers a table needs; the extract stage's acceptance bar
+    min_inliers: int | None = None  # localization inliers a table needs; None = extract.localize.min_inliers
     max_frame_count_error: int = 2  # |table rows - ingested frames| allowed (decoder edge frames)
     timing_tolerance_s: float = 0.002  # |t - frame/fps| allowed per row, seconds
     static_threshold: float = 0.5  # a chunk whose game area changes less (grey levels/frame) is idle
@@ -241,7 +242,8 @@ def build_suite(cfg: GateConfig, expected_rows: int, localized: bool = True) -> 
         e(gxe.ExpectColumnMaxToBeBetween, "stuck_button", column="hold_s", max_value=cfg.max_button_hold_s),
     ]
     if localized:
-        suite.append(e(gxe.ExpectColumnMinToBeBetween, "weak_localization", column="inliers", min_value=cfg.min_inliers))
+        suite.append(e(gxe.ExpectColumnMinToBeBetween, "weak_localization", column="inliers",
+                        min_value=DEFAULT_MIN_INLIERS if cfg.min_inliers is None else cfg.min_inliers))
     for column in NITROGEN_BUTTON_COLUMNS:
         suite.append(e(gxe.ExpectColumnValuesToBeOfType, "dtype", column=column, type_="bool"))
     for column in AXIS_COLUMNS:
@@ -529,6 +531,10 @@ def write_chunk_index(index: pd.DataFrame, path: Path) -> Path:
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: gate every action table listed in params['gate'].sources."""
     cfg = from_mapping(GateConfig, params.get("gate"), "gate")
+    if cfg.min_inliers is None:
+        # One acceptance bar: the gate re-checks what extract's localization already required.
+        localize = ((params.get("extract") or {}).get("localize") or {})
+        cfg = replace(cfg, min_inliers=int(localize.get("min_inliers", DEFAULT_MIN_INLIERS)))
     out_dir = root / cfg.out_dir
     inputs, skipped = collect_inputs(cfg, root)
     report, index, densities = gate_tables(inputs, skipped, cfg, root, out_dir)

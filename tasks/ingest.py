@@ -8,12 +8,13 @@ copied instead (it is still decoded to the end to validate it).
 
 Input, one of:
     a folder      every file below it whose suffix is in `IngestConfig.extensions` (hidden files
-                  and folders, and the output folder if it lies inside, are skipped); source and
-                  licence are "unknown".
+                  and folders, and the output folder if it lies inside, are skipped); a
+                  `manifest.json` in the folder (format below) gives source, licence, url and
+                  game for the files it lists; otherwise they are "unknown".
     a manifest    `*.txt` (or any other suffix): one path per line, blank lines and lines
                   starting with '#' ignored.
                   `*.json` / `*.yaml` / `*.yml`: a list whose items are a path string or a
-                  mapping {path, source, licence (or license), url}; or a mapping
+                  mapping {path, source, licence (or license), url, game}; or a mapping
                   {defaults: {source, licence, url}, videos: [...]} where the defaults fill the
                   fields an item leaves out. Missing metadata is "unknown" (url: null).
                   Relative paths are relative to the manifest's folder, which is the input root.
@@ -95,6 +96,7 @@ Method = Literal["stream_copy", "re_encode"]
 REASONS: tuple[str, ...] = get_args(Reason)
 
 REPORT_FILE = "ingest_report.json"
+FOLDER_MANIFEST = "manifest.json"  # optional, inside an input folder: source/licence/url/game per video
 METRICS_FILE = "ingest_metrics.json"
 VIDEOS_DIR = "videos"
 REPORT_FORMAT = 1  # bump when the report's layout changes
@@ -229,6 +231,7 @@ class VideoMeta:
     source: str = UNKNOWN
     licence: str = UNKNOWN
     url: str | None = None
+    game: str = UNKNOWN  # the title played, when the source says (training splits and transfer use it)
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ class IngestRow:
     source: str = UNKNOWN
     licence: str = UNKNOWN
     url: str | None = None
+    game: str = UNKNOWN
     bytes_in: int | None = None
     duration_s: float | None = None  # input duration, seconds: decoded if accepted, else as declared
     fps_in: float | None = None  # declared average rate of the input, frames/s
@@ -401,7 +405,7 @@ def _structured_entries(path: Path, data: Any) -> list[tuple[Path, VideoMeta]]:
 def _meta_fields(path: Path, where: str, item: Any, allow_path: bool) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise ValueError(f"{path}: {where} must be a path or a mapping, got {item!r}")
-    valid = {"source", "licence", "license", "url"} | ({"path"} if allow_path else set())
+    valid = {"source", "licence", "license", "url", "game"} | ({"path"} if allow_path else set())
     unknown = sorted(set(item) - valid)
     if unknown:
         raise ValueError(f"{path}: {where} has unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
@@ -425,7 +429,14 @@ def _list_inputs(src: Path, out: Path, cfg: IngestConfig) -> tuple[Path, list[_C
         root = src.resolve()
         if out.resolve() == root or root.is_relative_to(out.resolve()):
             raise ValueError(f"{src}: the input folder must not be the output folder {out} or inside it")
-        return root, *_walk_folder(root, out.resolve(), cfg)
+        candidates, ignored = _walk_folder(root, out.resolve(), cfg)
+        sidecar = root / FOLDER_MANIFEST
+        if sidecar.is_file():  # metadata for the folder's videos; files it does not list stay "unknown"
+            metas = {os.path.abspath(p): meta for p, meta in read_manifest(sidecar)}
+            candidates = [
+                _Candidate(c.path, c.display_path, metas.get(os.path.abspath(c.path), c.meta)) for c in candidates
+            ]
+        return root, candidates, ignored
     if src.suffix.lower() in cfg.extensions:
         raise ValueError(f"{src}: is a video; give its folder or a manifest that lists it")
     root = src.resolve().parent
@@ -812,6 +823,7 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
         "source": job.meta.source,
         "licence": job.meta.licence,
         "url": job.meta.url,
+        "game": job.meta.game,
         "bytes_in": job.bytes_in,
         "processed": True,
     }

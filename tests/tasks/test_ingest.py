@@ -439,3 +439,17 @@ def test_cli_json_prints_one_object_with_files_and_summary(inputs: Path, tmp_pat
         ("b.mp4", "rejected", "not_a_video"),
     ]
     assert printed["summary"]["accepted"] == 1 and printed["summary"]["rejected_not_a_video"] == 1
+
+
+def test_a_folder_manifest_gives_provenance_and_game_to_the_videos_it_lists(tmp_path: Path):
+    src = tmp_path / "videos"
+    src.mkdir()
+    write_mp4(src / "listed.mp4", moving_frames(45), 30.0)
+    write_mp4(src / "unlisted.mp4", moving_frames(45, seed=1), 30.0)
+    (src / "manifest.json").write_text(json.dumps(
+        {"defaults": {"source": "my stream", "licence": "CC-BY-4.0"}, "videos": [{"path": "listed.mp4", "game": "pong"}]}
+    ))
+    rows = {row.path: row for row in ingest(src, tmp_path / "out", CFG).files}
+    assert (rows["listed.mp4"].game, rows["listed.mp4"].source, rows["listed.mp4"].licence) == ("pong", "my stream", "CC-BY-4.0")
+    assert (rows["unlisted.mp4"].game, rows["unlisted.mp4"].source) == ("unknown", "unknown")
+    assert {r.status for r in rows.values()} == {"accepted"}
