@@ -26,8 +26,14 @@ TURN_GAIN = 0.25  # commanded turn rate per degree of (lag-corrected) aim error,
 VELOCITY_WINDOW = 12  # tics of position history behind a velocity estimate
 COAST_TICS = 10  # Doom's friction (x0.906 a tic) lets a released runner coast about 10 tics' worth
 FIRE = "RIGHT_TRIGGER"
+USE = "SOUTH"  # opens doors
 TAP_PRESS_FRAMES = 4  # a trigger tap held this long fires one shot
 TAP_CYCLE_FRAMES = 16  # a tap every 16 tics: the pistol's own refire time, so no shot is lost
+# Where a player who knows a full map heads first, by map name (map units).
+LANDMARKS: dict[str, tuple[float, float]] = {
+    "E1M1": (640.0, -480.0),  # freedoom1: the courtyard behind the door at the first hall's far end
+    "MAP01": (384.0, 200.0),  # freedoom2: the side room off the first corridor, where zombiemen wait
+}
 
 
 def bearing(state: DoomState, x: float, y: float) -> float:
@@ -118,6 +124,12 @@ class DoomPlayer(ScriptedPlayer):
             self._aim_offset = float(self.rng.normal(0.0, self.skill.aim_noise * AIM_NOISE_DEG))
         return bearing(state, target.x if x is None else x, target.y if y is None else y) + self._aim_offset
 
+    def walk_route(self, state: DoomState, route: RoutePlan) -> Intent:
+        """Walk the route, looking where it goes."""
+        waypoint = route.waypoint(state.x, state.y)
+        error = bearing(state, *waypoint)
+        return Intent(left=route_walk(state, waypoint, error), right=(self.aim_stick(error), 0.0))
+
     def on_target(self, state: DoomState, target: DoomObject, error_deg: float, slack: float = 1.0) -> bool:
         """The crosshair is on the target: within its angular half-width (times `slack`)."""
         half_width = math.degrees(math.atan2(MONSTER_RADIUS, max(distance(state, target.x, target.y), 1.0)))
@@ -144,8 +156,9 @@ class Shooter(DoomPlayer):
 
     def plan(self, state: DoomState) -> Intent:
         target = self.choose(state)
-        if target is None:
-            return Intent()
+        return Intent() if target is None else self.shoot_at(state, target)
+
+    def shoot_at(self, state: DoomState, target: DoomObject) -> Intent:
         error = self.aim_error(state, target)
         wants = self.on_target(state, target, error)
         if self._fire_frames or wants:
@@ -248,37 +261,18 @@ class Gatherer(DoomPlayer):
         return Intent(left=walk, right=(self.aim_stick(error), 0.0))
 
 
-class Navigator(DoomPlayer):
-    """Plan on the map's walls: a grid distance field to the goal, then follow it downhill.
+class RoutePlan:
+    """A grid distance field to a goal point over the map's blocking walls, to follow downhill.
 
-    The plan is made from the reset snapshot's walls (the map does not change), so it is
-    rebuilt once per episode, at the first frame.
+    The map does not change, so a player builds one per episode from the reset snapshot.
     """
 
-    goal_item = "GreenArmor"
     cell = 16.0  # map units per grid cell
     clearance = 22.0  # map units kept from walls: the player's radius (16) plus a margin
     lookahead = 6  # cells along the path to aim at, so corners are cut smoothly
 
-    def on_reset(self) -> None:
-        super().on_reset()
-        self._field: np.ndarray | None = None
-
-    def plan(self, state: DoomState) -> Intent:
-        goals = [o for o in state.objects if o.name == self.goal_item]
-        if not goals:
-            return Intent()
-        goal = goals[0]
-        if self._field is None and state.walls:
-            self._build(state.walls, goal)
-        if self._field is None:
-            return Intent()
-        wx, wy = self._waypoint(state.x, state.y, goal)
-        error = bearing(state, wx, wy)
-        speed = max(math.cos(math.radians(min(abs(error), 90.0))), 0.3)
-        return Intent(left=walk_stick(state, wx - state.x, wy - state.y, speed), right=(self.aim_stick(error), 0.0))
-
-    def _build(self, walls: tuple[tuple[float, float, float, float], ...], goal: DoomObject) -> None:
+    def __init__(self, walls: tuple[tuple[float, float, float, float], ...], goal_x: float, goal_y: float):
+        self.goal = (goal_x, goal_y)
         segs = np.array(walls, dtype=np.float64)
         self._origin = (segs[:, [0, 2]].min() - self.cell, segs[:, [1, 3]].min() - self.cell)
         nx = int((segs[:, [0, 2]].max() - self._origin[0]) / self.cell) + 2
@@ -293,7 +287,7 @@ class Navigator(DoomPlayer):
             t = np.clip(((px - x1) * dx + (py - y1) * dy) / max(dx * dx + dy * dy, 1e-9), 0.0, 1.0)
             free &= np.hypot(px - (x1 + t * dx), py - (y1 + t * dy)) >= self.clearance
         field = np.full((nx, ny), np.inf)
-        start = self._nearest_free(free, *self._cell_of(goal.x, goal.y))
+        start = self._nearest_free(free, *self._cell_of(goal_x, goal_y))
         field[start] = 0.0
         frontier = deque([start])
         while frontier:  # breadth-first over the 4-neighbour grid
@@ -316,19 +310,119 @@ class Navigator(DoomPlayer):
         k = int(np.argmin((cells[:, 0] - i) ** 2 + (cells[:, 1] - j) ** 2))
         return int(cells[k, 0]), int(cells[k, 1])
 
-    def _waypoint(self, x: float, y: float, goal: DoomObject) -> tuple[float, float]:
+    def waypoint(self, x: float, y: float) -> tuple[float, float]:
         """The point `lookahead` cells down the distance field from (x, y); the goal when near."""
         field = self._field
         i, j = self._nearest_free(np.isfinite(field), *self._cell_of(x, y))
         for _ in range(self.lookahead):
             if field[i, j] == 0.0:
-                return goal.x, goal.y
+                return self.goal
             i, j = min(
                 ((i + di, j + dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)
                  if 0 <= i + di < field.shape[0] and 0 <= j + dj < field.shape[1]),
                 key=lambda c: field[c],
             )  # fmt: skip
         return self._origin[0] + (i + 0.5) * self.cell, self._origin[1] + (j + 0.5) * self.cell
+
+
+def route_walk(state: DoomState, waypoint: tuple[float, float], facing_error_deg: float) -> tuple[float, float]:
+    """Left stick toward a waypoint: flat out when facing it, slowing while the view turns to it."""
+    speed = max(math.cos(math.radians(min(abs(facing_error_deg), 90.0))), 0.3)
+    return walk_stick(state, waypoint[0] - state.x, waypoint[1] - state.y, speed)
+
+
+class Navigator(DoomPlayer):
+    """Walk a RoutePlan to the goal item, looking where it goes."""
+
+    goal_item = "GreenArmor"
+
+    def on_reset(self) -> None:
+        super().on_reset()
+        self._route: RoutePlan | None = None
+
+    def goal(self, state: DoomState) -> tuple[float, float] | None:
+        goals = [o for o in state.objects if o.name == self.goal_item]
+        return (goals[0].x, goals[0].y) if goals else None
+
+    def plan(self, state: DoomState) -> Intent:
+        goal = self.goal(state)
+        if goal is None:
+            return Intent()
+        if self._route is None and state.walls:
+            self._route = RoutePlan(state.walls, *goal)
+        if self._route is None:
+            return Intent()
+        return self.walk_route(state, self._route)
+
+
+class LandmarkRunner(Navigator):
+    """Run a full map's route to a fixed landmark, as a player who knows the level does, tapping
+    USE when the way is shut: the route plan sees through doors, which open on a press."""
+
+    stuck_speed = 2.0  # map units per tic: slower than this while pushing means something is in the way
+    # A tap, then hands off while the door rises (2 units/tic: 64 tics for 128 units): a second
+    # press on a rising door sends it back down.
+    use_cycle_frames = 72
+
+    def on_reset(self) -> None:
+        super().on_reset()
+        self._last_xy: tuple[float, float] | None = None
+        self._use_frames = 0  # frames of the current USE tap cycle, 0 = idle
+
+    def goal(self, state: DoomState) -> tuple[float, float] | None:
+        return LANDMARKS[self.task.option("doom_map")]
+
+    def plan(self, state: DoomState) -> Intent:
+        walk = super().plan(state)
+        last, self._last_xy = self._last_xy, (state.x, state.y)
+        stuck = last is not None and math.hypot(state.x - last[0], state.y - last[1]) < self.stuck_speed
+        if self._use_frames or stuck:
+            self._use_frames = (self._use_frames + 1) % self.use_cycle_frames
+        use = 0 < self._use_frames <= TAP_PRESS_FRAMES
+        return Intent.of(*([USE] if use else []), left=walk.left, right=walk.right)
+
+
+def in_sight(walls: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """No blocking wall (rows of x1, y1, x2, y2) crosses the segment from (x0, y0) to (x1, y1)."""
+    if len(walls) == 0:
+        return True
+    ax, ay, bx, by = walls.T
+    dx, dy = x1 - x0, y1 - y0
+    ex, ey = bx - ax, by - ay
+    denom = dx * ey - dy * ex
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = ((ax - x0) * ey - (ay - y0) * ex) / denom
+        u = ((ax - x0) * dy - (ay - y0) * dx) / denom
+    return not bool(np.any((denom != 0) & (t > 0) & (t < 1) & (u >= 0) & (u <= 1)))
+
+
+class Hunter(Shooter):
+    """Walk a full map's route to a landmark and shoot the first monster that comes into sight."""
+
+    sight_range = 1024.0  # map units: pistol shots past this rarely hit
+
+    def on_reset(self) -> None:
+        super().on_reset()
+        self._route: RoutePlan | None = None
+        self._walls = np.zeros((0, 4))
+
+    def choose(self, state: DoomState) -> DoomObject | None:
+        seen = [
+            o for o in live_monsters(state)
+            if distance(state, o.x, o.y) < self.sight_range and in_sight(self._walls, state.x, state.y, o.x, o.y)
+        ]  # fmt: skip
+        return min(seen, key=lambda o: distance(state, o.x, o.y)) if seen else None
+
+    def plan(self, state: DoomState) -> Intent:
+        if self._route is None and state.walls:
+            self._walls = np.array(state.walls, dtype=np.float64)
+            self._route = RoutePlan(state.walls, *LANDMARKS[self.task.option("doom_map")])
+        if self._route is None:
+            return Intent()
+        target = self.choose(state)
+        if target is not None:
+            return self.shoot_at(state, target)  # stand and shoot: a moving aim misses
+        return self.walk_route(state, self._route)
 
 
 class CorridorRunner(Shooter):
@@ -387,4 +481,6 @@ SCRIPTED: dict[str, type[ScriptedPlayer]] = {
     "doom_defend_center_survive": Shooter,
     "doom_take_cover_survive": Pacer,
     "doom_health_gathering_survive": Gatherer,
+    "freedoom_e1m1_advance": LandmarkRunner,
+    "freedoom_map01_first_kill": Hunter,
 }

@@ -21,13 +21,16 @@ full speed. RIGHT_Y is unused: padflow plays classic Doom, which aims vertically
 Every other button is ignored.
 
 Task options read here: `doom_skill` (1..5, overrides the scenario's difficulty),
-`doom_objects` (fill `DoomState.objects` every step), `doom_walls` (fill `DoomState.walls`
-on the reset snapshot). Both info streams are off unless a task asks: they cost speed.
+`doom_map` (the map lump to play, e.g. "E1M1" or "MAP01": full games such as the freedoom1 /
+freedoom2 scenarios hold many maps), `doom_objects` (fill `DoomState.objects` every step),
+`doom_walls` (fill `DoomState.walls` on the reset snapshot). Both info streams are off unless a
+task asks: they cost speed.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,6 +49,7 @@ MAX_TURN_DEG_PER_TIC = 5.0  # full right-stick tilt turns 175 deg/s, a brisk con
 MAX_MOVE_SPEED = 50.0  # Doom's running move command; the engine clamps larger values (15 map units/tic)
 STICK_DEADZONE = 0.1  # per-axis dead zone, as console games apply to ignore a resting thumb
 MIN_SKILL, MAX_SKILL = 1, 5  # Doom difficulty: 1 "I'm too young to die" .. 5 "Nightmare!"
+MAP_NAME = re.compile(r"E[1-9]M[1-9]|MAP[0-9]{2}")  # Doom 1 (episode/mission) and Doom 2 map lumps
 
 # (vizdoom button name, unified gamepad button) for the binary buttons, in native order.
 BINARY_BUTTONS: tuple[tuple[str, str], ...] = (
@@ -138,6 +142,9 @@ def new_game(task: Task, seed: int = 0) -> Any:
         raise ValueError(
             f"task {task.id}: option doom_skill must be an int in [{MIN_SKILL}, {MAX_SKILL}], got {skill!r}"
         )
+    doom_map = task.option("doom_map")
+    if doom_map is not None and not (isinstance(doom_map, str) and MAP_NAME.fullmatch(doom_map)):
+        raise ValueError(f"task {task.id}: option doom_map must be a map name like 'E1M1' or 'MAP01', got {doom_map!r}")
 
     game = vzd.DoomGame()
     game.load_config(str(Path(vzd.scenarios_path) / f"{task.scenario}.cfg"))
@@ -158,6 +165,8 @@ def new_game(task: Task, seed: int = 0) -> Any:
     game.set_episode_timeout(0)
     if skill is not None:
         game.set_doom_skill(skill)
+    if doom_map is not None:
+        game.set_doom_map(doom_map)
     game.set_seed(seed)
     game.init()
     return game

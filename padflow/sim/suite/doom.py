@@ -1,4 +1,4 @@
-"""Doom tasks on vizdoom's bundled scenarios; success is read from game variables and positions."""
+"""Doom and Freedoom tasks on vizdoom's bundled scenarios; success is read from game variables and positions."""
 
 from __future__ import annotations
 
@@ -67,11 +67,27 @@ def advanced_x(units: float) -> Predicate:
     return success
 
 
+def moved_away(units: float) -> Predicate:
+    """Alive and at least `units` map units (straight line) from where the episode started."""
+
+    def success(start, now) -> bool:
+        return (now.x - start.x) ** 2 + (now.y - start.y) ** 2 >= units * units and not now.dead
+
+    return success
+
+
 def _doom(
-    id: str, scenario: str, category: str, time_limit_s: float, description: str, success: Predicate, **options: Any
+    id: str,
+    scenario: str,
+    category: str,
+    time_limit_s: float,
+    description: str,
+    success: Predicate,
+    game: str = "doom",
+    **options: Any,
 ) -> Task:
     return Task(
-        id=id, game="doom", engine="doom", scenario=scenario, category=category, dim="3D",
+        id=id, game=game, engine="doom", scenario=scenario, category=category, dim="3D",
         time_limit_s=time_limit_s, description=description, success=success, options=tuple(sorted(options.items())),
     )  # fmt: skip
 
@@ -110,4 +126,11 @@ TASKS: tuple[Task, ...] = (
     _doom("doom_health_gathering_survive", "health_gathering", "game-specific", 22.0,
           "Keep your health up on the acid floor: be alive after 20 s with more than 50 health.",
           survived(20.0, min_health=50.0), doom_objects=True),
+    # Freedoom: full maps of a different game, played through the same engine and pad mapping.
+    _doom("freedoom_e1m1_advance", "freedoom1", "navigation", 30.0,
+          "Make your way across Freedoom's E1M1 and get 1440 map units (straight line) from the start, alive.",
+          moved_away(1440.0), game="freedoom", doom_map="E1M1", doom_objects=True, doom_walls=True),
+    _doom("freedoom_map01_first_kill", "freedoom2", "combat", 30.0,
+          "Head down Freedoom's MAP01 first corridor and kill the first monster you meet.",
+          kills_at_least(1), game="freedoom", doom_map="MAP01", doom_objects=True, doom_walls=True),
 )

@@ -7,6 +7,7 @@ import pytest
 
 from padflow.actions import action_from_dict, noop
 from padflow.players import make_player
+from padflow.players.scripted.doom import in_sight
 from padflow.sim.core import GamepadEnv
 from padflow.sim.engines.doom import FPS, MAX_TURN_DEG_PER_TIC, Adapter, DoomState
 from padflow.sim.rollout import run_episode
@@ -132,10 +133,34 @@ def test_bad_skill_option_is_a_clear_error():
         Adapter(task_on("basic", doom_skill=9))
 
 
+def test_bad_map_option_is_a_clear_error():
+    with pytest.raises(ValueError, match="doom_map"):
+        Adapter(task_on("freedoom1", doom_map="level one"))
+
+
+def test_map_option_picks_the_map_of_a_full_game():
+    starts = []
+    for doom_map in ("E1M1", "E1M2"):
+        adapter = Adapter(task_on("freedoom1", doom_map=doom_map))
+        try:
+            _, state = adapter.reset(0)
+            starts.append((state.x, state.y))
+        finally:
+            adapter.close()
+    assert starts[0] != starts[1]
+
+
+def test_line_of_sight_is_cut_by_a_wall_between_and_not_by_one_beside():
+    wall = np.array([[0.0, -10.0, 0.0, 10.0]])  # a short wall across x = 0
+    assert not in_sight(wall, -5.0, 0.0, 5.0, 0.0)
+    assert in_sight(wall, -5.0, 20.0, 5.0, 20.0)
+
+
 def test_suite_shape():
     ids = [t.id for t in TASKS]
     assert len(ids) >= 10 and len(set(ids)) == len(ids)
-    assert all(i.startswith("doom_") for i in ids)
+    assert {t.game for t in TASKS} == {"doom", "freedoom"}
+    assert all(t.id.startswith(f"{t.game}_") for t in TASKS)
     assert all(t.engine == "doom" and t.dim == "3D" and 10 <= t.time_limit_s <= 45 for t in TASKS)
     assert {t.category for t in TASKS} == set(CATEGORIES)
 
