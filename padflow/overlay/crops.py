@@ -53,6 +53,10 @@ def parser_input(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 def parser_batch(crops: np.ndarray) -> np.ndarray:
     """(T, h, w, 3) uint8 crops of consecutive frames → (T, 3, h, 2w) float32 pairs (frame 0 pairs with itself)."""
-    previous = np.concatenate([crops[:1], crops[:-1]])
-    pairs = np.concatenate([previous, crops], axis=2).astype(np.float32) / 255.0
+    return parser_pairs(np.concatenate([crops[:1], crops[:-1]]), crops)
+
+
+def parser_pairs(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """(N, h, w, 3) uint8 previous and current crops → (N, 3, h, 2w) float32 pairs, previous on the left."""
+    pairs = np.concatenate([previous, current], axis=2).astype(np.float32) / 255.0
     return ((pairs - PIXEL_MEAN) / PIXEL_STD).transpose(0, 3, 1, 2)

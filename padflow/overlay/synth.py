@@ -1,0 +1,378 @@
+"""Synthetic training renders for the overlay parser: skins drawn over real game frames, degraded
+the way uploads are, and rectified through the same crop path the extract stage uses.
+
+One *clip* is `frames_per_clip` consecutive frames of one skin at one placement over a short
+run of real game frames: random actions (held buttons persist, sticks drift, snap to the rim or
+spring back to centre), opacity, blur, colour shift, JPEG or H.264 compression, and a jittered
+template→frame transform (the extract stage rectifies with an *estimated* transform). Each clip
+gives `frames_per_clip - 1` parser pairs (previous crop, current crop) labelled with the action
+the overlay shows in the current frame.
+
+`render_split` renders many clips (in worker processes, each clip seeded by its index, so the
+result does not depend on the worker count) and `save_shard` / `load_shard` keep them as one
+uncompressed .npz: crops (N, T, h, w, 3) uint8, actions (N, T, 21) float32, skin ids.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from padflow.actions import ACTION_DIM, BUTTON_INDEX, LEFT_STICK, N_BUTTONS, RIGHT_STICK
+from padflow.io import atomic_path
+from padflow.overlay.crops import parser_pairs, placement_transform, rectify
+from padflow.overlay.render import ANCHORS, MAX_MARGIN_FRAC, Placement, composite, render_overlay
+from padflow.overlay.skin import Skin
+
+# Overlays are drawn by the renderer at one of these widths (the smallest not below the target)
+# and scaled to the target by the compositor: preparing a skin costs ~30 ms per width, so a
+# handful of widths per skin keeps a render near 1 ms.
+RENDER_WIDTHS: tuple[int, ...] = (64, 96, 128, 192, 256, 384)
+# Press probability per button at a clip's base activity: face buttons and the d-pad are busy,
+# menu buttons and stick clicks rare (but frequent enough that every one is learnt).
+PRESS_RATE: dict[str, float] = {
+    "SOUTH": 0.3, "EAST": 0.3, "WEST": 0.3, "NORTH": 0.3,
+    "DPAD_UP": 0.2, "DPAD_DOWN": 0.2, "DPAD_LEFT": 0.2, "DPAD_RIGHT": 0.2,
+    "LEFT_SHOULDER": 0.25, "RIGHT_SHOULDER": 0.25, "LEFT_TRIGGER": 0.25, "RIGHT_TRIGGER": 0.25,
+    "LEFT_THUMB": 0.15, "RIGHT_THUMB": 0.15, "START": 0.12, "BACK": 0.12, "GUIDE": 0.1,
+}  # fmt: skip
+ACTIVITY_RANGE = (0.2, 1.6)  # per-clip multiplier of PRESS_RATE: calm menus to button mashing
+HOLD_PROBABILITY = 0.6  # a button keeps its state into the next frame with this probability
+STICK_MODES = ("centre", "rim", "corner", "anywhere")
+STICK_MODE_P = (0.3, 0.3, 0.1, 0.3)  # centred, on the gate's circle, square corner/edge, uniform
+STICK_KEEP_PROBABILITY = 0.5  # a stick stays near its last position (plus tremor) into the next frame
+STICK_TREMOR = 0.03  # axis units
+PATCH_PAD_FRAC = 0.12  # frame patch around the overlay, fraction of its width (room for jitter)
+MIN_PATCH_PAD = 6  # px
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """How training renders are drawn and degraded."""
+
+    crop_size: tuple[int, int] = (96, 64)  # (w, h) of one rectified crop, the parser's input
+    frames_per_clip: int = 5  # consecutive frames per clip; gives frames_per_clip - 1 pairs
+    frame_sizes: tuple[tuple[int, int], ...] = ((854, 480), (960, 540), (1280, 720), (640, 480), (1152, 720))  # (w, h) px
+    overlay_width: tuple[float, float] = (0.08, 0.30)  # fraction of frame width
+    opacity: tuple[float, float] = (0.4, 1.0)  # overlay alpha multiplier
+    max_margin: float = 0.05  # gap to the frame edges, fraction of frame width
+    blur_share: float = 0.4  # clips blurred (streamer-side scaling)
+    max_blur_sigma: float = 1.0  # px at frame resolution
+    colour_jitter: float = 0.12  # max relative gain / contrast change, and offset in 1/255 units × 255
+    jpeg_share: float = 0.35  # clips JPEG-compressed per frame
+    jpeg_quality: tuple[int, int] = (35, 90)
+    h264_share: float = 0.5  # clips H.264-encoded as a sequence (rest: JPEG or clean)
+    crf: tuple[int, int] = (18, 34)  # x264 constant rate factor range
+    localization_scale: float = 0.03  # max relative scale error of the estimated transform
+    localization_shift: float = 2.0  # max translation error, frame px
+    localization_rotation: float = 0.5  # max rotation error, degrees
+
+    def __post_init__(self) -> None:
+        w, h = self.crop_size
+        if w < 16 or h < 16:
+            raise ValueError(f"crop_size: {self.crop_size} must be at least 16x16 px")
+        if self.frames_per_clip < 2:
+            raise ValueError(f"frames_per_clip: {self.frames_per_clip} must be >= 2 (a pair needs a previous frame)")
+        if not self.frame_sizes or any(fw < 128 or fh < 96 for fw, fh in self.frame_sizes):
+            raise ValueError(f"frame_sizes: {self.frame_sizes} must be (w, h) pairs of at least 128x96 px")
+        _check_range("overlay_width", self.overlay_width, 0.08, 0.30)
+        _check_range("opacity", self.opacity, 0.4, 1.0)
+        _check_range("jpeg_quality", self.jpeg_quality, 5, 100)
+        _check_range("crf", self.crf, 0, 51)
+        if not 0.0 <= self.max_margin <= MAX_MARGIN_FRAC:
+            raise ValueError(f"max_margin: {self.max_margin} is outside [0, {MAX_MARGIN_FRAC}]")
+        for name in ("blur_share", "jpeg_share", "h264_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: {getattr(self, name)} is outside [0, 1]")
+        if self.jpeg_share + self.h264_share > 1.0:
+            raise ValueError(f"jpeg_share + h264_share: {self.jpeg_share + self.h264_share} exceeds 1")
+        for name in ("max_blur_sigma", "colour_jitter", "localization_scale", "localization_shift", "localization_rotation"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: {getattr(self, name)} must be >= 0")
+
+
+def _check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
+    if not lo <= pair[0] <= pair[1] <= hi:
+        raise ValueError(f"{name}: must satisfy {lo} <= min <= max <= {hi}, got {list(pair)}")
+
+
+@dataclass(frozen=True)
+class RenderSet:
+    """Rendered clips: crops (N, T, h, w, 3) uint8, shown actions (N, T, 21), skin id per clip."""
+
+    crops: np.ndarray
+    actions: np.ndarray
+    skin_ids: tuple[str, ...]
+    renders_per_s: float = 0.0  # frames rendered per wall second (0 when loaded from disk)
+
+    @property
+    def pairs(self) -> int:
+        return self.crops.shape[0] * (self.crops.shape[1] - 1)
+
+    def pair_batch(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Parser inputs (B, 3, h, 2w) float32 and labels (B, 21) for flat pair indices."""
+        per_clip = self.crops.shape[1] - 1
+        clip, t = np.divmod(np.asarray(index), per_clip)
+        return parser_pairs(self.crops[clip, t], self.crops[clip, t + 1]), self.actions[clip, t + 1]
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+def random_actions(frames: int, rng: np.random.Generator) -> np.ndarray:
+    """(frames, 21) shown actions with held buttons persisting and sticks moving like a thumb."""
+    out = np.zeros((frames, ACTION_DIM), dtype=np.float32)
+    rates = np.array([PRESS_RATE[b] for b in BUTTON_INDEX], dtype=np.float64) * rng.uniform(*ACTIVITY_RANGE)
+    rates = np.clip(rates, 0.0, 0.9)
+    state = rng.random(N_BUTTONS) < rates
+    for t in range(frames):
+        if t:
+            redraw = rng.random(N_BUTTONS) >= HOLD_PROBABILITY
+            state = np.where(redraw, rng.random(N_BUTTONS) < rates, state)
+        out[t, :N_BUTTONS] = state
+    for stick in (LEFT_STICK, RIGHT_STICK):
+        mode = STICK_MODES[rng.choice(len(STICK_MODES), p=STICK_MODE_P)]
+        position = _stick_position(mode, rng)
+        for t in range(frames):
+            if t and rng.random() >= STICK_KEEP_PROBABILITY:
+                mode = STICK_MODES[rng.choice(len(STICK_MODES), p=STICK_MODE_P)]
+                position = _stick_position(mode, rng)
+            elif t and mode != "centre":
+                position = np.clip(position + rng.normal(0.0, STICK_TREMOR, 2), -1.0, 1.0)
+            out[t, stick] = position
+    return out
+
+
+def _stick_position(mode: str, rng: np.random.Generator) -> np.ndarray:
+    if mode == "centre":
+        return np.zeros(2)
+    if mode == "rim":
+        angle = rng.uniform(0.0, 2 * math.pi)
+        return np.array([math.cos(angle), math.sin(angle)])
+    if mode == "corner":  # digital input mapped to a stick: each axis -1, 0 or 1
+        return rng.choice([-1.0, 0.0, 1.0], size=2)
+    return rng.uniform(-1.0, 1.0, 2)
+
+
+# --- one clip ------------------------------------------------------------------------------------
+
+
+def render_clip(skin: Skin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Render one clip of `skin`: crops (T, h, w, 3) uint8 and the shown actions (T, 21).
+
+    `backgrounds` are runs of consecutive game frames (n, H, W, 3); the clip plays a stretch of one.
+    """
+    from tasks.corpus import fit_to_upload
+
+    t_frames = cfg.frames_per_clip
+    actions = random_actions(t_frames, rng)
+    fw, fh = cfg.frame_sizes[int(rng.integers(len(cfg.frame_sizes)))]
+    placement = Placement(
+        anchor=str(ANCHORS[int(rng.integers(len(ANCHORS)))]),
+        width_frac=float(rng.uniform(*cfg.overlay_width)),
+        opacity=float(rng.uniform(*cfg.opacity)),
+        margin_frac=float(rng.uniform(0.0, cfg.max_margin)),
+    )
+    width = placement.overlay_width(fw)
+    height = max(1, round(skin.size[1] * width / skin.size[0]))
+    box = placement.box(fw, fh, height)
+    render_width = next((w for w in RENDER_WIDTHS if w >= width), RENDER_WIDTHS[-1])
+
+    # Only the patch around the overlay is kept; the rest of the frame never reaches a crop.
+    pad = max(MIN_PATCH_PAD, round(PATCH_PAD_FRAC * width))
+    x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
+    x1, y1 = min(fw, box[2] + pad), min(fh, box[3] + pad)
+    run = backgrounds[int(rng.integers(len(backgrounds)))]
+    start = int(rng.integers(0, max(1, len(run) - t_frames + 1)))
+    patches = []
+    for t in range(t_frames):
+        frame, _ = fit_to_upload(run[min(start + t, len(run) - 1)], fw, fh)
+        composite(frame, render_overlay(skin, actions[t], render_width), placement, inplace=True)
+        patches.append(frame[y0:y1, x0:x1])
+    patches = _degrade(np.stack(patches), cfg, rng)
+    transform = _jittered_transform(placement_transform((box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), skin.size), skin.size, cfg, rng)
+    crops = np.stack([rectify(p, transform, cfg.crop_size, skin.size) for p in patches])
+    return crops, actions
+
+
+def _degrade(patches: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """Blur, colour shift and compress (T, H, W, 3) uint8 frames the same way for a whole clip."""
+    out = patches
+    if rng.random() < cfg.blur_share:
+        sigma = float(rng.uniform(0.3, max(0.3, cfg.max_blur_sigma)))
+        out = np.stack([cv2.GaussianBlur(p, (0, 0), sigma) for p in out])
+    if cfg.colour_jitter > 0:
+        j = cfg.colour_jitter
+        gain = rng.uniform(1 - j, 1 + j, 3) * rng.uniform(1 - j, 1 + j)
+        offset = rng.uniform(-j, j) * 255.0
+        lut = np.stack([np.clip((np.arange(256) - 128.0) * g + 128.0 + offset, 0, 255) for g in gain], axis=-1)
+        lut = lut.round().astype(np.uint8)[:, None, :]  # (256, 1, 3): cv2.LUT's per-channel table
+        out = np.stack([cv2.LUT(p, lut) for p in out])
+    kind = rng.random()
+    if kind < cfg.h264_share:
+        out = h264_round_trip(out, int(rng.integers(cfg.crf[0], cfg.crf[1] + 1)))
+    elif kind < cfg.h264_share + cfg.jpeg_share:
+        quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        out = np.stack([jpeg_round_trip(p, quality) for p in out])
+    return out
+
+
+def jpeg_round_trip(frame: np.ndarray, quality: int) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB frame after JPEG encoding at `quality` and decoding."""
+    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"JPEG encoding of a {frame.shape} frame failed")
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def h264_round_trip(frames: np.ndarray, crf: int) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB frames after H.264 (yuv420p, x264 at `crf`) encoding as one sequence."""
+    t, h, w, _ = frames.shape
+    padded = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")  # yuv420p needs even sides
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = padded.shape[2], padded.shape[1], "yuv420p"
+    encoder.time_base, encoder.framerate = Fraction(1, 30), Fraction(30)
+    encoder.options = {"crf": str(crf), "preset": "ultrafast"}
+    packets = []
+    for i, frame in enumerate(padded):
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        video_frame.pts = i
+        packets += encoder.encode(video_frame)
+    packets += encoder.encode(None)
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = [f.to_ndarray(format="rgb24") for p in packets for f in decoder.decode(p)]
+    decoded += [f.to_ndarray(format="rgb24") for f in decoder.decode(None)]
+    if len(decoded) != t:
+        raise ValueError(f"H.264 round trip returned {len(decoded)} of {t} frames")
+    return np.stack(decoded)[:, :h, :w]
+
+
+def _jittered_transform(transform: np.ndarray, skin_size: tuple[int, int], cfg: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """`transform` (template→frame, 2x3) off by a small scale, rotation and shift about the overlay centre."""
+    centre = transform @ np.array([skin_size[0] / 2, skin_size[1] / 2, 1.0])
+    scale = 1.0 + rng.uniform(-cfg.localization_scale, cfg.localization_scale, 2)
+    angle = math.radians(rng.uniform(-cfg.localization_rotation, cfg.localization_rotation))
+    rotate = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ np.diag(scale)
+    shift = rng.uniform(-cfg.localization_shift, cfg.localization_shift, 2)
+    error = np.hstack([rotate, (centre - rotate @ centre + shift)[:, None]])
+    return np.vstack([error, [0.0, 0.0, 1.0]])[:2] @ np.vstack([transform, [0.0, 0.0, 1.0]])
+
+
+# --- many clips ----------------------------------------------------------------------------------
+
+
+def collect_backgrounds(task_ids: Sequence[str], frames_per_task: int, stride: int, seed: int) -> list[np.ndarray]:
+    """Runs of real game frames, one (n, H, W, 3) array per task, played by the random player.
+
+    Every `stride`-th engine frame is kept, so a run moves like gameplay but covers more of it.
+    """
+    from padflow.players.base import RandomPlayer
+    from padflow.sim import make_env
+
+    runs = []
+    for k, task_id in enumerate(task_ids):
+        env = make_env(task_id)
+        player = RandomPlayer()
+        try:
+            frame, info = env.reset(seed=seed + k)
+            player.reset(seed + k)
+            kept: list[np.ndarray] = []
+            step = 0
+            while len(kept) < frames_per_task:
+                if step % stride == 0:
+                    kept.append(frame)
+                frame, _, terminated, truncated, info = env.step(player.act(frame, info))
+                step += 1
+                if terminated or truncated:
+                    frame, info = env.reset(seed=seed + k + step)
+        finally:
+            env.close()
+        runs.append(np.stack(kept))
+    return runs
+
+
+_WORKER_STATE: dict[str, object] = {}
+
+
+def _init_worker(skins: dict[str, Skin], backgrounds: list[np.ndarray], cfg: SynthConfig) -> None:
+    cv2.setNumThreads(1)
+    _WORKER_STATE.update(skins=skins, backgrounds=backgrounds, cfg=cfg)
+
+
+def _render_clips(jobs: list[tuple[int, str, tuple[int, ...]]]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    skins, backgrounds, cfg = _WORKER_STATE["skins"], _WORKER_STATE["backgrounds"], _WORKER_STATE["cfg"]
+    out = []
+    for index, skin_id, seed in jobs:
+        crops, actions = render_clip(skins[skin_id], backgrounds, cfg, np.random.default_rng(seed))  # type: ignore[index, arg-type]
+        out.append((index, crops, actions))
+    return out
+
+
+def render_split(
+    skins: dict[str, Skin],
+    clips: int,
+    backgrounds: list[np.ndarray],
+    cfg: SynthConfig,
+    seed: int,
+    split: str,
+    workers: int = 1,
+) -> RenderSet:
+    """Render `clips` clips cycling through `skins` (sorted by id); clip i is seeded by (seed, split, i).
+
+    Workers take whole skins, so each prepares only its own skins' sprites; the result is the
+    same for any worker count.
+    """
+    if clips < 1:
+        raise ValueError(f"clips: {clips} must be >= 1")
+    if not skins:
+        raise ValueError(f"split {split!r} has no skins to render")
+    ids = sorted(skins)
+    split_key = [ord(c) for c in split]
+    jobs = [(i, ids[i % len(ids)], (seed, *split_key, i)) for i in range(clips)]
+    workers = max(1, min(workers, len(ids)))
+    shares = [[j for j in jobs if ids.index(j[1]) % workers == w] for w in range(workers)]
+    crops = np.empty((clips, cfg.frames_per_clip, cfg.crop_size[1], cfg.crop_size[0], 3), dtype=np.uint8)
+    actions = np.empty((clips, cfg.frames_per_clip, ACTION_DIM), dtype=np.float32)
+    started = time.perf_counter()
+    if workers == 1:
+        _init_worker(skins, backgrounds, cfg)
+        results = [_render_clips(jobs)]
+    else:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(skins, backgrounds, cfg)) as pool:
+            results = list(pool.map(_render_clips, shares))
+    for share in results:
+        for index, clip_crops, clip_actions in share:
+            crops[index], actions[index] = clip_crops, clip_actions
+    wall = time.perf_counter() - started
+    return RenderSet(crops, actions, tuple(j[1] for j in jobs), renders_per_s=clips * cfg.frames_per_clip / wall)
+
+
+def save_shard(renders: RenderSet, path: Path) -> Path:
+    """Write a render set as one uncompressed .npz (atomically)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, crops=renders.crops, actions=renders.actions, skin_ids=np.array(renders.skin_ids))
+    return path
+
+
+def load_shard(path: Path) -> RenderSet:
+    """Read a shard written by save_shard; ValueError names the file if it is missing or malformed."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            crops, actions, ids = data["crops"], data["actions"], data["skin_ids"]
+    except FileNotFoundError:
+        raise ValueError(f"{path}: render shard not found") from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: not a render shard: {exc}") from None
+    if crops.ndim != 5 or actions.shape != (*crops.shape[:2], ACTION_DIM) or len(ids) != len(crops):
+        raise ValueError(f"{path}: inconsistent shapes crops {crops.shape}, actions {actions.shape}, {len(ids)} skin ids")
+    return RenderSet(crops, actions, tuple(str(i) for i in ids))

@@ -1,0 +1,46 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.overlay_parser import load_parser
+from padflow.config import load_params
+from tasks.parser_train import ParserTrainConfig, score, stage
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_score_reports_frame_accuracy_and_r2():
+    truth = np.zeros((4, 21), np.float32)
+    truth[:, 17] = [-1.0, -0.5, 0.5, 1.0]
+    pred = truth.copy()
+    pred[0, 3] = 1.0  # one wrong button in one frame
+    s = score(pred, truth)
+    assert s["button_frame_accuracy"] == 0.75 and s["button_accuracy"] == pytest.approx(1 - 1 / 68)
+    assert s["stick_r2_left_x"] == 1.0
+
+
+def test_config_checks_its_fields():
+    with pytest.raises(ValueError, match="epochs"):
+        ParserTrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="crop_size"):
+        from models.overlay_parser import ParserConfig
+
+        ParserTrainConfig(model=ParserConfig(crop_size=(64, 48)))
+
+
+@pytest.mark.slow
+def test_stage_runs_on_the_debug_profile_and_writes_weights_and_metrics(tmp_path: Path):
+    params = load_params(REPO / "params.yaml", profile="debug")
+    result = stage(params, tmp_path)
+    out = tmp_path / params["parser_train"]["out_dir"]
+    model = load_parser(out)
+    assert model.cfg == ParserTrainConfig().model  # debug trains the default architecture, briefly
+    for split in ("train", "val_train_skins", "val_held_out"):
+        assert (out / "renders" / f"{split}.npz").is_file()
+    for name in ("val_held_out_button_frame_accuracy", "val_held_out_stick_r2", "val_train_skins_button_accuracy", "train_samples_per_s", "renders_per_s"):
+        assert np.isfinite(result.metrics[name])
+    assert (out / "report" / "confusion.png").stat().st_size > 1000 and (out / "report" / "loss.png").is_file()
+    assert len(result.curves["train_loss"]) >= 1 and len(result.curves["val_held_out_stick_r2"]) == 1
+    json.dumps(dict(result.metrics))  # what the stage shell writes to metrics/parser_train.json
