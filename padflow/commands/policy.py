@@ -1,0 +1,72 @@
+"""`padflow policy info|act`: parameter counts of a policy size, and one chunk of actions from an image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from padflow.config import load_params
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("policy", help="inspect the flow-matching policy or run it on one image")
+    sub = p.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+
+    info = sub.add_parser("info", help="parameter counts by module and in total (built on the meta device: no memory)")
+    info.add_argument("--profile", help="entry of params.yaml train.models (default: train.model)")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=run_info)
+
+    act = sub.add_parser("act", help="print the 16-step action chunk a trained policy picks for one image")
+    act.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
+                     help="exported policy folder (policy.safetensors + policy_config.json), e.g. data/train/policy")
+    act.add_argument("--image", type=Path, required=True, metavar="PNG", help="RGB screenshot of the game picture")
+    act.add_argument("--steps", type=int, default=16, metavar="N", help="Euler steps from noise (default 16)")
+    act.add_argument("--seed", type=int, default=0, help="seed of the starting noise")
+    act.add_argument("--json", action="store_true", help="print the chunk as a JSON list of {control: value}")
+    act.set_defaults(func=run_act)
+
+
+def run_info(args) -> int:
+    from models.policy import build_meta_policy, parameter_counts, policy_profile
+
+    train = load_params().get("train") or {}
+    name = args.profile or train.get("model")
+    if not name:
+        raise ValueError("no model profile: pass --profile or set train.model in params.yaml")
+    counts = parameter_counts(build_meta_policy(policy_profile(train.get("models") or {}, name)))
+    if args.json:
+        print(json.dumps({"profile": name, "parameters": counts}, indent=2))
+    else:
+        width = max(len(k) for k in counts)
+        print(f"policy profile {name}")
+        for part, n in counts.items():
+            print(f"  {part:<{width}}  {n:>13,}  ({n / 1e6:.1f}M)")
+    return 0
+
+
+def run_act(args) -> int:
+    import cv2
+    import torch
+
+    from models.policy import load_policy
+    from models.preprocess import prepare_frames
+    from padflow.actions import action_to_dict, pressed
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    bgr = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{args.image}: not a readable image")
+    policy = load_policy(args.checkpoint)
+    # The image is the whole game picture with no overlay, as in the simulator.
+    frames = prepare_frames(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, None, "none", policy.cfg.image_size)
+    chunk = policy.sample(frames, steps=args.steps, generator=torch.Generator().manual_seed(args.seed))[0].numpy()
+    if args.json:
+        print(json.dumps([action_to_dict(a) for a in chunk], indent=1))
+        return 0
+    print(f"{'step':>4}  {'LX':>6} {'LY':>6} {'RX':>6} {'RY':>6}  buttons")
+    for i, a in enumerate(chunk):
+        lx, ly, rx, ry = (float(v) for v in a[17:])
+        print(f"{i:>4}  {lx:>6.2f} {ly:>6.2f} {rx:>6.2f} {ry:>6.2f}  {' '.join(pressed(a)) or '-'}")
+    return 0

@@ -1,0 +1,167 @@
+"""The train stage: real videos + action tables → a policy checkpoint, logged to the stage's MLflow run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from models.policy import load_policy
+from models.preprocess import prepare_frames
+from padflow.actions import ACTION_INDEX
+from padflow.config import load_params
+from padflow.stages import metrics_path, run_stage
+from padflow.tables import write_action_table
+from padflow.video import read_frames, write_mp4
+from tasks.gate import CHUNK_INDEX_SCHEMA, write_chunk_index
+from tasks.train import TrainConfig, button_f1, split_videos, stage, wsd_lr_factor
+
+FPS = 30.0
+FRAMES = 48  # three 16-step chunks per video
+SIZE = (80, 60)  # (w, h)
+GAME_BOX = (8, 0, 72, 60)  # letterboxed game picture
+OVERLAY_BOX = (52, 40, 72, 60)  # controller overlay in the game picture's corner
+
+
+def make_chunk_index(root: Path, videos: int = 4) -> Path:
+    """Real H.264 videos, their action tables and the gate's chunk index, laid out as the pipeline does."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for v in range(videos):
+        actions = np.zeros((FRAMES, 21), np.float32)
+        x = np.sin(np.arange(FRAMES) / 6 + v).astype(np.float32)
+        actions[:, ACTION_INDEX["LEFT_X"]] = np.round(x, 2)
+        actions[:, ACTION_INDEX["SOUTH"]] = x > 0
+        frames = np.zeros((FRAMES, SIZE[1], SIZE[0], 3), np.uint8)
+        frames[:, :, GAME_BOX[0] : GAME_BOX[2]] = (40, 60, 40)
+        for i in range(FRAMES):  # the player's block sits where the stick points
+            col = int(GAME_BOX[0] + 28 + 20 * x[i])
+            frames[i, 10:30, col - 4 : col + 4] = (230, 200, 60)
+            frames[i, OVERLAY_BOX[1] : OVERLAY_BOX[3], OVERLAY_BOX[0] : OVERLAY_BOX[2]] = rng.integers(0, 255, (20, 20, 3))
+        video = f"data/ingest/videos/v{v}.mp4"
+        table = f"data/extract/v{v}.parquet"
+        write_mp4(root / video, frames, FPS, crf=18, preset="ultrafast")
+        write_action_table(root / table, actions, FPS)
+        for start in range(0, FRAMES - 15, 16):
+            rows.append({"video_id": f"v{v}", "video_path": video, "table_path": table, "start_frame": start,
+                         "frames": 16, "fps": FPS, "overlay_box": list(OVERLAY_BOX), "game_box": list(GAME_BOX),
+                         "game": "blocks" if v % 2 else "boxes", "density": 1.0, "motion": 5.0})
+    index = pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA])
+    return write_chunk_index(index, root / "data/gate/chunks.parquet")
+
+
+def run_train_stage(root: Path) -> tuple[dict, str]:
+    """`padflow stage train` in this process; returns its metrics and its MLflow run id."""
+    import mlflow
+
+    result = run_stage("train", root)
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`padflow.stage` = 'train'",
+                              order_by=["start_time DESC"], output_format="list")
+    return dict(result.metrics), runs[0].info.run_id
+
+
+def test_wsd_schedule_warms_up_holds_and_decays():
+    factors = [wsd_lr_factor(s, 100, 0.1, 0.2, 0.0) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)  # linear warmup over 10 steps
+    assert factors[10:80] == [1.0] * 70  # stable phase
+    assert factors[80] == pytest.approx(0.95) and factors[99] == pytest.approx(0.0)  # linear decay over the last 20
+    assert wsd_lr_factor(99, 100, 0.0, 0.2, 0.1) == pytest.approx(0.1)  # floor at min_lr_ratio
+
+
+def test_split_never_shares_a_video_or_game_and_is_seeded():
+    index = pd.DataFrame({"video_id": [f"v{i}" for i in range(10)], "game": ["a", "b"] * 5})
+    train, val = split_videos(index, 0.2, "video", seed=3)
+    assert len(val) == 2 and not set(train) & set(val) and set(train) | set(val) == set(index.video_id)
+    assert split_videos(index, 0.2, "video", seed=3) == (train, val)
+    assert split_videos(index, 0.3, "game", seed=0)[1] in (["a"], ["b"])
+    with pytest.raises(ValueError, match="validation needs one that training never sees"):
+        split_videos(index.head(1), 0.2, "video", seed=0)
+
+
+def test_button_f1():
+    assert button_f1(tp=3, fp=1, fn=2) == pytest.approx(6 / 9)
+    assert button_f1(tp=0, fp=4, fn=0) == 0.0
+
+
+def test_train_config_names_bad_fields():
+    models = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["train"]["models"]
+    with pytest.raises(ValueError, match="model 'huge' is not one of models"):
+        TrainConfig(model="huge", models=models)
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(model="tiny", models=models, ema_decay=1.0)
+    with pytest.raises(ValueError, match="train.models.tiny: .*image_size"):
+        TrainConfig(model="tiny", models={"tiny": {"image_size": 30, "patch_size": 8}})
+
+
+@pytest.mark.slow
+def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
+    import mlflow
+
+    make_chunk_index(project)
+    metrics, run_id = run_train_stage(project)
+    cfg = load_params(project / "params.yaml")["train"]
+    assert metrics["global_step"] == cfg["max_steps"] and metrics["resumed_from_step"] == 0
+    assert json.loads(metrics_path(project, "train").read_text())["val_loss"] == metrics["val_loss"]
+    for name in ("val_loss", "val_button_f1", "val_stick_mse", "val_baseline_button_f1", "val_baseline_stick_mse"):
+        assert np.isfinite(metrics[name]), name
+    split = json.loads((project / "data/train/split.json").read_text())
+    assert not set(split["train"]) & set(split["val"]) and split["val_chunks"] > 0
+    assert (project / "data/train/loss_curve.png").stat().st_size > 0
+
+    # The exported EMA policy runs on a decoded video frame through the simulator's preprocessing.
+    policy = load_policy(project / "data/train/policy")
+    frame = next(iter(read_frames(project / "data/ingest/videos/v0.mp4")))
+    chunk = policy.sample(prepare_frames(frame, GAME_BOX, OVERLAY_BOX, "black", policy.cfg.image_size))
+    assert chunk.shape == (1, 16, 21)
+
+    # Lightning's logger wrote into the stage's own run, which the shell then closed.
+    client = mlflow.tracking.MlflowClient()
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert len(client.get_metric_history(run_id, "train/loss")) >= 1
+    assert client.get_metric_history(run_id, "val/button_f1")
+    assert run.data.metrics["global_step"] == cfg["max_steps"]
+    artifacts = {a.path for a in client.list_artifacts(run_id, "train/policy")}
+    assert artifacts == {"train/policy/policy.safetensors", "train/policy/policy_config.json"}
+
+
+@pytest.mark.slow
+def test_training_killed_mid_run_resumes_from_its_last_checkpoint(project: Path):
+    params_path = project / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["profiles"]["debug"]["train"].update({"max_steps": 60, "checkpoint_every_n_steps": 4, "val_every_n_epochs": 50})
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    make_chunk_index(project)
+    checkpoint = project / "data/train/checkpoints/last.ckpt"
+    script = ("import sys; from pathlib import Path; sys.path.insert(0, '.');"
+              "from padflow.config import load_params; from tasks.train import stage;"
+              "stage(load_params(Path('params.yaml')), Path('.').resolve())")
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=project, env={**os.environ, "PADFLOW_ROOT": str(project)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not checkpoint.is_file() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert checkpoint.is_file(), child.stderr.read().decode()[-2000:] if child.poll() is not None else "no checkpoint"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    killed_at = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
+    assert 4 <= killed_at < 60, "the kill must land mid-run for this test to mean anything"
+    assert not (project / "data/train/policy").exists()
+
+    metrics, _ = run_train_stage(project)
+    assert metrics["resumed_from_step"] == killed_at
+    assert metrics["global_step"] == 60
+    assert load_policy(project / "data/train/policy").cfg.image_size == 32
