@@ -1,0 +1,59 @@
+"""`padflow evaluate [--checkpoint C] [--tasks ...] [--episodes N] [--json]`: completion rates of a policy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from padflow.config import load_params, load_section, project_root
+
+SECTION = "evaluate"
+DEFAULT_OUT = "outputs/evaluate"  # not data/evaluate: that folder belongs to the DVC stage
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="roll a policy out in the task suite next to the random, no-op and scripted baselines",
+        description="Settings come from params.yaml's `evaluate` section (active profile); flags override them.",
+    )
+    p.add_argument("--checkpoint", type=Path, help="policy folder (default: the train stage's export, data/train/policy)")
+    p.add_argument("--tasks", nargs="+", metavar="ID", help="task ids (default: the config's, else the whole suite)")
+    p.add_argument("--episodes", type=int, metavar="N", help="seeded episodes per task and player")
+    p.add_argument("--workers", type=int, metavar="N", help="episode processes")
+    p.add_argument("--videos", type=int, metavar="N", help="rollout videos per task")
+    p.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT})")
+    p.add_argument("--json", action="store_true", help="print one JSON object whose `tasks` list holds every task's rates")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tasks.evaluate import EvaluateConfig, evaluate
+
+    root = project_root()
+    params = load_params()
+    cfg = load_section(EvaluateConfig, SECTION, params)
+    overrides = {
+        "checkpoint": None if args.checkpoint is None else str(args.checkpoint.resolve()),
+        "tasks": None if args.tasks is None else tuple(args.tasks),
+        "episodes": args.episodes,
+        "workers": args.workers,
+        "videos_per_task": args.videos,
+    }
+    cfg = replace(cfg, out_dir=str(args.out.resolve()), **{k: v for k, v in overrides.items() if v is not None})
+
+    def progress(done: int, total: int, outcome) -> None:
+        job = outcome.job
+        status = f"FAILED: {outcome.error}" if outcome.error else f"{sum(r.success for r in outcome.results)}/{len(outcome.results)}"
+        print(f"[{done}/{total}] {job.task_id} / {job.player}: {status}", file=sys.stderr, flush=True)
+
+    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=progress)
+    summary = result["summary"]
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print((Path(cfg.out_dir) / "rates.md").read_text())
+    print(f"tables, plots and rollouts: {cfg.out_dir}")
+    return 0
