@@ -68,7 +68,7 @@ CHUNK_INDEX_SCHEMA = pa.schema(
         pa.field("game_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) of the game picture
         pa.field("game", pa.string()),  # title when the source says, else "unknown"
         pa.field("density", pa.float32()),  # share of timesteps with any action
-        pa.field("motion", pa.float32()),  # mean grey-level change per frame in the game area
+        pa.field("motion", pa.float32()),  # largest grey-level change between frames in the chunk
     ]
 )
 
@@ -84,8 +84,8 @@ class GateConfig:
     min_inliers: int | None = None  # localization inliers a table needs; None = extract.localize.min_inliers
     max_frame_count_error: int = 2  # |table rows - ingested frames| allowed (decoder edge frames)
     timing_tolerance_s: float = 0.002  # |t - frame/fps| allowed per row, seconds
-    static_threshold: float = 0.5  # a chunk whose game area changes less (grey levels/frame) is idle
-    motion_size: tuple[int, int] = (64, 36)  # (w, h) frames are scaled to when measuring motion
+    static_threshold: float = 24.0  # a chunk where no pixel changes more than this (grey levels) is idle
+    motion_size: tuple[int, int] = (160, 90)  # (w, h) frames are scaled to when measuring motion
     game_area_threshold: int = 16  # grey level above which a pixel belongs to the game picture
     min_kept_share: float = 0.2  # batch expectation: fail the stage when fewer hours survive
     sources: tuple[str, ...] = ("data/extract",)  # folders of action tables, each with its report (see above)
@@ -334,7 +334,7 @@ def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig) -> list
     out = []
     for start in range(0, len(actions) - cfg.chunk_size + 1, cfg.chunk_size):
         density = float(acting[start : start + cfg.chunk_size].mean())
-        change = float(motion[start : start + cfg.chunk_size].mean()) if len(motion) else 0.0
+        change = float(motion[start : start + cfg.chunk_size].max()) if len(motion) else 0.0
         if density < cfg.min_action_density:
             verdict = "density"
         elif change < cfg.static_threshold:
@@ -346,7 +346,7 @@ def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig) -> list
 
 
 def video_motion(path: Path, overlay_box: tuple[int, int, int, int], cfg: GateConfig) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Per-frame mean grey-level change of the game area (overlay masked), and the game picture's box.
+    """Per-frame largest grey-level change in the game area (overlay masked), and the game picture's box.
 
     Frame 0 gets the change of frame 1. The game box is the bounding box of pixels brighter than
     `game_area_threshold` anywhere in the video (letterbox bars stay dark).
@@ -366,7 +366,9 @@ def video_motion(path: Path, overlay_box: tuple[int, int, int, int], cfg: GateCo
             grey = frame.to_ndarray(format="gray", width=w, height=h).astype(np.float32)
             brightest = grey if brightest is None else np.maximum(brightest, grey)
             if previous is not None:
-                changes.append(float(np.abs(grey - previous)[mask].mean()) if mask.any() else 0.0)
+                # The largest change, not the mean: a ball or a cursor is a few pixels of a frame,
+                # while compression noise on a still picture stays well under the threshold.
+                changes.append(float(np.abs(grey - previous)[mask].max()) if mask.any() else 0.0)
             previous = grey
     motion = np.array(changes[:1] + changes, dtype=np.float32) if changes else np.zeros(1 if previous is not None else 0, np.float32)
     game_box = (0, 0, fw, fh)
@@ -480,7 +482,9 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
             skipped.append(Verdict(video_id, "skipped", why, (), hours, table_id=table_id))
             continue
         record = json.loads((source_dir / f"{table_id}.json").read_text())
-        inliers = None if record["inliers"] is None else int(record["inliers"])
+        # extract nests its localization record; an import writes the same fields at the top.
+        located = record.get("localization", record)
+        inliers = None if located["inliers"] is None else int(located["inliers"])
         notes = ()
         if inliers is None:
             notes = (f"weak_localization not checked: {record.get('inliers_note') or 'the record has no inlier count'}",)
@@ -492,7 +496,7 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
             fps=fps,
             frames_ingested=frames,
             inliers=inliers,
-            overlay_box=tuple(int(v) for v in record["box"]),
+            overlay_box=tuple(int(v) for v in located["box"]),
             game=str(row.get("game") or ingested.get("game") or "unknown"),
             table_id=table_id,
             frame_offset=int(record.get("frame_offset", 0)),

@@ -84,14 +84,14 @@ def test_density_filter_keeps_and_drops_at_the_exact_boundary():
     a = np.zeros((32, 21), np.float32)
     a[0:8, ACTION_INDEX["EAST"]] = 1  # chunk 0: 8 of 16 timesteps act → density 0.5 → kept
     a[16:23, ACTION_INDEX["EAST"]] = 1  # chunk 1: 7 of 16 → 0.4375 → dropped
-    chunks = cut_chunks(a, np.full(32, 10.0, np.float32), GateConfig())
+    chunks = cut_chunks(a, np.full(32, 100.0, np.float32), GateConfig())
     assert [(start, density, verdict) for start, density, _, verdict in chunks] == [(0, 0.5, "kept"), (16, 0.4375, "density")]
     # a stick inside the dead zone does not count as acting; outside it does
     b = np.zeros((16, 21), np.float32)
     b[:, ACTION_INDEX["RIGHT_Y"]] = 0.05
-    assert cut_chunks(b, np.full(16, 10.0, np.float32), GateConfig())[0][3] == "density"
+    assert cut_chunks(b, np.full(16, 100.0, np.float32), GateConfig())[0][3] == "density"
     b[:, ACTION_INDEX["RIGHT_Y"]] = 0.06
-    assert cut_chunks(b, np.full(16, 10.0, np.float32), GateConfig())[0][3] == "kept"
+    assert cut_chunks(b, np.full(16, 100.0, np.float32), GateConfig())[0][3] == "kept"
 
 
 def test_static_span_is_dropped_even_when_buttons_move():
