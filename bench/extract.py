@@ -1,0 +1,121 @@
+"""Extraction throughput: end-to-end frames/s of the extract stage next to decode-only frames/s.
+
+    python bench/extract.py [--videos 24] [--repeats 2] [--workers 1 2]
+
+Inputs are the project's ingested videos (data/ingest, the default corpus after `padflow stage
+corpus` and `padflow stage ingest`). The parser is data/parser when it has been trained, else a
+parser of the default ParserConfig with random weights (speed does not depend on training).
+
+decode-only    every frame of every video decoded to RGB (PyAV, threaded), the same number of
+               worker processes: the physical floor of any extraction
+end-to-end     tasks/extract.py's `extract_all` (localization, decoding, rectification, parsing,
+               writing tables) into a temporary folder, with 1 and with 2 worker processes
+
+Both are wall-clock frames per second over all videos; the best of `--repeats` runs is kept (the
+machine is shared). Peak memory is the largest resident set of this process and of its worker
+processes (resource.getrusage). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import av
+
+from padflow.config import load_params, project_root
+from tasks.extract import INGEST_REPORT, PARSER_WEIGHTS, ExtractConfig, extract_all, ingested_videos
+
+
+def decode_all(path: Path) -> int:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for frame in container.decode(stream) if frame.to_ndarray(format="rgb24") is not None)
+
+
+def decode_only(videos: list[Path], workers: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    if workers == 1:
+        frames = sum(decode_all(v) for v in videos)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            frames = sum(pool.map(decode_all, videos))
+    return frames / (time.perf_counter() - started), frames
+
+
+def project_copy(root: Path, cfg: ExtractConfig, rows: list[dict], scratch: Path) -> Path:
+    """A scratch project that sees the real ingest folder and a parser (trained if there is one)."""
+    work = scratch / "project"
+    (work / "data").mkdir(parents=True)
+    ingest = work / "data" / "ingest"
+    ingest.mkdir()
+    (ingest / "videos").symlink_to((root / cfg.ingest_dir / "videos").resolve())
+    (ingest / INGEST_REPORT).write_text(json.dumps({"files": rows}))
+    parser_dir = root / cfg.parser_dir
+    if (parser_dir / PARSER_WEIGHTS).is_file():
+        (work / "data" / "parser").symlink_to(parser_dir.resolve())
+    else:
+        from models.overlay_parser import OverlayParser, ParserConfig, save_parser
+
+        save_parser(OverlayParser(ParserConfig()), work / "data" / "parser")
+    return work
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=int, default=24, help="first N accepted videos of the ingest report")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+
+    root = project_root()
+    params = load_params(root / "params.yaml")
+    cfg = ExtractConfig() if params.get("extract") is None else _config(params)
+    rows = list(ingested_videos(root / cfg.ingest_dir))[: args.videos]
+    if not rows:
+        raise SystemExit(f"no ingested videos in {root / cfg.ingest_dir}: run `padflow stage corpus` and `padflow stage ingest`")
+    videos = [root / cfg.ingest_dir / r["output"] for r in rows]
+    sizes = sorted({tuple(r["size_out"]) for r in rows if r.get("size_out")})
+    trained = (root / cfg.parser_dir / PARSER_WEIGHTS).is_file()
+    result: dict = {"videos": len(rows), "resolutions": [list(s) for s in sizes], "parser": "trained" if trained else "untrained default"}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = project_copy(root, cfg, rows, Path(tmp))
+        for workers in args.workers:
+            decode_fps = max(decode_only(videos, workers)[0] for _ in range(args.repeats))
+            e2e = []
+            for k in range(args.repeats):
+                run_cfg = replace(cfg, workers=workers, out_dir=f"data/extract_{workers}_{k}", truth_dir="data/none")
+                outcomes, wall = extract_all(run_cfg, work)
+                e2e.append(sum(o.frames for o in outcomes) / wall)
+                statuses = {s: sum(o.status == s for o in outcomes) for s in ("extracted", "no_overlay", "failed")}
+            best = max(e2e)
+            result[f"workers_{workers}"] = {
+                "decode_only_frames_per_s": round(decode_fps, 1),
+                "end_to_end_frames_per_s": round(best, 1),
+                "end_to_end_over_decode": round(best / decode_fps, 3),
+                "runs_frames_per_s": [round(v, 1) for v in e2e],
+                "statuses": statuses,
+            }
+    result["peak_rss_mb"] = {
+        "this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
+    print(json.dumps(result, indent=2))
+
+
+def _config(params: dict) -> ExtractConfig:
+    from padflow.config import from_mapping
+
+    return from_mapping(ExtractConfig, params.get("extract"), "extract")
+
+
+if __name__ == "__main__":
+    main()

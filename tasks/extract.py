@@ -1,0 +1,385 @@
+"""extract: read the actions off every ingested video's controller overlay.
+
+Per video (`extract_video`, a plain function so the Prefect flow can map it as tasks):
+localize the overlay (padflow.overlay.localize), decode every frame, rectify the overlay region
+into the template's coordinates at the parser's crop size (padflow.overlay.crops, the same path
+parser training uses), parse consecutive crop pairs in batches, normalize the sticks, and write
+
+    <out_dir>/<video_id>.parquet     action table (padflow.tables) with per-frame confidence
+    <out_dir>/<video_id>.json        localization record: skin, transform, inliers, box, timings,
+                                     source video, versions (action schema, parser weights, config)
+    <out_dir>/extract_report.json    every video's status (extracted | no_overlay | failed) + reason
+
+A video without an overlay gets its record (with the localizer's reason) but no action table; a
+video that fails (unreadable, corrupt mid-stream) is recorded as failed and the others finish.
+
+Stick normalization (NitroGen): the parser reads stick positions relative to the skin's drawn
+travel, which overlay software scales differently, so each axis is divided by the 99th percentile
+of its |value| over the video and clipped to [-1, 1]. An axis whose percentile is below
+`stick_min_range` never really moved (only parser jitter around centre): it is left unscaled,
+because dividing jitter by a tiny percentile would turn it into full deflections.
+
+When corpus ground truth exists (`truth_dir`), extraction is scored (padflow.overlay.scoring)
+and the headline numbers join the stage metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+import numpy as np
+
+from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX
+from padflow.config import from_mapping
+from padflow.io import write_json
+from padflow.overlay.crops import parser_pairs, rectify
+from padflow.overlay.library import SkinLibrary, load_library
+from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, TemplateIndex, localize_overlay, remember_index, template_index
+from padflow.stages import StageResult
+from padflow.tables import write_action_table
+
+Status = Literal["extracted", "no_overlay", "failed"]
+STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
+EXTRACT_VERSION = 1  # bump when a change here changes the tables written for the same inputs
+REPORT_FILE = "extract_report.json"
+SCORE_FILE = "extraction_score.json"
+INGEST_REPORT = "ingest_report.json"
+PARSER_WEIGHTS = "parser.safetensors"
+QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while decode runs ahead
+HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    localize: LocalizeConfig = field(default_factory=LocalizeConfig)  # overlay localization settings
+    batch_size: int = 64  # crop pairs per parser call
+    threads: int = 1  # torch threads per worker process (workers x threads <= cores)
+    decode_threads: int = 1  # FFmpeg decoder threads per video
+    workers: int = 2  # videos extracted in parallel, one process each
+    stick_percentile: float = 99.0  # each stick axis is divided by this percentile of its |value| (NitroGen: 99)
+    stick_min_range: float = 0.05  # raw |value| percentile below which an axis never moved and stays unscaled
+    ingest_dir: str = "data/ingest"  # ingest's output: ingest_report.json + videos/
+    parser_dir: str = "data/parser"  # parser.safetensors + parser_config.json
+    out_dir: str = "data/extract"  # action tables, records and the report
+    truth_dir: str = "data/corpus_truth"  # corpus ground truth; scored when present
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "threads", "decode_threads", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if not 50.0 <= self.stick_percentile <= 100.0:
+            raise ValueError(f"stick_percentile: must be in [50, 100], got {self.stick_percentile}")
+        if not 0.0 < self.stick_min_range < 1.0:
+            raise ValueError(f"stick_min_range: must be in (0, 1), got {self.stick_min_range}")
+
+
+@dataclass(frozen=True)
+class ExtractJob:
+    """One ingested video to extract (picklable: it crosses into worker processes)."""
+
+    video_id: str
+    video: Path  # the normalized video
+    source: Mapping[str, Any]  # provenance from the ingest report: original path, sha256, licence, ...
+    out_dir: Path
+    parser_dir: Path
+    parser_sha256: str
+    skin_dirs: tuple[Path, ...]
+    cfg: ExtractConfig
+
+
+@dataclass(frozen=True)
+class ExtractOutcome:
+    video_id: str
+    source: str  # original input path, as ingest reported it
+    status: Status
+    reason: str
+    frames: int = 0  # frames parsed
+    localize_s: float = 0.0
+    extract_s: float = 0.0  # wall seconds for the whole video, localization included
+    skin_id: str | None = None
+
+
+def normalize_sticks(actions: np.ndarray, percentile: float, min_range: float) -> tuple[np.ndarray, dict[str, float]]:
+    """Divide each stick axis by the `percentile` of its |value| and clip to [-1, 1]; return the divisors.
+
+    An axis whose percentile is below `min_range` is left as is (divisor 1.0): it never moved.
+    """
+    out = actions.astype(np.float32, copy=True)
+    scales: dict[str, float] = {}
+    for axis in AXES:
+        column = AXIS_INDEX[axis]
+        spread = float(np.percentile(np.abs(actions[:, column]), percentile)) if len(actions) else 0.0
+        scale = spread if spread >= min_range else 1.0
+        out[:, column] = np.clip(actions[:, column] / scale, -1.0, 1.0)
+        scales[axis] = round(scale, 6)
+    return out, scales
+
+
+def decoded_crops(
+    video: Path, transform: np.ndarray, crop_size: tuple[int, int], skin_size: tuple[int, int], batch: int, threads: int
+) -> Iterator[tuple[np.ndarray, float]]:
+    """Rectified (n, h, w, 3) uint8 crops of every frame, `batch` at a time, decoded in a background thread.
+
+    Yields (crops, fps). Raises ValueError naming the file if it does not decode to its declared end.
+    """
+    results: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with av.open(str(video)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                stream.thread_count = threads
+                fps = float(stream.average_rate)
+                declared = stream.frames
+                crops: list[np.ndarray] = []
+                decoded = 0
+                for frame in container.decode(stream):
+                    crops.append(rectify(frame.to_ndarray(format="rgb24"), transform, crop_size, skin_size))
+                    decoded += 1
+                    if len(crops) == batch:
+                        results.put((np.stack(crops), fps))
+                        crops = []
+                    if stop.is_set():
+                        return
+                if crops:
+                    results.put((np.stack(crops), fps))
+                if declared and decoded < declared:
+                    raise ValueError(f"{video}: decoded {decoded} of {declared} declared frames (truncated or corrupt mid-stream)")
+                if decoded == 0:
+                    raise ValueError(f"{video}: no frame decodes")
+            results.put(None)
+        except av.error.FFmpegError as exc:
+            results.put(ValueError(f"{video}: decoding failed mid-stream: {exc}"))
+        except Exception as exc:  # handed to the consumer, which re-raises it in the caller's thread
+            results.put(exc)
+
+    worker = threading.Thread(target=produce, name=f"decode-{video.stem}", daemon=True)
+    worker.start()
+    try:
+        while (item := results.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                results.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
+
+
+def parse_video(parser: Any, batches: Iterator[tuple[np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps."""
+    actions, confidence = [], []
+    last: np.ndarray | None = None
+    fps = 0.0
+    for crops, fps in batches:
+        # Pairs chain across batches: a batch's first crop pairs with the previous batch's last
+        # (the video's first frame pairs with itself, as in crops.parser_batch).
+        previous = np.concatenate([crops[:1] if last is None else last, crops[:-1]])
+        batch_actions, batch_conf = parser.predict(parser_pairs(previous, crops))
+        actions.append(np.asarray(batch_actions, np.float32))
+        confidence.append(np.asarray(batch_conf, np.float32))
+        last = crops[-1:]
+    if not actions:
+        raise ValueError("no frames to parse")
+    return np.concatenate(actions), np.concatenate(confidence), fps
+
+
+# One per worker process: the library, its template features and the parser are loaded once.
+_LIBRARIES: dict[tuple[Path, ...], SkinLibrary] = {}
+_PARSERS: dict[tuple[Path, str], Any] = {}
+
+
+def _library(skin_dirs: tuple[Path, ...]) -> SkinLibrary:
+    if skin_dirs not in _LIBRARIES:
+        _LIBRARIES[skin_dirs] = load_library(skin_dirs)
+    return _LIBRARIES[skin_dirs]
+
+
+def _parser(parser_dir: Path, sha256: str) -> Any:
+    from models.overlay_parser import load_parser
+
+    key = (parser_dir, sha256)
+    if key not in _PARSERS:
+        _PARSERS.clear()
+        _PARSERS[key] = load_parser(parser_dir)
+    return _PARSERS[key]
+
+
+def extract_video(job: ExtractJob) -> ExtractOutcome:
+    """Localize, parse and write one video; any failure is returned as a `failed` outcome, never raised."""
+    started = time.perf_counter()
+    source = str(job.source.get("path", job.video))
+    try:
+        return _extract(job, started, source)
+    except Exception as exc:  # one bad video must not stop the others; its reason goes to the report
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        for suffix in (".parquet", ".json"):
+            (job.out_dir / f"{job.video_id}{suffix}").unlink(missing_ok=True)
+        return ExtractOutcome(job.video_id, source, "failed", reason, extract_s=round(time.perf_counter() - started, 3))
+
+
+def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
+    cfg = job.cfg
+    library = _library(job.skin_dirs)
+    loc = localize_overlay(job.video, library, cfg.localize)
+    record: dict[str, Any] = {
+        "video_id": job.video_id,
+        "video": str(job.video),
+        "source": dict(job.source),
+        "localization": loc.to_dict(),
+        "versions": {
+            "extract": EXTRACT_VERSION,
+            "action_schema": ACTION_SCHEMA_VERSION,
+            "localize": LOCALIZE_VERSION,
+            "localize_config": asdict(cfg.localize),
+            "parser_sha256": job.parser_sha256,
+        },
+    }
+    if not loc.found:
+        record["extract_s"] = round(time.perf_counter() - started, 3)
+        write_json(job.out_dir / f"{job.video_id}.json", record)
+        (job.out_dir / f"{job.video_id}.parquet").unlink(missing_ok=True)
+        return ExtractOutcome(job.video_id, source, "no_overlay", loc.reason, localize_s=loc.seconds, extract_s=record["extract_s"])
+    parser = _parser(job.parser_dir, job.parser_sha256)
+    crop_size = tuple(parser.cfg.crop_size)
+    skin = library.skins[loc.skin_id]
+    batches = decoded_crops(job.video, loc.matrix, crop_size, skin.size, cfg.batch_size, cfg.decode_threads)
+    raw, confidence, fps = parse_video(parser, batches)
+    actions, scales = normalize_sticks(raw, cfg.stick_percentile, cfg.stick_min_range)
+    write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
+    seconds = round(time.perf_counter() - started, 3)
+    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, extract_s=seconds)
+    write_json(job.out_dir / f"{job.video_id}.json", record)
+    return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id)
+
+
+def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig, index: TemplateIndex) -> None:
+    """Set torch's thread count and hand this process the template features computed by the parent."""
+    import torch
+
+    torch.set_num_threads(threads)
+    remember_index(_library(skin_dirs), cfg, index)
+
+
+def run_jobs(jobs: list[ExtractJob], workers: int, threads: int, index: TemplateIndex) -> list[ExtractOutcome]:
+    """Extract every job, `workers` videos at a time; outcomes in job order."""
+    if not jobs:
+        return []
+    setup = (threads, jobs[0].skin_dirs, jobs[0].cfg.localize, index)
+    if workers == 1 or len(jobs) == 1:
+        start_worker(*setup)
+        return [extract_video(job) for job in jobs]
+    outcomes: dict[int, ExtractOutcome] = {}
+    # spawn, not fork: the parent may hold FFmpeg and torch threads, which fork does not carry safely.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=start_worker, initargs=setup) as pool:
+        futures = {pool.submit(extract_video, job): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            job = jobs[futures[future]]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker process died (e.g. killed for memory)
+                outcome = ExtractOutcome(job.video_id, str(job.source.get("path", job.video)), "failed", f"worker crashed: {exc!r}")
+            outcomes[futures[future]] = outcome
+            print(f"[extract {done}/{len(jobs)}] {outcome.status} {outcome.video_id} ({outcome.source}): {outcome.reason}", flush=True)
+    return [outcomes[i] for i in range(len(jobs))]
+
+
+def ingested_videos(ingest_dir: Path) -> list[Mapping[str, Any]]:
+    """The accepted rows of ingest's report; ValueError if there is no report."""
+    path = ingest_dir / INGEST_REPORT
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: ingest report not found (run the ingest stage first)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    return [row for row in report.get("files", []) if row.get("status") == "accepted" and row.get("video_id")]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extract_all(cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = ()) -> tuple[list[ExtractOutcome], float]:
+    """Extract every accepted video of the ingest report into cfg.out_dir; return outcomes and wall seconds."""
+    ingest_dir, out_dir, parser_dir = root / cfg.ingest_dir, root / cfg.out_dir, root / cfg.parser_dir
+    rows = ingested_videos(ingest_dir)
+    weights = parser_dir / PARSER_WEIGHTS
+    if not weights.is_file():
+        raise ValueError(f"{weights}: overlay parser weights not found (run the parser_train stage first)")
+    # A malformed skin fails here, once, rather than in every video; the features are computed once for all workers.
+    index = template_index(_library(skin_dirs), cfg.localize)
+    _clear_generated(out_dir)
+    sha256 = file_sha256(weights)
+    jobs = []
+    for row in rows:
+        provenance = {k: row.get(k) for k in ("path", "sha256", "source", "licence", "url")}
+        video = ingest_dir / row["output"]
+        jobs.append(ExtractJob(row["video_id"], video, provenance, out_dir, parser_dir, sha256, skin_dirs, cfg))
+    started = time.perf_counter()
+    outcomes = run_jobs(jobs, cfg.workers, cfg.threads, index)
+    wall = time.perf_counter() - started
+    write_json(out_dir / REPORT_FILE, {"videos": [asdict(o) for o in outcomes], "summary": extract_metrics(outcomes, wall), "config": asdict(cfg)})
+    return outcomes, wall
+
+
+def extract_metrics(outcomes: list[ExtractOutcome], wall_s: float) -> dict[str, float]:
+    frames = sum(o.frames for o in outcomes)
+    localize = [o.localize_s for o in outcomes if o.status != "failed"]
+    return {
+        "videos": len(outcomes),
+        **{f"videos_{s}": sum(o.status == s for o in outcomes) for s in STATUSES},
+        "frames": frames,
+        "frames_per_s": round(frames / wall_s, 1) if wall_s > 0 else 0.0,
+        "localize_s_mean": round(float(np.mean(localize)), 3) if localize else 0.0,
+    }
+
+
+def _clear_generated(folder: Path) -> None:
+    """Remove what an earlier run wrote here, so the folder holds exactly this run's outputs."""
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.suffix in {".parquet", ".json"} and path.is_file():
+                path.unlink()
+
+
+def stage(params: Mapping[str, Any], root: Path) -> StageResult:
+    """The DVC stage: extract every accepted video of params['extract'].ingest_dir."""
+    from padflow.overlay.scoring import SPLITS, headline_metrics, summarize, collect_scores
+
+    cfg = from_mapping(ExtractConfig, params.get("extract"), "extract")
+    skin_dirs = tuple(root / d for d in (params.get("overlay") or {}).get("skin_dirs") or ())
+    outcomes, wall = extract_all(cfg, root, skin_dirs)
+    metrics = extract_metrics(outcomes, wall)
+    out_dir = root / cfg.out_dir
+    artifacts = {"extract": out_dir / REPORT_FILE}
+    truth_dir = root / cfg.truth_dir
+    if truth_dir.is_dir() and any(truth_dir.glob("*.parquet")):
+        scores = collect_scores(root, out_dir, truth_dir, root / cfg.ingest_dir / INGEST_REPORT)
+        reports = {split: summarize(scores, split) for split in SPLITS}
+        write_json(out_dir / SCORE_FILE, reports)
+        for split, report in reports.items():
+            metrics.update(headline_metrics(report, f"{split}_"))
+        artifacts["extract/score"] = out_dir / SCORE_FILE
+    return StageResult(params={"extract": asdict(cfg)}, metrics=metrics, artifacts=artifacts)

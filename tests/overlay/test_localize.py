@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from padflow.actions import noop
+from padflow.overlay.crops import placement_transform, transform_box
+from padflow.overlay.library import load_library
+from padflow.overlay.localize import LocalizeConfig, localize_frames, localize_overlay, sample_frames, template_index
+from padflow.overlay.render import Placement, draw_overlay
+from padflow.overlay.scoring import box_iou
+from padflow.video import write_mp4
+from tasks.corpus import fit_to_upload, record_gameplay
+
+FRAME_SIZE = (854, 480)  # the corpus' smallest 16:9 upload size: an 8% overlay is ~68 px wide
+N_FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def library():
+    return load_library()
+
+
+@pytest.fixture(scope="module")
+def game_frames() -> list[np.ndarray]:
+    """Moving game content from a real engine, at upload size."""
+    frames, _, _, _ = record_gameplay("crafter_collect_wood", "average", seed=3, seconds=N_FRAMES * 4 / 30, fps=30.0)
+    return [fit_to_upload(f, *FRAME_SIZE)[0] for f in frames[::4]]
+
+
+def with_overlay(frames, skin, placement, seed=0):
+    rng = np.random.default_rng(seed)
+    out, box = [], None
+    for frame in frames:
+        action = noop()
+        action[:17] = rng.random(17) < 0.2  # the pad changes from frame to frame, as in play
+        action[17:] = rng.uniform(-1, 1, 4)
+        drawn, box = draw_overlay(frame, skin, action, placement)
+        out.append(drawn)
+    return out, box
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "skin_id, anchor, width_frac, opacity",
+    [
+        ("xbox-01", "bottom-left", 0.15, 1.0),
+        ("playstation-07", "top-right", 0.08, 1.0),  # held out, floating buttons, ~68 px wide
+        ("nintendo-05", "bottom", 0.12, 0.4),  # faint
+        ("generic-11", "right", 0.30, 0.6),
+        ("xbox-04", "top-left", 0.08, 0.6),  # small and faint
+    ],
+)
+def test_recovers_the_drawn_box(library, game_frames, skin_id, anchor, width_frac, opacity):
+    skin = library.skins[skin_id]
+    frames, box = with_overlay(game_frames, skin, Placement(anchor=anchor, width_frac=width_frac, opacity=opacity))
+    loc = localize_frames(frames, library, LocalizeConfig())
+    assert loc.found, loc.reason
+    assert box_iou(loc.box, box) >= 0.9, (loc.box, box)
+    assert loc.inliers >= LocalizeConfig().min_inliers
+    assert 1 <= loc.frames_sampled <= len(frames) and loc.frame_size == FRAME_SIZE  # a sure fit stops early
+    # the transform maps the template onto the drawn box
+    assert box_iou(transform_box(loc.matrix, library.skins[loc.skin_id].size, FRAME_SIZE), box) >= 0.9
+
+
+def test_a_video_without_overlay_is_not_given_one(library, game_frames, tmp_path):
+    video = tmp_path / "plain.mp4"
+    write_mp4(video, game_frames, 30.0, crf=28)
+    loc = localize_overlay(video, library, LocalizeConfig(frames=N_FRAMES))
+    assert not loc.found
+    assert loc.reason.startswith("no overlay")
+    assert loc.frames_sampled == N_FRAMES  # absence is only concluded after every sampled frame
+    assert loc.transform is None and loc.box is None and loc.skin_id is None
+    assert loc.to_dict()["found"] is False
+
+
+def test_localizes_from_a_video_file(library, game_frames, tmp_path):
+    skin = library.skins["xbox-09"]
+    frames, box = with_overlay(game_frames, skin, Placement(anchor="bottom-right", width_frac=0.2, opacity=0.8))
+    video = tmp_path / "overlay.mp4"
+    write_mp4(video, frames, 30.0, crf=26)
+    loc = localize_overlay(video, library, LocalizeConfig(frames=N_FRAMES))
+    assert loc.found and box_iou(loc.box, box) >= 0.9
+    assert loc.to_dict()["box"] == list(loc.box)
+    assert loc.seconds > 0
+
+
+def test_samples_frames_across_the_whole_video(tmp_path):
+    video = tmp_path / "v.mp4"
+    levels = [np.full((64, 96, 3), 8 * i, np.uint8) for i in range(30)]
+    write_mp4(video, levels, 30.0, crf=0, preset="ultrafast")
+    frames, indices, rate = sample_frames(video, 5)
+    assert indices == [3, 9, 15, 21, 27] and rate == 30.0
+    assert [round(f.mean() / 8) for f in frames] == indices
+
+
+def test_a_placement_transform_round_trips():
+    t = placement_transform((10, 20, 110, 70), (200, 100))
+    assert transform_box(t, (200, 100), (640, 360)) == (10, 20, 110, 70)
+
+
+def test_a_blank_template_is_a_clear_error(make_skin, tmp_path):
+    layout = make_skin(tmp_path / "skins", "blank-pad")
+    rest = Image.open(layout.with_suffix(".png"))
+    Image.new("RGBA", rest.size, (0, 0, 0, 0)).save(layout.with_suffix(".png"))
+    library = load_library([tmp_path / "skins"], include_builtin=False)
+    with pytest.raises(ValueError, match=r"blank-pad\.json.*keypoints"):
+        template_index(library, LocalizeConfig())
+
+
+def test_a_malformed_layout_is_named(make_skin, tmp_path):
+    make_skin(tmp_path / "skins", "bad-pad", edit=lambda layout: layout.pop("sticks"))
+    with pytest.raises(ValueError, match=r"bad-pad\.json.*sticks"):
+        load_library([tmp_path / "skins"], include_builtin=False)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("frames", 0), ("detector", "surf"), ("transform", "homography"), ("min_locations", 50), ("width_range", (0.5, 0.2)), ("ratio", 1.5)],
+)
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        LocalizeConfig(**{field: value})
+
+
+def test_unreadable_video_is_a_clear_error(library, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    with pytest.raises(ValueError, match="bad.mp4"):
+        localize_overlay(bad, library)
