@@ -104,3 +104,20 @@ def test_unreachable_tracking_server_fails_before_any_stage(project: Path, prefe
     with pytest.raises(tracking.TrackingUnavailable, match="http://127.0.0.1:9 is unreachable"):
         pipeline(stages=BACKBONE, root=str(project))
     assert not (project / "data").exists(), "no stage ran"
+
+
+def test_whole_pipeline_reproduces_and_a_gate_param_reruns_only_what_follows_it(project: Path):
+    from padflow.config import set_param
+
+    first = dvc(project, "repro")
+    for stage in ("corpus", "ingest", "parser_train", "extract", "gate", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in first, stage
+    assert "Running stage" not in dvc(project, "repro"), "a second repro is a no-op"
+
+    set_param(project / "params.yaml", "gate.min_action_density", 0.4)
+    again = dvc(project, "repro")
+    ran = {stage for stage in ("corpus", "ingest", "parser_train", "extract", "gate", "train", "evaluate")
+           if f"Running stage '{stage}'" in again}
+    assert "gate" in ran and ran <= {"gate", "train", "evaluate"}, "nothing upstream of the gate re-runs"
+    gate = json.loads((project / "metrics/gate.json").read_text())
+    assert {"hours_in", "hours_kept", "pct_kept", "chunks_kept"} <= set(gate)
