@@ -46,7 +46,7 @@ import numpy as np
 
 from padflow.actions import noop
 from padflow.config import from_mapping
-from padflow.io import atomic_path, write_json, write_text
+from padflow.io import atomic_path, save_figure, write_json, write_text
 from padflow.overlay.library import BUILTIN_SKIN_DIR
 from padflow.players import PLAYER_KINDS, make_player
 from padflow.sim.registry import all_tasks, get_task, make_env
@@ -551,22 +551,15 @@ def plot_rates(rows: Sequence[Mapping[str, Any]], players: Sequence[str], out_di
         ax.set_title(title)
     axes[0].legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / "rates_by_category.png"))
+    paths.append(save_figure(fig, out_dir / "rates_by_category.png"))
     n_tasks = len({r["group"] for r in rows if r["level"] == "task"})
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * n_tasks * len(players) / 2), 4.5), dpi=100)
     _bars(ax, rows, "task", players)
     ax.set_title("per task")
     ax.legend(fontsize=8, ncol=len(players))
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / "rates_by_task.png"))
-    plt.close("all")
+    paths.append(save_figure(fig, out_dir / "rates_by_task.png"))
     return paths
-
-
-def _save(fig: Any, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
 
 
 # --- the stage ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 
 from padflow.actions import AXIS_SLICE, BUTTON_SLICE, NITROGEN_BUTTON_COLUMNS
 from padflow.config import from_mapping
-from padflow.io import atomic_path, write_json
+from padflow.io import atomic_path, save_figure, write_json
 from padflow.stages import StageResult
 from padflow.tables import ACTION_TABLE_SCHEMA, read_action_table, table_to_actions
 
@@ -519,10 +519,7 @@ def density_histogram(densities: np.ndarray, threshold: float, path: Path) -> Pa
     ax.set_ylabel("chunks")
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_chunk_index(index: pd.DataFrame, path: Path) -> Path:

@@ -30,13 +30,14 @@ import torch  # noqa: E402
 from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, OverlayParser, ParserConfig, parser_loss, save_parser  # noqa: E402
 from padflow.actions import AXES, BUTTONS, N_BUTTONS  # noqa: E402
 from padflow.config import from_mapping  # noqa: E402
-from padflow.io import atomic_path  # noqa: E402
+from padflow.io import save_figure  # noqa: E402
 from padflow.overlay.library import HELD_OUT_SKINS, load_library  # noqa: E402
 from padflow.overlay.synth import RenderSet, SynthConfig, collect_backgrounds, render_split, save_shard  # noqa: E402
 from padflow.stages import StageResult  # noqa: E402
 
 SPLITS = ("train", "val_train_skins", "val_held_out")
 PREDICT_BATCH = 256  # pairs per forward pass during validation
+FIGURE_DPI = 110  # confusion matrices hold 17 small panels: a little sharper than the default
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def confusion_figure(pred: np.ndarray, truth: np.ndarray, path: Path, title: str
         ax.set_yticks([0, 1], ["off", "on"], fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path, dpi=FIGURE_DPI)
 
 
 def loss_figure(losses: list[float], path: Path) -> Path:
@@ -205,16 +206,8 @@ def loss_figure(losses: list[float], path: Path) -> Path:
     ax.set_ylabel("training loss")
     ax.legend()
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path, dpi=FIGURE_DPI)
 
-
-def _save_figure(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
 
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:

@@ -42,7 +42,7 @@ from models.policy import PolicyConfig, parameter_counts, policy_profile, save_p
 from models.preprocess import MASK_POLICIES, Augmentation, crop_mask_resize
 from padflow.actions import AXIS_SLICE, BUTTON_SLICE
 from padflow.config import from_mapping
-from padflow.io import atomic_path, write_json
+from padflow.io import atomic_path, save_figure, write_json
 from padflow.stages import StageResult
 from padflow.tables import read_action_table, table_to_actions
 
@@ -479,10 +479,7 @@ def loss_curve(train_losses: list[float], val: list[dict[str, float]], path: Pat
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from padflow.actions import ACTION_INDEX
-from padflow.tables import actions_to_table, write_action_table
+from padflow.tables import actions_to_table
 from tasks.gate import GateConfig, GateFailed, TableValidator, cut_chunks, stage, table_frame
 
 FPS = 30.0

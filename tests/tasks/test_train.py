@@ -24,7 +24,7 @@ from padflow.stages import metrics_path, run_stage
 from padflow.tables import write_action_table
 from padflow.video import read_frames, write_mp4
 from tasks.gate import CHUNK_INDEX_SCHEMA, write_chunk_index
-from tasks.train import TrainConfig, button_f1, split_videos, stage, wsd_lr_factor
+from tasks.train import TrainConfig, button_f1, split_videos, wsd_lr_factor
 
 FPS = 30.0
 FRAMES = 48  # three 16-step chunks per video
