@@ -546,7 +546,9 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     hist = density_histogram(densities, cfg.min_action_density, out_dir / "density_hist.png")
     kept_share = totals["hours_kept"] / totals["hours_in"] if totals["hours_in"] else 0.0
     if kept_share < cfg.min_kept_share:
-        reasons = Counter(r for v in report.verdicts for r in v.reasons)
+        # Quarantine reasons, plus why skipped videos had no table (their first reason is the status).
+        reasons = Counter(r for v in report.verdicts if v.status == "quarantined" for r in v.reasons)
+        reasons.update(v.reasons[0] for v in report.verdicts if v.status == "skipped" and v.reasons)
         raise GateFailed(
             f"gate: only {100 * kept_share:.1f}% of {totals['hours_in'] * 60:.1f} input minutes survived "
             f"(batch expectation: at least {100 * cfg.min_kept_share:.0f}%); the batch looks broken. "
