@@ -29,7 +29,6 @@ constant, so the NaFlex interface costs nothing here. SigLIP-2's fixed-resolutio
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from torch import nn
 
 from models.flow_matching import euler_sample, flow_loss, interpolate, sample_time
 from padflow.actions import ACTION_DIM, ACTION_SCHEMA_VERSION, AXIS_SLICE, BUTTON_SLICE
+from padflow.io import file_sha256
 
 VISION_ARCHS = ("siglip2", "siglip")
 POLICY_FORMAT = "padflow-policy/1"
@@ -406,7 +406,7 @@ def save_policy(model: FlowMatchingPolicy, folder: str | Path) -> Path:
         "action_schema": ACTION_SCHEMA_VERSION,
         "config": config,
         "parameters": sum(t.numel() for t in state.values()),
-        "weights_sha256": _sha256(folder / WEIGHTS_FILE),
+        "weights_sha256": file_sha256(folder / WEIGHTS_FILE),
     })
     return folder
 
@@ -432,7 +432,7 @@ def load_policy(folder: str | Path, device: str | torch.device = "cpu") -> FlowM
     if record.get("action_schema") != ACTION_SCHEMA_VERSION:
         raise ValueError(f"{config_path}: action schema {record.get('action_schema')!r}, this padflow speaks {ACTION_SCHEMA_VERSION}")
     cfg = from_mapping(PolicyConfig, record.get("config"), f"{config_path}:config")
-    if record.get("weights_sha256") != _sha256(weights_path):
+    if record.get("weights_sha256") != file_sha256(weights_path):
         raise ValueError(f"{weights_path}: contents do not match {config_path.name} (corrupt, or from another save)")
     try:
         state = load_file(str(weights_path), device=str(device))
@@ -449,11 +449,3 @@ def load_policy(folder: str | Path, device: str | torch.device = "cpu") -> FlowM
     model = FlowMatchingPolicy(cfg)
     model.load_state_dict(state)
     return model.to(device).eval()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+HASH_CHUNK_BYTES = 1 << 20  # read size when hashing large files (videos, weights)
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -58,3 +61,12 @@ def save_figure(fig: Any, path: str | Path, dpi: int | None = None) -> Path:
         fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
     plt.close(fig)
     return Path(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks so videos and weights never load whole."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()

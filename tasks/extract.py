@@ -25,7 +25,6 @@ and the headline numbers join the stage metrics.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import queue
@@ -42,7 +41,7 @@ import numpy as np
 
 from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX
 from padflow.config import from_mapping
-from padflow.io import write_json
+from padflow.io import file_sha256, write_json
 from padflow.overlay.crops import parser_pairs, rectify
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, TemplateIndex, localize_overlay, remember_index, template_index
@@ -57,7 +56,6 @@ SCORE_FILE = "extraction_score.json"
 INGEST_REPORT = "ingest_report.json"
 PARSER_WEIGHTS = "parser.safetensors"
 QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while decode runs ahead
-HASH_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -311,14 +309,6 @@ def ingested_videos(ingest_dir: Path) -> list[Mapping[str, Any]]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON: {exc}") from None
     return [row for row in report.get("files", []) if row.get("status") == "accepted" and row.get("video_id")]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def extract_all(cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = ()) -> tuple[list[ExtractOutcome], float]:

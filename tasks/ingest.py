@@ -57,7 +57,6 @@ JSON (`webpage_url`, `uploader`, `license`):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import os
@@ -77,7 +76,7 @@ from av.video.reformatter import Interpolation
 from av.video.stream import VideoStream
 
 from padflow.config import from_mapping
-from padflow.io import atomic_path, write_json, write_text
+from padflow.io import atomic_path, file_sha256, write_json, write_text
 from padflow.stages import StageResult
 
 Status = Literal["accepted", "rejected"]
@@ -104,7 +103,6 @@ REPORT_FORMAT = 1  # bump when the report's layout changes
 NORMALIZER_VERSION = 1
 VIDEO_ID_HEX_DIGITS = 16  # 64 bits of sha256: collisions are negligible for any real corpus
 UNKNOWN = "unknown"
-HASH_CHUNK_BYTES = 1 << 20
 TARGET_CODEC = "h264"
 TARGET_PIX_FMT = "yuv420p"
 # Demuxers whose H.264 packets (length-prefixed, with avcC extradata and timestamps on every
@@ -488,14 +486,6 @@ def _check_readable(candidate: _Candidate, root: Path) -> Rejection | None:
     if not os.access(resolved, os.R_OK):
         return Rejection("unreadable", "no permission to read")
     return None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def video_id_for(sha256: str) -> str:
