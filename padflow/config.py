@@ -90,6 +90,12 @@ def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
         raise ValueError(f"{where}: {exc}") from None
 
 
+def check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
+    """ValueError unless a (min, max) config pair satisfies lo <= min <= max <= hi."""
+    if not lo <= pair[0] <= pair[1] <= hi:
+        raise ValueError(f"{name}: must satisfy {lo} <= min <= max <= {hi}, got {list(pair)}")
+
+
 def load_section(cls: type[T], section: str, params: Mapping[str, Any] | None = None) -> T:
     """`cls` from `params[section]` (params.yaml with the active profile when not given)."""
     params = load_params() if params is None else params

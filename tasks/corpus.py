@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from padflow.config import from_mapping
+from padflow.config import check_range, from_mapping
 from padflow.io import write_json
 from padflow.players import SKILLS, make_player
 from padflow.sim import all_tasks, make_env
@@ -57,11 +57,11 @@ class CorpusConfig:
     def __post_init__(self) -> None:
         if self.videos < 1:
             raise ValueError(f"videos must be >= 1, got {self.videos}")
-        _check_range("seconds", self.seconds, 0.5, 3600)
-        _check_range("overlay_width", self.overlay_width, 0.08, 0.30)
-        _check_range("opacity", self.opacity, 0.4, 1.0)
-        _check_range("no_overlay_share", (self.no_overlay_share, self.no_overlay_share), 0.0, 1.0)
-        _check_range("held_out_share", (self.held_out_share, self.held_out_share), 0.0, 1.0)
+        check_range("seconds", self.seconds, 0.5, 3600)
+        check_range("overlay_width", self.overlay_width, 0.08, 0.30)
+        check_range("opacity", self.opacity, 0.4, 1.0)
+        check_range("no_overlay_share", (self.no_overlay_share, self.no_overlay_share), 0.0, 1.0)
+        check_range("held_out_share", (self.held_out_share, self.held_out_share), 0.0, 1.0)
         if not 0 <= self.max_lag_frames <= 2:
             raise ValueError(f"max_lag_frames must be in 0..2, got {self.max_lag_frames}")
         if not self.resolutions or any(w < 64 or h < 64 for w, h in self.resolutions):
@@ -73,11 +73,6 @@ class CorpusConfig:
             raise ValueError(f"skills must be a non-empty list of {list(SKILLS)}, got {list(self.skills)}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-
-
-def _check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
-    if not lo <= pair[0] <= pair[1] <= hi:
-        raise ValueError(f"{name} must satisfy {lo} <= min <= max <= {hi}, got {list(pair)}")
 
 
 @dataclass(frozen=True)

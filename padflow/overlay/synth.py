@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from padflow.actions import ACTION_DIM, BUTTON_INDEX, LEFT_STICK, N_BUTTONS, RIGHT_STICK
+from padflow.config import check_range
 from padflow.io import atomic_path
 from padflow.overlay.crops import parser_pairs, placement_transform, rectify
 from padflow.overlay.render import ANCHORS, MAX_MARGIN_FRAC, Placement, composite, render_overlay
@@ -84,10 +85,10 @@ class SynthConfig:
             raise ValueError(f"frames_per_clip: {self.frames_per_clip} must be >= 2 (a pair needs a previous frame)")
         if not self.frame_sizes or any(fw < 128 or fh < 96 for fw, fh in self.frame_sizes):
             raise ValueError(f"frame_sizes: {self.frame_sizes} must be (w, h) pairs of at least 128x96 px")
-        _check_range("overlay_width", self.overlay_width, 0.08, 0.30)
-        _check_range("opacity", self.opacity, 0.4, 1.0)
-        _check_range("jpeg_quality", self.jpeg_quality, 5, 100)
-        _check_range("crf", self.crf, 0, 51)
+        check_range("overlay_width", self.overlay_width, 0.08, 0.30)
+        check_range("opacity", self.opacity, 0.4, 1.0)
+        check_range("jpeg_quality", self.jpeg_quality, 5, 100)
+        check_range("crf", self.crf, 0, 51)
         if not 0.0 <= self.max_margin <= MAX_MARGIN_FRAC:
             raise ValueError(f"max_margin: {self.max_margin} is outside [0, {MAX_MARGIN_FRAC}]")
         for name in ("blur_share", "jpeg_share", "h264_share"):
@@ -98,11 +99,6 @@ class SynthConfig:
         for name in ("max_blur_sigma", "colour_jitter", "localization_scale", "localization_shift", "localization_rotation"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: {getattr(self, name)} must be >= 0")
-
-
-def _check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
-    if not lo <= pair[0] <= pair[1] <= hi:
-        raise ValueError(f"{name}: must satisfy {lo} <= min <= max <= {hi}, got {list(pair)}")
 
 
 @dataclass(frozen=True)
