@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -107,8 +108,17 @@ class DoomState:
     z: float
     angle: float  # facing, degrees in [0, 360): 0 = east (+x), counter-clockwise (90 = +y)
     dead: bool
-    objects: tuple[DoomObject, ...] = ()  # every actor but the player, when the task enables it
     walls: tuple[tuple[float, float, float, float], ...] = ()  # blocking (x1, y1, x2, y2); reset snapshot only
+    # vizdoom's actor list of this tic (None when the task does not enable it). Kept raw: most
+    # steps nobody reads it, and converting every actor each tic was most of the wrapper's cost.
+    raw_objects: Any = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def objects(self) -> tuple[DoomObject, ...]:
+        """Every actor but the player, when the task enables it (built on first read)."""
+        if self.raw_objects is None:
+            return ()
+        return tuple(DoomObject(o.id, o.name, o.position_x, o.position_y, o.position_z) for o in self.raw_objects if o.name != PLAYER_OBJECT)
 
 
 def scenario_names() -> tuple[str, ...]:
@@ -216,11 +226,11 @@ class Adapter:
             import vizdoom as vzd
 
             values = [self._game.get_game_variable(getattr(vzd.GameVariable, v)) for v in GAME_VARIABLES]
-            objects: tuple[DoomObject, ...] = ()
+            raw_objects = None
         else:
             self._frame = game_state.screen_buffer
             values = game_state.game_variables.tolist()
-            objects = _objects(game_state) if self._objects else ()
+            raw_objects = game_state.objects if self._objects else None
         walls = _walls(game_state) if with_walls and game_state is not None else ()
         health, armor, kills, items, hits, ammo, x, y, z, angle, dead = values
         if self._state is not None and health > self._state.health:
@@ -228,16 +238,8 @@ class Adapter:
         self._state = DoomState(
             tic=self._tic, health=health, armor=armor, kills=int(kills), items=int(items), hits=int(hits),
             heals=self._heals, ammo=int(ammo), x=x, y=y, z=z, angle=angle % 360.0, dead=bool(dead),
-            objects=objects, walls=walls,
+            raw_objects=raw_objects, walls=walls,
         )  # fmt: skip
-
-
-def _objects(game_state: Any) -> tuple[DoomObject, ...]:
-    return tuple(
-        DoomObject(o.id, o.name, o.position_x, o.position_y, o.position_z)
-        for o in game_state.objects
-        if o.name != PLAYER_OBJECT
-    )
 
 
 def _walls(game_state: Any) -> tuple[tuple[float, float, float, float], ...]:
