@@ -1,6 +1,6 @@
 """Extraction throughput: end-to-end frames/s of the extract stage next to decode-only frames/s.
 
-    python bench/extract.py [--videos 24] [--repeats 2] [--workers 1 2]
+    python bench/extract.py [--videos 24] [--repeats 2] [--workers 1 2] [--runner process|thread|dask] [--no-decode]
 
 Inputs are the project's ingested videos (data/ingest, the default corpus after `padflow stage
 corpus` and `padflow stage ingest`). The parser is data/parser when it has been trained, else a
@@ -9,7 +9,12 @@ parser of the default ParserConfig with random weights (speed does not depend on
 decode-only    every frame of every video decoded to RGB (PyAV, threaded), the same number of
                worker processes: the physical floor of any extraction
 end-to-end     tasks/extract.py's `extract_all` (localization, decoding, rectification, parsing,
-               writing tables) into a temporary folder, with 1 and with 2 worker processes
+               writing tables) into a temporary folder, with 1 and with 2 workers of the task
+               runner (`--runner`, default params.yaml's orchestration.task_runner; one worker
+               on a local runner runs in this process). Worker start-up is inside the timing,
+               as in the stage; Prefect's temporary server starts once per process, so from
+               the second repeat on it is not.
+speed-up       end-to-end frames/s of the most workers over the fewest
 
 Both are wall-clock frames per second over all videos; the best of `--repeats` runs is kept (the
 machine is shared). Peak memory is the largest resident set of this process and of its worker
@@ -31,6 +36,7 @@ from pathlib import Path
 import av
 
 from padflow.config import load_params, project_root
+from padflow.fanout import runner_config
 from tasks.extract import INGEST_REPORT, PARSER_WEIGHTS, ExtractConfig, extract_all, ingested_videos
 
 
@@ -74,36 +80,46 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=24, help="first N accepted videos of the ingest report")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runner", choices=["process", "thread", "dask"], help="task runner kind (default: params.yaml)")
+    ap.add_argument("--no-decode", action="store_true", help="skip the decode-only floor")
     args = ap.parse_args()
 
     root = project_root()
     params = load_params(root / "params.yaml")
     cfg = ExtractConfig() if params.get("extract") is None else _config(params)
+    runner = runner_config(params)
+    if args.runner:
+        runner = replace(runner, kind=args.runner, address=runner.address if args.runner == "dask" else None)
     rows = list(ingested_videos(root / cfg.ingest_dir))[: args.videos]
     if not rows:
         raise SystemExit(f"no ingested videos in {root / cfg.ingest_dir}: run `padflow stage corpus` and `padflow stage ingest`")
     videos = [root / cfg.ingest_dir / r["output"] for r in rows]
     sizes = sorted({tuple(r["size_out"]) for r in rows if r.get("size_out")})
     trained = (root / cfg.parser_dir / PARSER_WEIGHTS).is_file()
-    result: dict = {"videos": len(rows), "resolutions": [list(s) for s in sizes], "parser": "trained" if trained else "untrained default"}
+    result: dict = {"videos": len(rows), "resolutions": [list(s) for s in sizes], "parser": "trained" if trained else "untrained default",
+                    "runner": runner.kind if runner.address is None else f"dask at {runner.address}"}
     with tempfile.TemporaryDirectory() as tmp:
         work = project_copy(root, cfg, rows, Path(tmp))
         for workers in args.workers:
-            decode_fps = max(decode_only(videos, workers)[0] for _ in range(args.repeats))
+            decode_fps = None if args.no_decode else max(decode_only(videos, workers)[0] for _ in range(args.repeats))
             e2e = []
             for k in range(args.repeats):
                 run_cfg = replace(cfg, workers=workers, out_dir=f"data/extract_{workers}_{k}", truth_dir="data/none")
-                outcomes, wall = extract_all(run_cfg, work)
+                outcomes, wall = extract_all(run_cfg, work, runner=runner)
                 e2e.append(sum(o.frames for o in outcomes) / wall)
                 statuses = {s: sum(o.status == s for o in outcomes) for s in ("extracted", "no_overlay", "failed")}
             best = max(e2e)
             result[f"workers_{workers}"] = {
-                "decode_only_frames_per_s": round(decode_fps, 1),
+                "decode_only_frames_per_s": None if decode_fps is None else round(decode_fps, 1),
                 "end_to_end_frames_per_s": round(best, 1),
-                "end_to_end_over_decode": round(best / decode_fps, 3),
+                "end_to_end_over_decode": None if decode_fps is None else round(best / decode_fps, 3),
                 "runs_frames_per_s": [round(v, 1) for v in e2e],
                 "statuses": statuses,
             }
+    fewest, most = min(args.workers), max(args.workers)
+    if most > fewest:
+        result[f"speedup_{most}_over_{fewest}"] = round(
+            result[f"workers_{most}"]["end_to_end_frames_per_s"] / result[f"workers_{fewest}"]["end_to_end_frames_per_s"], 2)
     result["peak_rss_mb"] = {
         "this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 
 from padflow import tracking
 from padflow.config import load_params, project_root, set_param, set_profile
@@ -22,6 +23,11 @@ from padflow.stages import STAGES, read_metrics
 def reproduce(stage: str, root: str, parent_run_id: str) -> bool:
     """One DVC stage; True when it ran, False when DVC found it up to date."""
     env = {tracking.PARENT_RUN_ENV: parent_run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(Path(root))}
+    # A stage that fans out (padflow.fanout) reports its task runs to this flow's Prefect server
+    # rather than starting a temporary one of its own.
+    api_url = str(get_client(sync_client=True).api_url)
+    if api_url.startswith(("http://", "https://")):
+        env["PREFECT_API_URL"] = api_url
     outcome = repro_stage(Path(root), stage, env)
     get_run_logger().info("%s: %s", stage, "ran" if outcome.ran else "up to date, skipped")
     return outcome.ran

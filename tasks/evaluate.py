@@ -26,9 +26,9 @@ same tasks; the other tasks finish.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import multiprocessing
 import queue
 import shutil
 import threading
@@ -36,8 +36,6 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,7 @@ import numpy as np
 
 from padflow.actions import noop
 from padflow.config import from_mapping
+from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import atomic_path, save_figure, write_json, write_text
 from padflow.overlay.library import BUILTIN_SKIN_DIR
 from padflow.players import PLAYER_KINDS, make_player
@@ -86,7 +85,7 @@ class EvaluateConfig:
     euler_steps: int = 16  # denoising steps of the headline policy player
     euler_steps_compare: tuple[int, ...] = (16, 4)  # step counts also run on the same seeds (speed/quality trade)
     baselines: tuple[str, ...] = ("random", "noop", "scripted")
-    workers: int = 2  # episode processes; each loads the policy once
+    workers: int = 2  # jobs in parallel: workers of orchestration.task_runner, each loading the policy once (1 = in the stage's process)
     torch_threads: int = 1  # torch CPU threads per process (more contend with the other workers)
     device: str = "cpu"  # torch device of the policy in every worker
     videos_per_task: int = 1  # policy episodes recorded per task (the first seeds)
@@ -363,32 +362,16 @@ def play_jobs(
     checkpoint: Path | None,
     rollout_dir: Path,
     progress: Callable[[int, int, JobOutcome], None] | None = None,
+    runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> list[JobOutcome]:
-    """Run jobs in `cfg.workers` processes (in this one when 1); outcomes in job order."""
-    outcomes: dict[int, JobOutcome] = {}
+    """Run jobs as mapped Prefect tasks on `runner`, `cfg.workers` at a time; outcomes in job order."""
 
-    def done(i: int, outcome: JobOutcome) -> None:
-        outcomes[i] = outcome
-        if progress is not None:
-            progress(len(outcomes), len(jobs), outcome)
+    def died(job: Job, exc: BaseException) -> JobOutcome:  # run_job records its own errors: only a dead worker gets here
+        return JobOutcome(job, error=f"worker process died: {exc}")
 
-    if cfg.workers <= 1 or len(jobs) <= 1:
-        init_worker(cfg, checkpoint)
-        for i, job in enumerate(jobs):
-            done(i, run_job(job, rollout_dir))
-        return [outcomes[i] for i in range(len(jobs))]
-    # fork is cheap and needs no importable __main__; CUDA cannot be used after a fork, so a GPU
-    # policy gets fresh (spawned) workers.
-    context = multiprocessing.get_context("spawn" if cfg.device.startswith("cuda") else "fork")
-    with ProcessPoolExecutor(cfg.workers, mp_context=context, initializer=init_worker, initargs=(cfg, checkpoint)) as pool:
-        futures: dict[Future, int] = {pool.submit(run_job, job, rollout_dir): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                done(i, future.result())
-            except BrokenProcessPool as exc:  # a worker died (e.g. an engine segfault): every job it held fails
-                done(i, JobOutcome(jobs[i], error=f"worker process died: {exc}"))
-    return [outcomes[i] for i in range(len(jobs))]
+    return fan_out(functools.partial(run_job, rollout_dir=rollout_dir), list(jobs), name="evaluate", runner=runner,
+                   workers=cfg.workers, labels=[f"{job.task_id}/{job.player}" for job in jobs],
+                   setup=functools.partial(init_worker, cfg, checkpoint), on_error=died, progress=progress)
 
 
 # --- rates --------------------------------------------------------------------------------------
@@ -580,6 +563,7 @@ def evaluate(
     root: Path,
     seed: int,
     progress: Callable[[int, int, JobOutcome], None] | None = None,
+    runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> dict[str, Any]:
     """Play every selected task with the policy and the baselines; write the tables, plots and rollouts."""
     import pandas as pd
@@ -597,7 +581,7 @@ def evaluate(
     rollout_dir.mkdir(parents=True)
 
     started = time.perf_counter()
-    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds), cfg, checkpoint, rollout_dir, progress)
+    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds), cfg, checkpoint, rollout_dir, progress, runner)
     wall = time.perf_counter() - started
     players = cfg.players()
     rows = rate_rows(outcomes, players, task_ids)
@@ -649,7 +633,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: evaluate the train stage's policy on the task suite, next to the baselines."""
     cfg = from_mapping(EvaluateConfig, params.get("evaluate"), "evaluate")
     seed = int(params.get("seed", 0))
-    result = evaluate(cfg, root, seed, progress=log_progress)
+    result = evaluate(cfg, root, seed, progress=log_progress, runner=runner_config(params))
     out_dir = result["out_dir"]
     return StageResult(
         params={"evaluate": asdict(cfg), "seed": seed},

@@ -25,13 +25,12 @@ and the headline numbers join the stage metrics.
 
 from __future__ import annotations
 
+import functools
 import json
-import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,10 +40,11 @@ import numpy as np
 
 from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX
 from padflow.config import from_mapping
+from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import file_sha256, write_json
 from padflow.overlay.crops import parser_pairs, rectify
 from padflow.overlay.library import SkinLibrary, load_library
-from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, TemplateIndex, localize_overlay, remember_index, template_index
+from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
 
@@ -64,7 +64,7 @@ class ExtractConfig:
     batch_size: int = 64  # crop pairs per parser call
     threads: int = 1  # torch threads per worker process (workers x threads <= cores)
     decode_threads: int = 1  # FFmpeg decoder threads per video
-    workers: int = 2  # videos extracted in parallel, one process each
+    workers: int = 2  # videos extracted in parallel: workers of orchestration.task_runner (1 = in the stage's process)
     stick_percentile: float = 99.0  # each stick axis is divided by this percentile of its |value| (NitroGen: 99)
     stick_min_range: float = 0.05  # raw |value| percentile below which an axis never moved and stays unscaled
     ingest_dir: str = "data/ingest"  # ingest's output: ingest_report.json + videos/
@@ -267,36 +267,32 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id)
 
 
-def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig, index: TemplateIndex) -> None:
-    """Set torch's thread count and hand this process the template features computed by the parent."""
+def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig) -> None:
+    """Set torch's thread count and build this process's template features (once; cached after).
+
+    Each worker builds its own (~2 s) rather than receiving the parent's: the index is ~20 MB,
+    which would travel with every video to a process pool or a Dask cluster.
+    """
     import torch
 
     torch.set_num_threads(threads)
-    remember_index(_library(skin_dirs), cfg, index)
+    template_index(_library(skin_dirs), cfg)
 
 
-def run_jobs(jobs: list[ExtractJob], workers: int, threads: int, index: TemplateIndex) -> list[ExtractOutcome]:
-    """Extract every job, `workers` videos at a time; outcomes in job order."""
+def run_jobs(jobs: list[ExtractJob], workers: int, threads: int, runner: TaskRunnerConfig = TaskRunnerConfig()) -> list[ExtractOutcome]:
+    """Extract every job as mapped Prefect tasks on `runner`, `workers` videos at a time; outcomes in job order."""
     if not jobs:
         return []
-    setup = (threads, jobs[0].skin_dirs, jobs[0].cfg.localize, index)
-    if workers == 1 or len(jobs) == 1:
-        start_worker(*setup)
-        return [extract_video(job) for job in jobs]
-    outcomes: dict[int, ExtractOutcome] = {}
-    # spawn, not fork: the parent may hold FFmpeg and torch threads, which fork does not carry safely.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=start_worker, initargs=setup) as pool:
-        futures = {pool.submit(extract_video, job): i for i, job in enumerate(jobs)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            job = jobs[futures[future]]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the worker process died (e.g. killed for memory)
-                outcome = ExtractOutcome(job.video_id, str(job.source.get("path", job.video)), "failed", f"worker crashed: {exc!r}")
-            outcomes[futures[future]] = outcome
-            print(f"[extract {done}/{len(jobs)}] {outcome.status} {outcome.video_id} ({outcome.source}): {outcome.reason}", flush=True)
-    return [outcomes[i] for i in range(len(jobs))]
+
+    def crashed(job: ExtractJob, exc: BaseException) -> ExtractOutcome:  # the worker died (e.g. killed for memory)
+        return ExtractOutcome(job.video_id, str(job.source.get("path", job.video)), "failed", f"worker crashed: {exc!r}")
+
+    def progress(done: int, total: int, outcome: ExtractOutcome) -> None:
+        print(f"[extract {done}/{total}] {outcome.status} {outcome.video_id} ({outcome.source}): {outcome.reason}", flush=True)
+
+    setup = functools.partial(start_worker, threads, jobs[0].skin_dirs, jobs[0].cfg.localize)
+    return fan_out(extract_video, jobs, name="extract", runner=runner, workers=workers, labels=[job.video_id for job in jobs],
+                   setup=setup, on_error=crashed, progress=progress)
 
 
 def ingested_videos(ingest_dir: Path) -> list[Mapping[str, Any]]:
@@ -311,15 +307,17 @@ def ingested_videos(ingest_dir: Path) -> list[Mapping[str, Any]]:
     return [row for row in report.get("files", []) if row.get("status") == "accepted" and row.get("video_id")]
 
 
-def extract_all(cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = ()) -> tuple[list[ExtractOutcome], float]:
-    """Extract every accepted video of the ingest report into cfg.out_dir; return outcomes and wall seconds."""
+def extract_all(
+    cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = (), runner: TaskRunnerConfig = TaskRunnerConfig()
+) -> tuple[list[ExtractOutcome], float]:
+    """Extract every accepted video of the ingest report into cfg.out_dir on `runner`; return outcomes and wall seconds."""
     ingest_dir, out_dir, parser_dir = root / cfg.ingest_dir, root / cfg.out_dir, root / cfg.parser_dir
     rows = ingested_videos(ingest_dir)
     weights = parser_dir / PARSER_WEIGHTS
     if not weights.is_file():
         raise ValueError(f"{weights}: overlay parser weights not found (run the parser_train stage first)")
-    # A malformed skin fails here, once, rather than in every video; the features are computed once for all workers.
-    index = template_index(_library(skin_dirs), cfg.localize)
+    # A malformed skin fails here, once, rather than in every video.
+    template_index(_library(skin_dirs), cfg.localize)
     _clear_generated(out_dir)
     sha256 = file_sha256(weights)
     jobs = []
@@ -328,7 +326,7 @@ def extract_all(cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = ()
         video = ingest_dir / row["output"]
         jobs.append(ExtractJob(row["video_id"], video, provenance, out_dir, parser_dir, sha256, skin_dirs, cfg))
     started = time.perf_counter()
-    outcomes = run_jobs(jobs, cfg.workers, cfg.threads, index)
+    outcomes = run_jobs(jobs, cfg.workers, cfg.threads, runner)
     wall = time.perf_counter() - started
     write_json(out_dir / REPORT_FILE, {"videos": [asdict(o) for o in outcomes], "summary": extract_metrics(outcomes, wall), "config": asdict(cfg)})
     return outcomes, wall
@@ -360,7 +358,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
 
     cfg = from_mapping(ExtractConfig, params.get("extract"), "extract")
     skin_dirs = tuple(root / d for d in (params.get("overlay") or {}).get("skin_dirs") or ())
-    outcomes, wall = extract_all(cfg, root, skin_dirs)
+    outcomes, wall = extract_all(cfg, root, skin_dirs, runner_config(params))
     metrics = extract_metrics(outcomes, wall)
     out_dir = root / cfg.out_dir
     artifacts = {"extract": out_dir / REPORT_FILE}

@@ -57,13 +57,12 @@ JSON (`webpage_url`, `uploader`, `license`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import multiprocessing
 import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -76,6 +75,7 @@ from av.video.reformatter import Interpolation
 from av.video.stream import VideoStream
 
 from padflow.config import from_mapping
+from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import atomic_path, file_sha256, write_json, write_text
 from padflow.stages import StageResult
 
@@ -145,7 +145,7 @@ class IngestConfig:
     max_decode_errors: int = 0  # packets that may fail to decode before a video is corrupt
     truncation_tolerance_s: float = 0.5  # decoded video may end this much before the declared end
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS  # file suffixes taken from an input folder
-    workers: int = 1  # processes normalizing videos in parallel (the stage's default)
+    workers: int = 1  # videos normalized in parallel: workers of orchestration.task_runner (1 = in the stage's process)
     input: str = "data/raw"  # the stage's input folder or manifest, relative to the project root
     output: str = "data/ingest"  # the stage's output folder, relative to the project root
 
@@ -959,10 +959,12 @@ def ingest(
     cfg: IngestConfig,
     workers: int = 1,
     progress: Callable[[int, int, IngestRow], None] | None = None,
+    runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> IngestReport:
     """Ingest the folder or manifest `src` into `out`; write the report and metrics; return the report.
 
-    `progress(done, total, row)` is called as each file that needed decoding finishes.
+    Files that need decoding are normalized as mapped Prefect tasks on `runner`, `workers` at a
+    time. `progress(done, total, row)` is called as each of them finishes.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -972,7 +974,7 @@ def ingest(
     fingerprint = cfg.fingerprint()
     previous = _previous_report(out)
     rows, jobs = _plan(candidates, root, out, previous, _reusable(previous, fingerprint, out))
-    for i, row in _run_jobs(jobs, cfg, workers, progress):
+    for i, row in zip(jobs, _run_jobs(list(jobs.values()), cfg, workers, progress, runner)):
         rows[i] = row
 
     files = tuple(rows[i] for i in range(len(candidates)))
@@ -1040,35 +1042,22 @@ def _plan(
 
 
 def _run_jobs(
-    jobs: Mapping[int, IngestJob],
+    jobs: list[IngestJob],
     cfg: IngestConfig,
     workers: int,
     progress: Callable[[int, int, IngestRow], None] | None,
-) -> Iterator[tuple[int, IngestRow]]:
-    total = len(jobs)
-    if workers == 1 or total <= 1:
-        for done, (i, job) in enumerate(jobs.items(), start=1):
-            row = ingest_one(job, cfg)
-            if progress:
-                progress(done, total, row)
-            yield i, row
-        return
-    # spawn, not fork: the parent may hold FFmpeg/x264 threads, which fork does not carry safely.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=context) as pool:
-        futures = {pool.submit(ingest_one, job, cfg): i for i, job in jobs.items()}
-        for done, future in enumerate(as_completed(futures), start=1):
-            row = future.result()
-            if progress:
-                progress(done, total, row)
-            yield futures[future], row
+    runner: TaskRunnerConfig,
+) -> list[IngestRow]:
+    """`ingest_one` over the jobs on `runner`; rows in job order (ingest_one never raises for a bad file)."""
+    return fan_out(functools.partial(ingest_one, cfg=cfg), jobs, name="ingest", runner=runner, workers=workers,
+                   labels=[job.display_path for job in jobs], progress=progress)
 
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: ingest params['ingest'].input into params['ingest'].output."""
     cfg = from_mapping(IngestConfig, params.get("ingest"), "ingest")
     out = root / cfg.output
-    report = ingest(root / cfg.input, out, cfg, workers=cfg.workers)
+    report = ingest(root / cfg.input, out, cfg, workers=cfg.workers, runner=runner_config(params))
     return StageResult(
         params={"ingest": asdict(cfg)},
         metrics=report.summary(),

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from padflow.config import load_params, load_section, project_root
+from padflow.fanout import runner_config
 
 SECTION = "evaluate"
 DEFAULT_OUT = "outputs/evaluate"  # not data/evaluate: that folder belongs to the DVC stage
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", type=Path, help="policy folder (default: the train stage's export, data/train/policy)")
     p.add_argument("--tasks", nargs="+", metavar="ID", help="task ids (default: the config's, else the whole suite)")
     p.add_argument("--episodes", type=int, metavar="N", help="seeded episodes per task and player")
-    p.add_argument("--workers", type=int, metavar="N", help="episode processes")
+    p.add_argument("--workers", type=int, metavar="N", help="jobs in parallel on orchestration.task_runner")
     p.add_argument("--videos", type=int, metavar="N", help="rollout videos per task")
     p.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="print one JSON object whose `tasks` list holds every task's rates")
@@ -49,7 +50,7 @@ def run(args) -> int:
         status = f"FAILED: {outcome.error}" if outcome.error else f"{sum(r.success for r in outcome.results)}/{len(outcome.results)}"
         print(f"[{done}/{total}] {job.task_id} / {job.player}: {status}", file=sys.stderr, flush=True)
 
-    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=progress)
+    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=progress, runner=runner_config(params))
     summary = result["summary"]
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from padflow.config import PARAMS_FILE, load_section, project_root
+from padflow.config import PARAMS_FILE, load_params, load_section, project_root
+from padflow.fanout import TaskRunnerConfig, runner_config
 from tasks.ingest import REPORT_FILE, IngestConfig, IngestReport, IngestRow, ingest
 
 SECTION = "ingest"
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("src", type=Path, metavar="SRC", help="folder of videos, or a manifest (.txt, .json, .yaml)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (videos/ + report)")
     p.add_argument("--json", action="store_true", help="print one JSON object with a `files` list and `summary`")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="parallel processes (default: config)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="videos in parallel on orchestration.task_runner (default: config)")
     p.set_defaults(func=run)
 
 
@@ -30,6 +31,13 @@ def load_config() -> IngestConfig:
     if (project_root() / PARAMS_FILE).is_file():
         return load_section(IngestConfig, SECTION)
     return IngestConfig()
+
+
+def load_runner() -> TaskRunnerConfig:
+    """params.yaml's orchestration.task_runner when params.yaml exists, else local processes."""
+    if (project_root() / PARAMS_FILE).is_file():
+        return runner_config(load_params())
+    return TaskRunnerConfig()
 
 
 def json_summary(report: IngestReport) -> dict:
@@ -51,7 +59,7 @@ def run(args) -> int:
         why = "" if row.status == "accepted" else f" ({row.reason}: {row.detail})"
         print(f"[{done}/{total}] {row.status} {row.path}{why}", file=sys.stderr, flush=True)
 
-    report = ingest(args.src, args.out, cfg, workers=workers, progress=progress)
+    report = ingest(args.src, args.out, cfg, workers=workers, progress=progress, runner=load_runner())
     if args.json:
         print(json.dumps(json_summary(report), indent=2))
         return 0

@@ -1,0 +1,55 @@
+"""`padflow compare` on three real pipeline runs (Prefect flow, DVC, MLflow) made with different params."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from padflow.commands import compare as compare_command
+
+pytestmark = pytest.mark.slow
+
+
+def compare(argv: list[str], capsys: pytest.CaptureFixture) -> str:
+    parser = argparse.ArgumentParser()
+    compare_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["compare", *argv])
+    assert args.func(args) == 0
+    return capsys.readouterr().out
+
+
+def set_debug_corpus_videos(root: Path, videos: int) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profiles"]["debug"]["corpus"]["videos"] = videos
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_three_runs_with_different_params_show_side_by_side(project: Path, prefect_harness, capsys):
+    from flows.pipeline import pipeline
+
+    minutes = []
+    for videos in (2, 3, 4):  # oldest first
+        set_debug_corpus_videos(project, videos)
+        result = pipeline(stages=["corpus"], root=str(project))
+        assert result["corpus"]["videos"] == videos
+        minutes.append(result["corpus"]["minutes"])
+    assert len(set(minutes)) == 3
+    capsys.readouterr()
+
+    runs = json.loads(compare(["--last", "3", "--json"], capsys))["runs"]
+    assert [r["metrics"]["corpus.minutes"] for r in runs] == minutes[::-1], "newest run first"
+    assert all(r["status"] == "FINISHED" and r["params"]["profile"] == "debug" for r in runs)
+
+    lines = compare(["--last", "3"], capsys).splitlines()
+    header = lines[0].split()
+    assert header[0] == "metric" and [h[:8] for h in header[1::2]] == [r["run_id"][:8] for r in runs]
+    row = next(line for line in lines if line.startswith("corpus minutes"))
+    assert row.split()[2:] == [f"{m:.4g}" for m in minutes[::-1]], "one column per run, side by side"
+
+    assert len(json.loads(compare(["--last", "2", "--json"], capsys))["runs"]) == 2
+    with pytest.raises(ValueError, match="--last"):
+        compare(["--last", "0"], capsys)

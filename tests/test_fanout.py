@@ -1,0 +1,100 @@
+"""Fan-out on the task runner params.yaml picks: real Prefect runs, results in input order."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from pathlib import Path
+
+import cloudpickle
+import pytest
+
+from padflow.config import load_params
+from padflow.fanout import TaskRunnerConfig, fan_out, make_task_runner, runner_config
+
+# Worker processes cannot import tests/ (pytest imports it by path): ship this module's functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def test_params_yaml_picks_local_processes_by_default():
+    assert runner_config(load_params()) == TaskRunnerConfig(kind="process", address=None, threads_per_worker=1)
+    assert runner_config({}) == TaskRunnerConfig()
+
+
+@pytest.mark.parametrize("section, field", [
+    ({"kind": "ray"}, "orchestration.task_runner.kind"),
+    ({"kind": "process", "address": "tcp://10.0.0.5:8786"}, "address"),
+    ({"kind": "dask", "address": "10.0.0.5"}, "address"),
+    ({"threads_per_worker": 0}, "threads_per_worker"),
+    ({"workers": 2}, "workers"),
+])
+def test_bad_runner_settings_name_the_field(section, field):
+    with pytest.raises(ValueError, match=field):
+        runner_config({"orchestration": {"task_runner": section}})
+
+
+def test_runner_kinds_map_to_prefect_and_prefect_dask_runners():
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    assert isinstance(make_task_runner(TaskRunnerConfig("thread"), 2), ThreadPoolTaskRunner)
+    assert isinstance(make_task_runner(TaskRunnerConfig("process"), 2), ProcessPoolTaskRunner)
+    local = make_task_runner(TaskRunnerConfig("dask"), 3)
+    assert isinstance(local, DaskTaskRunner) and local.cluster_kwargs["n_workers"] == 3
+    remote = make_task_runner(TaskRunnerConfig("dask", address="tcp://10.0.0.5:8786"), 3)
+    assert remote.address == "tcp://10.0.0.5:8786" and not remote.cluster_kwargs
+
+
+def _pid_and_square(marker: Path, x: int) -> tuple[int, int]:
+    if x < 0:
+        raise ValueError(f"item {x} is negative")
+    if x == 99:
+        os.kill(os.getpid(), signal.SIGKILL)  # a worker dying mid-item, as one killed for memory does
+    return x * x, os.getpid()
+
+
+def _count_setup(marker: Path) -> None:
+    with open(marker, "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_results_come_back_in_input_order_with_setup_once_per_worker(kind, tmp_path: Path, prefect_harness):
+    marker = tmp_path / "setups"
+    items = [5, 3, -1, 8, 2, 7]
+    seen = []
+    results = fan_out(
+        functools.partial(_pid_and_square, marker), items, name="square", runner=TaskRunnerConfig(kind), workers=2,
+        setup=functools.partial(_count_setup, marker), on_error=lambda item, exc: (str(exc), 0),
+        progress=lambda done, total, result: seen.append((done, total)),
+    )
+    assert [r[0] for r in results] == [25, 9, "item -1 is negative", 64, 4, 49]
+    assert seen == [(i, len(items)) for i in range(1, len(items) + 1)]
+    setups = marker.read_text().split()
+    pids = {pid for _, pid in results if pid}
+    assert len(setups) == len(set(setups)) and pids <= set(map(int, setups)), "each worker set itself up exactly once"
+    if kind == "process":
+        assert os.getpid() not in pids and len(pids) <= 2
+
+
+@pytest.mark.slow
+def test_a_worker_process_that_dies_becomes_that_items_error(tmp_path: Path, prefect_harness):
+    marker = tmp_path / "setups"
+    results = fan_out(functools.partial(_pid_and_square, marker), [2, 99], name="die", runner=TaskRunnerConfig("process"),
+                      workers=2, on_error=lambda item, exc: f"{item} failed: {type(exc).__name__}")
+    assert results[1] == "99 failed: BrokenProcessPool"
+
+
+def test_one_local_worker_runs_in_this_process_without_an_engine(tmp_path: Path):
+    marker = tmp_path / "setups"
+    results = fan_out(functools.partial(_pid_and_square, marker), [1, 2], name="inline", runner=TaskRunnerConfig("process"),
+                      workers=1, setup=functools.partial(_count_setup, marker))
+    assert results == [(1, os.getpid()), (4, os.getpid())]
+    assert marker.read_text().split() == [str(os.getpid())]
+    with pytest.raises(ValueError, match="item -3 is negative"):
+        fan_out(functools.partial(_pid_and_square, marker), [-3], name="inline", runner=TaskRunnerConfig(), workers=1)
+    with pytest.raises(ValueError, match="workers"):
+        fan_out(abs, [1], name="bad", runner=TaskRunnerConfig(), workers=0)
