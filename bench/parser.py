@@ -3,7 +3,8 @@
     python bench/parser.py [--threads 2] [--batch 64] [--repeats 3]
 
 Inference and training use the default ParserConfig (params.yaml's parser_train.model is {} by
-default) on random pairs; renders use the default SynthConfig over real game frames.
+default) on random crops read through a real skin's view; renders use the default SynthConfig
+over real game frames.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see tasks/parser_train.py
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from models.overlay_parser import OverlayParser, ParserConfig, parser_loss  # noqa: E402
+from models.overlay_parser import OverlayParser, ParserConfig, as_tensors, parser_loss  # noqa: E402
+from padflow.overlay.crops import parser_inputs, skin_view  # noqa: E402
 from padflow.overlay.library import load_library  # noqa: E402
 from padflow.overlay.synth import SynthConfig, collect_backgrounds, random_actions, render_split  # noqa: E402
 
 TRAIN_STEPS = 6
-RENDER_CLIPS = 48
+RENDER_CLIPS = 240  # enough that worker start-up (each prepares its skins) does not dominate
 
 
 def best_rate(fn, items: int, repeats: int) -> float:
@@ -46,14 +48,19 @@ def main() -> None:
     cfg = ParserConfig()
     model = OverlayParser(cfg)
     h, w2 = cfg.input_size
-    pairs = np.random.default_rng(0).normal(size=(args.batch, 3, h, w2)).astype(np.float32)
+    s = cfg.stick_size
+    library = load_library()
+    view = skin_view(library.skins[library.training_ids()[0]], cfg.crop_size, s)
+    rng = np.random.default_rng(0)
+    frames = [(rng.integers(0, 256, (args.batch, h, w2 // 2, 3), dtype=np.uint8), rng.integers(0, 256, (args.batch, 2, s, s, 3), dtype=np.uint8)) for _ in range(2)]
+    pairs = parser_inputs(frames[0], frames[1], view)
     model.predict(pairs)
     rate = best_rate(lambda: model.predict(pairs), args.batch, args.repeats)
-    print(f"inference: {rate:,.0f} frames/s (batch {args.batch}, input {h}x{w2}, {args.threads} threads)")
+    print(f"inference: {rate:,.0f} frames/s (batch {args.batch}, crops {h}x{w2} + sticks 2x{s}x{2 * s}, {args.threads} threads)")
 
     labels = torch.from_numpy(random_actions(args.batch, np.random.default_rng(1)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
-    x = torch.from_numpy(pairs)
+    x = as_tensors(pairs)
 
     def train_steps() -> None:
         model.train()
@@ -67,11 +74,9 @@ def main() -> None:
     rate = best_rate(train_steps, TRAIN_STEPS * args.batch, args.repeats)
     print(f"training: {rate:,.0f} samples/s (batch {args.batch}, {args.threads} threads)")
 
-    library = load_library()
     skins = {i: library.skins[i] for i in library.training_ids()}
     backgrounds = collect_backgrounds(("pong_score_point", "doom_basic_first_shot"), 24, 3, 0)
     synth = SynthConfig()
-    render_split(skins, len(skins), backgrounds, synth, 0, "warmup", workers=1)  # sprites prepared here are forked into the workers
     for repeat in range(args.repeats):
         renders = render_split(skins, RENDER_CLIPS, backgrounds, synth, repeat, "bench", workers=args.threads)
         print(f"renders: {renders.renders_per_s:,.0f} frames/s ({renders.pairs / (RENDER_CLIPS * synth.frames_per_clip) * renders.renders_per_s:,.0f} pairs/s, {args.threads} workers)")

@@ -42,7 +42,7 @@ from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX
 from padflow.config import from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import file_sha256, write_json
-from padflow.overlay.crops import parser_pairs, rectify
+from padflow.overlay.crops import SkinView, frame_crops, parser_inputs, skin_view
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.stages import StageResult
@@ -50,7 +50,7 @@ from padflow.tables import write_action_table
 
 Status = Literal["extracted", "no_overlay", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
-EXTRACT_VERSION = 1  # bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 2  # bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 INGEST_REPORT = "ingest_report.json"
@@ -66,7 +66,10 @@ class ExtractConfig:
     decode_threads: int = 1  # FFmpeg decoder threads per video
     workers: int = 2  # videos extracted in parallel: workers of orchestration.task_runner (1 = in the stage's process)
     stick_percentile: float = 99.0  # each stick axis is divided by this percentile of its |value| (NitroGen: 99)
-    stick_min_range: float = 0.05  # raw |value| percentile below which an axis never moved and stays unscaled
+    # Raw |value| percentile below which an axis is taken as never moved and left unscaled: the
+    # parser's jitter around centre reaches ~0.1-0.4 at the 99th percentile on small overlays, and
+    # a thumb that really moves an axis pushes it past half deflection.
+    stick_min_range: float = 0.5
     ingest_dir: str = "data/ingest"  # ingest's output: ingest_report.json + videos/
     parser_dir: str = "data/parser"  # parser.safetensors + parser_config.json
     out_dir: str = "data/extract"  # action tables, records and the report
@@ -125,11 +128,12 @@ def normalize_sticks(actions: np.ndarray, percentile: float, min_range: float) -
 
 
 def decoded_crops(
-    video: Path, transform: np.ndarray, crop_size: tuple[int, int], skin_size: tuple[int, int], batch: int, threads: int
-) -> Iterator[tuple[np.ndarray, float]]:
-    """Rectified (n, h, w, 3) uint8 crops of every frame, `batch` at a time, decoded in a background thread.
+    video: Path, transform: np.ndarray, view: SkinView, skin_size: tuple[int, int], batch: int, threads: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+    """Rectified crops (n, h, w, 3) and stick patches (n, 2, s, s, 3) uint8 of every frame, `batch` at a time.
 
-    Yields (crops, fps). Raises ValueError naming the file if it does not decode to its declared end.
+    Decoding runs in a background thread. Yields (crops, sticks, fps). Raises ValueError naming
+    the file if it does not decode to its declared end.
     """
     results: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
     stop = threading.Event()
@@ -143,17 +147,20 @@ def decoded_crops(
                 fps = float(stream.average_rate)
                 declared = stream.frames
                 crops: list[np.ndarray] = []
+                sticks: list[np.ndarray] = []
                 decoded = 0
                 for frame in container.decode(stream):
-                    crops.append(rectify(frame.to_ndarray(format="rgb24"), transform, crop_size, skin_size))
+                    crop, stick = frame_crops(frame.to_ndarray(format="rgb24"), transform, view, skin_size)
+                    crops.append(crop)
+                    sticks.append(stick)
                     decoded += 1
                     if len(crops) == batch:
-                        results.put((np.stack(crops), fps))
-                        crops = []
+                        results.put((np.stack(crops), np.stack(sticks), fps))
+                        crops, sticks = [], []
                     if stop.is_set():
                         return
                 if crops:
-                    results.put((np.stack(crops), fps))
+                    results.put((np.stack(crops), np.stack(sticks), fps))
                 if declared and decoded < declared:
                     raise ValueError(f"{video}: decoded {decoded} of {declared} declared frames (truncated or corrupt mid-stream)")
                 if decoded == 0:
@@ -180,19 +187,20 @@ def decoded_crops(
                 worker.join(timeout=0.05)
 
 
-def parse_video(parser: Any, batches: Iterator[tuple[np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, float]:
+def parse_video(parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, float]:
     """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps."""
     actions, confidence = [], []
-    last: np.ndarray | None = None
+    last: tuple[np.ndarray, np.ndarray] | None = None
     fps = 0.0
-    for crops, fps in batches:
-        # Pairs chain across batches: a batch's first crop pairs with the previous batch's last
+    for crops, sticks, fps in batches:
+        # Pairs chain across batches: a batch's first frame pairs with the previous batch's last
         # (the video's first frame pairs with itself, as in crops.parser_batch).
-        previous = np.concatenate([crops[:1] if last is None else last, crops[:-1]])
-        batch_actions, batch_conf = parser.predict(parser_pairs(previous, crops))
+        head = (crops[:1], sticks[:1]) if last is None else last
+        previous = (np.concatenate([head[0], crops[:-1]]), np.concatenate([head[1], sticks[:-1]]))
+        batch_actions, batch_conf = parser.predict(parser_inputs(previous, (crops, sticks), view))
         actions.append(np.asarray(batch_actions, np.float32))
         confidence.append(np.asarray(batch_conf, np.float32))
-        last = crops[-1:]
+        last = (crops[-1:], sticks[-1:])
     if not actions:
         raise ValueError("no frames to parse")
     return np.concatenate(actions), np.concatenate(confidence), fps
@@ -257,8 +265,9 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     parser = _parser(job.parser_dir, job.parser_sha256)
     crop_size = tuple(parser.cfg.crop_size)
     skin = library.skins[loc.skin_id]
-    batches = decoded_crops(job.video, loc.matrix, crop_size, skin.size, cfg.batch_size, cfg.decode_threads)
-    raw, confidence, fps = parse_video(parser, batches)
+    view = skin_view(skin, crop_size, parser.cfg.stick_size)
+    batches = decoded_crops(job.video, loc.matrix, view, skin.size, cfg.batch_size, cfg.decode_threads)
+    raw, confidence, fps = parse_video(parser, view, batches)
     actions, scales = normalize_sticks(raw, cfg.stick_percentile, cfg.stick_min_range)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
     seconds = round(time.perf_counter() - started, 3)

@@ -27,7 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, OverlayParser, ParserConfig, parser_loss, save_parser  # noqa: E402
+from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, OverlayParser, ParserConfig, as_tensors, parser_loss, save_parser  # noqa: E402
 from padflow.actions import AXES, BUTTONS, N_BUTTONS  # noqa: E402
 from padflow.config import from_mapping  # noqa: E402
 from padflow.io import save_figure  # noqa: E402
@@ -73,6 +73,8 @@ class ParserTrainConfig:
             raise ValueError("background_tasks: at least one task is needed for background frames")
         if self.model.crop_size != self.synth.crop_size:
             raise ValueError(f"synth.crop_size {self.synth.crop_size} must equal model.crop_size {self.model.crop_size}")
+        if self.model.stick_size != self.synth.stick_size:
+            raise ValueError(f"synth.stick_size {self.synth.stick_size} must equal model.stick_size {self.model.stick_size}")
 
     def clips(self, samples: int) -> int:
         return math.ceil(samples / (self.synth.frames_per_clip - 1))
@@ -119,7 +121,7 @@ def train(cfg: ParserTrainConfig, train_set: RenderSet, seed: int, on_epoch=None
         started = time.perf_counter()
         for step in range(steps_per_epoch):
             pairs, labels = train_set.pair_batch(permutation[step * cfg.batch_size : (step + 1) * cfg.batch_size])
-            loss, _ = parser_loss(model(torch.from_numpy(pairs)), torch.from_numpy(labels), cfg.model.grid)
+            loss, _ = parser_loss(model(as_tensors(pairs)), torch.from_numpy(labels), cfg.model.grid)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

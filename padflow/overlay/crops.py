@@ -1,19 +1,62 @@
 """From a video frame to the overlay parser's input — the one path shared by training and extraction.
 
-Localization gives an affine transform that maps skin (template) pixels to frame pixels. A crop is
-the frame warped back into the template's own coordinates ("rectified"), so scale, position and
-small rotations are undone before the parser looks; then resized to the parser's input size.
-The parser reads two consecutive rectified crops side by side: (3, H, 2W).
+Localization gives the skin and an affine transform that maps skin (template) pixels to frame
+pixels. A crop is the frame warped back into the template's own coordinates ("rectified"), so
+scale, position and small rotations are undone before the parser looks. Each frame gives:
+
+    crop     (h, w, 3) uint8       the whole overlay at the parser's crop size
+    sticks   (2, s, s, 3) uint8    a square around each stick's well (left, right) at a finer
+                                   scale: a full deflection moves the cap only a few crop pixels
+
+Because the skin is known, the parser also gets a `SkinView`: the skin's rest image through the
+same crops (a reference showing every button released and both sticks centred) and where each
+control sits. A `ParserBatch` is what the parser reads for N frames: two consecutive frames side
+by side (previous left, current right) with the rest image stacked on as three more channels.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import cv2
 import numpy as np
+
+from padflow.actions import BUTTONS, N_BUTTONS
+from padflow.overlay.skin import Skin
 
 # ImageNet statistics, as SegFormer checkpoints expect (kept for pretrained-weight compatibility).
 PIXEL_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 PIXEL_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+INPUT_CHANNELS = 6  # RGB of the video frames + RGB of the skin at rest
+N_STICKS = 2
+# A stick patch's half-side, as a multiple of the stick's reach (cap travel + cap radius): the
+# margin keeps the well's rim in view when localization is off by a pixel or two.
+STICK_PATCH_MARGIN = 1.2
+REST_BACKGROUND = 128  # grey level the rest image is composited over (overlays are semi-transparent)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class SkinView:
+    """What the parser is told about a localized skin."""
+
+    skin_id: str
+    rest_crop: np.ndarray  # (h, w, 3) uint8: the skin at rest, rectified like a crop
+    rest_sticks: np.ndarray  # (2, s, s, 3) uint8: its stick patches at rest
+    stick_regions: tuple[Box, Box]  # template px (x0, y0, x1, y1) of each stick patch
+    button_boxes: np.ndarray  # (17, 4) float32: each button's box, fractions of the skin's (w, h)
+    stick_travel: np.ndarray  # (2,) float32: cap travel at full deflection / patch half-side
+
+
+class ParserBatch(NamedTuple):
+    """The parser's input for N frames (numpy float32, or torch tensors once converted)."""
+
+    frames: np.ndarray  # (N, 6, h, 2w): [previous | current] crop RGB, then [rest | rest] RGB; normalized
+    sticks: np.ndarray  # (N, 2, 6, s, 2s): the same for each stick patch (left, right)
+    button_boxes: np.ndarray  # (N, 17, 4) in [0, 1]: (x0, y0, x1, y1) of each button in the crop
+    stick_travel: np.ndarray  # (N, 2): cap travel / patch half-side
 
 
 def placement_transform(box: tuple[float, float, float, float], skin_size: tuple[int, int]) -> np.ndarray:
@@ -33,30 +76,95 @@ def transform_box(transform: np.ndarray, skin_size: tuple[int, int], frame_size:
     return max(0, x0), max(0, y0), min(fw, x1), min(fh, y1)
 
 
-def rectify(frame: np.ndarray, transform: np.ndarray, out_size: tuple[int, int], skin_size: tuple[int, int]) -> np.ndarray:
-    """Warp the overlay region of an (H, W, 3) uint8 frame into template coordinates, resized to out_size (w, h)."""
+def rectify(frame: np.ndarray, transform: np.ndarray, out_size: tuple[int, int], region: Box) -> np.ndarray:
+    """Warp the template `region` (x0, y0, x1, y1 in template px) of an (H, W, 3) uint8 frame to out_size (w, h)."""
     ow, oh = out_size
-    sw, sh = skin_size
+    x0, y0, x1, y1 = region
     # Output pixel → template pixel → frame pixel; warpAffine samples the frame through that map.
-    to_template = np.array([[sw / ow, 0.0, 0.0], [0.0, sh / oh, 0.0], [0.0, 0.0, 1.0]])
+    to_template = np.array([[(x1 - x0) / ow, 0.0, x0], [0.0, (y1 - y0) / oh, y0], [0.0, 0.0, 1.0]])
     full = np.vstack([np.asarray(transform, dtype=np.float64), [0.0, 0.0, 1.0]]) @ to_template
     return cv2.warpAffine(
         frame, full[:2], (ow, oh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
 
 
-def parser_input(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Two rectified (h, w, 3) uint8 crops → float32 (3, h, 2w), normalized, previous on the left."""
-    pair = np.concatenate([previous, current], axis=1).astype(np.float32) / 255.0
-    return ((pair - PIXEL_MEAN) / PIXEL_STD).transpose(2, 0, 1)
+def stick_regions(skin: Skin) -> tuple[Box, Box]:
+    """The square template region each stick patch covers (left, right)."""
+    out = []
+    for stick in skin.sticks:
+        half = (stick.travel + stick.cap_radius) * STICK_PATCH_MARGIN
+        cx, cy = stick.centre
+        out.append((cx - half, cy - half, cx + half, cy + half))
+    return out[0], out[1]
 
 
-def parser_batch(crops: np.ndarray) -> np.ndarray:
-    """(T, h, w, 3) uint8 crops of consecutive frames → (T, 3, h, 2w) float32 pairs (frame 0 pairs with itself)."""
-    return parser_pairs(np.concatenate([crops[:1], crops[:-1]]), crops)
+def frame_crops(frame: np.ndarray, transform: np.ndarray, view: SkinView, skin_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The crop (h, w, 3) and stick patches (2, s, s, 3) of one frame, sized like the view's rest images."""
+    h, w = view.rest_crop.shape[:2]
+    s = view.rest_sticks.shape[1]
+    crop = rectify(frame, transform, (w, h), (0.0, 0.0, float(skin_size[0]), float(skin_size[1])))
+    sticks = np.stack([rectify(frame, transform, (s, s), region) for region in view.stick_regions])
+    return crop, sticks
 
 
-def parser_pairs(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """(N, h, w, 3) uint8 previous and current crops → (N, 3, h, 2w) float32 pairs, previous on the left."""
-    pairs = np.concatenate([previous, current], axis=2).astype(np.float32) / 255.0
-    return ((pairs - PIXEL_MEAN) / PIXEL_STD).transpose(0, 3, 1, 2)
+def skin_view(skin: Skin, crop_size: tuple[int, int], stick_size: int) -> SkinView:
+    """The rest image through the crop path, and the layout in crop units, for one skin."""
+    alpha = skin.rest[..., 3:4].astype(np.float32) / 255.0
+    rest = (skin.rest[..., :3] * alpha + REST_BACKGROUND * (1.0 - alpha)).round().astype(np.uint8)
+    identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    regions = stick_regions(skin)
+    w, h = skin.size
+    rest_crop = rectify(rest, identity, crop_size, (0.0, 0.0, float(w), float(h)))
+    rest_sticks = np.stack([rectify(rest, identity, (stick_size, stick_size), r) for r in regions])
+    boxes = skin.regions()
+    button_boxes = np.array([[boxes[b][0] / w, boxes[b][1] / h, boxes[b][2] / w, boxes[b][3] / h] for b in BUTTONS], dtype=np.float32)
+    travel = np.array([s.travel / ((s.travel + s.cap_radius) * STICK_PATCH_MARGIN) for s in skin.sticks], dtype=np.float32)
+    return SkinView(skin.id, rest_crop, rest_sticks, regions, np.clip(button_boxes, 0.0, 1.0), travel)
+
+
+def _normalized(images: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) uint8 → (..., 3, H, W) float32 with ImageNet statistics."""
+    x = (images.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+    return np.moveaxis(x, -1, -3)
+
+
+def _side_by_side(previous: np.ndarray, current: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """(N, ..., H, W, 3) previous/current and a broadcastable rest → (N, ..., 6, H, 2W) float32."""
+    pair = _normalized(np.concatenate([previous, current], axis=-2))
+    reference = _normalized(np.concatenate([rest, rest], axis=-2))
+    reference = np.broadcast_to(reference, pair.shape)
+    return np.concatenate([pair, reference], axis=-3)
+
+
+def parser_inputs(
+    previous: tuple[np.ndarray, np.ndarray], current: tuple[np.ndarray, np.ndarray], views: SkinView | list[SkinView]
+) -> ParserBatch:
+    """Pair (crops (N, h, w, 3), sticks (N, 2, s, s, 3)) of previous and current frames into a ParserBatch.
+
+    `views` is one SkinView for all N frames (a video) or one per frame (training batches mix skins).
+    """
+    (prev_crops, prev_sticks), (crops, sticks) = previous, current
+    n = len(crops)
+    if isinstance(views, SkinView):
+        rest_crop, rest_sticks = views.rest_crop[None], views.rest_sticks[None]
+        boxes = np.broadcast_to(views.button_boxes, (n, N_BUTTONS, 4))
+        travel = np.broadcast_to(views.stick_travel, (n, N_STICKS))
+    else:
+        if len(views) != n:
+            raise ValueError(f"parser_inputs: {len(views)} skin views for {n} frames")
+        rest_crop = np.stack([v.rest_crop for v in views])
+        rest_sticks = np.stack([v.rest_sticks for v in views])
+        boxes = np.stack([v.button_boxes for v in views])
+        travel = np.stack([v.stick_travel for v in views])
+    return ParserBatch(
+        frames=_side_by_side(prev_crops, crops, rest_crop),
+        sticks=_side_by_side(prev_sticks, sticks, rest_sticks),
+        button_boxes=np.ascontiguousarray(boxes, dtype=np.float32),
+        stick_travel=np.ascontiguousarray(travel, dtype=np.float32),
+    )
+
+
+def parser_batch(crops: np.ndarray, sticks: np.ndarray, view: SkinView) -> ParserBatch:
+    """(T, h, w, 3) crops and (T, 2, s, s, 3) stick patches of consecutive frames → T pairs (frame 0 pairs with itself)."""
+    previous = (np.concatenate([crops[:1], crops[:-1]]), np.concatenate([sticks[:1], sticks[:-1]]))
+    return parser_inputs(previous, (crops, sticks), view)

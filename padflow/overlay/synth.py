@@ -5,21 +5,23 @@ One *clip* is `frames_per_clip` consecutive frames of one skin at one placement 
 run of real game frames: random actions (held buttons persist, sticks drift, snap to the rim or
 spring back to centre), opacity, blur, colour shift, JPEG or H.264 compression, and a jittered
 template→frame transform (the extract stage rectifies with an *estimated* transform). Each clip
-gives `frames_per_clip - 1` parser pairs (previous crop, current crop) labelled with the action
+gives `frames_per_clip - 1` parser pairs (previous frame, current frame) labelled with the action
 the overlay shows in the current frame.
 
 `render_split` renders many clips (in worker processes, each clip seeded by its index, so the
 result does not depend on the worker count) and `save_shard` / `load_shard` keep them as one
-uncompressed .npz: crops (N, T, h, w, 3) uint8, actions (N, T, 21) float32, skin ids.
+uncompressed .npz: crops (N, T, h, w, 3) uint8, stick patches (N, T, 2, s, s, 3) uint8,
+actions (N, T, 21) float32, skin ids, and the SkinView of every skin used.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,7 +32,7 @@ import numpy as np
 from padflow.actions import ACTION_DIM, BUTTON_INDEX, LEFT_STICK, N_BUTTONS, RIGHT_STICK
 from padflow.config import check_range
 from padflow.io import atomic_path
-from padflow.overlay.crops import parser_pairs, placement_transform, rectify
+from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, placement_transform, skin_view
 from padflow.overlay.render import ANCHORS, MAX_MARGIN_FRAC, Placement, composite, render_overlay
 from padflow.overlay.skin import Skin
 
@@ -52,6 +54,9 @@ STICK_MODES = ("centre", "rim", "corner", "anywhere")
 STICK_MODE_P = (0.3, 0.3, 0.1, 0.3)  # centred, on the gate's circle, square corner/edge, uniform
 STICK_KEEP_PROBABILITY = 0.5  # a stick stays near its last position (plus tremor) into the next frame
 STICK_TREMOR = 0.03  # axis units
+# The 6 orderings of RGB. A clip may draw its skin with the channels reordered (rest image too):
+# six colourings of every training skin, so colour schemes the parser never saw are less new.
+COLOUR_ORDERS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
 PATCH_PAD_FRAC = 0.12  # frame patch around the overlay, fraction of its width (room for jitter)
 MIN_PATCH_PAD = 6  # px
 
@@ -61,6 +66,7 @@ class SynthConfig:
     """How training renders are drawn and degraded."""
 
     crop_size: tuple[int, int] = (96, 64)  # (w, h) of one rectified crop, the parser's input
+    stick_size: int = 32  # px side of one rectified stick patch
     frames_per_clip: int = 5  # consecutive frames per clip; gives frames_per_clip - 1 pairs
     frame_sizes: tuple[tuple[int, int], ...] = ((854, 480), (960, 540), (1280, 720), (640, 480), (1152, 720))  # (w, h) px
     overlay_width: tuple[float, float] = (0.08, 0.30)  # fraction of frame width
@@ -69,6 +75,7 @@ class SynthConfig:
     blur_share: float = 0.4  # clips blurred (streamer-side scaling)
     max_blur_sigma: float = 1.0  # px at frame resolution
     colour_jitter: float = 0.12  # max relative gain / contrast change, and offset in 1/255 units × 255
+    reorder_colours: bool = True  # draw each clip's skin with a random RGB channel order (COLOUR_ORDERS)
     jpeg_share: float = 0.35  # clips JPEG-compressed per frame
     jpeg_quality: tuple[int, int] = (35, 90)
     h264_share: float = 0.5  # clips H.264-encoded as a sequence (rest: JPEG or clean)
@@ -81,6 +88,8 @@ class SynthConfig:
         w, h = self.crop_size
         if w < 16 or h < 16:
             raise ValueError(f"crop_size: {self.crop_size} must be at least 16x16 px")
+        if self.stick_size < 8:
+            raise ValueError(f"stick_size: {self.stick_size} must be at least 8 px")
         if self.frames_per_clip < 2:
             raise ValueError(f"frames_per_clip: {self.frames_per_clip} must be >= 2 (a pair needs a previous frame)")
         if not self.frame_sizes or any(fw < 128 or fh < 96 for fw, fh in self.frame_sizes):
@@ -103,22 +112,31 @@ class SynthConfig:
 
 @dataclass(frozen=True)
 class RenderSet:
-    """Rendered clips: crops (N, T, h, w, 3) uint8, shown actions (N, T, 21), skin id per clip."""
+    """Rendered clips of N clips x T frames, and what the parser is told about each skin."""
 
-    crops: np.ndarray
-    actions: np.ndarray
-    skin_ids: tuple[str, ...]
+    crops: np.ndarray  # (N, T, h, w, 3) uint8
+    sticks: np.ndarray  # (N, T, 2, s, s, 3) uint8
+    actions: np.ndarray  # (N, T, 21) float32: the action the overlay shows
+    skin_ids: tuple[str, ...]  # per clip
+    views: dict[str, SkinView]  # per skin id
+    colour_orders: np.ndarray  # (N,) int: row of COLOUR_ORDERS each clip's skin was drawn with
     renders_per_s: float = 0.0  # frames rendered per wall second (0 when loaded from disk)
 
     @property
     def pairs(self) -> int:
         return self.crops.shape[0] * (self.crops.shape[1] - 1)
 
-    def pair_batch(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Parser inputs (B, 3, h, 2w) float32 and labels (B, 21) for flat pair indices."""
+    def clip_view(self, clip: int) -> SkinView:
+        """The skin view of one clip, in the colours its skin was drawn with."""
+        return _reordered(self.views[self.skin_ids[clip]], COLOUR_ORDERS[self.colour_orders[clip]])
+
+    def pair_batch(self, index: np.ndarray) -> tuple[ParserBatch, np.ndarray]:
+        """Parser inputs and labels (B, 21) for flat pair indices."""
         per_clip = self.crops.shape[1] - 1
         clip, t = np.divmod(np.asarray(index), per_clip)
-        return parser_pairs(self.crops[clip, t], self.crops[clip, t + 1]), self.actions[clip, t + 1]
+        views = [self.clip_view(c) for c in clip]
+        previous, current = (self.crops[clip, t], self.sticks[clip, t]), (self.crops[clip, t + 1], self.sticks[clip, t + 1])
+        return parser_inputs(previous, current, views), self.actions[clip, t + 1]
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -162,8 +180,17 @@ def _stick_position(mode: str, rng: np.random.Generator) -> np.ndarray:
 # --- one clip ------------------------------------------------------------------------------------
 
 
-def render_clip(skin: Skin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Render one clip of `skin`: crops (T, h, w, 3) uint8 and the shown actions (T, 21).
+def _reordered(view: SkinView, order: np.ndarray) -> SkinView:
+    if (order == COLOUR_ORDERS[0]).all():
+        return view
+    return replace(view, rest_crop=view.rest_crop[..., order], rest_sticks=view.rest_sticks[..., order])
+
+
+def render_clip(
+    skin: Skin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig, rng: np.random.Generator, view: SkinView | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Render one clip of `skin`: crops (T, h, w, 3), stick patches (T, 2, s, s, 3) uint8, the shown actions (T, 21)
+    and the COLOUR_ORDERS row the skin was drawn with.
 
     `backgrounds` are runs of consecutive game frames (n, H, W, 3); the clip plays a stretch of one.
     """
@@ -171,6 +198,8 @@ def render_clip(skin: Skin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig,
 
     t_frames = cfg.frames_per_clip
     actions = random_actions(t_frames, rng)
+    colour = int(rng.integers(len(COLOUR_ORDERS))) if cfg.reorder_colours else 0
+    colour_order = np.append(COLOUR_ORDERS[colour], 3)  # RGBA: alpha stays last
     fw, fh = cfg.frame_sizes[int(rng.integers(len(cfg.frame_sizes)))]
     placement = Placement(
         anchor=str(ANCHORS[int(rng.integers(len(ANCHORS)))]),
@@ -192,12 +221,14 @@ def render_clip(skin: Skin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig,
     patches = []
     for t in range(t_frames):
         frame, _ = fit_to_upload(run[min(start + t, len(run) - 1)], fw, fh)
-        composite(frame, render_overlay(skin, actions[t], render_width), placement, inplace=True)
+        overlay = render_overlay(skin, actions[t], render_width)
+        composite(frame, overlay[..., colour_order] if colour else overlay, placement, inplace=True)
         patches.append(frame[y0:y1, x0:x1])
     patches = _degrade(np.stack(patches), cfg, rng)
     transform = _jittered_transform(placement_transform((box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), skin.size), skin.size, cfg, rng)
-    crops = np.stack([rectify(p, transform, cfg.crop_size, skin.size) for p in patches])
-    return crops, actions
+    view = view or skin_view(skin, cfg.crop_size, cfg.stick_size)
+    crops, sticks = zip(*(frame_crops(p, transform, view, skin.size) for p in patches))
+    return np.stack(crops), np.stack(sticks), actions, colour
 
 
 def _degrade(patches: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> np.ndarray:
@@ -299,17 +330,17 @@ def collect_backgrounds(task_ids: Sequence[str], frames_per_task: int, stride: i
 _WORKER_STATE: dict[str, object] = {}
 
 
-def _init_worker(skins: dict[str, Skin], backgrounds: list[np.ndarray], cfg: SynthConfig) -> None:
+def _init_worker(skins: dict[str, Skin], backgrounds: list[np.ndarray], cfg: SynthConfig, views: dict[str, SkinView]) -> None:
     cv2.setNumThreads(1)
-    _WORKER_STATE.update(skins=skins, backgrounds=backgrounds, cfg=cfg)
+    _WORKER_STATE.update(skins=skins, backgrounds=backgrounds, cfg=cfg, views=views)
 
 
-def _render_clips(jobs: list[tuple[int, str, tuple[int, ...]]]) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    skins, backgrounds, cfg = _WORKER_STATE["skins"], _WORKER_STATE["backgrounds"], _WORKER_STATE["cfg"]
+def _render_clips(jobs: list[tuple[int, str, tuple[int, ...]]]) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, int]]:
+    skins, backgrounds, cfg, views = (_WORKER_STATE[k] for k in ("skins", "backgrounds", "cfg", "views"))
     out = []
     for index, skin_id, seed in jobs:
-        crops, actions = render_clip(skins[skin_id], backgrounds, cfg, np.random.default_rng(seed))  # type: ignore[index, arg-type]
-        out.append((index, crops, actions))
+        clip = render_clip(skins[skin_id], backgrounds, cfg, np.random.default_rng(seed), views[skin_id])  # type: ignore[index, arg-type]
+        out.append((index, *clip))
     return out
 
 
@@ -336,27 +367,50 @@ def render_split(
     jobs = [(i, ids[i % len(ids)], (seed, *split_key, i)) for i in range(clips)]
     workers = max(1, min(workers, len(ids)))
     shares = [[j for j in jobs if ids.index(j[1]) % workers == w] for w in range(workers)]
-    crops = np.empty((clips, cfg.frames_per_clip, cfg.crop_size[1], cfg.crop_size[0], 3), dtype=np.uint8)
-    actions = np.empty((clips, cfg.frames_per_clip, ACTION_DIM), dtype=np.float32)
+    views = {i: skin_view(skins[i], cfg.crop_size, cfg.stick_size) for i in ids}
+    t, s = cfg.frames_per_clip, cfg.stick_size
+    crops = np.empty((clips, t, cfg.crop_size[1], cfg.crop_size[0], 3), dtype=np.uint8)
+    sticks = np.empty((clips, t, 2, s, s, 3), dtype=np.uint8)
+    actions = np.empty((clips, t, ACTION_DIM), dtype=np.float32)
+    colours = np.zeros(clips, dtype=np.int64)
     started = time.perf_counter()
     if workers == 1:
-        _init_worker(skins, backgrounds, cfg)
+        _init_worker(skins, backgrounds, cfg, views)
         results = [_render_clips(jobs)]
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(skins, backgrounds, cfg)) as pool:
+        # Spawned, not forked: the parent has used OpenCV's thread pool (skin views), and a forked
+        # child inheriting that pool's locks can hang on its first warp.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(skins, backgrounds, cfg, views)) as pool:
             results = list(pool.map(_render_clips, shares))
     for share in results:
-        for index, clip_crops, clip_actions in share:
-            crops[index], actions[index] = clip_crops, clip_actions
+        for index, clip_crops, clip_sticks, clip_actions, colour in share:
+            crops[index], sticks[index], actions[index], colours[index] = clip_crops, clip_sticks, clip_actions, colour
     wall = time.perf_counter() - started
-    return RenderSet(crops, actions, tuple(j[1] for j in jobs), renders_per_s=clips * cfg.frames_per_clip / wall)
+    used = {j[1] for j in jobs}
+    return RenderSet(crops, sticks, actions, tuple(j[1] for j in jobs), {i: v for i, v in views.items() if i in used}, colours, renders_per_s=clips * t / wall)
 
 
 def save_shard(renders: RenderSet, path: Path) -> Path:
     """Write a render set as one uncompressed .npz (atomically)."""
+    view_ids = sorted(renders.views)
+    views = [renders.views[i] for i in view_ids]
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, crops=renders.crops, actions=renders.actions, skin_ids=np.array(renders.skin_ids))
+            np.savez(
+                f,
+                crops=renders.crops,
+                sticks=renders.sticks,
+                actions=renders.actions,
+                skin_ids=np.array(renders.skin_ids),
+                colour_orders=renders.colour_orders,
+                view_ids=np.array(view_ids),
+                rest_crops=np.stack([v.rest_crop for v in views]),
+                rest_sticks=np.stack([v.rest_sticks for v in views]),
+                stick_regions=np.array([v.stick_regions for v in views], dtype=np.float64),
+                button_boxes=np.stack([v.button_boxes for v in views]),
+                stick_travel=np.stack([v.stick_travel for v in views]),
+            )
     return path
 
 
@@ -364,11 +418,22 @@ def load_shard(path: Path) -> RenderSet:
     """Read a shard written by save_shard; ValueError names the file if it is missing or malformed."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            crops, actions, ids = data["crops"], data["actions"], data["skin_ids"]
+            arrays = {k: data[k] for k in ("crops", "sticks", "actions", "skin_ids", "colour_orders", "view_ids", "rest_crops", "rest_sticks", "stick_regions", "button_boxes", "stick_travel")}
     except FileNotFoundError:
         raise ValueError(f"{path}: render shard not found") from None
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{path}: not a render shard: {exc}") from None
-    if crops.ndim != 5 or actions.shape != (*crops.shape[:2], ACTION_DIM) or len(ids) != len(crops):
-        raise ValueError(f"{path}: inconsistent shapes crops {crops.shape}, actions {actions.shape}, {len(ids)} skin ids")
-    return RenderSet(crops, actions, tuple(str(i) for i in ids))
+    crops, sticks, actions, ids = arrays["crops"], arrays["sticks"], arrays["actions"], arrays["skin_ids"]
+    colours = arrays["colour_orders"]
+    if crops.ndim != 5 or sticks.shape[:3] != (*crops.shape[:2], 2) or actions.shape != (*crops.shape[:2], ACTION_DIM) or len(ids) != len(crops) or colours.shape != ids.shape:
+        raise ValueError(f"{path}: inconsistent shapes crops {crops.shape}, sticks {sticks.shape}, actions {actions.shape}, {len(ids)} skin ids")
+    views = {
+        str(v): SkinView(str(v), rc, rs, (tuple(reg[0]), tuple(reg[1])), bb, tr)
+        for v, rc, rs, reg, bb, tr in zip(*(arrays[k] for k in ("view_ids", "rest_crops", "rest_sticks", "stick_regions", "button_boxes", "stick_travel")))
+    }
+    missing = sorted({str(i) for i in ids} - set(views))
+    if missing:
+        raise ValueError(f"{path}: no skin view stored for {', '.join(missing[:3])}")
+    if colours.size and not ((colours >= 0) & (colours < len(COLOUR_ORDERS))).all():
+        raise ValueError(f"{path}: colour_orders must index the {len(COLOUR_ORDERS)} RGB orders")
+    return RenderSet(crops, sticks, actions, tuple(str(i) for i in ids), views, colours)

@@ -12,13 +12,16 @@ from models.overlay_parser import (
     WEIGHTS_FILE,
     OverlayParser,
     ParserConfig,
-    cells_to_axes,
+    as_tensors,
+    box_masks,
+    decode_sticks,
     load_parser,
     parser_loss,
     save_parser,
     stick_targets,
 )
 from padflow.actions import ACTION_DIM, N_BUTTONS
+from padflow.overlay.crops import ParserBatch, parser_inputs, skin_view
 from padflow.overlay.library import load_library
 from padflow.overlay.synth import SynthConfig, render_split
 
@@ -28,22 +31,27 @@ TINY = ParserConfig(
 )
 
 
-def random_pairs(cfg: ParserConfig, n: int, seed: int = 0) -> np.ndarray:
-    h, w2 = cfg.input_size
-    return np.random.default_rng(seed).normal(size=(n, 3, h, w2)).astype(np.float32)
+def random_batch(cfg: ParserConfig, n: int, seed: int = 0) -> ParserBatch:
+    """Noise crops read through a real skin's view."""
+    rng = np.random.default_rng(seed)
+    (w, h), s = cfg.crop_size, cfg.stick_size
+    view = skin_view(load_library().skins["xbox-01"], cfg.crop_size, s)
+    frames = [(rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8), rng.integers(0, 256, (n, 2, s, s, 3), dtype=np.uint8)) for _ in range(2)]
+    return parser_inputs(frames[0], frames[1], view)
 
 
 def test_predict_gives_unified_actions_and_confidence():
     torch.manual_seed(0)
     model = OverlayParser(TINY)
-    actions, confidence = model.predict(random_pairs(TINY, 5))
+    actions, confidence = model.predict(random_batch(TINY, 5))
     assert actions.shape == (5, ACTION_DIM) and actions.dtype == np.float32
     assert set(np.unique(actions[:, :N_BUTTONS])) <= {0.0, 1.0}
     assert np.abs(actions[:, N_BUTTONS:]).max() <= 1.0
     assert confidence.shape == (5,) and confidence.dtype == np.float32
     assert ((confidence >= 0) & (confidence <= 1)).all()
-    with pytest.raises(ValueError, match=r"expected \(B, 3, 48, 128\)"):
-        model.predict(np.zeros((2, 3, 48, 64), np.float32))
+    wrong = random_batch(TINY, 2)._replace(frames=np.zeros((2, 6, 48, 64), np.float32))
+    with pytest.raises(ValueError, match=r"expected \(B, 6, 48, 128\)"):
+        model.predict(wrong)
 
 
 def test_stick_grid_encoding_round_trips_any_position():
@@ -51,11 +59,30 @@ def test_stick_grid_encoding_round_trips_any_position():
     actions = torch.zeros(len(values), ACTION_DIM)
     actions[:, 17:19] = values
     actions[:, 19:21] = -values
-    cell, offset = stick_targets(actions, 11)
-    assert cell[0, 0] == 0 and cell[1, 0] == 60 and cell[3, 0] == 120  # top-left, centre, bottom-right
-    assert offset.abs().max() <= 0.5 + 1e-6
-    axes = cells_to_axes(cell, offset, 11)
+    target = stick_targets(actions, 11)  # (5, 2, 121), each a distribution
+    assert torch.allclose(target.sum(-1), torch.ones(5, 2))
+    assert target[0, 0, 0] == 1 and target[1, 0, 60] == 1 and target[3, 0, 120] == 1  # top-left, centre, bottom-right
+    # A network that outputs the soft target (as log-probabilities) reads back the exact position.
+    axes, mass = decode_sticks(torch.log(target.clamp(min=1e-12)), 11)
     assert torch.allclose(axes[:, 0], values, atol=1e-5) and torch.allclose(axes[:, 1], -values, atol=1e-5)
+    assert torch.allclose(mass, torch.ones(5, 2), atol=1e-5)
+
+
+def test_soft_argmax_ignores_a_distant_second_mode():
+    logits = torch.full((1, 2, 9), -20.0)
+    logits[0, :, 0] = 0.0  # top-left
+    logits[0, :, 8] = -0.1  # bottom-right, nearly as likely
+    axes, mass = decode_sticks(logits, 3)
+    assert torch.allclose(axes[0, 0], torch.tensor([-1.0, 1.0]), atol=1e-4)  # not dragged to the centre
+    assert 0.45 < mass[0, 0] < 0.55
+
+
+def test_box_masks_cover_each_box_and_sum_to_one():
+    boxes = torch.tensor([[[0.0, 0.0, 0.5, 0.5], [0.9, 0.9, 0.92, 0.93]]])  # a quarter; a box thinner than a cell
+    masks = box_masks(boxes, (4, 4))
+    assert torch.allclose(masks.sum(dim=(-2, -1)), torch.ones(1, 2))
+    assert torch.allclose(masks[0, 0, :2, :2], torch.full((2, 2), 0.25)) and masks[0, 0, 2:].sum() == 0
+    assert masks[0, 1, 3, 3] == 1.0
 
 
 @pytest.mark.slow
@@ -69,7 +96,7 @@ def test_parser_overfits_a_tiny_render_set():
     torch.set_num_threads(2)
     model = OverlayParser(TINY)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    x, y = torch.from_numpy(pairs), torch.from_numpy(labels)
+    x, y = as_tensors(pairs), torch.from_numpy(labels)
     for _ in range(150):
         loss, _ = parser_loss(model(x), y, TINY.grid)
         optimizer.zero_grad()
@@ -85,12 +112,12 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path: Path):
     torch.manual_seed(1)
     model = OverlayParser(TINY)
     with torch.no_grad():  # non-default batch-norm statistics must survive too
-        model.fuse[1].running_mean.uniform_(-1, 1)
+        model.fuse[0].running_mean.uniform_(-1, 1)
     save_parser(model, tmp_path / "parser")
     assert {p.name for p in (tmp_path / "parser").iterdir()} == {WEIGHTS_FILE, CONFIG_FILE}
     loaded = load_parser(tmp_path / "parser")
     assert loaded.cfg == TINY
-    pairs = random_pairs(TINY, 4, seed=3)
+    pairs = random_batch(TINY, 4, seed=3)
     a1, c1 = model.predict(pairs)
     a2, c2 = loaded.predict(pairs)
     assert np.array_equal(a1, a2) and np.array_equal(c1, c2)
@@ -108,7 +135,7 @@ def test_missing_corrupt_and_mismatched_weights_give_clear_errors(tmp_path: Path
     record = json.loads((folder / CONFIG_FILE).read_text())
     record["config"]["head_size"] = 32
     (folder / CONFIG_FILE).write_text(json.dumps(record))
-    with pytest.raises(ValueError, match=r"wrong shapes: project.0.weight \(16, 8, 1, 1\) != \(32, 8, 1, 1\)"):
+    with pytest.raises(ValueError, match=r"wrong shapes: button_embedding \(17, 48\) != \(17, 96\)"):
         load_parser(folder)
     (folder / CONFIG_FILE).write_text("{not json")
     with pytest.raises(ValueError, match=f"{CONFIG_FILE}: not a readable parser config"):
@@ -125,6 +152,18 @@ def test_encoder_starts_from_pretrained_segformer_weights(tmp_path: Path):
     assert torch.all(model.encoder.stages[0].patch_embeddings.proj.weight == 0.125)
     for a, b in zip(encoder.state_dict().values(), model.encoder.state_dict().values()):
         assert torch.equal(a, b)
+    # An RGB checkpoint (what public SegFormer weights are) is widened to six channels: the
+    # rest-image channels start at zero, so the encoder first sees exactly what it was trained on.
+    rgb = SegformerModel(TINY.segformer_config(num_channels=3))
+    rgb.save_pretrained(tmp_path / "rgb")
+    widened = OverlayParser(replace(TINY, pretrained=str(tmp_path / "rgb"))).encoder
+    kernel = widened.stages[0].patch_embeddings.proj.weight
+    assert kernel.shape[1] == 6 and torch.equal(kernel[:, :3], rgb.stages[0].patch_embeddings.proj.weight) and not kernel[:, 3:].any()
+    x = torch.randn(1, 3, 48, 128)
+    with torch.no_grad():
+        want = rgb(x).last_hidden_state
+        got = widened(torch.cat([x, torch.randn(1, 3, 48, 128)], dim=1)).last_hidden_state
+    assert torch.allclose(got, want, atol=1e-5)
     with pytest.raises(ValueError, match="hidden_sizes"):
         OverlayParser(replace(TINY, hidden_sizes=(8, 16, 32, 64), num_attention_heads=(1, 1, 2, 2), pretrained=str(tmp_path / "segformer")))
     with pytest.raises(ValueError, match="no SegFormer config.json"):
@@ -134,6 +173,8 @@ def test_encoder_starts_from_pretrained_segformer_weights(tmp_path: Path):
 def test_config_rejects_bad_sizes():
     with pytest.raises(ValueError, match="crop_size"):
         ParserConfig(crop_size=(90, 64))
+    with pytest.raises(ValueError, match="stick_size"):
+        ParserConfig(stick_size=16)
     with pytest.raises(ValueError, match="depths"):
         ParserConfig(depths=(1, 1))
     with pytest.raises(ValueError, match="grid"):

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ from padflow.actions import N_BUTTONS, validate_action
 from padflow.overlay.crops import parser_batch
 from padflow.overlay.library import HELD_OUT_SKINS, load_library
 from padflow.overlay.synth import (
+    COLOUR_ORDERS,
     RenderSet,
     SynthConfig,
     h264_round_trip,
@@ -43,9 +45,10 @@ def test_random_actions_are_valid_with_presses_and_moving_sticks():
 
 
 def test_render_clip_gives_rectified_crops_of_the_shown_actions(library, backgrounds):
-    crops, actions = render_clip(library.skins["xbox-01"], backgrounds, CFG, np.random.default_rng(3))
+    crops, sticks, actions, colour = render_clip(library.skins["xbox-01"], backgrounds, CFG, np.random.default_rng(3))
     assert crops.shape == (3, 48, 64, 3) and crops.dtype == np.uint8
-    assert actions.shape == (3, 21)
+    assert sticks.shape == (3, 2, CFG.stick_size, CFG.stick_size, 3) and sticks.dtype == np.uint8
+    assert actions.shape == (3, 21) and 0 <= colour < len(COLOUR_ORDERS)
     # The overlay fills the crop: a rectified render looks like the skin, not like the background.
     assert crops.std() > 10 and abs(crops.mean() - backgrounds[1].mean()) > 1
 
@@ -55,7 +58,7 @@ def test_renders_are_deterministic_per_seed_and_worker_count(library, background
     a = render_split(skins, 6, backgrounds, CFG, seed=5, split="train", workers=1)
     b = render_split(skins, 6, backgrounds, CFG, seed=5, split="train", workers=2)
     c = render_split(skins, 6, backgrounds, CFG, seed=6, split="train", workers=1)
-    assert np.array_equal(a.crops, b.crops) and np.array_equal(a.actions, b.actions)
+    assert np.array_equal(a.crops, b.crops) and np.array_equal(a.sticks, b.sticks) and np.array_equal(a.actions, b.actions)
     assert not np.array_equal(a.crops, c.crops)
     assert a.skin_ids == ("generic-01", "nintendo-01", "xbox-01") * 2
     assert a.renders_per_s > 0
@@ -80,9 +83,30 @@ def test_training_split_never_uses_held_out_skins(library):
 def test_pair_batch_matches_the_extraction_crop_path(library, backgrounds):
     renders = render_split({"xbox-01": library.skins["xbox-01"]}, 2, backgrounds, CFG, seed=0, split="x")
     pairs, labels = renders.pair_batch(np.array([0, 1, 2, 3]))
-    # Extraction pairs consecutive crops with parser_batch; clip pairs must be the same tensors.
-    assert np.array_equal(pairs[:2], parser_batch(renders.crops[0])[1:])
+    # Extraction pairs consecutive frames with parser_batch; clip pairs must be the same tensors.
+    video = parser_batch(renders.crops[0], renders.sticks[0], renders.clip_view(0))
+    for got, want in zip(pairs, video):
+        assert np.array_equal(got[:2], want[1:])
     assert np.array_equal(labels[2:], renders.actions[1, 1:])
+
+
+def test_reordered_colours_reach_the_rest_reference_too(library, backgrounds):
+    renders = render_split({"xbox-01": library.skins["xbox-01"]}, 12, backgrounds, CFG, seed=0, split="x")
+    assert len(set(renders.colour_orders.tolist())) > 1  # several colourings drawn
+    clip = int(np.flatnonzero(renders.colour_orders != 0)[0])
+    order = COLOUR_ORDERS[renders.colour_orders[clip]]
+    batch, _ = renders.pair_batch(np.array([clip * (CFG.frames_per_clip - 1)]))
+    plain, _ = replace(renders, colour_orders=np.zeros_like(renders.colour_orders)).pair_batch(np.array([clip * (CFG.frames_per_clip - 1)]))
+    # The rest channels (3..5) of a reordered clip are the plain rest channels in the clip's order.
+    np.testing.assert_allclose(batch.frames[0, 3:], _rest_in_order(plain.frames[0, 3:], order), atol=1e-5)
+
+
+def _rest_in_order(normalized: np.ndarray, order: np.ndarray) -> np.ndarray:
+    from padflow.overlay.crops import PIXEL_MEAN, PIXEL_STD
+
+    pixels = normalized * PIXEL_STD[:, None, None] + PIXEL_MEAN[:, None, None]
+    reordered = pixels[order]
+    return ((reordered - PIXEL_MEAN[:, None, None]) / PIXEL_STD[:, None, None]).astype(np.float32)
 
 
 def test_h264_round_trip_keeps_odd_sizes_and_picture():
@@ -96,6 +120,8 @@ def test_shard_round_trip_and_bad_files(tmp_path: Path, library, backgrounds):
     renders = render_split({"xbox-01": library.skins["xbox-01"]}, 2, backgrounds, CFG, seed=0, split="x")
     loaded = load_shard(save_shard(renders, tmp_path / "r.npz"))
     assert isinstance(loaded, RenderSet) and np.array_equal(loaded.crops, renders.crops) and loaded.skin_ids == renders.skin_ids
+    for got, want in zip(loaded.pair_batch(np.arange(4))[0], renders.pair_batch(np.arange(4))[0]):
+        assert np.array_equal(got, want)
     with pytest.raises(ValueError, match="render shard not found"):
         load_shard(tmp_path / "none.npz")
     (tmp_path / "bad.npz").write_bytes(b"garbage")

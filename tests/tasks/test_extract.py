@@ -7,7 +7,7 @@ import pytest
 
 from models.overlay_parser import OverlayParser, ParserConfig, save_parser
 from padflow.actions import AXIS_INDEX, noop
-from padflow.overlay.crops import parser_batch
+from padflow.overlay.crops import parser_batch, skin_view
 from padflow.overlay.library import load_library
 from padflow.overlay.render import Placement, draw_overlay
 from padflow.tables import read_action_table, table_to_actions
@@ -102,10 +102,14 @@ def test_stage_extracts_records_and_survives_a_damaged_video(project):
 def test_pairs_chain_across_batches():
     parser = tiny_parser()
     w, h = TINY_PARSER.crop_size
-    crops = np.random.default_rng(0).integers(0, 256, (11, h, w, 3), dtype=np.uint8)
-    whole, whole_conf = parser.predict(parser_batch(crops))
-    batches = [(crops[i : i + 4], 30.0) for i in range(0, len(crops), 4)]
-    chained, conf, fps = parse_video(parser, iter(batches))
+    s = TINY_PARSER.stick_size
+    view = skin_view(load_library().skins["xbox-01"], TINY_PARSER.crop_size, s)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (11, h, w, 3), dtype=np.uint8)
+    sticks = rng.integers(0, 256, (11, 2, s, s, 3), dtype=np.uint8)
+    whole, whole_conf = parser.predict(parser_batch(crops, sticks, view))
+    batches = [(crops[i : i + 4], sticks[i : i + 4], 30.0) for i in range(0, len(crops), 4)]
+    chained, conf, fps = parse_video(parser, view, iter(batches))
     np.testing.assert_array_equal(chained, whole)
     np.testing.assert_allclose(conf, whole_conf, rtol=1e-5)
     assert fps == 30.0
