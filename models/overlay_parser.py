@@ -42,7 +42,7 @@ from transformers import SegformerConfig, SegformerModel
 from padflow.actions import ACTION_DIM, LEFT_STICK, N_BUTTONS, RIGHT_STICK
 from padflow.config import from_mapping
 from padflow.io import atomic_path, write_json
-from padflow.overlay.crops import INPUT_CHANNELS, N_STICKS, ParserBatch
+from padflow.overlay.crops import INPUT_CHANNELS, N_STICKS, PIXEL_MEAN, PIXEL_STD, ParserBatch
 
 WEIGHTS_FILE = "parser.safetensors"
 CONFIG_FILE = "parser_config.json"
@@ -137,11 +137,15 @@ class OverlayParser(nn.Module):
         self.button_embedding = nn.Parameter(torch.zeros(N_BUTTONS, 3 * c))
         self.button_head = nn.Sequential(nn.Linear(3 * c, c), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(c, 1))
         self.stick_head = nn.Sequential(nn.Conv2d(c, c, 1), nn.GELU(), nn.Dropout(cfg.dropout), nn.Conv2d(c, 1, 1))
-        lattice = torch.linspace(-1.0, 1.0, cfg.grid)
-        self.register_buffer("lattice", lattice, persistent=False)
+        self.register_buffer("lattice", torch.linspace(-1.0, 1.0, cfg.grid), persistent=False)
+        # uint8 pixels → ImageNet-normalized floats, for the frames' and the rest image's RGB alike
+        mean, std = (torch.tensor(np.tile(v, INPUT_CHANNELS // 3)).reshape(1, -1, 1, 1) for v in (PIXEL_MEAN, PIXEL_STD))
+        self.register_buffer("pixel_scale", 1.0 / (255.0 * std), persistent=False)
+        self.register_buffer("pixel_shift", -mean / std, persistent=False)
 
-    def fused(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 6, H, W) → (B, head_size, H/4, W/4): all encoder stages at the first stage's stride."""
+    def fused(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 6, H, W) uint8 → (B, head_size, H/4, W/4): all encoder stages at the first stage's stride."""
+        x = pixels.float() * self.pixel_scale + self.pixel_shift
         stages = self.encoder(x, output_hidden_states=True).hidden_states  # (B, C_i, H/s_i, W/s_i) per block
         size = stages[0].shape[-2:]
         # Summed rather than concatenated and mixed (SegFormer's decoder): the same multi-scale
@@ -205,8 +209,9 @@ class OverlayParser(nn.Module):
 
 
 def as_tensors(batch: ParserBatch) -> ParserBatch:
-    """A numpy ParserBatch as float32 torch tensors (no copy where the arrays allow)."""
-    return ParserBatch(*(torch.as_tensor(np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x, dtype=torch.float32) for x in batch))
+    """A numpy ParserBatch as torch tensors: pixels stay uint8, layout becomes float32."""
+    frames, sticks, boxes, travel = (torch.as_tensor(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x for x in batch)
+    return ParserBatch(frames, sticks, boxes.float(), travel.float())
 
 
 def box_masks(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

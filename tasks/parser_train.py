@@ -44,6 +44,7 @@ FIGURE_DPI = 110  # confusion matrices hold 17 small panels: a little sharper th
 class ParserTrainConfig:
     train_samples: int = 24_000  # training pairs (rendered as clips of synth.frames_per_clip frames)
     val_samples: int = 2_000  # pairs in each validation set
+    curve_samples: int = 500  # pairs of each validation set scored after every epoch for the curves (the final figures use all)
     epochs: int = 4  # passes over the training pairs
     batch_size: int = 64  # pairs per step
     # NitroGen trains with lr 1e-4 for many GPU-hours; a few CPU-minutes need a larger peak rate,
@@ -64,7 +65,7 @@ class ParserTrainConfig:
     out_dir: str = "data/parser"
 
     def __post_init__(self) -> None:
-        for name in ("train_samples", "val_samples", "epochs", "batch_size", "threads", "render_workers", "background_frames", "background_stride"):
+        for name in ("train_samples", "val_samples", "curve_samples", "epochs", "batch_size", "threads", "render_workers", "background_frames", "background_stride"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: {getattr(self, name)} must be >= 1")
         if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0:
@@ -134,11 +135,12 @@ def train(cfg: ParserTrainConfig, train_set: RenderSet, seed: int, on_epoch=None
     return model, losses, steps_per_epoch * cfg.epochs * cfg.batch_size / max(trained_s, 1e-9)
 
 
-def predict_set(model: OverlayParser, renders: RenderSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predicted actions, confidences and true actions for every pair of a render set."""
+def predict_set(model: OverlayParser, renders: RenderSet, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predicted actions, confidences and true actions for the first `limit` pairs (all if None) of a render set."""
     preds, confs, truths = [], [], []
-    for start in range(0, renders.pairs, PREDICT_BATCH):
-        pairs, labels = renders.pair_batch(np.arange(start, min(start + PREDICT_BATCH, renders.pairs)))
+    n = renders.pairs if limit is None else min(limit, renders.pairs)
+    for start in range(0, n, PREDICT_BATCH):
+        pairs, labels = renders.pair_batch(np.arange(start, min(start + PREDICT_BATCH, n)))
         actions, confidence = model.predict(pairs)
         preds.append(actions)
         confs.append(confidence)
@@ -228,7 +230,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
 
     def on_epoch(model: OverlayParser) -> None:
         for split in SPLITS[1:]:
-            pred, _, truth = predict_set(model, sets[split])
+            pred, _, truth = predict_set(model, sets[split], cfg.curve_samples)
             scores = score(pred, truth)
             for m in ("button_frame_accuracy", "stick_r2"):
                 curves[f"{split}_{m}"].append(scores[m])

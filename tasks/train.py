@@ -85,6 +85,10 @@ class TrainConfig:
     val_every_n_epochs: int = 1
     checkpoint_every_n_steps: int = 50  # last.ckpt is refreshed every this many optimizer steps
     sample_steps: int = 16  # Euler steps when sampling chunks for the validation metrics
+    # Sampled chunks averaged into the point prediction the validation metrics score. One sample
+    # carries the policy's sampling noise: a perfect policy's single sample has an expected squared
+    # error of twice the conditional variance, so it can lose to the mean baseline on MSE.
+    val_chunk_samples: int = 4
     mask_policy: str = "black"  # what to do with the controller overlay: black | none
     augmentation: Augmentation = field(default_factory=Augmentation)
     num_workers: int = 0  # DataLoader workers; frames are pre-decoded, so 0 is usually enough
@@ -97,7 +101,7 @@ class TrainConfig:
         if self.model not in self.models:
             raise ValueError(f"model {self.model!r} is not one of models: {', '.join(self.models) or '(none)'}")
         for name in ("max_steps", "batch_size", "val_every_n_epochs", "checkpoint_every_n_steps", "sample_steps",
-                     "num_nodes", "log_every_n_steps"):
+                     "val_chunk_samples", "num_nodes", "log_every_n_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip <= 0:
@@ -357,7 +361,8 @@ class PolicyModule(_lightning().LightningModule):
         with torch.random.fork_rng(devices=[frames.device] if frames.device.type == "cuda" else []):
             torch.manual_seed(batch_idx)
             loss = self.policy.loss({"frames": frames, "actions": labels})
-            pred = self.policy.sample(frames, steps=self.cfg.sample_steps)
+            # (B, H, 21): mean of val_chunk_samples chunks; a button counts as pressed in most of them
+            pred = torch.stack([self.policy.sample(frames, steps=self.cfg.sample_steps) for _ in range(self.cfg.val_chunk_samples)]).mean(0)
         base = self.mean_action.expand_as(labels)
         base = torch.cat([(base[..., BUTTON_SLICE] > 0.5).to(base.dtype), base[..., AXIS_SLICE]], dim=-1)
         s = self._val_sums

@@ -53,8 +53,8 @@ class SkinView:
 class ParserBatch(NamedTuple):
     """The parser's input for N frames (numpy float32, or torch tensors once converted)."""
 
-    frames: np.ndarray  # (N, 6, h, 2w): [previous | current] crop RGB, then [rest | rest] RGB; normalized
-    sticks: np.ndarray  # (N, 2, 6, s, 2s): the same for each stick patch (left, right)
+    frames: np.ndarray  # (N, 6, h, 2w) uint8: [previous | current] crop RGB, then [rest | rest] RGB
+    sticks: np.ndarray  # (N, 2, 6, s, 2s) uint8: the same for each stick patch (left, right)
     button_boxes: np.ndarray  # (N, 17, 4) in [0, 1]: (x0, y0, x1, y1) of each button in the crop
     stick_travel: np.ndarray  # (N, 2): cap travel / patch half-side
 
@@ -122,18 +122,15 @@ def skin_view(skin: Skin, crop_size: tuple[int, int], stick_size: int) -> SkinVi
     return SkinView(skin.id, rest_crop, rest_sticks, regions, np.clip(button_boxes, 0.0, 1.0), travel)
 
 
-def _normalized(images: np.ndarray) -> np.ndarray:
-    """(..., H, W, 3) uint8 → (..., 3, H, W) float32 with ImageNet statistics."""
-    x = (images.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
-    return np.moveaxis(x, -1, -3)
-
-
 def _side_by_side(previous: np.ndarray, current: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """(N, ..., H, W, 3) previous/current and a broadcastable rest → (N, ..., 6, H, 2W) float32."""
-    pair = _normalized(np.concatenate([previous, current], axis=-2))
-    reference = _normalized(np.concatenate([rest, rest], axis=-2))
-    reference = np.broadcast_to(reference, pair.shape)
-    return np.concatenate([pair, reference], axis=-3)
+    """(N, ..., H, W, 3) previous/current and a broadcastable rest → (N, ..., 6, H, 2W) uint8.
+
+    Pixels stay uint8 here (a quarter of float32's bytes to gather per batch); the parser
+    converts and normalizes them with PIXEL_MEAN / PIXEL_STD as its first step.
+    """
+    pair = np.concatenate([previous, current], axis=-2)
+    reference = np.broadcast_to(np.concatenate([rest, rest], axis=-2), pair.shape)
+    return np.moveaxis(np.concatenate([pair, reference], axis=-1), -1, -3)
 
 
 def parser_inputs(
