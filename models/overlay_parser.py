@@ -8,7 +8,8 @@ parser can see, whatever the skin looks like), plus where the buttons are (boxes
 layout) and how far a stick cap travels inside its patch.
 
 One SegFormer encoder reads both views. Its four stages (strides 4, 8, 16, 32) are projected to
-`head_size` channels, upsampled to stride 4 and fused, as in SegFormer's all-MLP decoder; then
+`head_size` channels, upsampled to stride 4 and summed into one map (SegFormer's all-MLP decoder
+at its stride, with a sum in place of its concatenate-and-mix); then
 
     buttons       (B, 17)         logits: the fused map of the current crop is averaged over each
                                   button's box (and the same box in the previous crop, and the
