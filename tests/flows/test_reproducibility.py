@@ -1,7 +1,8 @@
 """Reproducibility on the debug pipeline with real DVC: any runner, a killed run, a clean rebuild.
 
 One project is built up to the gate (`dvc repro gate`, ~2 min here) and shared by the tests of
-this module, in order: the last one wipes it and rebuilds it from a clean state.
+this module, in order: the first one wipes it and rebuilds it from a clean state, before the
+others run extract again on it.
 
 What is bit-stable (same bytes, so the same dvc.lock hash, on every clean rebuild): the corpus
 (videos, ground truth, reports), the parser weights, the ingested videos, the action tables and
@@ -103,6 +104,26 @@ def extract_config(root: Path, **changes) -> ExtractConfig:
     return replace(from_mapping(ExtractConfig, load_params(root / "params.yaml")["extract"], "extract"), **changes)
 
 
+def test_two_clean_state_runs_give_the_same_data(built: Path):
+    first_hashes = lock_hashes(built)
+    first = {name: snapshot(built / name, skip="data_docs") for name in ("data/ingest", "data/extract", "data/gate")}
+    for name in ("data", "metrics", "dvc.lock", ".dvc/cache", ".dvc/tmp"):
+        path = built / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+    out = dvc(built, "repro", "--no-run-cache", "gate")
+    assert "Running stage 'corpus'" in out and "Running stage 'gate'" in out
+    second_hashes = lock_hashes(built)
+    for out_path in BIT_STABLE_OUTS:
+        assert second_hashes[out_path] == first_hashes[out_path], f"{out_path} is not bit-stable"
+    for name, files in first.items():
+        again = snapshot(built / name, skip="data_docs")
+        assert again.keys() == files.keys(), name
+        for rel in files:
+            assert again[rel] == files[rel], f"{name}/{rel} differs beyond its timing fields"
+    assert (built / DATA_DOCS).is_dir()
+
+
 def test_a_dask_local_cluster_writes_the_same_action_tables_as_the_default_runner(built: Path, prefect_harness):
     default = built / "data/extract"
     assert len(tables(default)) == 3, "three of the four debug videos carry an overlay"
@@ -146,23 +167,3 @@ def test_extract_killed_mid_run_then_rerun_matches_the_uninterrupted_run(built: 
     assert "Running stage 'extract'" in out
     assert snapshot(built / "data/extract") == uninterrupted
     assert not [p.name for p in (built / "data/extract").iterdir() if p.name.startswith(".")], "no temp files left"
-
-
-def test_two_clean_state_runs_give_the_same_data(built: Path):
-    first_hashes = lock_hashes(built)
-    first = {name: snapshot(built / name, skip="data_docs") for name in ("data/ingest", "data/extract", "data/gate")}
-    for name in ("data", "metrics", "dvc.lock", ".dvc/cache", ".dvc/tmp"):
-        path = built / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-
-    out = dvc(built, "repro", "--no-run-cache", "gate")
-    assert "Running stage 'corpus'" in out and "Running stage 'gate'" in out
-    second_hashes = lock_hashes(built)
-    for out_path in BIT_STABLE_OUTS:
-        assert second_hashes[out_path] == first_hashes[out_path], f"{out_path} is not bit-stable"
-    for name, files in first.items():
-        again = snapshot(built / name, skip="data_docs")
-        assert again.keys() == files.keys(), name
-        for rel in files:
-            assert again[rel] == files[rel], f"{name}/{rel} differs beyond its timing fields"
-    assert (built / DATA_DOCS).is_dir()
