@@ -37,7 +37,8 @@ import av
 
 from padflow.config import load_params, project_root
 from padflow.fanout import runner_config
-from tasks.extract import INGEST_REPORT, PARSER_WEIGHTS, ExtractConfig, extract_all, ingested_videos
+from tasks.extract import PARSER_WEIGHTS, ExtractConfig, extract_all, ingested_videos
+from tasks.ingest import REPORT_FILE as INGEST_REPORT
 
 
 def decode_all(path: Path) -> int:
@@ -87,7 +88,7 @@ def main() -> None:
     root = project_root()
     params = load_params(root / "params.yaml")
     cfg = ExtractConfig() if params.get("extract") is None else _config(params)
-    runner = runner_config(params)
+    runner = runner_config(params, "extract")
     if args.runner:
         runner = replace(runner, kind=args.runner, address=runner.address if args.runner == "dask" else None)
     rows = list(ingested_videos(root / cfg.ingest_dir))[: args.videos]

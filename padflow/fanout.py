@@ -10,6 +10,11 @@ runner `params.yaml: orchestration.task_runner` picks, and returns the results i
                     existing cluster whose scheduler is at `address` (Kubernetes, SLURM through
                     dask-jobqueue, ...; its workers need the project folder at the same path)
 
+A stage can have a runner of its own in `orchestration.stage_runners` (its fields are laid over
+`task_runner`'s): on 2 cores extract runs fastest on threads (one process, one copy of the parser
+and the template features, no interpreter start-up per worker; decoding, SIFT and torch release
+the GIL), while evaluation's game loops are Python and need processes.
+
 `workers` is each stage's own knob (`ingest.workers`, `extract.workers`, `evaluate.workers`):
 stages differ in how much memory and how many threads one item takes. With one worker on a local
 runner there is nothing to spread, so the items run in the stage's process with no engine (no
@@ -41,6 +46,8 @@ R = TypeVar("R")
 
 RunnerKind = Literal["process", "thread", "dask"]
 SECTION = "orchestration.task_runner"
+STAGE_SECTION = "orchestration.stage_runners"
+FAN_OUT_STAGES = ("ingest", "extract", "evaluate")  # the stages whose per-item work fan_out maps
 SERVER_STARTUP_TIMEOUT_S = 60  # Prefect's temporary server needs ~10-14 s on 2 busy cores; its default is 20
 # A Dask scheduler address: protocol://host:port (tcp, tls, ucx, ws, ...) or host:port.
 ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/:]+:\d{1,5}$|^[a-z][a-z0-9+.-]*://\[[0-9a-fA-F:]+\]:\d{1,5}$")
@@ -62,12 +69,24 @@ class TaskRunnerConfig:
                 raise ValueError(f"address: expected a Dask scheduler address like tcp://host:8786, got {self.address!r}")
 
 
-def runner_config(params: dict[str, Any]) -> TaskRunnerConfig:
-    """`orchestration.task_runner` of a loaded params mapping (defaults when absent)."""
+def runner_config(params: dict[str, Any], stage: str | None = None) -> TaskRunnerConfig:
+    """The task runner of `stage`: `orchestration.task_runner`, with the stage's entry of
+    `orchestration.stage_runners` laid over it (defaults when absent)."""
     orchestration = params.get("orchestration") or {}
     if not isinstance(orchestration, dict):
         raise ValueError(f"orchestration: expected a mapping, got {type(orchestration).__name__}")
-    return from_mapping(TaskRunnerConfig, orchestration.get("task_runner"), SECTION)
+    base = orchestration.get("task_runner") or {}
+    if not isinstance(base, dict):
+        raise ValueError(f"{SECTION}: expected a mapping, got {type(base).__name__}")
+    overrides = orchestration.get("stage_runners") or {}
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ValueError(f"{STAGE_SECTION}: expected a mapping of stage name to runner settings, got {overrides!r}")
+    unknown = sorted(set(overrides) - set(FAN_OUT_STAGES))
+    if unknown:
+        raise ValueError(f"{STAGE_SECTION}: {', '.join(unknown)} fan(s) nothing out; stages that do: {', '.join(FAN_OUT_STAGES)}")
+    if stage is None or stage not in overrides:
+        return from_mapping(TaskRunnerConfig, base, SECTION)
+    return from_mapping(TaskRunnerConfig, {**base, **overrides[stage]}, f"{STAGE_SECTION}.{stage}")
 
 
 def make_task_runner(cfg: TaskRunnerConfig, workers: int) -> Any:

@@ -85,7 +85,8 @@ from padflow.actions import (
 )
 from padflow.io import atomic_path, write_json
 from padflow.tables import actions_to_table, read_action_table, table_to_actions, write_action_table
-from tasks.ingest import IngestConfig, IngestRow, ingest
+from tasks.ingest import REPORT_FILE as INGEST_REPORT
+from tasks.ingest import IngestConfig, IngestRow, accepted_videos, ingest, read_report
 
 ACTIONS_FILES = {"raw": "actions_raw.parquet", "processed": "actions_processed.parquet"}
 METADATA_FILE = "metadata.json"
@@ -690,14 +691,10 @@ def _export_source(
     # Normalized videos live in <ingest dir>/videos/, beside the report that describes them.
     ingest_dir = (root / row["video_path"]).parent.parent
     if ingest_dir not in ingest_reports:
-        try:
-            files = json.loads((ingest_dir / "ingest_report.json").read_text())["files"]
-        except (OSError, json.JSONDecodeError, KeyError) as exc:
-            raise ValueError(f"{ingest_dir / 'ingest_report.json'}: ingest report unreadable ({exc})") from None
-        ingest_reports[ingest_dir] = {f["video_id"]: f for f in files if f.get("status") == "accepted"}
+        ingest_reports[ingest_dir] = accepted_videos(read_report(ingest_dir))
     ingested = ingest_reports[ingest_dir].get(row["video_id"])
     if ingested is None or not ingested.get("size_out"):
-        raise ValueError(f"{ingest_dir / 'ingest_report.json'}: no accepted video {row['video_id']}")
+        raise ValueError(f"{ingest_dir / INGEST_REPORT}: no accepted video {row['video_id']}")
     return int(record.get("frame_offset", 0)), actions, row, record, ingested
 
 

@@ -633,7 +633,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: evaluate the train stage's policy on the task suite, next to the baselines."""
     cfg = from_mapping(EvaluateConfig, params.get("evaluate"), "evaluate")
     seed = int(params.get("seed", 0))
-    result = evaluate(cfg, root, seed, progress=log_progress, runner=runner_config(params))
+    result = evaluate(cfg, root, seed, progress=log_progress, runner=runner_config(params, "evaluate"))
     out_dir = result["out_dir"]
     return StageResult(
         params={"evaluate": asdict(cfg), "seed": seed},

@@ -26,7 +26,6 @@ and the headline numbers join the stage metrics.
 from __future__ import annotations
 
 import functools
-import json
 import queue
 import threading
 import time
@@ -47,13 +46,13 @@ from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
+from tasks.ingest import accepted_videos, read_report
 
 Status = Literal["extracted", "no_overlay", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
 EXTRACT_VERSION = 2  # bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
-INGEST_REPORT = "ingest_report.json"
 PARSER_WEIGHTS = "parser.safetensors"
 QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while decode runs ahead
 
@@ -97,6 +96,7 @@ class ExtractJob:
     parser_sha256: str
     skin_dirs: tuple[Path, ...]
     cfg: ExtractConfig
+    pixels: int = 0  # frames x width x height of the video: its share of the work, for scheduling
 
 
 @dataclass(frozen=True)
@@ -206,25 +206,29 @@ def parse_video(parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray,
     return np.concatenate(actions), np.concatenate(confidence), fps
 
 
-# One per worker process: the library, its template features and the parser are loaded once.
+# One per worker process: the library, its template features and the parser are loaded once
+# (under a lock: a thread runner's workers share them, and inference does not change the parser).
 _LIBRARIES: dict[tuple[Path, ...], SkinLibrary] = {}
 _PARSERS: dict[tuple[Path, str], Any] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def _library(skin_dirs: tuple[Path, ...]) -> SkinLibrary:
-    if skin_dirs not in _LIBRARIES:
-        _LIBRARIES[skin_dirs] = load_library(skin_dirs)
-    return _LIBRARIES[skin_dirs]
+    with _LOAD_LOCK:
+        if skin_dirs not in _LIBRARIES:
+            _LIBRARIES[skin_dirs] = load_library(skin_dirs)
+        return _LIBRARIES[skin_dirs]
 
 
 def _parser(parser_dir: Path, sha256: str) -> Any:
     from models.overlay_parser import load_parser
 
     key = (parser_dir, sha256)
-    if key not in _PARSERS:
-        _PARSERS.clear()
-        _PARSERS[key] = load_parser(parser_dir)
-    return _PARSERS[key]
+    with _LOAD_LOCK:
+        if key not in _PARSERS:
+            _PARSERS.clear()
+            _PARSERS[key] = load_parser(parser_dir)
+        return _PARSERS[key]
 
 
 def extract_video(job: ExtractJob) -> ExtractOutcome:
@@ -300,20 +304,19 @@ def run_jobs(jobs: list[ExtractJob], workers: int, threads: int, runner: TaskRun
         print(f"[extract {done}/{total}] {outcome.status} {outcome.video_id} ({outcome.source}): {outcome.reason}", flush=True)
 
     setup = functools.partial(start_worker, threads, jobs[0].skin_dirs, jobs[0].cfg.localize)
-    return fan_out(extract_video, jobs, name="extract", runner=runner, workers=workers, labels=[job.video_id for job in jobs],
-                   setup=setup, on_error=crashed, progress=progress)
+    # Longest first: the last video to finish then is a short one, and no worker idles long at the end.
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].pixels)
+    outcomes = fan_out(extract_video, [jobs[i] for i in order], name="extract", runner=runner, workers=workers,
+                       labels=[jobs[i].video_id for i in order], setup=setup, on_error=crashed, progress=progress)
+    in_job_order: list[ExtractOutcome] = [None] * len(jobs)  # type: ignore[list-item]
+    for i, outcome in zip(order, outcomes):
+        in_job_order[i] = outcome
+    return in_job_order
 
 
 def ingested_videos(ingest_dir: Path) -> list[Mapping[str, Any]]:
-    """The accepted rows of ingest's report; ValueError if there is no report."""
-    path = ingest_dir / INGEST_REPORT
-    try:
-        report = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: ingest report not found (run the ingest stage first)") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from None
-    return [row for row in report.get("files", []) if row.get("status") == "accepted" and row.get("video_id")]
+    """The accepted rows of ingest's report; ValueError if there is no readable report."""
+    return list(accepted_videos(read_report(ingest_dir)).values())
 
 
 def extract_all(
@@ -333,7 +336,9 @@ def extract_all(
     for row in rows:
         provenance = {k: row.get(k) for k in ("path", "sha256", "source", "licence", "url")}
         video = ingest_dir / row["output"]
-        jobs.append(ExtractJob(row["video_id"], video, provenance, out_dir, parser_dir, sha256, skin_dirs, cfg))
+        width, height = row.get("size_out") or (0, 0)
+        pixels = int(row.get("frames_out") or 0) * int(width) * int(height)
+        jobs.append(ExtractJob(row["video_id"], video, provenance, out_dir, parser_dir, sha256, skin_dirs, cfg, pixels))
     started = time.perf_counter()
     outcomes = run_jobs(jobs, cfg.workers, cfg.threads, runner)
     wall = time.perf_counter() - started
@@ -367,13 +372,13 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
 
     cfg = from_mapping(ExtractConfig, params.get("extract"), "extract")
     skin_dirs = tuple(root / d for d in (params.get("overlay") or {}).get("skin_dirs") or ())
-    outcomes, wall = extract_all(cfg, root, skin_dirs, runner_config(params))
+    outcomes, wall = extract_all(cfg, root, skin_dirs, runner_config(params, "extract"))
     metrics = extract_metrics(outcomes, wall)
     out_dir = root / cfg.out_dir
     artifacts = {"extract": out_dir / REPORT_FILE}
     truth_dir = root / cfg.truth_dir
     if truth_dir.is_dir() and any(truth_dir.glob("*.parquet")):
-        scores = collect_scores(root, out_dir, truth_dir, root / cfg.ingest_dir / INGEST_REPORT)
+        scores = collect_scores(root, out_dir, truth_dir, root / cfg.ingest_dir)
         reports = {split: summarize(scores, split) for split in SPLITS}
         write_json(out_dir / SCORE_FILE, reports)
         for split, report in reports.items():

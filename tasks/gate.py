@@ -6,7 +6,9 @@ fails is quarantined with the names of the failed expectations and a reason for 
 stops the stage. Accepted tables are cut into `chunk_size`-step chunks; a chunk is dropped when
 fewer than `min_action_density` of its timesteps carry any action (so the policy does not learn
 to do nothing) or when the game picture barely changes (menus, loading screens). If too few
-hours survive for the batch to look sane, the stage fails with a clear message.
+hours survive for the batch to look sane, the stage fails with a clear message. Chunks start
+every `chunk_stride` frames: with a stride below `chunk_size` they overlap (NitroGen trains on
+every window), and "hours kept" counts each frame of the kept chunks once.
 
 Inputs: every folder in `sources` holds action tables `<table_id>.parquet`, a record
 `<table_id>.json` beside each (`inliers`, `box`; optionally `frame_offset`, `expected_frames`,
@@ -47,6 +49,7 @@ from padflow.config import from_mapping
 from padflow.io import atomic_path, save_figure, write_json
 from padflow.stages import StageResult
 from padflow.tables import ACTION_TABLE_SCHEMA, read_action_table, table_to_actions
+from tasks.ingest import accepted_videos, read_report
 
 SUITE_NAME = "action_table"
 DEFAULT_MIN_INLIERS = 20  # NitroGen's localization bar, when params.yaml names none
@@ -76,6 +79,7 @@ CHUNK_INDEX_SCHEMA = pa.schema(
 @dataclass(frozen=True)
 class GateConfig:
     chunk_size: int = 16  # timesteps per chunk: the policy's action horizon
+    chunk_stride: int = 16  # frames between consecutive chunk starts; < chunk_size gives overlapping chunks
     min_action_density: float = 0.5  # keep a chunk when at least this share of timesteps act (NitroGen: 50%)
     stick_deadzone: float = 0.05  # |axis| at or below this counts as a centred stick
     min_confidence: float = 0.5  # parser confidence below this makes a frame "low confidence"
@@ -95,6 +99,8 @@ class GateConfig:
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if not 1 <= self.chunk_stride <= self.chunk_size:
+            raise ValueError(f"chunk_stride must be in [1, chunk_size={self.chunk_size}] (a larger stride skips frames), got {self.chunk_stride}")
         for name in ("min_action_density", "max_low_confidence_share", "min_kept_share", "min_confidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -329,10 +335,10 @@ def action_density(actions: np.ndarray, deadzone: float) -> np.ndarray:
 
 
 def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig) -> list[tuple[int, float, float, str]]:
-    """Non-overlapping chunks → (start, density, motion, verdict) with verdict kept|density|static."""
+    """Chunks every `chunk_stride` frames → (start, density, motion, verdict) with verdict kept|density|static."""
     acting = action_density(actions, cfg.stick_deadzone)
     out = []
-    for start in range(0, len(actions) - cfg.chunk_size + 1, cfg.chunk_size):
+    for start in range(0, len(actions) - cfg.chunk_size + 1, cfg.chunk_stride):
         density = float(acting[start : start + cfg.chunk_size].mean())
         change = float(motion[start : start + cfg.chunk_size].max()) if len(motion) else 0.0
         if density < cfg.min_action_density:
@@ -343,6 +349,15 @@ def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig) -> list
             verdict = "kept"
         out.append((start, density, change, verdict))
     return out
+
+
+def covered_frames(starts: list[int], chunk_size: int) -> int:
+    """Frames inside at least one chunk of `chunk_size` frames starting at `starts` (sorted)."""
+    covered, end = 0, 0
+    for start in starts:
+        covered += start + chunk_size - max(start, end)
+        end = start + chunk_size
+    return covered
 
 
 def video_motion(path: Path, overlay_box: tuple[int, int, int, int], cfg: GateConfig) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -430,7 +445,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
             })
         verdicts.append(Verdict(
             status="accepted",
-            hours_kept=len(kept) * cfg.chunk_size / item.fps / SECONDS_PER_HOUR,
+            hours_kept=covered_frames([c[0] for c in kept], cfg.chunk_size) / item.fps / SECONDS_PER_HOUR,
             chunks_kept=len(kept),
             chunks_dropped_density=sum(c[3] == "density" for c in chunks),
             chunks_dropped_static=sum(c[3] == "static" for c in chunks),
@@ -467,9 +482,9 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
         )
     listing = json.loads(report_path.read_text())
     ingest_dir = source_dir / listing["ingest_dir"] if "ingest_dir" in listing else default_ingest_dir
-    ingest_report = json.loads((ingest_dir / "ingest_report.json").read_text())
+    ingest_report = read_report(ingest_dir)
     fps = float(ingest_report["config"]["fps"])  # every ingested video runs at this constant rate
-    ingest_rows = {row["video_id"]: row for row in ingest_report["files"] if row.get("status") == "accepted"}
+    ingest_rows = accepted_videos(ingest_report)
     inputs, skipped = [], []
     for row in listing["tables"] if "tables" in listing else listing["videos"]:
         video_id = row["video_id"]

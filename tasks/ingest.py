@@ -870,6 +870,25 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
     )
 
 
+def read_report(ingest_dir: Path) -> dict[str, Any]:
+    """The ingest report in `ingest_dir`; ValueError naming the file when it is missing or malformed."""
+    path = ingest_dir / REPORT_FILE
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: ingest report not found (run the ingest stage first)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: ingest report unreadable ({exc})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("files"), list):
+        raise ValueError(f"{path}: not an ingest report (no 'files' list)")
+    return report
+
+
+def accepted_videos(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The accepted rows of an ingest report by video id, in report order."""
+    return {row["video_id"]: row for row in report["files"] if row.get("status") == "accepted" and row.get("video_id")}
+
+
 def _previous_report(out: Path) -> dict[str, Any]:
     """The last run's report, or {} when there is none or it cannot be trusted."""
     try:
@@ -1057,7 +1076,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: ingest params['ingest'].input into params['ingest'].output."""
     cfg = from_mapping(IngestConfig, params.get("ingest"), "ingest")
     out = root / cfg.output
-    report = ingest(root / cfg.input, out, cfg, workers=cfg.workers, runner=runner_config(params))
+    report = ingest(root / cfg.input, out, cfg, workers=cfg.workers, runner=runner_config(params, "ingest"))
     return StageResult(
         params={"ingest": asdict(cfg)},
         metrics=report.summary(),

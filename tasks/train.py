@@ -8,7 +8,8 @@ and learns the chunk's actions.
 Data path: each video is decoded once; the frames that start a chunk are preprocessed to the
 model's input size and kept as one uint8 array per video in `frame_cache_dir` (reused by later
 runs while the video, boxes, mask and size are unchanged). Augmentation runs on the batch, on
-the training device. Train and validation never share a video (or a game, `split_by: game`).
+the training device. Train and validation never share a video (or a game, `split_by: game`);
+by video, validation holds new videos of games that training also sees (see split_videos).
 
 Outputs (out_dir):
     checkpoints/last.ckpt   Lightning checkpoint (EMA weights in state_dict); a rerun resumes from it
@@ -81,7 +82,7 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"  # Lightning strategy, e.g. ddp for several devices
     val_fraction: float = 0.2  # share of videos (or games) held out for validation
-    split_by: str = "video"  # video | game: the unit that never straddles train and validation
+    split_by: str = "video"  # video (new videos of known games) | game (unseen games): the unit that never straddles train and validation
     val_every_n_epochs: int = 1
     checkpoint_every_n_steps: int = 50  # last.ckpt is refreshed every this many optimizer steps
     sample_steps: int = 16  # Euler steps when sampling chunks for the validation metrics
@@ -158,15 +159,42 @@ def read_chunk_index(path: Path) -> Any:
 
 
 def split_videos(index: Any, val_fraction: float, split_by: str, seed: int) -> tuple[list[str], list[str]]:
-    """Seeded split of the index's videos (or games) into (train, validation) groups."""
-    column = "video_id" if split_by == "video" else "game"
-    groups = sorted(index[column].astype(str).unique())
-    if len(groups) < 2:
-        raise ValueError(f"chunk index has {len(groups)} {split_by}(s); validation needs one that training never sees")
-    order = np.random.default_rng(seed).permutation(len(groups))
-    n_val = min(max(1, round(len(groups) * val_fraction)), len(groups) - 1)
-    val = sorted(groups[i] for i in order[:n_val])
-    return [g for g in groups if g not in val], val
+    """Seeded split of the index's videos (or games) into (train, validation) groups.
+
+    By game, whole games are held out. By video, validation is new videos of games training
+    knows: `val_fraction` of the videos, taken one per game in turn (seeded order), and only from
+    games that keep a training video; games with a single video train. Only when that cannot
+    fill the share (every game has one video) do whole games go to validation.
+    """
+    if split_by == "game":
+        games = sorted(index["game"].astype(str).unique())
+        if len(games) < 2:
+            raise ValueError(f"chunk index has {len(games)} game(s); validation needs one that training never sees")
+        order = np.random.default_rng(seed).permutation(len(games))
+        n_val = min(max(1, round(len(games) * val_fraction)), len(games) - 1)
+        val = sorted(games[i] for i in order[:n_val])
+        return [g for g in games if g not in val], val
+    videos = sorted(index["video_id"].astype(str).unique())
+    if len(videos) < 2:
+        raise ValueError(f"chunk index has {len(videos)} video(s); validation needs one that training never sees")
+    rng = np.random.default_rng(seed)
+    n_val = min(max(1, round(len(videos) * val_fraction)), len(videos) - 1)
+    game_of = dict(zip(index["video_id"].astype(str), index["game"].astype(str)))
+    by_game: dict[str, list[str]] = {}
+    for video in videos:
+        by_game.setdefault(game_of[video], []).append(video)
+    queues = {game: [vids[i] for i in rng.permutation(len(vids))] for game, vids in sorted(by_game.items())}
+    games = [sorted(queues)[i] for i in rng.permutation(len(queues))]
+    val: list[str] = []
+    while len(val) < n_val:
+        takers = [g for g in games if len(queues[g]) > 1][: n_val - len(val)]
+        if not takers:
+            break
+        val += [queues[g].pop() for g in takers]
+    rest = [v for g in games for v in queues[g]]
+    val += rest[: n_val - len(val)]  # every game down to one video: whole games go to validation
+    val = sorted(val)
+    return [v for v in videos if v not in val], val
 
 
 def table_frame_offset(table_path: Path) -> int:

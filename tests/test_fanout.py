@@ -18,9 +18,23 @@ from padflow.fanout import TaskRunnerConfig, fan_out, make_task_runner, runner_c
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def test_params_yaml_picks_local_processes_by_default():
-    assert runner_config(load_params()) == TaskRunnerConfig(kind="process", address=None, threads_per_worker=1)
+def test_params_yaml_picks_local_processes_by_default_and_threads_for_extract():
+    params = load_params()
+    assert runner_config(params) == TaskRunnerConfig(kind="process", address=None, threads_per_worker=1)
+    assert runner_config(params, "evaluate") == runner_config(params, "ingest") == runner_config(params)
+    assert runner_config(params, "extract") == TaskRunnerConfig(kind="thread")
     assert runner_config({}) == TaskRunnerConfig()
+
+
+def test_a_stage_runner_is_laid_over_the_shared_one():
+    orchestration = {"task_runner": {"kind": "dask", "threads_per_worker": 2}, "stage_runners": {"ingest": {"kind": "process"}}}
+    params = {"orchestration": orchestration}
+    assert runner_config(params, "ingest") == TaskRunnerConfig(kind="process", threads_per_worker=2)
+    assert runner_config(params, "extract") == TaskRunnerConfig(kind="dask", threads_per_worker=2)
+    with pytest.raises(ValueError, match=r"orchestration.stage_runners: corpus fan\(s\) nothing out"):
+        runner_config({"orchestration": {"stage_runners": {"corpus": {"kind": "thread"}}}}, "corpus")
+    with pytest.raises(ValueError, match=r"orchestration.stage_runners.extract.kind"):
+        runner_config({"orchestration": {"stage_runners": {"extract": {"kind": "ray"}}}}, "extract")
 
 
 @pytest.mark.parametrize("section, field", [

@@ -50,7 +50,7 @@ def run(args) -> int:
         status = f"FAILED: {outcome.error}" if outcome.error else f"{sum(r.success for r in outcome.results)}/{len(outcome.results)}"
         print(f"[{done}/{total}] {job.task_id} / {job.player}: {status}", file=sys.stderr, flush=True)
 
-    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=progress, runner=runner_config(params))
+    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=progress, runner=runner_config(params, "evaluate"))
     summary = result["summary"]
     if args.json:
         print(json.dumps(summary, indent=2))

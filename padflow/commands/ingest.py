@@ -36,7 +36,7 @@ def load_config() -> IngestConfig:
 def load_runner() -> TaskRunnerConfig:
     """params.yaml's orchestration.task_runner when params.yaml exists, else local processes."""
     if (project_root() / PARAMS_FILE).is_file():
-        return runner_config(load_params())
+        return runner_config(load_params(), "ingest")
     return TaskRunnerConfig()
 
 

@@ -21,11 +21,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tasks.extract import INGEST_REPORT, ExtractConfig
+    from tasks.extract import ExtractConfig
 
     root = project_root()
     cfg = load_section(ExtractConfig, "extract") if (root / PARAMS_FILE).is_file() else ExtractConfig()
-    report = score_extraction(root, root / cfg.out_dir, root / cfg.truth_dir, args.split, root / cfg.ingest_dir / INGEST_REPORT)
+    report = score_extraction(root, root / cfg.out_dir, root / cfg.truth_dir, args.split, root / cfg.ingest_dir)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

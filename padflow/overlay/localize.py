@@ -35,6 +35,7 @@ that cannot be read, or a template that cannot be localized at all, raises Value
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
@@ -53,7 +54,7 @@ Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
 DETECTORS: tuple[str, ...] = ("sift", "orb")
 TRANSFORM_MODELS: tuple[str, ...] = ("similarity", "affine")
-LOCALIZE_VERSION = 1  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 2  # bump when a change here can change a Localization for the same inputs
 INDEX_CACHE_SIZE = 4  # template indexes kept in memory (one per library x feature settings)
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 MASK_DILATE_PX = 3  # template keypoints may sit this far outside the opaque area (edges of floating buttons)
@@ -190,17 +191,35 @@ class TemplateIndex:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_matchers": {}}
 
-    def matcher(self, skin_index: int | None = None) -> Any:
-        """A trained nearest-neighbour matcher over all descriptors, or over one skin's."""
-        if skin_index not in self._matchers:
-            matcher = _make_matcher(self.detector)
-            matcher.add([self.descriptors if skin_index is None else self.descriptors[self.owner == skin_index]])
-            matcher.train()
-            self._matchers[skin_index] = matcher
-        return self._matchers[skin_index]
+    def neighbours(self, descriptors: np.ndarray, k: int, skin_index: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, k) library rows (into all descriptors, -1 where none) and distances of each query's k nearest.
+
+        With `skin_index`, only that skin's descriptors are searched. Matchers are built lazily,
+        one per thread (OpenCV's matchers are not documented as safe to share between threads).
+        """
+        key = (skin_index, threading.get_ident())
+        if key not in self._matchers:
+            rows = np.arange(len(self.descriptors)) if skin_index is None else np.flatnonzero(self.owner == skin_index)
+            data = np.ascontiguousarray(self.descriptors[rows])  # kept with the matcher: FLANN may point into it
+            self._matchers[key] = (_make_matcher(self.detector, data), rows, data)
+        matcher, rows, _ = self._matchers[key]
+        k = min(k, len(rows))
+        if self.detector == "sift":
+            found, dist = matcher.knnSearch(np.ascontiguousarray(descriptors, np.float32), k, params={"checks": FLANN_CHECKS})
+            # FLANN's L2 index reports squared distances; the ratio test compares distances.
+            dist = np.sqrt(np.maximum(dist, 0.0)).astype(np.float32)
+            found = found.astype(np.int64)
+        else:
+            found, dist = np.full((len(descriptors), k), -1, np.int64), np.full((len(descriptors), k), np.inf, np.float32)
+            for i, row in enumerate(matcher.knnMatch(descriptors, k=k)):
+                for j, m in enumerate(row):
+                    found[i, j], dist[i, j] = m.trainIdx, m.distance
+        valid = (found >= 0) & (found < len(rows))
+        return np.where(valid, rows[np.clip(found, 0, len(rows) - 1)], -1), np.where(valid, dist, np.inf).astype(np.float32)
 
 
 _INDEXES: OrderedDict[tuple, TemplateIndex] = OrderedDict()
+_INDEX_LOCK = threading.RLock()
 
 
 def make_detector(cfg: LocalizeConfig) -> cv2.Feature2D:
@@ -211,11 +230,14 @@ def make_detector(cfg: LocalizeConfig) -> cv2.Feature2D:
     )
 
 
-def _make_matcher(detector: str) -> Any:
+def _make_matcher(detector: str, descriptors: np.ndarray) -> Any:
     if detector == "sift":
         # Approximate search: exact search over ~10^4 library descriptors per frame descriptor is seconds a frame.
-        return cv2.FlannBasedMatcher({"algorithm": FLANN_KDTREE, "trees": FLANN_TREES}, {"checks": FLANN_CHECKS})
-    return cv2.BFMatcher(cv2.NORM_HAMMING)
+        return cv2.flann_Index(descriptors, {"algorithm": FLANN_KDTREE, "trees": FLANN_TREES})
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    matcher.add([descriptors])
+    matcher.train()
+    return matcher
 
 
 def detect(grey: np.ndarray, detector: cv2.Feature2D, mask: np.ndarray | None = None) -> Features:
@@ -258,6 +280,11 @@ def template_index(library: SkinLibrary, cfg: LocalizeConfig) -> TemplateIndex:
     """
     if not library.skins:
         raise ValueError("the skin library is empty: nothing to localize against")
+    with _INDEX_LOCK:  # threads of one process share the cache; one builds, the others wait for it
+        return _build_index(library, cfg)
+
+
+def _build_index(library: SkinLibrary, cfg: LocalizeConfig) -> TemplateIndex:
     key = (tuple((s.id, str(s.layout_path), s.rest.shape) for s in library.skins.values()), cfg.feature_key())
     cached = _INDEXES.get(key)
     if cached is not None:
@@ -285,12 +312,12 @@ def template_index(library: SkinLibrary, cfg: LocalizeConfig) -> TemplateIndex:
         owner=np.concatenate([np.full(len(f), i, np.int32) for f, _, i in parts]),
         detector=cfg.detector,
     )
-    remember_index(library, cfg, index)
+    _remember_index(library, cfg, index)
     return index
 
 
-def remember_index(library: SkinLibrary, cfg: LocalizeConfig, index: TemplateIndex) -> None:
-    """Put an index (e.g. one built in a parent process) in this process's cache."""
+def _remember_index(library: SkinLibrary, cfg: LocalizeConfig, index: TemplateIndex) -> None:
+    """Put an index in this process's cache (the caller holds _INDEX_LOCK)."""
     key = (tuple((s.id, str(s.layout_path), s.rest.shape) for s in library.skins.values()), cfg.feature_key())
     _INDEXES[key] = index
     _INDEXES.move_to_end(key)
@@ -369,7 +396,7 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
         matches.append(_match_frame(detect(_grey(frames[i], scale), detector), index, cfg, scale * w))
         used.append(frames[i])
         if cfg.early_stop_locations and n % EARLY_STOP_CHECK == 0 and n < len(frames):
-            fits = _fit_skins(matches, cfg, range(len(index.skins)))
+            fits = _fit_skins(matches, cfg, range(len(index.skins)), floor=cfg.early_stop_locations)
             if fits and fits[0].locations >= cfg.early_stop_locations:
                 result = _decide(index, fits, cfg, scale, (w, h), n)
                 if result.found:
@@ -421,19 +448,10 @@ def _match_frame(found: Features, index: TemplateIndex, cfg: LocalizeConfig, ima
     """
     if found.descriptors is None or len(found) < 2:
         return {}
-    library_rows = np.flatnonzero(index.owner == skin) if skin is not None else None
-    n_library = len(library_rows) if library_rows is not None else len(index.descriptors)
-    k = min(cfg.neighbours, n_library)
-    knn = index.matcher(skin).knnMatch(found.descriptors, k=k)
-    q = len(knn)
-    idx = np.zeros((q, k), np.int64)
-    dist = np.full((q, k), np.inf, np.float32)
-    valid = np.zeros((q, k), bool)
-    for i, row in enumerate(knn):
-        for j, m in enumerate(row):
-            idx[i, j], dist[i, j], valid[i, j] = m.trainIdx, m.distance, True
-    if library_rows is not None:
-        idx = library_rows[idx]
+    idx, dist = index.neighbours(found.descriptors, cfg.neighbours, skin)
+    q, k = idx.shape
+    valid = idx >= 0
+    idx = np.where(valid, idx, 0)
     owner = np.where(valid, index.owner[idx], -1)
     tpts = index.points[idx]
     same_point = 2 * cfg.location_cell_px
@@ -463,18 +481,23 @@ def _match_frame(found: Features, index: TemplateIndex, cfg: LocalizeConfig, ima
     return {int(s): (found.points[rows[owners == s]], index.points[lib[owners == s]]) for s in np.unique(owners)}
 
 
-def _fit_skins(matches: list[Matches], cfg: LocalizeConfig, skins: range | list[int]) -> list[_Fit]:
-    """One RANSAC fit per skin over the pooled matches of all frames, best first."""
+def _fit_skins(matches: list[Matches], cfg: LocalizeConfig, skins: range | list[int], floor: int = 0) -> list[_Fit]:
+    """One RANSAC fit per skin over the pooled matches of all frames, best first.
+
+    Skins whose candidate matches cover fewer than max(min_locations, `floor`) distinct template
+    locations are not fitted: their inliers could not cover more (the early-stop check passes its
+    threshold as `floor`, which spares it a RANSAC per skin every few frames).
+    """
     fits = []
-    cv2.setRNGSeed(cfg.seed)
     for skin in skins:
         pooled = [m[skin] for m in matches if skin in m]
         if not pooled:
             continue
         dst = np.concatenate([p for p, _ in pooled])
         src = np.concatenate([t for _, t in pooled])
-        if len(src) < cfg.min_inliers or _distinct(src, cfg) < cfg.min_locations:
+        if len(src) < cfg.min_inliers or _distinct(src, cfg) < max(cfg.min_locations, floor):
             continue  # not even the candidates reach the thresholds
+        cv2.setRNGSeed(cfg.seed)  # per skin: a skin's fit does not depend on which others were fitted
         fit = _ransac(src, dst, cfg, cfg.ransac_threshold)
         if fit is not None:
             transform, inlier = fit

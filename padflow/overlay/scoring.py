@@ -34,6 +34,7 @@ import numpy as np
 
 from padflow.actions import AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
 from padflow.tables import read_action_table, table_to_actions
+from tasks.ingest import accepted_videos, read_report
 
 Split = Literal["all", "heldout"]
 SPLITS: tuple[str, ...] = ("all", "heldout")
@@ -45,7 +46,7 @@ SCALE_BINS: tuple[float, ...] = (0.08, 0.12, 0.18, 0.24, 0.30)  # overlay width,
 CRF_BINS: tuple[float, ...] = (0, 24, 27, 52)  # integer bins: 0-23, 24-26, 27-51
 LAG_BINS: tuple[float, ...] = (0, 1, 2, 3)  # frames; one bin per lag
 EXTRACT_REPORT = "extract_report.json"
-INGEST_REPORT = "data/ingest/ingest_report.json"
+INGEST_DIR = "data/ingest"
 
 
 @dataclass
@@ -190,17 +191,14 @@ def score_video(
     )
 
 
-def collect_scores(root: Path, extract_dir: Path, truth_dir: Path, ingest_report: Path | None = None) -> list[VideoScore]:
+def collect_scores(root: Path, extract_dir: Path, truth_dir: Path, ingest_dir: Path | None = None) -> list[VideoScore]:
     """Every corpus video in `truth_dir`, joined through the ingest report with extract's outputs."""
-    ingest_report = ingest_report or root / INGEST_REPORT
+    ingest_dir = ingest_dir or root / INGEST_DIR
     if not truth_dir.is_dir():
         raise ValueError(f"{truth_dir}: no corpus ground truth to score against (run the corpus stage)")
-    try:
-        ingest = json.loads(ingest_report.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{ingest_report}: ingest report not found (run the ingest stage)") from None
+    accepted = accepted_videos(read_report(ingest_dir))
     # Ingest reports paths relative to its input root; the corpus names videos by file stem.
-    id_of = {Path(r["path"]).stem: r.get("video_id") for r in ingest["files"] if r["status"] == "accepted"}
+    id_of = {Path(r["path"]).stem: video_id for video_id, r in accepted.items()}
     report_path = extract_dir / EXTRACT_REPORT
     try:
         rows = {r["video_id"]: r for r in json.loads(report_path.read_text())["videos"]}
@@ -251,8 +249,8 @@ def summarize(scores: list[VideoScore], split: Split = "all") -> dict[str, Any]:
     }
 
 
-def score_extraction(root: Path, extract_dir: Path, truth_dir: Path, split: Split = "all", ingest_report: Path | None = None) -> dict[str, Any]:
-    return summarize(collect_scores(root, extract_dir, truth_dir, ingest_report), split)
+def score_extraction(root: Path, extract_dir: Path, truth_dir: Path, split: Split = "all", ingest_dir: Path | None = None) -> dict[str, Any]:
+    return summarize(collect_scores(root, extract_dir, truth_dir, ingest_dir), split)
 
 
 def headline_metrics(report: Mapping[str, Any], prefix: str) -> dict[str, float]:

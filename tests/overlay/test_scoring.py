@@ -67,7 +67,7 @@ def write_case(root: Path) -> None:
 
 
 def score(root: Path, split: str) -> dict:
-    return score_extraction(root, root / "extract", root / "truth", split, root / "ingest" / "ingest_report.json")
+    return score_extraction(root, root / "extract", root / "truth", split, root / "ingest")
 
 
 def test_scores_a_hand_built_case(tmp_path):

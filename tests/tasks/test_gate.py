@@ -12,7 +12,7 @@ import pytest
 
 from padflow.actions import ACTION_INDEX
 from padflow.tables import actions_to_table
-from tasks.gate import GateConfig, GateFailed, TableValidator, cut_chunks, stage, table_frame
+from tasks.gate import GateConfig, GateFailed, TableValidator, covered_frames, cut_chunks, stage, table_frame
 
 FPS = 30.0
 N = 90
@@ -92,6 +92,16 @@ def test_density_filter_keeps_and_drops_at_the_exact_boundary():
     assert cut_chunks(b, np.full(16, 100.0, np.float32), GateConfig())[0][3] == "density"
     b[:, ACTION_INDEX["RIGHT_Y"]] = 0.06
     assert cut_chunks(b, np.full(16, 100.0, np.float32), GateConfig())[0][3] == "kept"
+
+
+def test_overlapping_chunks_start_every_stride_and_count_each_frame_once():
+    a = busy_actions(40)
+    chunks = cut_chunks(a, np.full(40, 100.0, np.float32), GateConfig(chunk_stride=4))
+    assert [c[0] for c in chunks] == [0, 4, 8, 12, 16, 20, 24]  # the last chunk ends at frame 40
+    assert covered_frames([0, 4, 8], 16) == 24
+    assert covered_frames([0, 20, 24], 16) == 16 + 20
+    with pytest.raises(ValueError, match="chunk_stride must be in"):
+        GateConfig(chunk_stride=17)
 
 
 def test_static_span_is_dropped_even_when_buttons_move():

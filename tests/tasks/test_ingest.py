@@ -18,10 +18,12 @@ from tasks.ingest import (
     IngestConfig,
     Rejection,
     VideoProbe,
+    accepted_videos,
     ingest,
     output_size,
     probe_video,
     read_manifest,
+    read_report,
     resample_constant_rate,
     stage,
 )
@@ -215,6 +217,21 @@ def test_report_and_metrics_files_count_every_status_and_reason(ingested):
     seconds = sum(row.duration_s for row in report.accepted)
     assert metrics["hours_accepted"] == pytest.approx(seconds / 3600, abs=1e-5)
     assert all(isinstance(v, (int, float)) for v in metrics.values())  # flat: a DVC metrics file
+
+
+def test_later_stages_read_the_report_back_with_only_accepted_videos(ingested):
+    report, out, _ = ingested
+    accepted = accepted_videos(read_report(out))
+    assert list(accepted) == [row.video_id for row in report.accepted]
+
+
+@pytest.mark.parametrize(("content", "reason"), [(None, "ingest report not found"), ("{oops", "ingest report unreadable"),
+                                                  ('{"config": {}}', "not an ingest report")])
+def test_a_missing_or_malformed_report_names_the_file(tmp_path: Path, content: str | None, reason: str):
+    if content is not None:
+        (tmp_path / "ingest_report.json").write_text(content)
+    with pytest.raises(ValueError, match=rf"ingest_report\.json: {reason}"):
+        read_report(tmp_path)
 
 
 def test_inputs_are_never_modified(ingested, inputs: Path):

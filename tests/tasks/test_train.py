@@ -88,6 +88,20 @@ def test_split_never_shares_a_video_or_game_and_is_seeded():
         split_videos(index.head(1), 0.2, "video", seed=0)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_validation_videos_come_from_games_training_also_sees(seed):
+    # Like the default corpus: two videos of most games, one of some, ten of doom.
+    games = ["boxing", "boxing", "seaquest", "seaquest", "pong", "pong", "road_runner"] + ["doom"] * 10
+    index = pd.DataFrame({"video_id": [f"v{i:02d}" for i in range(len(games))], "game": games})
+    train, val = split_videos(index, 0.2, "video", seed)
+    game_of = dict(zip(index.video_id, index.game))
+    assert len(val) == 3 and not set(train) & set(val)
+    assert {game_of[v] for v in val} <= {game_of[v] for v in train}, "a validation game never trained on"
+    assert len({game_of[v] for v in val}) == 3, "validation is spread over games"
+    one_each = pd.DataFrame({"video_id": ["x", "y", "z"], "game": ["a", "b", "c"]})
+    assert len(split_videos(one_each, 0.34, "video", seed)[1]) == 1  # no game has two: a whole game validates
+
+
 def test_button_f1():
     assert button_f1(tp=3, fp=1, fn=2) == pytest.approx(6 / 9)
     assert button_f1(tp=0, fp=4, fn=0) == 0.0
