@@ -197,6 +197,21 @@ def split_videos(index: Any, val_fraction: float, split_by: str, seed: int) -> t
     return [v for v in videos if v not in val], val
 
 
+def game_mean_stick_mse(actions: np.ndarray, games: np.ndarray, is_val: np.ndarray) -> float:
+    """Validation stick MSE of predicting each chunk's game's training mean (the global one for games training lacks).
+
+    A reference next to the mean baseline: it knows the game but not the moment, so a policy
+    beats it only by reading the game state from the frame. actions (N, H, 21), games (N,), is_val (N,).
+    """
+    sticks = actions[..., AXIS_SLICE]
+    overall = sticks[~is_val].reshape(-1, sticks.shape[-1]).mean(0)
+    guess = np.empty_like(sticks[is_val])
+    for game in np.unique(games[is_val]):
+        trained = ~is_val & (games == game)
+        guess[games[is_val] == game] = sticks[trained].reshape(-1, sticks.shape[-1]).mean(0) if trained.any() else overall
+    return float(((guess - sticks[is_val]) ** 2).mean())
+
+
 def table_frame_offset(table_path: Path) -> int:
     """Video frame of the table's row 0: `frame_offset` of the record beside the table (imported labels), else 0."""
     record = table_path.with_suffix(".json")
@@ -309,6 +324,7 @@ class ChunkDataModule(_lightning().LightningDataModule):
         self.train_set: ChunkDataset | None = None
         self.val_set: ChunkDataset | None = None
         self.split: dict[str, list[str]] = {}
+        self.val_game_mean_stick_mse = math.nan  # reference: each validation chunk's game's training mean
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -324,6 +340,8 @@ class ChunkDataModule(_lightning().LightningDataModule):
         self.val_set = ChunkDataset(arrays, refs[is_val], actions[is_val])
         self.split = {"split_by": cfg.split_by, "train": train_groups, "val": val_groups,
                       "train_chunks": int((~is_val).sum()), "val_chunks": int(is_val.sum())}
+        games = index["game"].astype(str).to_numpy()
+        self.val_game_mean_stick_mse = game_mean_stick_mse(actions, games, is_val) if is_val.any() else math.nan
 
     def train_mean_action(self) -> np.ndarray:
         """(21,) mean action over the training chunks: the 'predict the mean' baseline."""
@@ -565,6 +583,7 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
         "resumed_from_step": resumed_from,
         "train_chunks": data.split["train_chunks"],
         "val_chunks": data.split["val_chunks"],
+        "val_game_mean_stick_mse": round(data.val_game_mean_stick_mse, 6),
         "parameters": counts["total"],
         "final_train_loss": round(float(np.mean(module.train_losses[-10:])), 6) if module.train_losses else math.nan,
     })

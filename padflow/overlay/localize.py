@@ -72,7 +72,7 @@ class LocalizeConfig:
     detector: Detector = "sift"  # local features: "sift" (robust) or "orb" (faster, weaker on faint overlays)
     transform: TransformModel = "similarity"  # template→frame model: "similarity" (4 dof) or "affine" (6 dof)
     min_inliers: int = 20  # inlier matches, pooled over the sampled frames, that must agree (NitroGen: 20)
-    min_locations: int = 7  # distinct template locations among them (one static look-alike counts once)
+    min_locations: int = 6  # distinct template locations among them (one static look-alike counts once)
     ratio: float = 0.8  # Lowe's ratio test: best match distance / next distinct location of the same skin
     neighbours: int = 16  # nearest library descriptors looked up per frame descriptor (covers look-alike skins)
     max_rotation_deg: float = 10.0  # overlays are upright; fits rotated more than this are rejected, degrees

@@ -18,13 +18,13 @@ import yaml
 
 from models.policy import load_policy
 from models.preprocess import prepare_frames
-from padflow.actions import ACTION_INDEX
+from padflow.actions import ACTION_INDEX, AXIS_SLICE
 from padflow.config import load_params
 from padflow.stages import metrics_path, run_stage
 from padflow.tables import write_action_table
 from padflow.video import read_frames, write_mp4
 from tasks.gate import CHUNK_INDEX_SCHEMA, write_chunk_index
-from tasks.train import TrainConfig, button_f1, split_videos, wsd_lr_factor
+from tasks.train import TrainConfig, button_f1, game_mean_stick_mse, split_videos, wsd_lr_factor
 
 FPS = 30.0
 FRAMES = 48  # three 16-step chunks per video
@@ -102,6 +102,15 @@ def test_validation_videos_come_from_games_training_also_sees(seed):
     assert len(split_videos(one_each, 0.34, "video", seed)[1]) == 1  # no game has two: a whole game validates
 
 
+def test_game_mean_reference_predicts_each_games_training_mean():
+    actions = np.zeros((4, 2, 21), np.float32)
+    actions[:, :, AXIS_SLICE] = np.array([0.5, -0.5, 0.0, 1.0], np.float32)[:, None, None]  # every axis of chunk i
+    games = np.array(["a", "a", "b", "c"])
+    is_val = np.array([False, True, False, True])
+    # val chunk 1 (game a) is guessed 0.5 → error 1.0; game c never trained → the overall mean 0.25 → error 0.75
+    assert game_mean_stick_mse(actions, games, is_val) == pytest.approx((1.0**2 + 0.75**2) / 2)
+
+
 def test_button_f1():
     assert button_f1(tp=3, fp=1, fn=2) == pytest.approx(6 / 9)
     assert button_f1(tp=0, fp=4, fn=0) == 0.0
@@ -126,7 +135,8 @@ def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
     cfg = load_params(project / "params.yaml")["train"]
     assert metrics["global_step"] == cfg["max_steps"] and metrics["resumed_from_step"] == 0
     assert json.loads(metrics_path(project, "train").read_text())["val_loss"] == metrics["val_loss"]
-    for name in ("val_loss", "val_button_f1", "val_stick_mse", "val_baseline_button_f1", "val_baseline_stick_mse"):
+    for name in ("val_loss", "val_button_f1", "val_stick_mse", "val_baseline_button_f1", "val_baseline_stick_mse",
+                 "val_game_mean_stick_mse"):
         assert np.isfinite(metrics[name]), name
     split = json.loads((project / "data/train/split.json").read_text())
     assert not set(split["train"]) & set(split["val"]) and split["val_chunks"] > 0
