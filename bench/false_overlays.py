@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -28,9 +27,6 @@ from padflow.overlay.localize import LocalizeConfig, localize_overlay
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
 from tasks.corpus import DISPLAY_ASPECT, CorpusConfig, fit_to_upload, record_gameplay
-
-BEST_FIT = re.compile(r"has (\d+) inliers at (\d+) distinct locations")
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,11 +52,9 @@ def main() -> None:
             aspect = DISPLAY_ASPECT.get(tasks[task_id].engine)
             video = Path(tmp) / f"{task_id}.mp4"
             write_mp4(video, (fit_to_upload(f, width, height, aspect)[0] for f in frames), corpus.fps, crf=crf, preset=corpus.preset)
-            loc = localize_overlay(video, library, cfg)
-            match = BEST_FIT.search(loc.reason)
-            inliers, locations = (int(match[1]), int(match[2])) if match else (loc.inliers, loc.locations)
+            loc = localize_overlay(video, library, cfg)  # a rejected fit keeps its inliers and locations
             rows.append({"task": task_id, "size": [width, height], "found": loc.found, "skin_id": loc.skin_id,
-                         "best_inliers": inliers, "best_locations": locations, "reason": loc.reason})
+                         "best_inliers": loc.inliers, "best_locations": loc.locations, "reason": loc.reason})
     strong = [r["best_locations"] for r in rows if r["best_inliers"] >= cfg.min_inliers]
     result = {
         "videos": len(rows),

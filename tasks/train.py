@@ -184,7 +184,8 @@ def split_videos(index: Any, val_fraction: float, split_by: str, seed: int) -> t
     for video in videos:
         by_game.setdefault(game_of[video], []).append(video)
     queues = {game: [vids[i] for i in rng.permutation(len(vids))] for game, vids in sorted(by_game.items())}
-    games = [sorted(queues)[i] for i in rng.permutation(len(queues))]
+    names = list(queues)  # sorted: the seeded order below does not depend on the index's row order
+    games = [names[i] for i in rng.permutation(len(names))]
     val: list[str] = []
     while len(val) < n_val:
         takers = [g for g in games if len(queues[g]) > 1][: n_val - len(val)]
@@ -341,7 +342,7 @@ class ChunkDataModule(_lightning().LightningDataModule):
         self.split = {"split_by": cfg.split_by, "train": train_groups, "val": val_groups,
                       "train_chunks": int((~is_val).sum()), "val_chunks": int(is_val.sum())}
         games = index["game"].astype(str).to_numpy()
-        self.val_game_mean_stick_mse = game_mean_stick_mse(actions, games, is_val) if is_val.any() else math.nan
+        self.val_game_mean_stick_mse = game_mean_stick_mse(actions, games, is_val)  # split_videos always validates on some
 
     def train_mean_action(self) -> np.ndarray:
         """(21,) mean action over the training chunks: the 'predict the mean' baseline."""

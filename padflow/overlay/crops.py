@@ -51,7 +51,7 @@ class SkinView:
 
 
 class ParserBatch(NamedTuple):
-    """The parser's input for N frames (numpy float32, or torch tensors once converted)."""
+    """The parser's input for N frames (numpy arrays, or torch tensors once converted)."""
 
     frames: np.ndarray  # (N, 6, h, 2w) uint8: [previous | current] crop RGB, then [rest | rest] RGB
     sticks: np.ndarray  # (N, 2, 6, s, 2s) uint8: the same for each stick patch (left, right)

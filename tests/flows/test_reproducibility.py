@@ -10,8 +10,8 @@ chunk index came out identical when this module ran alone, but not in every full
 training with two threads), so for them only the file lists are compared. Never bit-stable, by
 design: reports and records that carry wall-clock measurements (ingest report and metrics,
 extract records and report: seconds, frames/s), compared with their timing fields removed, and
-the gate's Great Expectations Data Docs (each validation is filed under its run time), skipped. Training and evaluation are
-covered in README ("Reproducibility").
+the gate's Great Expectations Data Docs (each validation is filed under its run time), skipped.
+Training and evaluation are covered in README ("Reproducibility").
 """
 
 from __future__ import annotations
