@@ -15,9 +15,10 @@ video that fails (unreadable, corrupt mid-stream) is recorded as failed and the 
 
 Stick normalization (NitroGen): the parser reads stick positions relative to the skin's drawn
 travel, which overlay software scales differently, so each axis is divided by the 99th percentile
-of its |value| over the video and clipped to [-1, 1]. An axis whose percentile is below
-`stick_min_range` never really moved (only parser jitter around centre): it is left unscaled,
-because dividing jitter by a tiny percentile would turn it into full deflections.
+of its |value| over the video and clipped to [-1, 1]. An axis that never really moved (readings
+within `stick_min_range` of a median near centre: parser jitter around rest) is not scaled,
+because dividing jitter by a tiny percentile would turn it into full deflections; it is
+re-centred on its median instead, which removes the parser's offset at rest on that skin.
 
 When corpus ground truth exists (`truth_dir`), extraction is scored (padflow.overlay.scoring)
 and the headline numbers join the stage metrics.
@@ -50,7 +51,7 @@ from tasks.ingest import accepted_videos, read_report
 
 Status = Literal["extracted", "no_overlay", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
-EXTRACT_VERSION = 2  # bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 3  # bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -65,10 +66,13 @@ class ExtractConfig:
     decode_threads: int = 1  # FFmpeg decoder threads per video
     workers: int = 2  # videos extracted in parallel: workers of orchestration.task_runner (1 = in the stage's process)
     stick_percentile: float = 99.0  # each stick axis is divided by this percentile of its |value| (NitroGen: 99)
-    # Raw |value| percentile below which an axis is taken as never moved and left unscaled: the
-    # parser's jitter around centre reaches ~0.1-0.4 at the 99th percentile on small overlays, and
-    # a thumb that really moves an axis pushes it past half deflection.
+    # An axis whose readings stay this close to their median (at the percentile), with the median
+    # this close to centre, never moved: it is re-centred, not scaled. The parser's jitter around
+    # rest reaches ~0.1-0.4 on small overlays; a thumb that really moves an axis goes past half.
     stick_min_range: float = 0.5
+    # Largest offset the parser reads for a stick at rest (up to ~0.2 on some skins of the default
+    # corpus); a resting axis whose median lies farther out is a stick held for the whole video.
+    stick_rest_offset: float = 0.3
     ingest_dir: str = "data/ingest"  # ingest's output: ingest_report.json + videos/
     parser_dir: str = "data/parser"  # parser.safetensors + parser_config.json
     out_dir: str = "data/extract"  # action tables, records and the report
@@ -82,6 +86,8 @@ class ExtractConfig:
             raise ValueError(f"stick_percentile: must be in [50, 100], got {self.stick_percentile}")
         if not 0.0 < self.stick_min_range < 1.0:
             raise ValueError(f"stick_min_range: must be in (0, 1), got {self.stick_min_range}")
+        if not 0.0 <= self.stick_rest_offset < 1.0:
+            raise ValueError(f"stick_rest_offset: must be in [0, 1), got {self.stick_rest_offset}")
 
 
 @dataclass(frozen=True)
@@ -111,20 +117,31 @@ class ExtractOutcome:
     skin_id: str | None = None
 
 
-def normalize_sticks(actions: np.ndarray, percentile: float, min_range: float) -> tuple[np.ndarray, dict[str, float]]:
-    """Divide each stick axis by the `percentile` of its |value| and clip to [-1, 1]; return the divisors.
+def normalize_sticks(
+    actions: np.ndarray, percentile: float, min_range: float, max_rest_offset: float
+) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
+    """Scale each moving stick axis by the `percentile` of its |value|, re-centre each resting one; return divisors and centres.
 
-    An axis whose percentile is below `min_range` is left as is (divisor 1.0): it never moved.
+    An axis whose readings stay within `min_range` of their median (at the percentile), with the
+    median within `max_rest_offset` of centre, never moved: the median is the parser's reading of
+    this skin at rest, so it is subtracted and nothing is scaled. (A median farther out is a
+    stick held over the whole video.) Every other axis is divided by the percentile (NitroGen)
+    and clipped to [-1, 1].
     """
     out = actions.astype(np.float32, copy=True)
     scales: dict[str, float] = {}
+    centres: dict[str, float] = {}
     for axis in AXES:
-        column = AXIS_INDEX[axis]
-        spread = float(np.percentile(np.abs(actions[:, column]), percentile)) if len(actions) else 0.0
-        scale = spread if spread >= min_range else 1.0
-        out[:, column] = np.clip(actions[:, column] / scale, -1.0, 1.0)
-        scales[axis] = round(scale, 6)
-    return out, scales
+        values = actions[:, AXIS_INDEX[axis]]
+        median = float(np.median(values)) if len(values) else 0.0
+        wobble = float(np.percentile(np.abs(values - median), percentile)) if len(values) else 0.0
+        if wobble < min_range and abs(median) <= max_rest_offset:
+            scale, centre = 1.0, median
+        else:
+            scale, centre = float(np.percentile(np.abs(values), percentile)), 0.0
+        out[:, AXIS_INDEX[axis]] = np.clip((values - centre) / scale, -1.0, 1.0)
+        scales[axis], centres[axis] = round(scale, 6), round(centre, 6)
+    return out, scales, centres
 
 
 def decoded_crops(
@@ -272,10 +289,10 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     view = skin_view(skin, crop_size, parser.cfg.stick_size)
     batches = decoded_crops(job.video, loc.matrix, view, skin.size, cfg.batch_size, cfg.decode_threads)
     raw, confidence, fps = parse_video(parser, view, batches)
-    actions, scales = normalize_sticks(raw, cfg.stick_percentile, cfg.stick_min_range)
+    actions, scales, centres = normalize_sticks(raw, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
     seconds = round(time.perf_counter() - started, 3)
-    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, extract_s=seconds)
+    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, stick_centre=centres, extract_s=seconds)
     write_json(job.out_dir / f"{job.video_id}.json", record)
     return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id)
 

@@ -16,6 +16,7 @@ by side (previous left, current right) with the rest image stacked on as three m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -64,6 +65,16 @@ def placement_transform(box: tuple[float, float, float, float], skin_size: tuple
     x0, y0, x1, y1 = box
     sx, sy = (x1 - x0) / skin_size[0], (y1 - y0) / skin_size[1]
     return np.array([[sx, 0.0, x0], [0.0, sy, y0]], dtype=np.float64)
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    ax0, ay0, ax1, ay1 = a
+    bx0, by0, bx1, by1 = b
+    iw, ih = max(0.0, min(ax1, bx1) - max(ax0, bx0)), max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def transform_box(transform: np.ndarray, skin_size: tuple[int, int], frame_size: tuple[int, int]) -> tuple[int, int, int, int]:

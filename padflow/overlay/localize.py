@@ -25,6 +25,11 @@ by default: overlays are pasted with their aspect kept, and 4 degrees of freedom
 inliers and fit small, noisy overlays more stably than a full 6-parameter affine (which a config
 switch still offers, for captures that squash the overlay).
 
+Skins of one family share a geometry and differ in colour, which grey-level features barely
+see; so among the family's skins whose fits put the overlay in the same place, the one whose
+rest colours correlate best with the median of the sampled frames is chosen (the parser reads
+presses against that rest image).
+
 Small overlays are refined: once a fit is accepted, the region around it is cut from the
 full-resolution frames, upscaled towards the template's size and matched again against the
 chosen skin, which sharpens the box of a 60-px overlay to within a pixel or two.
@@ -46,7 +51,7 @@ import av
 import cv2
 import numpy as np
 
-from padflow.overlay.crops import transform_box
+from padflow.overlay.crops import box_iou, transform_box
 from padflow.overlay.library import SkinLibrary
 from padflow.overlay.skin import Skin
 
@@ -54,7 +59,7 @@ Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
 DETECTORS: tuple[str, ...] = ("sift", "orb")
 TRANSFORM_MODELS: tuple[str, ...] = ("similarity", "affine")
-LOCALIZE_VERSION = 2  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 3  # bump when a change here can change a Localization for the same inputs
 INDEX_CACHE_SIZE = 4  # template indexes kept in memory (one per library x feature settings)
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 MASK_DILATE_PX = 3  # template keypoints may sit this far outside the opaque area (edges of floating buttons)
@@ -63,6 +68,11 @@ ORB_SCALE_FACTOR = 1.2  # ORB pyramid step
 RANSAC_CONFIDENCE = 0.999
 SEEK_GAP_FRAMES = 300  # sampling seeks over longer gaps than this (decoding 300 frames costs about one seek)
 EARLY_STOP_CHECK = 4  # with early stopping, the fit is checked after every this many sampled frames
+# Another skin's fit whose box overlaps the chosen one this much is the same overlay read with that
+# skin's layout: a look-alike whose colours decide (_pick_by_colour).
+COLOUR_CANDIDATE_IOU = 0.9
+OPAQUE_ALPHA = 128  # rest-image alpha from which a pixel counts as the skin's own colour
+MIN_COLOUR_PIXELS = 50  # opaque pixels a candidate needs inside the frame to be compared
 FLANN_KDTREE, FLANN_TREES, FLANN_CHECKS = 1, 4, 64  # approximate kd-tree search over the library's SIFT descriptors
 
 
@@ -391,6 +401,7 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
     matches: list[Matches] = []
     used: list[np.ndarray] = []
     result = None
+    early = False
     # Frames are read in spread-out order, so stopping early still sees the whole video.
     for n, i in enumerate(spread_order(len(frames)), start=1):
         matches.append(_match_frame(detect(_grey(frames[i], scale), detector), index, cfg, scale * w))
@@ -400,10 +411,16 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
             if fits and fits[0].locations >= cfg.early_stop_locations:
                 result = _decide(index, fits, cfg, scale, (w, h), n)
                 if result.found:
+                    early = True
                     break
                 result = None
-    if result is None:
-        result = _decide(index, _fit_skins(matches, cfg, range(len(index.skins))), cfg, scale, (w, h), len(used))
+    # The early-stop check only fitted skins with many locations; the colour check below also
+    # weighs look-alikes with fewer.
+    fits = _fit_skins(matches, cfg, range(len(index.skins)))
+    if not early:
+        result = _decide(index, fits, cfg, scale, (w, h), len(used))
+    if result.found:
+        result = _pick_by_colour(used, index, fits, result, cfg, scale)
     if result.found and cfg.refine:
         result = _refine(used, index, result, cfg)
     return replace(result, seconds=round(time.perf_counter() - started, 3))
@@ -551,6 +568,52 @@ def _decide(index: TemplateIndex, fits: list[_Fit], cfg: LocalizeConfig, scale: 
     return Localization(True, skin.id, skin.family, _as_tuple(transform), best.inliers, best.locations, box, reason=reason, **common)
 
 
+def _pick_by_colour(frames: list[np.ndarray], index: TemplateIndex, fits: list[_Fit], chosen: Localization, cfg: LocalizeConfig, scale: float) -> Localization:
+    """Among the chosen skin's family, the skin whose fit puts the overlay in the chosen box and whose rest colours match the frames best.
+
+    Skins of one family share their geometry up to a pixel or two and differ in colour, which
+    grey-level features barely see: the fit with most locations can belong to a look-alike. The
+    parser reads presses as changes from the skin's rest image, so the colours must be right.
+    (Across families, where geometry differs, the features decide: on small faint overlays the
+    colour correlation is too weak to overrule them.) Each candidate's rest image is warped into the frame with its own fit and correlated (RGB
+    together, so gain and offset from opacity do not matter) with the per-pixel median of the
+    sampled frames, which keeps the static overlay and drops most moving game content.
+    """
+    frame_size = chosen.frame_size
+    candidates = []
+    for fit in fits:
+        transform = fit.transform / scale
+        skin = index.skins[fit.skin]
+        box = _box(transform, skin, frame_size)
+        plausible = fit.inliers >= cfg.min_inliers and fit.locations >= cfg.min_locations
+        if plausible and skin.family == chosen.family and box_iou(box, chosen.box) >= COLOUR_CANDIDATE_IOU:
+            candidates.append((fit, transform, skin, box))
+    if len(candidates) < 2:
+        return chosen
+    x0, y0 = min(c[3][0] for c in candidates), min(c[3][1] for c in candidates)
+    x1, y1 = max(c[3][2] for c in candidates), max(c[3][3] for c in candidates)
+    median = np.median(np.stack([f[y0:y1, x0:x1] for f in frames]), axis=0).astype(np.float32)  # (h, w, 3)
+    scores = []
+    for _, transform, skin, _ in candidates:
+        shifted = transform - np.array([[0.0, 0.0, x0], [0.0, 0.0, y0]])
+        rest = cv2.warpAffine(skin.rest, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+        opaque = rest[..., 3] >= OPAQUE_ALPHA
+        if opaque.sum() < MIN_COLOUR_PIXELS:
+            scores.append(-1.0)
+            continue
+        scores.append(float(np.corrcoef(rest[..., :3][opaque].astype(np.float32).ravel(), median[opaque].ravel())[0, 1]))
+    pick = int(np.nanargmax(scores))
+    fit = candidates[pick][0]
+    if fit.skin == index.skin_ids.index(chosen.skin_id):
+        return chosen
+    rest_of = [f for f in fits if f is not fit]
+    picked = _decide(index, [fit, *rest_of], cfg, scale, frame_size, chosen.frames_sampled)
+    if not picked.found:
+        return chosen
+    others = ", ".join(f"{index.skin_ids[c[0].skin]} {s:.2f}" for c, s in zip(candidates, scores) if c[0] is not fit)
+    return replace(picked, reason=f"{picked.reason}; its rest colours match the frames best (correlation {scores[pick]:.2f}; {others})")
+
+
 def _implausible(transform: np.ndarray, box: tuple[int, int, int, int], skin: Skin, frame_size: tuple[int, int], cfg: LocalizeConfig) -> str | None:
     """Why a fit cannot be a drawn overlay (too small or large, rotated, mirrored, off-frame), or None."""
     x0, y0, x1, y1 = box
@@ -610,7 +673,7 @@ def _refine(frames: list[np.ndarray], index: TemplateIndex, coarse: Localization
     box = _box(transform, skin, coarse.frame_size)
     if locations < max(cfg.min_locations, coarse.locations) or inliers < cfg.min_inliers or _implausible(transform, box, skin, coarse.frame_size, cfg):
         return coarse
-    reason = f"found {skin.id}: {inliers} inliers at {locations} distinct locations after a {upscale:.1f}x refinement, {box[2] - box[0]} px wide"
+    reason = f"{coarse.reason}; refined in a {upscale:.1f}x crop to {inliers} inliers at {locations} distinct locations, {box[2] - box[0]} px wide"
     return replace(coarse, transform=_as_tuple(transform), inliers=inliers, locations=locations, box=box, reason=reason)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from padflow.actions import AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
+from padflow.overlay.crops import box_iou
 from padflow.tables import read_action_table, table_to_actions
 from tasks.ingest import accepted_videos, read_report
 
@@ -122,16 +123,6 @@ class VideoScore:
             "iou": None if self.iou is None else round(self.iou, 4),
             "button_accuracy": s["button_accuracy"], "stick_r2": s["stick_r2"], "frames_scored": s["frames_scored"],
         }  # fmt: skip
-
-
-def box_iou(a: Iterable[float], b: Iterable[float]) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    ax0, ay0, ax1, ay1 = a
-    bx0, by0, bx1, by1 = b
-    iw, ih = max(0.0, min(ax1, bx1) - max(ax0, bx0)), max(0.0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def action_tally(extracted: np.ndarray, truth: np.ndarray) -> _Tally:

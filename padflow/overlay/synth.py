@@ -69,7 +69,7 @@ class SynthConfig:
     stick_size: int = 32  # px side of one rectified stick patch
     frames_per_clip: int = 5  # consecutive frames per clip; gives frames_per_clip - 1 pairs
     frame_sizes: tuple[tuple[int, int], ...] = ((854, 480), (960, 540), (1280, 720), (640, 480), (1152, 720))  # (w, h) px
-    overlay_width: tuple[float, float] = (0.08, 0.30)  # fraction of frame width
+    overlay_width: tuple[float, float] = (0.08, 0.30)  # fraction of frame width, drawn log-uniformly
     opacity: tuple[float, float] = (0.4, 1.0)  # overlay alpha multiplier
     max_margin: float = 0.05  # gap to the frame edges, fraction of frame width
     blur_share: float = 0.4  # clips blurred (streamer-side scaling)
@@ -203,7 +203,9 @@ def render_clip(
     fw, fh = cfg.frame_sizes[int(rng.integers(len(cfg.frame_sizes)))]
     placement = Placement(
         anchor=str(ANCHORS[int(rng.integers(len(ANCHORS)))]),
-        width_frac=float(rng.uniform(*cfg.overlay_width)),
+        # Log-uniform: reading gets harder as the overlay shrinks (a 55-px overlay moves a stick cap
+        # by ~2 px), so small overlays get more of the renders than a uniform draw would give them.
+        width_frac=float(np.exp(rng.uniform(*np.log(cfg.overlay_width)))),
         opacity=float(rng.uniform(*cfg.opacity)),
         margin_frac=float(rng.uniform(0.0, cfg.max_margin)),
     )

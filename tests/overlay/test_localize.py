@@ -3,11 +3,10 @@ import pytest
 from PIL import Image
 
 from padflow.actions import noop
-from padflow.overlay.crops import placement_transform, transform_box
+from padflow.overlay.crops import box_iou, placement_transform, transform_box
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, localize_frames, localize_overlay, sample_frames, template_index
 from padflow.overlay.render import Placement, draw_overlay
-from padflow.overlay.scoring import box_iou
 from padflow.video import write_mp4
 from tasks.corpus import fit_to_upload, record_gameplay
 
@@ -60,6 +59,41 @@ def test_recovers_the_drawn_box(library, game_frames, skin_id, anchor, width_fra
     assert 1 <= loc.frames_sampled <= len(frames) and loc.frame_size == FRAME_SIZE  # a sure fit stops early
     # the transform maps the template onto the drawn box
     assert box_iou(transform_box(loc.matrix, library.skins[loc.skin_id].size, FRAME_SIZE), box) >= 0.9
+
+
+RECOLOURINGS = {"pad-rgb": (0, 1, 2), "pad-bgr": (2, 1, 0), "pad-gbr": (1, 2, 0)}  # RGB channel orders
+
+
+def reordered_colours(value, order):
+    """A layout value with the RGB channels of every '#rrggbb[aa]' colour in it reordered."""
+    if isinstance(value, dict):
+        return {k: reordered_colours(v, order) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reordered_colours(v, order) for v in value]
+    if isinstance(value, str) and value.startswith("#") and len(value) in (7, 9):
+        channels = [value[1:3], value[3:5], value[5:7]]
+        return "#" + "".join(channels[i] for i in order) + value[7:]
+    return value
+
+
+@pytest.fixture
+def recoloured_library(tmp_path, make_skin):
+    """Three skins with one geometry that differ only in colour: xbox-01 with its RGB channels reordered."""
+    folder = tmp_path / "recoloured"
+    for skin_id, order in RECOLOURINGS.items():
+        make_skin(folder, skin_id, edit=lambda layout, order=order: layout.update(reordered_colours(layout, order)))
+        rgba = np.asarray(Image.open(folder / f"{skin_id}.png").convert("RGBA"))
+        Image.fromarray(np.ascontiguousarray(rgba[..., [*order, 3]])).save(folder / f"{skin_id}.png")
+    return load_library([folder], include_builtin=False)
+
+
+@pytest.mark.parametrize("skin_id", sorted(RECOLOURINGS))
+def test_look_alike_skins_are_told_apart_by_colour(recoloured_library, game_frames, skin_id):
+    placement = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.8)
+    frames, box = with_overlay(game_frames, recoloured_library.skins[skin_id], placement)
+    loc = localize_frames(frames, recoloured_library, LocalizeConfig())
+    assert loc.found and box_iou(loc.box, box) >= 0.9, loc.reason
+    assert loc.skin_id == skin_id, loc.reason  # the parser reads presses against this skin's rest colours
 
 
 def test_a_video_without_overlay_is_not_given_one(library, game_frames, tmp_path):

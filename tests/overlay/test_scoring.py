@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from padflow.actions import ACTION_DIM, AXIS_INDEX, BUTTON_INDEX
-from padflow.overlay.scoring import box_iou, score_extraction
+from padflow.overlay.scoring import score_extraction
 from padflow.tables import write_action_table
 
 FRAMES = 4
@@ -99,12 +99,6 @@ def test_heldout_split_keeps_only_held_out_skins(tmp_path):
     assert report["button_accuracy"] == pytest.approx(67 / 68, abs=1e-4)
     assert report["stick_r2"] is None  # no stick moves in b: R² is undefined, not 1 or 0
     assert report["false_overlay_rate"] == 1.0  # computed on every no-overlay video
-
-
-def test_box_iou():
-    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
-    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
-    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
 
 
 def test_missing_inputs_are_named(tmp_path):

@@ -121,18 +121,31 @@ def test_sticks_are_normalized_by_the_99th_percentile():
     actions = np.zeros((200, 21), np.float32)
     actions[:, AXIS_INDEX["LEFT_X"]] = [0.5] * 198 + [1.0, -1.0]  # two outliers
     actions[:, AXIS_INDEX["LEFT_Y"]] = np.linspace(-0.4, 0.4, 200)
-    actions[:, AXIS_INDEX["RIGHT_X"]] = np.random.default_rng(0).uniform(-0.01, 0.01, 200)  # jitter: never moved
-    out, scales = normalize_sticks(actions, 99.0, 0.05)
+    jitter = np.random.default_rng(0).uniform(-0.01, 0.01, 200)
+    actions[:, AXIS_INDEX["RIGHT_X"]] = jitter  # never moved
+    actions[:, AXIS_INDEX["RIGHT_Y"]] = 0.2 + jitter  # never moved, read 0.2 off centre at rest
+    out, scales, centres = normalize_sticks(actions, 99.0, 0.3, 0.3)
     # sorted |LEFT_X|: 198 x 0.5 then 1.0, 1.0; the 99th percentile sits 0.01 of the way from 0.5 to 1.0
     assert scales["LEFT_X"] == pytest.approx(0.505)
     assert out[0, AXIS_INDEX["LEFT_X"]] == pytest.approx(0.5 / 0.505)
     assert out[198, AXIS_INDEX["LEFT_X"]] == 1.0 and out[199, AXIS_INDEX["LEFT_X"]] == -1.0  # clipped
     assert scales["LEFT_Y"] == pytest.approx(np.percentile(np.abs(np.linspace(-0.4, 0.4, 200)), 99))
     assert np.abs(out[:, AXIS_INDEX["LEFT_Y"]]).max() == 1.0
-    # an axis that never moved is kept as it is, not blown up to full deflection
+    assert centres["LEFT_X"] == centres["LEFT_Y"] == 0.0  # moving axes are only scaled
+    # an axis that never moved is not blown up to full deflection; its rest reading becomes centre
     assert scales["RIGHT_X"] == 1.0 and scales["RIGHT_Y"] == 1.0
-    np.testing.assert_array_equal(out[:, AXIS_INDEX["RIGHT_X"]], actions[:, AXIS_INDEX["RIGHT_X"]])
+    assert centres["RIGHT_Y"] == pytest.approx(0.2 + np.median(jitter), abs=1e-6)
+    assert np.abs(out[:, AXIS_INDEX["RIGHT_X"]]).max() <= 0.02 and np.abs(out[:, AXIS_INDEX["RIGHT_Y"]]).max() <= 0.02
     np.testing.assert_array_equal(out[:, :17], actions[:, :17])
+
+
+def test_a_stick_held_over_the_whole_video_stays_deflected():
+    actions = np.zeros((100, 21), np.float32)
+    # held left throughout, read at -0.45 (small overlays under-read full deflection)
+    actions[:, AXIS_INDEX["LEFT_X"]] = -0.45 + np.random.default_rng(0).uniform(-0.02, 0.02, 100)
+    out, scales, centres = normalize_sticks(actions, 99.0, 0.5, 0.3)
+    assert centres["LEFT_X"] == 0.0
+    assert np.all(out[:, AXIS_INDEX["LEFT_X"]] < -0.9)
 
 
 def test_missing_parser_or_ingest_report_is_named(tmp_path):
@@ -144,7 +157,7 @@ def test_missing_parser_or_ingest_report_is_named(tmp_path):
         stage({}, tmp_path)
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0)])
+@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_offset", 1.0)])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExtractConfig(**{field: value})

@@ -189,3 +189,10 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(project: Path)
     assert metrics["resumed_from_step"] == killed_at
     assert metrics["global_step"] == 60
     assert load_policy(project / "data/train/policy").cfg.image_size == 32
+
+    # New labels for the same chunks (a re-extraction): the finished run is not resumed on them.
+    actions = np.zeros((FRAMES, 21), np.float32)
+    actions[:, ACTION_INDEX["SOUTH"]] = 1.0
+    write_action_table(project / "data/extract/v0.parquet", actions, FPS)
+    metrics, _ = run_train_stage(project)
+    assert metrics["resumed_from_step"] == 0 and metrics["global_step"] == 60

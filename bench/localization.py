@@ -1,0 +1,96 @@
+"""Localization over several seeded corpora: how often the overlay is found, in the right place, with the right skin.
+
+    python bench/localization.py [--corpora 3] [--videos 24] [--json]
+
+The default corpus holds 21 overlay videos, so one miss moves its localization rate by five
+points. This builds `--corpora` corpora with the default corpus settings from params.yaml and
+seeds seed, seed + 1, ... (the first is the default corpus itself), localizes every video with
+extract's settings and scores it against the drawn box: found at IoU >= 0.8, right skin, and
+false overlays on the videos drawn without one. Misses are listed with what made them hard
+(overlay width in px, opacity, compression, game). Prints one JSON object with --json, else a
+table of the misses and the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from padflow.config import from_mapping, load_params, project_root
+from padflow.overlay.crops import box_iou
+from padflow.overlay.library import load_library
+from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from tasks.corpus import CorpusConfig, build_corpus
+
+IOU_FLOOR = 0.8  # the issue's bar for a localized overlay (as padflow score-extraction)
+WIDTH_BINS_PX = (0, 80, 120, 200, 10_000)  # overlay width bins of the summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpora", type=int, default=3, help="seeded corpora to build (seed, seed + 1, ...)")
+    ap.add_argument("--videos", type=int, default=None, help="videos per corpus (default: corpus.videos)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    root = project_root()
+    params = load_params(root / "params.yaml")
+    corpus = from_mapping(CorpusConfig, params.get("corpus"), "corpus")
+    corpus = replace(corpus, videos=args.videos or corpus.videos, raw_dir="raw", truth_dir="truth")
+    cfg = from_mapping(LocalizeConfig, (params.get("extract") or {}).get("localize"), "extract.localize")
+    skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
+    library = load_library([root / d for d in skin_dirs])
+    seed = int(params.get("seed", 0))
+    rows = []
+    started = time.perf_counter()
+    for k in range(args.corpora):
+        with tempfile.TemporaryDirectory() as tmp:
+            truths, _ = build_corpus(corpus, seed + k, Path(tmp), skin_dirs)
+            for truth in truths:
+                plan = truth.plan
+                loc = localize_overlay(Path(tmp) / "raw" / f"{plan.name}.mp4", library, cfg)
+                iou = box_iou(loc.box, truth.overlay_box) if loc.found and truth.overlay_box else None
+                rows.append({
+                    "seed": seed + k, "video": plan.name, "game": truth.game, "has_overlay": plan.skin_id is not None,
+                    "skin_id": plan.skin_id, "found_skin": loc.skin_id, "found": loc.found, "iou": None if iou is None else round(iou, 3),
+                    "width_px": None if truth.overlay_box is None else truth.overlay_box[2] - truth.overlay_box[0],
+                    "opacity": round(plan.opacity, 2), "crf": plan.crf, "seconds": loc.seconds, "reason": loc.reason,
+                })  # fmt: skip
+    overlay = [r for r in rows if r["has_overlay"]]
+    plain = [r for r in rows if not r["has_overlay"]]
+    localized = [r for r in overlay if r["iou"] is not None and r["iou"] >= IOU_FLOOR]
+    by_width = {}
+    for lo, hi in zip(WIDTH_BINS_PX, WIDTH_BINS_PX[1:]):
+        group = [r for r in overlay if lo <= r["width_px"] < hi]
+        if group:
+            hits = sum(r in localized for r in group)
+            by_width[f"{lo}-{hi} px" if hi < WIDTH_BINS_PX[-1] else f">= {lo} px"] = f"{hits}/{len(group)}"
+    result = {
+        "corpora": args.corpora,
+        "overlay_videos": len(overlay),
+        "localized": len(localized),
+        "localization_rate": round(len(localized) / len(overlay), 4) if overlay else None,
+        "skin_id_accuracy": round(sum(r["found_skin"] == r["skin_id"] for r in localized) / len(localized), 4) if localized else None,
+        "no_overlay_videos": len(plain),
+        "false_overlay_rate": round(sum(r["found"] for r in plain) / len(plain), 4) if plain else None,
+        "localized_by_width": by_width,
+        "localize_s_mean": round(sum(r["seconds"] for r in rows) / len(rows), 2) if rows else None,
+        "seconds": round(time.perf_counter() - started, 1),
+        "misses": [r for r in overlay if r not in localized or r["found_skin"] != r["skin_id"]],
+        "rows": rows,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for r in result["misses"]:
+        print(f"seed {r['seed']} {r['video']:32s} {r['skin_id']:15s} {r['width_px']:4d} px opacity {r['opacity']:.2f} "
+              f"crf {r['crf']} → {r['found_skin']} iou {r['iou']}: {r['reason'][:90]}")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "misses")}))
+
+
+if __name__ == "__main__":
+    main()

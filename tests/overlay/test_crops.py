@@ -1,0 +1,9 @@
+import pytest
+
+from padflow.overlay.crops import box_iou
+
+
+def test_box_iou():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
