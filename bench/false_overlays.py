@@ -28,6 +28,7 @@ from padflow.sim import all_tasks
 from padflow.video import write_mp4
 from tasks.corpus import DISPLAY_ASPECT, CorpusConfig, fit_to_upload, record_gameplay
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="gameplay per task, seconds")

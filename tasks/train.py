@@ -509,7 +509,7 @@ def data_fingerprint(index_path: Path, root: Path) -> str:
 
 
 def resumable_checkpoint(checkpoint_dir: Path, fingerprint: str) -> tuple[Path | None, int]:
-    """(last.ckpt, its global step) when it belongs to this config, else (None, 0) after removing it.
+    """(last.ckpt, its global step) when it belongs to this config and data (`fingerprint`), else (None, 0) after removing it.
 
     Lightning writes checkpoints through an fsspec transaction (temp file, then rename), so a
     killed run leaves the previous last.ckpt whole; one that still fails to load is discarded.

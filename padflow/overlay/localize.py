@@ -575,9 +575,10 @@ def _pick_by_colour(frames: list[np.ndarray], index: TemplateIndex, fits: list[_
     grey-level features barely see: the fit with most locations can belong to a look-alike. The
     parser reads presses as changes from the skin's rest image, so the colours must be right.
     (Across families, where geometry differs, the features decide: on small faint overlays the
-    colour correlation is too weak to overrule them.) Each candidate's rest image is warped into the frame with its own fit and correlated (RGB
-    together, so gain and offset from opacity do not matter) with the per-pixel median of the
-    sampled frames, which keeps the static overlay and drops most moving game content.
+    colour correlation is too weak to overrule them.) Each candidate's rest image is warped into
+    the frame with its own fit and correlated (RGB together, so gain and offset from opacity do
+    not matter) with the per-pixel median of the sampled frames, which keeps the static overlay
+    and drops most moving game content.
     """
     frame_size = chosen.frame_size
     candidates = []

@@ -90,7 +90,7 @@ def test_split_never_shares_a_video_or_game_and_is_seeded():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_validation_videos_come_from_games_training_also_sees(seed):
-    # Like the default corpus: two videos of most games, one of some, ten of doom.
+    # Like a corpus of the whole suite played once per task: two videos of most games, one of some, ten of doom.
     games = ["boxing", "boxing", "seaquest", "seaquest", "pong", "pong", "road_runner"] + ["doom"] * 10
     index = pd.DataFrame({"video_id": [f"v{i:02d}" for i in range(len(games))], "game": games})
     train, val = split_videos(index, 0.2, "video", seed)
