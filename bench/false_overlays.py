@@ -10,7 +10,8 @@ settings from params.yaml. Every video is overlay-free, so every "found" is a fa
 
 Reported per video: the best fit's skin, inliers and distinct template locations; and over all
 videos, the false-overlay rate and the most locations any fit with `min_inliers` inliers
-reached: the margin below `min_locations`. Prints one JSON object with --json, else a table.
+reached: the margin below `min_locations`; and the most locations guided matching found at a
+voted pose: the margin below `rescue_min_locations`. Prints one JSON object with --json, else a table.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def main() -> None:
             write_mp4(video, (fit_to_upload(f, width, height, aspect)[0] for f in frames), corpus.fps, crf=crf, preset=corpus.preset)
             loc = localize_overlay(video, library, cfg)  # a rejected fit keeps its inliers and locations
             rows.append({"task": task_id, "size": [width, height], "found": loc.found, "skin_id": loc.skin_id,
-                         "best_inliers": loc.inliers, "best_locations": loc.locations, "reason": loc.reason})
+                         "best_inliers": loc.inliers, "best_locations": loc.locations, "rescue_locations": loc.rescue_locations,
+                         "reason": loc.reason})
     strong = [r["best_locations"] for r in rows if r["best_inliers"] >= cfg.min_inliers]
     result = {
         "videos": len(rows),
@@ -64,6 +66,8 @@ def main() -> None:
         "min_inliers": cfg.min_inliers,
         "min_locations": cfg.min_locations,
         "max_locations_with_min_inliers": max(strong, default=0),
+        "rescue_min_locations": cfg.rescue_min_locations,
+        "max_rescue_locations": max((r["rescue_locations"] for r in rows), default=0),
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,
     }
@@ -72,7 +76,7 @@ def main() -> None:
         return
     for r in rows:
         print(f"{r['task']:32s} {r['size'][0]}x{r['size'][1]:<5d} found={r['found']!s:5s} "
-              f"inliers={r['best_inliers']:<4d} locations={r['best_locations']:<3d} {r['reason'][:70]}")
+              f"inliers={r['best_inliers']:<4d} locations={r['best_locations']:<3d} guided={r['rescue_locations']:<3d} {r['reason'][:70]}")
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}))
 
 

@@ -30,6 +30,12 @@ see; so among the family's skins whose fits put the overlay in the same place, t
 rest colours correlate best with the median of the sampled frames is chosen (the parser reads
 presses against that rest image).
 
+When no fit passes, the poses most single matches vote for are checked by guided matching
+(`_rescue`): the ratio test drops most correct matches of a faint overlay, and of a skin whose
+buttons look alike, while one upright match alone fixes a pose. Each voted pose is accepted
+only if, in an upscaled crop, `rescue_min_locations` distinct template locations are matched
+exactly where the pose puts them.
+
 Small overlays are refined: once a fit is accepted, the region around it is cut from the
 full-resolution frames, upscaled towards the template's size and matched again against the
 chosen skin, which sharpens the box of a 60-px overlay to within a pixel or two.
@@ -59,7 +65,7 @@ Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
 DETECTORS: tuple[str, ...] = ("sift", "orb")
 TRANSFORM_MODELS: tuple[str, ...] = ("similarity", "affine")
-LOCALIZE_VERSION = 3  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 4  # bump when a change here can change a Localization for the same inputs
 INDEX_CACHE_SIZE = 4  # template indexes kept in memory (one per library x feature settings)
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 MASK_DILATE_PX = 3  # template keypoints may sit this far outside the opaque area (edges of floating buttons)
@@ -73,6 +79,10 @@ EARLY_STOP_CHECK = 4  # with early stopping, the fit is checked after every this
 COLOUR_CANDIDATE_IOU = 0.9
 OPAQUE_ALPHA = 128  # rest-image alpha from which a pixel counts as the skin's own colour
 MIN_COLOUR_PIXELS = 50  # opaque pixels a candidate needs inside the frame to be compared
+HOUGH_SCALE_BIN = 0.5  # pose-vote bins are this wide in log2 scale: a factor 1.4 (feature sizes are noisy)
+HOUGH_LOCATION_BIN = 0.25  # pose-vote bins are this fraction of the overlay's width wide in position (Lowe 2004)
+HOUGH_BINS_SCANNED = 8  # bins read per wanted pose (neighbouring bins repeat a pose; those are skipped)
+GUIDED_NEIGHBOURS = 64  # nearest library descriptors looked up per crop feature in guided matching
 FLANN_KDTREE, FLANN_TREES, FLANN_CHECKS = 1, 4, 64  # approximate kd-tree search over the library's SIFT descriptors
 
 
@@ -102,6 +112,11 @@ class LocalizeConfig:
     refine_width_px: int = 192  # the refinement upscales the overlay towards this width, px
     max_refine_upscale: float = 4.0  # largest upscale of the refinement crop
     refine_margin: float = 0.15  # refinement crop margin around the coarse box, fraction of its size
+    # When no fit passes: the poses that single matches vote for most (ratio test or not) are each
+    # checked by guided matching, up to this many (0: never).
+    rescue_poses: int = 8
+    rescue_min_locations: int = 10  # distinct template locations guided matching must find to accept a pose
+    guided_radius_px: float = 6.0  # guided matching keeps a match landing this close to where the pose puts it, template px
     seed: int = 0  # RANSAC random seed (OpenCV's RNG), so a localization is reproducible
 
     def __post_init__(self) -> None:
@@ -129,6 +144,9 @@ class LocalizeConfig:
             ("refine_width_px", self.refine_width_px >= MIN_OVERLAY_WIDTH_PX, f"must be >= {MIN_OVERLAY_WIDTH_PX}"),
             ("max_refine_upscale", self.max_refine_upscale >= 1.0, "must be >= 1"),
             ("refine_margin", 0.0 <= self.refine_margin <= 1.0, "must be in [0, 1]"),
+            ("rescue_poses", self.rescue_poses >= 0, "must be >= 0"),
+            ("rescue_min_locations", self.rescue_min_locations >= self.min_locations, "must be >= min_locations"),
+            ("guided_radius_px", self.guided_radius_px > 0, "must be > 0 template px"),
         ]  # fmt: skip
         for name, ok, rule in checks:
             if not ok:
@@ -156,6 +174,7 @@ class Localization:
     reason: str  # what was decided and why, in words
     runner_up: str | None = None  # second-best skin, for diagnosis
     runner_up_locations: int = 0
+    rescue_locations: int = 0  # most locations guided matching found at a voted pose when no fit passed (0: none tried or matched)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -399,12 +418,13 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
     scale = min(1.0, cfg.max_side / max(w, h))
     detector = make_detector(cfg)
     matches: list[Matches] = []
+    votes: list[Votes] = []
     used: list[np.ndarray] = []
     result = None
     early = False
     # Frames are read in spread-out order, so stopping early still sees the whole video.
     for n, i in enumerate(spread_order(len(frames)), start=1):
-        matches.append(_match_frame(detect(_grey(frames[i], scale), detector), index, cfg, scale * w))
+        matches.append(_match_frame(detect(_grey(frames[i], scale), detector), index, cfg, scale * w, votes=votes if cfg.rescue_poses else None))
         used.append(frames[i])
         if cfg.early_stop_locations and n % EARLY_STOP_CHECK == 0 and n < len(frames):
             fits = _fit_skins(matches, cfg, range(len(index.skins)), floor=cfg.early_stop_locations)
@@ -419,6 +439,8 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
     fits = _fit_skins(matches, cfg, range(len(index.skins)))
     if not early:
         result = _decide(index, fits, cfg, scale, (w, h), len(used))
+    if not result.found and cfg.rescue_poses:
+        result, fits = _rescue(used, index, votes, result, cfg, scale)
     if result.found:
         result = _pick_by_colour(used, index, fits, result, cfg, scale)
     if result.found and cfg.refine:
@@ -446,6 +468,16 @@ class _Fit:
 Matches = dict[int, tuple[np.ndarray, np.ndarray]]  # skin → (frame points, template points)
 
 
+@dataclass(frozen=True)
+class Votes:
+    """One frame's nearest-descriptor matches as pose votes: an upright match alone fixes the overlay's scale and place."""
+
+    skin: np.ndarray  # (N,) int32 index into the library's skins
+    scale: np.ndarray  # (N,) float32 detection px per template px (ratio of the two features' sizes)
+    frame_points: np.ndarray  # (N, 2) float32 the frame features, detection px
+    template_points: np.ndarray  # (N, 2) float32 the template features they matched, native template px
+
+
 def _grey(frame: np.ndarray, scale: float) -> np.ndarray:
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
@@ -454,14 +486,18 @@ def _grey(frame: np.ndarray, scale: float) -> np.ndarray:
     return grey
 
 
-def _match_frame(found: Features, index: TemplateIndex, cfg: LocalizeConfig, image_width: float, skin: int | None = None) -> Matches:
+def _match_frame(
+    found: Features, index: TemplateIndex, cfg: LocalizeConfig, image_width: float, skin: int | None = None, votes: list[Votes] | None = None
+) -> Matches:
     """Per skin: the frame's matches that pass the ratio test and the upright/size checks.
 
     The first neighbour of each skin among the k nearest library descriptors is that skin's
     candidate; the ratio test compares it with the next neighbour of the same skin at a different
     template location (the same point seen at another scale or over another background is no
     ambiguity). A skin with no such second neighbour among the k passes: its next location is
-    farther than all k. With `skin` given, only that skin's descriptors are searched.
+    farther than all k. With `skin` given, only that skin's descriptors are searched. With `votes`,
+    each feature's nearest library descriptor (ratio test or not), if upright and plausibly sized,
+    is appended to it as a pose vote.
     """
     if found.descriptors is None or len(found) < 2:
         return {}
@@ -482,20 +518,29 @@ def _match_frame(found: Features, index: TemplateIndex, cfg: LocalizeConfig, ima
             other = (owner[:, b] == owner[:, a]) & (np.linalg.norm(tpts[:, b] - tpts[:, a], axis=1) > same_point)
             second = np.where(np.isinf(second) & other, dist[:, b], second)
         keep[:, a] = first & (dist[:, a] < cfg.ratio * second)
+    if votes is not None:
+        rows = np.flatnonzero(valid[:, 0])  # each feature votes once, with its nearest library descriptor
+        lib = idx[rows, 0]
+        ok = _upright_and_sized(found, rows, lib, index, cfg, image_width)
+        rows, lib = rows[ok], lib[ok]
+        scale = found.sizes[rows] / index.sizes[lib]  # detection px per template px, from the features' sizes
+        votes.append(Votes(index.owner[lib], scale, found.points[rows], index.points[lib]))
     rows, cols = np.nonzero(keep)
     lib = idx[rows, cols]
-    # Upright: a feature's orientation is (nearly) its template feature's.
-    turn = (found.angles[rows] - index.angles[lib] + 180.0) % 360.0 - 180.0
-    upright = np.abs(turn) <= cfg.max_rotation_deg + cfg.angle_tolerance_deg
-    # Plausible size: the overlay width this match implies lies within width_range (with slack).
-    skin_width = np.array([s.size[0] for s in index.skins], np.float32)[index.owner[lib]]
-    implied = found.sizes[rows] / index.sizes[lib] * skin_width / image_width
-    lo, hi = cfg.width_range
-    sized = (implied >= lo / cfg.size_tolerance) & (implied <= hi * cfg.size_tolerance)
-    ok = upright & sized
+    ok = _upright_and_sized(found, rows, lib, index, cfg, image_width)
     rows, lib = rows[ok], lib[ok]
     owners = index.owner[lib]
     return {int(s): (found.points[rows[owners == s]], index.points[lib[owners == s]]) for s in np.unique(owners)}
+
+
+def _upright_and_sized(found: Features, rows: np.ndarray, lib: np.ndarray, index: TemplateIndex, cfg: LocalizeConfig, image_width: float) -> np.ndarray:
+    """Which matches (frame feature rows, library rows) are upright and imply a plausible overlay width."""
+    turn = (found.angles[rows] - index.angles[lib] + 180.0) % 360.0 - 180.0
+    upright = np.abs(turn) <= cfg.max_rotation_deg + cfg.angle_tolerance_deg
+    skin_width = np.array([s.size[0] for s in index.skins], np.float32)[index.owner[lib]]
+    implied = found.sizes[rows] / index.sizes[lib] * skin_width / image_width
+    lo, hi = cfg.width_range
+    return upright & (implied >= lo / cfg.size_tolerance) & (implied <= hi * cfg.size_tolerance)
 
 
 def _fit_skins(matches: list[Matches], cfg: LocalizeConfig, skins: range | list[int], floor: int = 0) -> list[_Fit]:
@@ -612,7 +657,10 @@ def _pick_by_colour(frames: list[np.ndarray], index: TemplateIndex, fits: list[_
     if not picked.found:
         return chosen
     others = ", ".join(f"{index.skin_ids[c[0].skin]} {s:.2f}" for c, s in zip(candidates, scores) if c[0] is not fit)
-    return replace(picked, reason=f"{picked.reason}; its rest colours match the frames best (correlation {scores[pick]:.2f}; {others})")
+    reason = f"{picked.reason}; its rest colours match the frames best (correlation {scores[pick]:.2f}; {others})"
+    if chosen.rescue_locations:
+        reason = reason.replace(":", " by guided matching of a voted pose:", 1)
+    return replace(picked, reason=reason, rescue_locations=chosen.rescue_locations)
 
 
 def _implausible(transform: np.ndarray, box: tuple[int, int, int, int], skin: Skin, frame_size: tuple[int, int], cfg: LocalizeConfig) -> str | None:
@@ -641,27 +689,13 @@ def _refine(frames: list[np.ndarray], index: TemplateIndex, coarse: Localization
     """Re-match the chosen skin in an upscaled crop around the coarse box; keep the sharper fit if it holds."""
     skin_index = index.skin_ids.index(coarse.skin_id)
     skin = index.skins[skin_index]
-    x0, y0, x1, y1 = coarse.box
-    bw, bh = x1 - x0, y1 - y0
-    upscale = min(cfg.max_refine_upscale, cfg.refine_width_px / bw)
+    upscale = _crop_upscale(coarse.box, cfg)
     if upscale <= 1.0:
         return coarse
-    fw, fh = coarse.frame_size
-    mx, my = round(bw * cfg.refine_margin), round(bh * cfg.refine_margin)
-    cx0, cy0, cx1, cy1 = max(0, x0 - mx), max(0, y0 - my), min(fw, x1 + mx), min(fh, y1 + my)
-    detector = make_detector(cfg)
-    src, dst = [], []
-    for frame in frames:
-        crop = cv2.cvtColor(frame[cy0:cy1, cx0:cx1], cv2.COLOR_RGB2GRAY)
-        crop = cv2.resize(crop, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
-        # Sizes are judged against the full frame's width, in the crop's (upscaled) pixels.
-        matched = _match_frame(detect(crop, detector), index, cfg, fw * upscale, skin=skin_index).get(skin_index)
-        if matched is not None:
-            dst.append(matched[0] / upscale + (cx0, cy0))
-            src.append(matched[1])
-    if not src:
+    matched = _match_frame(_crop_features(frames, coarse.box, upscale, cfg), index, cfg, coarse.frame_size[0], skin=skin_index).get(skin_index)
+    if matched is None:
         return coarse
-    src_arr, dst_arr = np.concatenate(src), np.concatenate(dst)
+    dst_arr, src_arr = matched
     if len(src_arr) < cfg.min_inliers:
         return coarse
     cv2.setRNGSeed(cfg.seed)
@@ -676,6 +710,206 @@ def _refine(frames: list[np.ndarray], index: TemplateIndex, coarse: Localization
         return coarse
     reason = f"{coarse.reason}; refined in a {upscale:.1f}x crop to {inliers} inliers at {locations} distinct locations, {box[2] - box[0]} px wide"
     return replace(coarse, transform=_as_tuple(transform), inliers=inliers, locations=locations, box=box, reason=reason)
+
+
+def _crop_upscale(box: tuple[int, int, int, int], cfg: LocalizeConfig) -> float:
+    """How much a crop around `box` is upscaled so the overlay reaches about refine_width_px."""
+    return min(cfg.max_refine_upscale, cfg.refine_width_px / max(1, box[2] - box[0]))
+
+
+def _crop_features(frames: list[np.ndarray], box: tuple[int, int, int, int], upscale: float, cfg: LocalizeConfig) -> Features:
+    """Features of every frame's crop around `box` (with refine_margin) upscaled by `upscale`, pooled; positions and sizes in frame px."""
+    fh, fw = frames[0].shape[:2]
+    x0, y0, x1, y1 = box
+    mx, my = round((x1 - x0) * cfg.refine_margin), round((y1 - y0) * cfg.refine_margin)
+    cx0, cy0, cx1, cy1 = max(0, x0 - mx), max(0, y0 - my), min(fw, x1 + mx), min(fh, y1 + my)
+    detector = make_detector(cfg)
+    parts = []
+    for frame in frames:
+        crop = cv2.cvtColor(frame[cy0:cy1, cx0:cx1], cv2.COLOR_RGB2GRAY)
+        if upscale != 1.0:
+            crop = cv2.resize(crop, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+        found = detect(crop, detector)
+        if found.descriptors is not None:
+            parts.append(found)
+    if not parts:
+        empty = np.zeros(0, np.float32)
+        return Features(np.zeros((0, 2), np.float32), empty, empty, None)
+    return Features(
+        np.concatenate([f.points for f in parts]) / upscale + np.array([cx0, cy0], np.float32),
+        np.concatenate([f.angles for f in parts]),
+        np.concatenate([f.sizes for f in parts]) / upscale,
+        np.concatenate([f.descriptors for f in parts]),
+    )
+
+
+def _rescue(
+    frames: list[np.ndarray], index: TemplateIndex, votes: list[Votes], missed: Localization, cfg: LocalizeConfig, scale: float
+) -> tuple[Localization, list[_Fit]]:
+    """When no fit passed: check the most-voted poses by guided matching; the best one with rescue_min_locations wins.
+
+    Returns the localization and every skin's guided fit (best first, in detection px, as
+    `_fit_skins` gives them), among which the colour check then picks a look-alike.
+
+    The ratio test drops most correct matches of a faint overlay, and of a skin whose buttons
+    look alike (the nearest and next template locations are both buttons), so RANSAC never sees
+    enough of them. A single upright match still fixes a pose (scale from the features' sizes,
+    place from their positions); every frame feature votes with its nearest library descriptor,
+    and the votes, binned as in Lowe's Hough clustering, point at a few poses. Each pose is then
+    checked for every skin of its family in an upscaled crop: a crop feature counts when its
+    nearest descriptor of that skin lies where the pose puts it. Game content gives few such
+    coincidences (bench/false_overlays.py: at most 6 distinct locations on 34 overlay-free
+    tasks), a drawn overlay many.
+    """
+    frame_size = missed.frame_size
+    fits: dict[int, _Fit] = {}  # each skin's best guided fit
+    detection_area = frame_size[0] * frame_size[1] * scale**2
+    for family, pose in _voted_poses(votes, index, cfg, detection_area):
+        transform = pose / scale
+        members = [i for i, skin in enumerate(index.skins) if skin.family == family]
+        skin = index.skins[members[0]]
+        box = _box(transform, skin, frame_size)
+        if _implausible(transform, box, skin, frame_size, cfg):
+            continue
+        upscale = max(1.0, _crop_upscale(box, cfg))
+        found = _crop_features(frames, box, upscale, cfg)
+        if len(found) < 3:
+            continue
+        # One search for the family: each skin's nearest descriptor is its first among the k nearest
+        # (k covers a family's look-alikes, which hold the same location, several times over).
+        rows, _ = index.neighbours(found.descriptors, GUIDED_NEIGHBOURS)
+        owner = np.where(rows >= 0, index.owner[np.clip(rows, 0, None)], -1)
+        for skin_index in members:
+            own = owner == skin_index
+            nearest = np.where(own.any(axis=1), rows[np.arange(len(rows)), own.argmax(axis=1)], -1)
+            fit = _guided_fit(found, nearest, index, transform, upscale, cfg)
+            if fit is not None:
+                # Once more from the refitted pose: a voted pose can be off by more than the radius at the far side.
+                fit = max(fit, _guided_fit(found, nearest, index, fit[0], upscale, cfg) or fit, key=lambda f: (f[2], f[1]))
+            old = fits.get(skin_index)
+            if fit is not None and (old is None or (fit[2], fit[1]) > (old.locations, old.inliers)):
+                fits[skin_index] = _Fit(skin_index, fit[0] * scale, fit[1], fit[2])
+    ranked = sorted(fits.values(), key=lambda f: (-f.locations, -f.inliers))
+    if not ranked:
+        return missed, []
+    best = ranked[0]
+    skin, transform, locations, inliers = index.skins[best.skin], best.transform / scale, best.locations, best.inliers
+    box = _box(transform, skin, frame_size)
+    if locations < cfg.rescue_min_locations or inliers < cfg.min_inliers or _implausible(transform, box, skin, frame_size, cfg):
+        reason = f"{missed.reason}; guided matching of voted poses finds at most {locations} locations ({skin.id}), needs {cfg.rescue_min_locations}"
+        return replace(missed, reason=reason, rescue_locations=locations), []
+    reason = (
+        f"found {skin.id} by guided matching of a voted pose: {inliers} inliers at {locations} distinct locations, {box[2] - box[0]} px wide "
+        f"(no fit passed the ratio test: {missed.reason.removeprefix('no overlay: ')})"
+    )
+    fields = dict(found=True, skin_id=skin.id, family=skin.family, transform=_as_tuple(transform), box=box, reason=reason)
+    return replace(missed, **fields, inliers=inliers, locations=locations, rescue_locations=locations), ranked
+
+
+def _voted_poses(votes: list[Votes], index: TemplateIndex, cfg: LocalizeConfig, image_area: float) -> list[tuple[str, np.ndarray]]:
+    """Up to rescue_poses (family, 2x3 template→detection px) poses that votes of most distinct template locations agree on.
+
+    Votes are pooled per family: its skins share a geometry, and a faint overlay's features
+    match the family's look-alikes about as often as its own skin.
+
+    Bins are HOUGH_SCALE_BIN wide in log2 scale and HOUGH_LOCATION_BIN of the overlay's width in
+    position; each vote goes to the two nearest bins in each dimension, so a pose near a bin edge
+    is not split (Lowe 2004). A bin's pose is its votes' median scale and median template origin.
+    """
+    if not votes:
+        return []
+    families = sorted({s.family for s in index.skins})
+    family_of = np.array([families.index(s.family) for s in index.skins], np.int64)
+    skin = np.concatenate([v.skin for v in votes]).astype(np.int64)
+    family = family_of[skin]
+    vscale = np.concatenate([v.scale for v in votes]).astype(np.float64)
+    frame_pts = np.concatenate([v.frame_points for v in votes]).astype(np.float64)
+    template_pts = np.concatenate([v.template_points for v in votes]).astype(np.float64)
+    origin = frame_pts - vscale[:, None] * template_pts  # where the template's (0, 0) lands
+    widths = np.array([s.size[0] for s in index.skins], np.float64)[skin]
+    level = np.log2(vscale) / HOUGH_SCALE_BIN
+    keys, members, areas = [], [], []
+    for scale_bin in _two_nearest(level):
+        cell = HOUGH_LOCATION_BIN * widths * 2.0 ** ((scale_bin + 0.5) * HOUGH_SCALE_BIN)  # bin width, detection px
+        for x_bin in _two_nearest(origin[:, 0] / cell):
+            for y_bin in _two_nearest(origin[:, 1] / cell):
+                keys.append(np.stack([family, scale_bin, x_bin, y_bin], axis=1))
+                members.append(np.arange(len(skin)))
+                areas.append(cell**2)
+    keys_all, member, area = np.concatenate(keys), np.concatenate(members), np.concatenate(areas)
+    _, bin_of = np.unique(keys_all, axis=0, return_inverse=True)
+    bin_of = bin_of.ravel()
+    bins = bin_of.max() + 1
+    # Distinct template locations per bin (a static look-alike matched in every frame counts once).
+    cells = np.floor(template_pts[member] / cfg.location_cell_px).astype(np.int64)
+    distinct = np.unique(np.stack([bin_of, cells[:, 0], cells[:, 1]], axis=1), axis=0)
+    support = np.bincount(distinct[:, 0], minlength=bins)
+    # Bins of large poses are large and gather many chance votes: rank by support above what votes
+    # spread evenly over the image would put in a bin of that family, scale and size.
+    _, level_of = np.unique(keys_all[:, :2], axis=0, return_inverse=True)
+    level_of = level_of.ravel()
+    level_votes = np.bincount(level_of)[level_of]
+    expected = np.zeros(bins)
+    expected[bin_of] = level_votes * area / image_area
+    score = (support - expected) / np.sqrt(expected + 1.0)
+    poses: list[tuple[str, np.ndarray]] = []
+    boxes: list[tuple[int, tuple[int, int, int, int]]] = []
+    for b in np.argsort(-score, kind="stable")[: HOUGH_BINS_SCANNED * cfg.rescue_poses]:
+        if len(poses) >= cfg.rescue_poses:
+            break
+        if support[b] < 3:
+            continue
+        rows = member[bin_of == b]
+        # Upright by construction (no rotation), as overlays are pasted.
+        pose_scale = float(np.median(vscale[rows]))
+        x, y = np.median(frame_pts[rows] - pose_scale * template_pts[rows], axis=0)
+        pose = np.array([[pose_scale, 0.0, x], [0.0, pose_scale, y]])
+        f = int(family[rows[0]])
+        box = tuple(int(v) for v in transform_box(pose, index.skins[int(skin[rows[0]])].size, (10**6, 10**6)))
+        if any(f == g and box_iou(box, other) >= 0.5 for g, other in boxes):
+            continue  # the same pose again, from a neighbouring bin
+        boxes.append((f, box))
+        poses.append((families[f], pose))
+    return poses
+
+
+def _two_nearest(coordinate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bin a coordinate (in bin units) falls in, and the neighbouring bin on its nearer side."""
+    low = np.floor(coordinate)
+    return low.astype(np.int64), (low + np.where(coordinate % 1 >= 0.5, 1, -1)).astype(np.int64)
+
+
+def _guided_fit(
+    found: Features, nearest: np.ndarray, index: TemplateIndex, transform: np.ndarray, upscale: float, cfg: LocalizeConfig
+) -> tuple[np.ndarray, int, int] | None:
+    """Match one skin where a pose (2x3 template→frame px) puts it; (refitted transform, inliers, distinct locations) or None.
+
+    `found` are the crop features around the pose in frame px (`_crop_features`), `nearest` the
+    library row of each one's nearest descriptor of the skin (-1: none). A feature is kept when
+    that descriptor lies within guided_radius_px of where the pose maps the feature back into the
+    template, and it is upright and sized as the pose implies; no ratio test, since the pose has
+    already said which location to expect.
+    """
+    back = cv2.invertAffineTransform(transform)
+    pose_scale = float(np.hypot(*transform[:, 0]))  # frame px per template px
+    ok = nearest >= 0
+    lib = np.where(ok, nearest, 0)
+    expected = found.points @ back[:, :2].T + back[:, 2]  # template px
+    landed = np.linalg.norm(index.points[lib] - expected, axis=1) <= cfg.guided_radius_px
+    turn = (found.angles - index.angles[lib] + 180.0) % 360.0 - 180.0
+    upright = np.abs(turn) <= cfg.max_rotation_deg + cfg.angle_tolerance_deg
+    size_ratio = found.sizes / (index.sizes[lib] * pose_scale)
+    sized = (size_ratio >= 1.0 / cfg.size_tolerance) & (size_ratio <= cfg.size_tolerance)
+    keep = ok & landed & upright & sized
+    src, dst = index.points[lib[keep]].astype(np.float32), found.points[keep].astype(np.float32)
+    if len(src) < 3:
+        return None
+    cv2.setRNGSeed(cfg.seed)
+    fit = _ransac(src, dst, cfg, max(cfg.ransac_threshold / upscale, 0.5))
+    if fit is None:
+        return None
+    refit, inlier = fit
+    return refit, int(inlier.sum()), _distinct(src[inlier], cfg)
 
 
 def _box(transform: np.ndarray, skin: Skin, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -96,6 +98,17 @@ def test_look_alike_skins_are_told_apart_by_colour(recoloured_library, game_fram
     assert loc.skin_id == skin_id, loc.reason  # the parser reads presses against this skin's rest colours
 
 
+def test_a_pose_the_ratio_test_misses_is_rescued_by_guided_matching(library, game_frames):
+    # A ratio test this strict drops nearly every correct match, as faintness and look-alike
+    # buttons do on real videos; the pose the single matches vote for is then checked directly.
+    frames, box = with_overlay(game_frames, library.skins["xbox-07"], Placement(anchor="top", width_frac=0.15, opacity=0.6))
+    strict = LocalizeConfig(ratio=0.3)
+    loc = localize_frames(frames, library, strict)
+    assert loc.found and box_iou(loc.box, box) >= 0.8, loc.reason
+    assert "guided matching" in loc.reason and loc.locations >= strict.rescue_min_locations
+    assert not localize_frames(frames, library, replace(strict, rescue_poses=0)).found
+
+
 def test_a_video_without_overlay_is_not_given_one(library, game_frames, tmp_path):
     video = tmp_path / "plain.mp4"
     write_mp4(video, game_frames, 30.0, crf=28)
@@ -149,7 +162,10 @@ def test_a_malformed_layout_is_named(make_skin, tmp_path):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("frames", 0), ("detector", "surf"), ("transform", "homography"), ("min_locations", 50), ("width_range", (0.5, 0.2)), ("ratio", 1.5)],
+    [
+        ("frames", 0), ("detector", "surf"), ("transform", "homography"), ("min_locations", 50), ("width_range", (0.5, 0.2)),
+        ("ratio", 1.5), ("rescue_min_locations", 3), ("guided_radius_px", 0.0),
+    ],  # fmt: skip
 )
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
