@@ -535,12 +535,17 @@ def _match_frame(
 
 def _upright_and_sized(found: Features, rows: np.ndarray, lib: np.ndarray, index: TemplateIndex, cfg: LocalizeConfig, image_width: float) -> np.ndarray:
     """Which matches (frame feature rows, library rows) are upright and imply a plausible overlay width."""
-    turn = (found.angles[rows] - index.angles[lib] + 180.0) % 360.0 - 180.0
-    upright = np.abs(turn) <= cfg.max_rotation_deg + cfg.angle_tolerance_deg
+    upright = _upright(found.angles[rows], index.angles[lib], cfg)
     skin_width = np.array([s.size[0] for s in index.skins], np.float32)[index.owner[lib]]
     implied = found.sizes[rows] / index.sizes[lib] * skin_width / image_width
     lo, hi = cfg.width_range
     return upright & (implied >= lo / cfg.size_tolerance) & (implied <= hi * cfg.size_tolerance)
+
+
+def _upright(frame_angles: np.ndarray, template_angles: np.ndarray, cfg: LocalizeConfig) -> np.ndarray:
+    """Whether each match's orientation (degrees) is nearly its template feature's: overlays are pasted upright."""
+    turn = (frame_angles - template_angles + 180.0) % 360.0 - 180.0
+    return np.abs(turn) <= cfg.max_rotation_deg + cfg.angle_tolerance_deg
 
 
 def _fit_skins(matches: list[Matches], cfg: LocalizeConfig, skins: range | list[int], floor: int = 0) -> list[_Fit]:
@@ -698,13 +703,10 @@ def _refine(frames: list[np.ndarray], index: TemplateIndex, coarse: Localization
     dst_arr, src_arr = matched
     if len(src_arr) < cfg.min_inliers:
         return coarse
-    cv2.setRNGSeed(cfg.seed)
-    # The same tolerance in upscaled crop px is finer in frame px.
-    fit = _ransac(src_arr, dst_arr, cfg, max(cfg.ransac_threshold / upscale, 0.5))
+    fit = _fit_crop_matches(src_arr, dst_arr, upscale, cfg)
     if fit is None:
         return coarse
-    transform, inlier = fit
-    inliers, locations = int(inlier.sum()), _distinct(src_arr[inlier], cfg)
+    transform, inliers, locations = fit
     box = _box(transform, skin, coarse.frame_size)
     if locations < max(cfg.min_locations, coarse.locations) or inliers < cfg.min_inliers or _implausible(transform, box, skin, coarse.frame_size, cfg):
         return coarse
@@ -896,20 +898,25 @@ def _guided_fit(
     lib = np.where(ok, nearest, 0)
     expected = found.points @ back[:, :2].T + back[:, 2]  # template px
     landed = np.linalg.norm(index.points[lib] - expected, axis=1) <= cfg.guided_radius_px
-    turn = (found.angles - index.angles[lib] + 180.0) % 360.0 - 180.0
-    upright = np.abs(turn) <= cfg.max_rotation_deg + cfg.angle_tolerance_deg
+    upright = _upright(found.angles, index.angles[lib], cfg)
     size_ratio = found.sizes / (index.sizes[lib] * pose_scale)
     sized = (size_ratio >= 1.0 / cfg.size_tolerance) & (size_ratio <= cfg.size_tolerance)
     keep = ok & landed & upright & sized
     src, dst = index.points[lib[keep]].astype(np.float32), found.points[keep].astype(np.float32)
     if len(src) < 3:
         return None
+    return _fit_crop_matches(src, dst, upscale, cfg)
+
+
+def _fit_crop_matches(src: np.ndarray, dst: np.ndarray, upscale: float, cfg: LocalizeConfig) -> tuple[np.ndarray, int, int] | None:
+    """RANSAC fit of template→frame px matches found in a crop upscaled by `upscale`: (transform, inliers, distinct locations) or None."""
     cv2.setRNGSeed(cfg.seed)
+    # The same tolerance in upscaled crop px is finer in frame px.
     fit = _ransac(src, dst, cfg, max(cfg.ransac_threshold / upscale, 0.5))
     if fit is None:
         return None
-    refit, inlier = fit
-    return refit, int(inlier.sum()), _distinct(src[inlier], cfg)
+    transform, inlier = fit
+    return transform, int(inlier.sum()), _distinct(src[inlier], cfg)
 
 
 def _box(transform: np.ndarray, skin: Skin, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
