@@ -21,8 +21,8 @@ at its stride, with a sum in place of its concatenate-and-mix); then
 
 Reading at layout positions rather than through a flat linear layer is what lets the parser
 handle skins it never trained on: it learns what a pressed button or a cap looks like, not
-where one skin keeps them. `predict` decodes the stick grid with a local soft-argmax (the
-sub-cell refinement) and turns everything into unified actions and a confidence;
+where one skin keeps them. `read` decodes the stick grid with a local soft-argmax (the
+sub-cell refinement) and turns everything into unified actions and a confidence (`predict`);
 `save_parser` / `load_parser` keep weights as safetensors beside a JSON config.
 """
 
@@ -183,9 +183,14 @@ class OverlayParser(nn.Module):
         stick_logits = self.stick_head(samples).reshape(b, N_STICKS, g * g)  # (B, 2, g²)
         return {"buttons": buttons, "stick_logits": stick_logits}
 
-    @torch.inference_mode()
     def predict(self, batch: ParserBatch) -> tuple[np.ndarray, np.ndarray]:
-        """Unified actions (B, 21) float32 and a per-frame confidence (B,) in [0, 1].
+        """Unified actions (B, 21) float32 and a per-frame confidence (B,) in [0, 1] (see `read`)."""
+        reading = self.read(batch)
+        return reading.actions, reading.confidence
+
+    @torch.inference_mode()
+    def read(self, batch: ParserBatch) -> ParserReading:
+        """Actions, confidence and the button logits behind them.
 
         Buttons are thresholded at 0.5; sticks are (x, y) in [-1, 1] (x right, y up) from the
         local soft-argmax of their grid, before any per-video normalization. Confidence =
@@ -206,7 +211,16 @@ class OverlayParser(nn.Module):
             actions[:, stick] = axes[:, k]
         button_certainty = torch.maximum(p_buttons, 1 - p_buttons).min(dim=1).values
         confidence = (button_certainty * mass.min(dim=1).values).clamp(0.0, 1.0)
-        return actions.numpy(), confidence.numpy().astype(np.float32)
+        return ParserReading(actions.numpy(), confidence.numpy().astype(np.float32), out["buttons"].float().numpy())
+
+
+@dataclass(frozen=True)
+class ParserReading:
+    """What the parser reads from a batch of B crop pairs."""
+
+    actions: np.ndarray  # (B, 21) float32 unified actions: 17 buttons as 0/1, then LEFT_X, LEFT_Y, RIGHT_X, RIGHT_Y
+    confidence: np.ndarray  # (B,) float32 in [0, 1]
+    button_logits: np.ndarray  # (B, 17) float32, before the 0.5 threshold (per-video calibration reads them)
 
 
 def as_tensors(batch: ParserBatch) -> ParserBatch:

@@ -20,6 +20,14 @@ within `stick_min_range` of a median near centre: parser jitter around rest) is 
 because dividing jitter by a tiny percentile would turn it into full deflections; it is
 re-centred on its median instead, which removes the parser's offset at rest on that skin.
 
+Button calibration, the same idea for buttons: on some skins the parser reads a button's rest
+look as half-pressed (its probability hovering around 0.5-0.9 all video), which thresholding at
+0.5 turns into a button held from first frame to last or flickering. A real press lifts the
+button's logit far above the level it shows at rest in that video, so each button's rest level
+is a low quantile of its logits over the video (`button_rest_quantile`; at 0.1 a button held for
+up to 90 % of the video keeps its presses), and a frame reads pressed only when the parser says so
+and the logit stands `button_min_rise` above that level.
+
 When corpus ground truth exists (`truth_dir`), extraction is scored (padflow.overlay.scoring)
 and the headline numbers join the stage metrics.
 """
@@ -38,7 +46,7 @@ from typing import Any, Literal
 import av
 import numpy as np
 
-from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX
+from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX, BUTTONS, N_BUTTONS
 from padflow.config import from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import file_sha256, write_json
@@ -51,7 +59,7 @@ from tasks.ingest import accepted_videos, read_report
 
 Status = Literal["extracted", "no_overlay", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
-EXTRACT_VERSION = 3  # bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 4  # bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -73,6 +81,13 @@ class ExtractConfig:
     # Largest offset the parser reads for a stick at rest (up to ~0.2 on some skins of the default
     # corpus); a resting axis whose median lies farther out is a stick held for the whole video.
     stick_rest_offset: float = 0.3
+    # A button's rest level in a video is this quantile of its logits, so a button held for up to
+    # 1 - this share of the video keeps its presses (gate quarantines one held throughout).
+    button_rest_quantile: float = 0.1
+    # A frame reads pressed only with its logit this far above the button's rest level, in logits
+    # (e^4: 55x the odds). On three seeded corpora every correctly read press rose 5 or more (median
+    # 10-12); a misread rest look mostly stays under 4.
+    button_min_rise: float = 4.0
     ingest_dir: str = "data/ingest"  # ingest's output: ingest_report.json + videos/
     parser_dir: str = "data/parser"  # parser.safetensors + parser_config.json
     out_dir: str = "data/extract"  # action tables, records and the report
@@ -88,6 +103,10 @@ class ExtractConfig:
             raise ValueError(f"stick_min_range: must be in (0, 1), got {self.stick_min_range}")
         if not 0.0 <= self.stick_rest_offset < 1.0:
             raise ValueError(f"stick_rest_offset: must be in [0, 1), got {self.stick_rest_offset}")
+        if not 0.0 <= self.button_rest_quantile < 0.5:
+            raise ValueError(f"button_rest_quantile: must be in [0, 0.5) (a button rests most of the time), got {self.button_rest_quantile}")
+        if self.button_min_rise < 0.0:
+            raise ValueError(f"button_min_rise: must be >= 0 logits, got {self.button_min_rise}")
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,7 @@ class ExtractOutcome:
     localize_s: float = 0.0
     extract_s: float = 0.0  # wall seconds for the whole video, localization included
     skin_id: str | None = None
+    buttons_recalibrated: int = 0  # buttons whose reading button calibration changed in some frame
 
 
 def normalize_sticks(
@@ -142,6 +162,26 @@ def normalize_sticks(
         out[:, AXIS_INDEX[axis]] = np.clip((values - centre) / scale, -1.0, 1.0)
         scales[axis], centres[axis] = round(scale, 6), round(centre, 6)
     return out, scales, centres
+
+
+def calibrate_buttons(
+    actions: np.ndarray, button_logits: np.ndarray, rest_quantile: float, min_rise: float
+) -> tuple[np.ndarray, dict[str, float], dict[str, int]]:
+    """Keep a button pressed only where its logit stands `min_rise` above its rest level in this video.
+
+    actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). The rest level
+    is the `rest_quantile` of each button's logits. Returns the actions, each button's rest level,
+    and, per button whose reading changed, how many frames changed.
+    """
+    out = actions.astype(np.float32, copy=True)
+    if not len(actions):
+        return out, {}, {}
+    rest = np.quantile(button_logits, rest_quantile, axis=0)  # (17,)
+    pressed = (actions[:, :N_BUTTONS] > 0.5) & (button_logits - rest > min_rise)
+    out[:, :N_BUTTONS] = pressed
+    changed = (out[:, :N_BUTTONS] != actions[:, :N_BUTTONS]).sum(axis=0)
+    rest_levels = {name: round(float(r), 3) for name, r in zip(BUTTONS, rest)}
+    return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
 
 
 def decoded_crops(
@@ -204,9 +244,11 @@ def decoded_crops(
                 worker.join(timeout=0.05)
 
 
-def parse_video(parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, float]:
-    """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps."""
-    actions, confidence = [], []
+def parse_video(
+    parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]]
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps, (T, 17) button logits."""
+    actions, confidence, logits = [], [], []
     last: tuple[np.ndarray, np.ndarray] | None = None
     fps = 0.0
     for crops, sticks, fps in batches:
@@ -214,13 +256,14 @@ def parse_video(parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray,
         # (the video's first frame pairs with itself, as in crops.parser_batch).
         head = (crops[:1], sticks[:1]) if last is None else last
         previous = (np.concatenate([head[0], crops[:-1]]), np.concatenate([head[1], sticks[:-1]]))
-        batch_actions, batch_conf = parser.predict(parser_inputs(previous, (crops, sticks), view))
-        actions.append(np.asarray(batch_actions, np.float32))
-        confidence.append(np.asarray(batch_conf, np.float32))
+        reading = parser.read(parser_inputs(previous, (crops, sticks), view))
+        actions.append(np.asarray(reading.actions, np.float32))
+        confidence.append(np.asarray(reading.confidence, np.float32))
+        logits.append(np.asarray(reading.button_logits, np.float32))
         last = (crops[-1:], sticks[-1:])
     if not actions:
         raise ValueError("no frames to parse")
-    return np.concatenate(actions), np.concatenate(confidence), fps
+    return np.concatenate(actions), np.concatenate(confidence), fps, np.concatenate(logits)
 
 
 # One per worker process: the library, its template features and the parser are loaded once
@@ -288,13 +331,15 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     skin = library.skins[loc.skin_id]
     view = skin_view(skin, crop_size, parser.cfg.stick_size)
     batches = decoded_crops(job.video, loc.matrix, view, skin.size, cfg.batch_size, cfg.decode_threads)
-    raw, confidence, fps = parse_video(parser, view, batches)
-    actions, scales, centres = normalize_sticks(raw, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)
+    raw, confidence, fps, button_logits = parse_video(parser, view, batches)
+    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
+    actions, scales, centres = normalize_sticks(actions, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
     seconds = round(time.perf_counter() - started, 3)
-    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, stick_centre=centres, extract_s=seconds)
+    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, stick_centre=centres)
+    record.update(button_rest_logit=button_rest, button_frames_recalibrated=recalibrated, extract_s=seconds)
     write_json(job.out_dir / f"{job.video_id}.json", record)
-    return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id)
+    return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id, len(recalibrated))
 
 
 def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig) -> None:
@@ -372,6 +417,7 @@ def extract_metrics(outcomes: list[ExtractOutcome], wall_s: float) -> dict[str, 
         "frames": frames,
         "frames_per_s": round(frames / wall_s, 1) if wall_s > 0 else 0.0,
         "localize_s_mean": round(float(np.mean(localize)), 3) if localize else 0.0,
+        "buttons_recalibrated": sum(o.buttons_recalibrated for o in outcomes),
     }
 
 

@@ -54,6 +54,18 @@ def test_predict_gives_unified_actions_and_confidence():
         model.predict(wrong)
 
 
+def test_read_gives_the_button_logits_behind_the_actions():
+    torch.manual_seed(0)
+    model = OverlayParser(TINY)
+    batch = random_batch(TINY, 5)
+    reading = model.read(batch)
+    assert reading.button_logits.shape == (5, N_BUTTONS) and reading.button_logits.dtype == np.float32
+    np.testing.assert_array_equal(reading.actions[:, :N_BUTTONS], (reading.button_logits > 0).astype(np.float32))
+    actions, confidence = model.predict(batch)
+    np.testing.assert_array_equal(actions, reading.actions)
+    np.testing.assert_array_equal(confidence, reading.confidence)
+
+
 def test_stick_grid_encoding_round_trips_any_position():
     values = torch.tensor([[-1.0, 1.0], [0.0, 0.0], [0.33, -0.71], [1.0, -1.0], [0.95, 0.05]])
     actions = torch.zeros(len(values), ACTION_DIM)

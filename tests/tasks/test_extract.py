@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from models.overlay_parser import OverlayParser, ParserConfig, save_parser
-from padflow.actions import AXIS_INDEX, noop
+from padflow.actions import AXIS_INDEX, BUTTON_INDEX, BUTTONS, noop
 from padflow.overlay.crops import parser_batch, skin_view
 from padflow.overlay.library import load_library
 from padflow.overlay.render import Placement, draw_overlay
 from padflow.tables import read_action_table, table_to_actions
 from padflow.video import write_mp4
 from tasks.corpus import fit_to_upload, record_gameplay
-from tasks.extract import ExtractConfig, normalize_sticks, parse_video, stage
+from tasks.extract import ExtractConfig, calibrate_buttons, normalize_sticks, parse_video, stage
 from tasks.ingest import IngestConfig, ingest
 
 FRAME_SIZE = (480, 270)
@@ -76,6 +76,7 @@ def test_stage_extracts_records_and_survives_a_damaged_video(project):
     assert rows[ids["damaged"]]["status"] == "failed" and ids["damaged"] in rows[ids["damaged"]]["reason"]
     assert result.metrics["videos_extracted"] == 1 and result.metrics["videos_no_overlay"] == 1 and result.metrics["videos_failed"] == 1
     assert result.metrics["frames"] == FRAMES and result.metrics["frames_per_s"] > 0
+    assert result.metrics["buttons_recalibrated"] >= 0
 
     table = read_action_table(out / f"{ids['overlay']}.parquet")
     assert table.num_rows == FRAMES and table.column("frame").to_pylist() == list(range(FRAMES))
@@ -92,6 +93,7 @@ def test_stage_extracts_records_and_survives_a_damaged_video(project):
     assert record["versions"]["action_schema"] == "padflow-action/1"
     assert record["source"]["path"] == "overlay.mp4" and record["frames"] == FRAMES
     assert set(record["stick_scale"]) == {"LEFT_X", "LEFT_Y", "RIGHT_X", "RIGHT_Y"}
+    assert set(record["button_rest_logit"]) == set(BUTTONS) and set(record["button_frames_recalibrated"]) <= set(BUTTONS)
 
     plain = json.loads((out / f"{ids['plain']}.json").read_text())
     assert plain["localization"]["found"] is False
@@ -107,13 +109,14 @@ def test_pairs_chain_across_batches():
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (11, h, w, 3), dtype=np.uint8)
     sticks = rng.integers(0, 256, (11, 2, s, s, 3), dtype=np.uint8)
-    whole, whole_conf = parser.predict(parser_batch(crops, sticks, view))
+    whole = parser.read(parser_batch(crops, sticks, view))
     batches = [(crops[i : i + 4], sticks[i : i + 4], 30.0) for i in range(0, len(crops), 4)]
-    chained, conf, fps = parse_video(parser, view, iter(batches))
+    chained, conf, fps, logits = parse_video(parser, view, iter(batches))
     # Buttons agree exactly; sticks to float rounding (CPU kernels block a batch of 4 and of 11 differently).
-    np.testing.assert_array_equal(chained[:, :17], whole[:, :17])
-    np.testing.assert_allclose(chained[:, 17:], whole[:, 17:], atol=1e-5)
-    np.testing.assert_allclose(conf, whole_conf, rtol=1e-4)
+    np.testing.assert_array_equal(chained[:, :17], whole.actions[:, :17])
+    np.testing.assert_allclose(chained[:, 17:], whole.actions[:, 17:], atol=1e-5)
+    np.testing.assert_allclose(conf, whole.confidence, rtol=1e-4)
+    np.testing.assert_allclose(logits, whole.button_logits, atol=1e-4)
     assert fps == 30.0
 
 
@@ -148,6 +151,28 @@ def test_a_stick_held_over_the_whole_video_stays_deflected():
     assert np.all(out[:, AXIS_INDEX["LEFT_X"]] < -0.9)
 
 
+def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay():
+    t = 300
+    rng = np.random.default_rng(0)
+    logits = np.full((t, 17), -7.0, np.float32) + rng.normal(0, 0.5, (t, 17)).astype(np.float32)
+    south, left, start = BUTTON_INDEX["SOUTH"], BUTTON_INDEX["DPAD_LEFT"], BUTTON_INDEX["START"]
+    presses = rng.random(t) < 0.2
+    logits[presses, south] = 5.0  # pressed a fifth of the time: rises 12 above rest
+    logits[:, left] = rng.uniform(0.2, 3.3, t)  # a skin whose rest look the parser reads at p 0.55-0.96
+    held = np.arange(t) >= 60
+    logits[:, start] = np.where(held, 6.0, -6.0)  # held for the last 80 % of the video
+    actions = np.zeros((t, 21), np.float32)
+    actions[:, :17] = logits > 0
+    actions[:, 17] = np.linspace(-1, 1, t)
+    out, rest, changed = calibrate_buttons(actions, logits, 0.1, 4.0)
+    assert not out[:, left].any()  # was read pressed in every frame
+    np.testing.assert_array_equal(out[:, south], presses)
+    np.testing.assert_array_equal(out[:, start], held)
+    assert changed == {"DPAD_LEFT": t}
+    assert rest["SOUTH"] == pytest.approx(np.quantile(logits[:, south], 0.1), abs=1e-3)
+    np.testing.assert_array_equal(out[:, 17:], actions[:, 17:])  # sticks untouched
+
+
 def test_missing_parser_or_ingest_report_is_named(tmp_path):
     with pytest.raises(ValueError, match="ingest_report.json"):
         stage({}, tmp_path)
@@ -157,7 +182,7 @@ def test_missing_parser_or_ingest_report_is_named(tmp_path):
         stage({}, tmp_path)
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_offset", 1.0)])
+@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_offset", 1.0), ("button_rest_quantile", 0.5), ("button_min_rise", -1.0)])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExtractConfig(**{field: value})
