@@ -1,6 +1,6 @@
 """Localization over several seeded corpora: how often the overlay is found, in the right place, with the right skin.
 
-    python bench/localization.py [--corpora 3] [--videos 24] [--json]
+    python bench/localization.py [--corpora 3] [--videos 24] [--parse] [--json]
 
 The default corpus holds 21 overlay videos, so one miss moves its localization rate by five
 points. This builds `--corpora` corpora with the default corpus settings from params.yaml and
@@ -9,6 +9,10 @@ extract's settings and scores it against the drawn box: found at IoU >= 0.8, rig
 false overlays on the videos drawn without one. Misses are listed with what made them hard
 (overlay width in px, opacity, compression, game). Prints one JSON object with --json, else a
 table of the misses and the summary.
+
+With --parse, every localized video is also read with the trained parser (extract.parser_dir) as
+the extract stage reads it, and scored against the shown actions: button accuracy with and
+without per-video button calibration, and stick R² (all videos, and held-out skins).
 """
 
 from __future__ import annotations
@@ -19,12 +23,18 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
-from padflow.overlay.library import load_library
-from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from padflow.overlay.library import SkinLibrary, load_library
+from padflow.overlay.localize import Localization, LocalizeConfig, localize_overlay
+from padflow.overlay.scoring import action_tally
+from padflow.tables import read_action_table, table_to_actions
 from tasks.corpus import CorpusConfig, build_corpus
+from tasks.extract import ExtractConfig, calibrate_buttons, normalize_sticks, parse_overlay
 
 IOU_FLOOR = 0.8  # the issue's bar for a localized overlay (as padflow score-extraction)
 WIDTH_BINS_PX = (0, 80, 120, 200, 10_000)  # overlay width bins of the summary
@@ -34,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpora", type=int, default=3, help="seeded corpora to build (seed, seed + 1, ...)")
     ap.add_argument("--videos", type=int, default=None, help="videos per corpus (default: corpus.videos)")
+    ap.add_argument("--parse", action="store_true", help="also read localized videos with the trained parser and score the actions")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -42,6 +53,13 @@ def main() -> None:
     corpus = from_mapping(CorpusConfig, params.get("corpus"), "corpus")
     corpus = replace(corpus, videos=args.videos or corpus.videos, raw_dir="raw", truth_dir="truth")
     cfg = from_mapping(LocalizeConfig, (params.get("extract") or {}).get("localize"), "extract.localize")
+    extract = from_mapping(ExtractConfig, params.get("extract"), "extract")
+    parser = None
+    if args.parse:
+        from models.overlay_parser import load_parser
+
+        parser = load_parser(root / extract.parser_dir)
+    tallies: dict[str, Any] = {}  # "<split> <buttons>" -> pooled tally of the localized videos' actions
     skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
     library = load_library([root / d for d in skin_dirs])
     seed = int(params.get("seed", 0))
@@ -60,6 +78,17 @@ def main() -> None:
                     "width_px": None if truth.overlay_box is None else truth.overlay_box[2] - truth.overlay_box[0],
                     "opacity": round(plan.opacity, 2), "crf": plan.crf, "seconds": loc.seconds, "reason": loc.reason,
                 })  # fmt: skip
+                if parser is not None and iou is not None and iou >= IOU_FLOOR:
+                    shown = table_to_actions(read_action_table(Path(tmp) / "truth" / f"{plan.name}.parquet"))
+                    read = read_actions(Path(tmp) / "raw" / f"{plan.name}.mp4", loc, library, parser, extract)
+                    for buttons, actions in read.items():
+                        n = min(len(actions), len(shown))
+                        for split in ("all", "heldout") if plan.held_out else ("all",):
+                            tally = action_tally(actions[:n], shown[:n])
+                            if f"{split} {buttons}" in tallies:
+                                tallies[f"{split} {buttons}"].add(tally)
+                            else:
+                                tallies[f"{split} {buttons}"] = tally
     overlay = [r for r in rows if r["has_overlay"]]
     plain = [r for r in rows if not r["has_overlay"]]
     localized = [r for r in overlay if r["iou"] is not None and r["iou"] >= IOU_FLOOR]
@@ -79,6 +108,7 @@ def main() -> None:
         "false_overlay_rate": round(sum(r["found"] for r in plain) / len(plain), 4) if plain else None,
         "localized_by_width": by_width,
         "localize_s_mean": round(sum(r["seconds"] for r in rows) / len(rows), 2) if rows else None,
+        **({"reading": {key: _reading(t) for key, t in sorted(tallies.items())}} if tallies else {}),
         "seconds": round(time.perf_counter() - started, 1),
         "misses": [r for r in overlay if r not in localized or r["found_skin"] != r["skin_id"]],
         "rows": rows,
@@ -90,6 +120,21 @@ def main() -> None:
         print(f"seed {r['seed']} {r['video']:32s} {r['skin_id']:15s} {r['width_px']:4d} px opacity {r['opacity']:.2f} "
               f"crf {r['crf']} → {r['found_skin']} iou {r['iou']}: {r['reason'][:90]}")
     print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "misses")}))
+
+
+def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig) -> dict[str, np.ndarray]:
+    """The video's actions as extract writes them ("calibrated") and with buttons at the parser's own threshold ("uncalibrated")."""
+    raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
+    calibrated, _, _ = calibrate_buttons(raw, logits, cfg.button_rest_quantile, cfg.button_min_rise)
+    return {
+        label: normalize_sticks(actions, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)[0]
+        for label, actions in (("calibrated", calibrated), ("uncalibrated", raw))
+    }
+
+
+def _reading(tally: Any) -> dict[str, Any]:
+    s = tally.summary()
+    return {k: s[k] for k in ("frames_scored", "button_accuracy", "button_all_correct_rate", "stick_r2")}
 
 
 if __name__ == "__main__":

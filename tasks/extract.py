@@ -52,6 +52,7 @@ from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import file_sha256, write_json
 from padflow.overlay.crops import SkinView, frame_crops, parser_inputs, skin_view
 from padflow.overlay.library import SkinLibrary, load_library
+from padflow.overlay.skin import Skin
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
@@ -266,6 +267,14 @@ def parse_video(
     return np.concatenate(actions), np.concatenate(confidence), fps, np.concatenate(logits)
 
 
+def parse_overlay(
+    video: Path, transform: np.ndarray, skin: Skin, parser: Any, batch: int, decode_threads: int
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Parse every frame of a video whose overlay `skin` sits at `transform`; what `parse_video` returns."""
+    view = skin_view(skin, tuple(parser.cfg.crop_size), parser.cfg.stick_size)
+    return parse_video(parser, view, decoded_crops(video, transform, view, skin.size, batch, decode_threads))
+
+
 # One per worker process: the library, its template features and the parser are loaded once
 # (under a lock: a thread runner's workers share them, and inference does not change the parser).
 _LIBRARIES: dict[tuple[Path, ...], SkinLibrary] = {}
@@ -328,10 +337,7 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         return ExtractOutcome(job.video_id, source, "no_overlay", loc.reason, localize_s=loc.seconds, extract_s=record["extract_s"])
     parser = _parser(job.parser_dir, job.parser_sha256)
     crop_size = tuple(parser.cfg.crop_size)
-    skin = library.skins[loc.skin_id]
-    view = skin_view(skin, crop_size, parser.cfg.stick_size)
-    batches = decoded_crops(job.video, loc.matrix, view, skin.size, cfg.batch_size, cfg.decode_threads)
-    raw, confidence, fps, button_logits = parse_video(parser, view, batches)
+    raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
     actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
     actions, scales, centres = normalize_sticks(actions, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
