@@ -52,8 +52,8 @@ from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import file_sha256, write_json
 from padflow.overlay.crops import SkinView, frame_crops, parser_inputs, skin_view
 from padflow.overlay.library import SkinLibrary, load_library
-from padflow.overlay.skin import Skin
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
+from padflow.overlay.skin import Skin
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
 from tasks.ingest import accepted_videos, read_report
