@@ -126,7 +126,7 @@ def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: A
     """The video's actions as extract writes them ("calibrated") and with buttons at the parser's own threshold ("uncalibrated")."""
     raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
     # Calibration changes only buttons and normalization only sticks, so the sticks are normalized once for both.
-    uncalibrated = normalize_sticks(raw, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)[0]
+    uncalibrated = normalize_sticks(raw, cfg)[0]
     calibrated = calibrate_buttons(uncalibrated, logits, cfg.button_rest_quantile, cfg.button_min_rise)[0]
     return {"calibrated": calibrated, "uncalibrated": uncalibrated}
 

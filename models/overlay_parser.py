@@ -225,7 +225,8 @@ class ParserReading:
 
 def as_tensors(batch: ParserBatch) -> ParserBatch:
     """A numpy ParserBatch as torch tensors: pixels stay uint8, layout becomes float32."""
-    frames, sticks, boxes, travel = (torch.as_tensor(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x for x in batch)
+    # np.require copies only arrays torch cannot share: non-contiguous, or read-only (broadcast layout)
+    frames, sticks, boxes, travel = (torch.as_tensor(np.require(x, requirements=("C", "W"))) if isinstance(x, np.ndarray) else x for x in batch)
     return ParserBatch(frames, sticks, boxes.float(), travel.float())
 
 

@@ -18,7 +18,10 @@ travel, which overlay software scales differently, so each axis is divided by th
 of its |value| over the video and clipped to [-1, 1]. An axis that never really moved (readings
 within `stick_min_range` of a median near centre: parser jitter around rest) is not scaled,
 because dividing jitter by a tiny percentile would turn it into full deflections; it is
-re-centred on its median instead, which removes the parser's offset at rest on that skin.
+re-centred on its median instead, which removes the parser's offset at rest on that skin. A
+reading that does not move at all (`stick_still_range`) is a resting stick however far off centre
+it reads, short of the rim: over a background edge a resting cap reads up to 0.6 off centre,
+while a stick held for a whole video is released now and then, or pushed to the rim.
 
 Button calibration, the same idea for buttons: on some skins the parser reads a button's rest
 look as half-pressed (its probability hovering around 0.5-0.9 all video), which thresholding at
@@ -60,7 +63,7 @@ from tasks.ingest import accepted_videos, read_report
 
 Status = Literal["extracted", "no_overlay", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
-EXTRACT_VERSION = 4  # bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 5  # bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -80,8 +83,16 @@ class ExtractConfig:
     # rest reaches ~0.1-0.4 on small overlays; a thumb that really moves an axis goes past half.
     stick_min_range: float = 0.5
     # Largest offset the parser reads for a stick at rest (up to ~0.2 on some skins of the default
-    # corpus); a resting axis whose median lies farther out is a stick held for the whole video.
+    # corpus); a resting axis whose median lies farther out is a stick held for the whole video...
     stick_rest_offset: float = 0.3
+    # ...unless its reading never moves (within this of its median, at the percentile): a still
+    # reading is the parser's view of a resting stick (rests read still to 0.03 on three corpora,
+    # 0.6 off centre over a background edge), while holds seen there are released now and then
+    # (0.14-0.16).
+    stick_still_range: float = 0.05
+    # A still reading this far out is a stick pushed to the rim for the whole video (a full
+    # deflection reads 0.93-0.97), kept as a hold.
+    stick_rim: float = 0.8
     # A button's rest level in a video is this quantile of its logits, so a button held for up to
     # 1 - this share of the video keeps its presses (gate quarantines one held throughout).
     button_rest_quantile: float = 0.1
@@ -104,6 +115,10 @@ class ExtractConfig:
             raise ValueError(f"stick_min_range: must be in (0, 1), got {self.stick_min_range}")
         if not 0.0 <= self.stick_rest_offset < 1.0:
             raise ValueError(f"stick_rest_offset: must be in [0, 1), got {self.stick_rest_offset}")
+        if not 0.0 <= self.stick_still_range <= self.stick_min_range:
+            raise ValueError(f"stick_still_range: must be in [0, stick_min_range={self.stick_min_range}], got {self.stick_still_range}")
+        if not self.stick_rest_offset <= self.stick_rim <= 1.0:
+            raise ValueError(f"stick_rim: must be in [stick_rest_offset={self.stick_rest_offset}, 1], got {self.stick_rim}")
         if not 0.0 <= self.button_rest_quantile < 0.5:
             raise ValueError(f"button_rest_quantile: must be in [0, 0.5) (a button rests most of the time), got {self.button_rest_quantile}")
         if self.button_min_rise < 0.0:
@@ -138,16 +153,15 @@ class ExtractOutcome:
     buttons_recalibrated: int = 0  # buttons whose reading button calibration changed in some frame
 
 
-def normalize_sticks(
-    actions: np.ndarray, percentile: float, min_range: float, max_rest_offset: float
-) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
-    """Scale each moving stick axis by the `percentile` of its |value|, re-centre each resting one; return divisors and centres.
+def normalize_sticks(actions: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
+    """Scale each moving stick axis by the `stick_percentile` of its |value|, re-centre each resting one; return divisors and centres.
 
-    An axis whose readings stay within `min_range` of their median (at the percentile), with the
-    median within `max_rest_offset` of centre, never moved: the median is the parser's reading of
-    this skin at rest, so it is subtracted and nothing is scaled. (A median farther out is a
-    stick held over the whole video.) Every other axis is divided by the percentile (NitroGen)
-    and clipped to [-1, 1].
+    An axis rests when its readings stay within `stick_min_range` of their median (at the
+    percentile) with the median within `stick_rest_offset` of centre, or when they stay within
+    `stick_still_range` of a median short of `stick_rim`. The median is then the parser's reading
+    of this skin at rest, so it is subtracted and nothing is scaled. Every other axis (one that
+    moves, or a stick held over the whole video) is divided by the percentile (NitroGen) and
+    clipped to [-1, 1].
     """
     out = actions.astype(np.float32, copy=True)
     scales: dict[str, float] = {}
@@ -155,11 +169,13 @@ def normalize_sticks(
     for axis in AXES:
         values = actions[:, AXIS_INDEX[axis]]
         median = float(np.median(values)) if len(values) else 0.0
-        wobble = float(np.percentile(np.abs(values - median), percentile)) if len(values) else 0.0
-        if wobble < min_range and abs(median) <= max_rest_offset:
+        wobble = float(np.percentile(np.abs(values - median), cfg.stick_percentile)) if len(values) else 0.0
+        jitter = wobble < cfg.stick_min_range and abs(median) <= cfg.stick_rest_offset
+        still = wobble < cfg.stick_still_range and abs(median) < cfg.stick_rim
+        if jitter or still:
             scale, centre = 1.0, median
         else:
-            scale, centre = float(np.percentile(np.abs(values), percentile)), 0.0
+            scale, centre = float(np.percentile(np.abs(values), cfg.stick_percentile)), 0.0
         out[:, AXIS_INDEX[axis]] = np.clip((values - centre) / scale, -1.0, 1.0)
         scales[axis], centres[axis] = round(scale, 6), round(centre, 6)
     return out, scales, centres
@@ -339,7 +355,7 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     crop_size = tuple(parser.cfg.crop_size)
     raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
     actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
-    actions, scales, centres = normalize_sticks(actions, cfg.stick_percentile, cfg.stick_min_range, cfg.stick_rest_offset)
+    actions, scales, centres = normalize_sticks(actions, cfg)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
     seconds = round(time.perf_counter() - started, 3)
     record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, stick_centre=centres)

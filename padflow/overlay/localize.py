@@ -77,6 +77,7 @@ EARLY_STOP_CHECK = 4  # with early stopping, the fit is checked after every this
 # Another skin's fit whose box overlaps the chosen one this much is the same overlay read with that
 # skin's layout: a look-alike whose colours decide (_pick_by_colour).
 COLOUR_CANDIDATE_IOU = 0.9
+FOUND_BY_RESCUE = " by guided matching of a voted pose"  # in the reason of a fit `_rescue` found
 OPAQUE_ALPHA = 128  # rest-image alpha from which a pixel counts as the skin's own colour
 MIN_COLOUR_PIXELS = 50  # opaque pixels a candidate needs inside the frame to be compared
 HOUGH_SCALE_BIN = 0.5  # pose-vote bins are this wide in log2 scale: a factor 1.4 (feature sizes are noisy)
@@ -588,7 +589,10 @@ def _distinct(template_points: np.ndarray, cfg: LocalizeConfig) -> int:
     return len(np.unique(np.floor(template_points / cfg.location_cell_px).astype(np.int64), axis=0))
 
 
-def _decide(index: TemplateIndex, fits: list[_Fit], cfg: LocalizeConfig, scale: float, frame_size: tuple[int, int], n_frames: int) -> Localization:
+def _decide(
+    index: TemplateIndex, fits: list[_Fit], cfg: LocalizeConfig, scale: float, frame_size: tuple[int, int], n_frames: int, found_by: str = ""
+) -> Localization:
+    """The best fit as a Localization, or "no overlay" with the reason it fails; `found_by` tells how a found fit was reached."""
     runner = fits[1] if len(fits) > 1 else None
     common = dict(
         frame_size=frame_size,
@@ -614,7 +618,7 @@ def _decide(index: TemplateIndex, fits: list[_Fit], cfg: LocalizeConfig, scale: 
     if problem:
         reason = f"no overlay: the best fit ({skin.id}, {best.locations} locations) {problem}"
         return Localization(False, None, None, None, best.inliers, best.locations, None, reason=reason, **common)
-    reason = f"found {skin.id}: {best.inliers} inliers at {best.locations} distinct locations, {box[2] - box[0]} px wide"
+    reason = f"found {skin.id}{found_by}: {best.inliers} inliers at {best.locations} distinct locations, {box[2] - box[0]} px wide"
     return Localization(True, skin.id, skin.family, _as_tuple(transform), best.inliers, best.locations, box, reason=reason, **common)
 
 
@@ -658,13 +662,12 @@ def _pick_by_colour(frames: list[np.ndarray], index: TemplateIndex, fits: list[_
     if fit.skin == index.skin_ids.index(chosen.skin_id):
         return chosen
     rest_of = [f for f in fits if f is not fit]
-    picked = _decide(index, [fit, *rest_of], cfg, scale, frame_size, chosen.frames_sampled)
+    found_by = FOUND_BY_RESCUE if chosen.rescue_locations else ""
+    picked = _decide(index, [fit, *rest_of], cfg, scale, frame_size, chosen.frames_sampled, found_by)
     if not picked.found:
         return chosen
     others = ", ".join(f"{index.skin_ids[c[0].skin]} {s:.2f}" for c, s in zip(candidates, scores) if c[0] is not fit)
     reason = f"{picked.reason}; its rest colours match the frames best (correlation {scores[pick]:.2f}; {others})"
-    if chosen.rescue_locations:
-        reason = reason.replace(":", " by guided matching of a voted pose:", 1)
     return replace(picked, reason=reason, rescue_locations=chosen.rescue_locations)
 
 
@@ -801,7 +804,7 @@ def _rescue(
         reason = f"{missed.reason}; guided matching of voted poses finds at most {locations} locations ({skin.id}), needs {cfg.rescue_min_locations}"
         return replace(missed, reason=reason, rescue_locations=locations), []
     reason = (
-        f"found {skin.id} by guided matching of a voted pose: {inliers} inliers at {locations} distinct locations, {box[2] - box[0]} px wide "
+        f"found {skin.id}{FOUND_BY_RESCUE}: {inliers} inliers at {locations} distinct locations, {box[2] - box[0]} px wide "
         f"(no fit passed the ratio test: {missed.reason.removeprefix('no overlay: ')})"
     )
     fields = dict(found=True, skin_id=skin.id, family=skin.family, transform=_as_tuple(transform), box=box, reason=reason)

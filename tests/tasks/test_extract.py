@@ -122,15 +122,15 @@ def test_pairs_chain_across_batches():
 
 def test_sticks_are_normalized_by_the_99th_percentile():
     actions = np.zeros((200, 21), np.float32)
-    actions[:, AXIS_INDEX["LEFT_X"]] = [0.5] * 198 + [1.0, -1.0]  # two outliers
+    actions[:, AXIS_INDEX["LEFT_X"]] = [0.0] * 48 + [0.5] * 150 + [1.0, -1.0]  # two outliers
     actions[:, AXIS_INDEX["LEFT_Y"]] = np.linspace(-0.4, 0.4, 200)
     jitter = np.random.default_rng(0).uniform(-0.01, 0.01, 200)
     actions[:, AXIS_INDEX["RIGHT_X"]] = jitter  # never moved
     actions[:, AXIS_INDEX["RIGHT_Y"]] = 0.2 + jitter  # never moved, read 0.2 off centre at rest
-    out, scales, centres = normalize_sticks(actions, 99.0, 0.3, 0.3)
-    # sorted |LEFT_X|: 198 x 0.5 then 1.0, 1.0; the 99th percentile sits 0.01 of the way from 0.5 to 1.0
+    out, scales, centres = normalize_sticks(actions, ExtractConfig(stick_min_range=0.3))
+    # sorted |LEFT_X|: 48 x 0, 150 x 0.5, then 1.0, 1.0; the 99th percentile sits 0.01 of the way from 0.5 to 1.0
     assert scales["LEFT_X"] == pytest.approx(0.505)
-    assert out[0, AXIS_INDEX["LEFT_X"]] == pytest.approx(0.5 / 0.505)
+    assert out[100, AXIS_INDEX["LEFT_X"]] == pytest.approx(0.5 / 0.505)
     assert out[198, AXIS_INDEX["LEFT_X"]] == 1.0 and out[199, AXIS_INDEX["LEFT_X"]] == -1.0  # clipped
     assert scales["LEFT_Y"] == pytest.approx(np.percentile(np.abs(np.linspace(-0.4, 0.4, 200)), 99))
     assert np.abs(out[:, AXIS_INDEX["LEFT_Y"]]).max() == 1.0
@@ -144,11 +144,22 @@ def test_sticks_are_normalized_by_the_99th_percentile():
 
 def test_a_stick_held_over_the_whole_video_stays_deflected():
     actions = np.zeros((100, 21), np.float32)
-    # held left throughout, read at -0.45 (small overlays under-read full deflection)
-    actions[:, AXIS_INDEX["LEFT_X"]] = -0.45 + np.random.default_rng(0).uniform(-0.02, 0.02, 100)
-    out, scales, centres = normalize_sticks(actions, 99.0, 0.5, 0.3)
-    assert centres["LEFT_X"] == 0.0
-    assert np.all(out[:, AXIS_INDEX["LEFT_X"]] < -0.9)
+    # held left throughout but released now and then, read at -0.45 (small overlays under-read full deflection)
+    actions[:, AXIS_INDEX["LEFT_X"]] = np.where(np.arange(100) % 25 == 0, -0.2, -0.45)
+    actions[:, AXIS_INDEX["LEFT_Y"]] = 0.95  # pushed to the rim and never released
+    out, scales, centres = normalize_sticks(actions, ExtractConfig())
+    assert centres["LEFT_X"] == centres["LEFT_Y"] == 0.0
+    assert np.all(out[actions[:, AXIS_INDEX["LEFT_X"]] == -0.45, AXIS_INDEX["LEFT_X"]] == -1.0)
+    assert np.all(out[:, AXIS_INDEX["LEFT_Y"]] == 1.0)
+
+
+def test_a_resting_stick_read_far_off_centre_but_still_is_centred():
+    # a resting cap over a background edge reads 0.6 off centre, unchanged all video
+    actions = np.zeros((100, 21), np.float32)
+    actions[:, AXIS_INDEX["RIGHT_X"]] = -0.59 + np.random.default_rng(0).uniform(-0.01, 0.01, 100)
+    out, scales, centres = normalize_sticks(actions, ExtractConfig())
+    assert scales["RIGHT_X"] == 1.0
+    assert np.abs(out[:, AXIS_INDEX["RIGHT_X"]]).max() <= 0.02
 
 
 def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay():
@@ -182,7 +193,7 @@ def test_missing_parser_or_ingest_report_is_named(tmp_path):
         stage({}, tmp_path)
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_offset", 1.0), ("button_rest_quantile", 0.5), ("button_min_rise", -1.0)])
+@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_offset", 1.0), ("stick_still_range", 0.6), ("stick_rim", 0.2), ("button_rest_quantile", 0.5), ("button_min_rise", -1.0)])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExtractConfig(**{field: value})
