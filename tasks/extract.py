@@ -86,9 +86,9 @@ class ExtractConfig:
     # corpus); a resting axis whose median lies farther out is a stick held for the whole video...
     stick_rest_offset: float = 0.3
     # ...unless its reading never moves (within this of its median, at the percentile): a still
-    # reading is the parser's view of a resting stick (rests read still to 0.03 on three corpora,
-    # 0.6 off centre over a background edge), while holds seen there are released now and then
-    # (0.14-0.16).
+    # reading is the parser's view of a resting stick. On three corpora, resting sticks read off
+    # centre (up to 0.6, over a background edge) stay within 0.03; the all-video holds there
+    # wobble 0.14-0.16, as the player lets go now and then.
     stick_still_range: float = 0.05
     # A still reading this far out is a stick pushed to the rim for the whole video (a full
     # deflection reads 0.93-0.97), kept as a hold.
