@@ -26,9 +26,11 @@ inliers and fit small, noisy overlays more stably than a full 6-parameter affine
 switch still offers, for captures that squash the overlay).
 
 Skins of one family share a geometry and differ in colour, which grey-level features barely
-see; so among the family's skins whose fits put the overlay in the same place, the one whose
-rest colours correlate best with the median of the sampled frames is chosen (the parser reads
-presses against that rest image).
+see, and on small faint overlays skins of other families with a similar outline gather nearly as
+many locations as the drawn one; so among the family's skins whose fits put the overlay in the
+same place, and the other families' skins that do so with nearly as many locations
+(`colour_location_margin`), the one whose rest colours correlate best with the median of the
+sampled frames is chosen (the parser reads presses against that rest image).
 
 When no fit passes, the poses most single matches vote for are checked by guided matching
 (`_rescue`): the ratio test drops most correct matches of a faint overlay, and of a skin whose
@@ -65,7 +67,7 @@ Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
 DETECTORS: tuple[str, ...] = ("sift", "orb")
 TRANSFORM_MODELS: tuple[str, ...] = ("similarity", "affine")
-LOCALIZE_VERSION = 4  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 5  # bump when a change here can change a Localization for the same inputs
 INDEX_CACHE_SIZE = 4  # template indexes kept in memory (one per library x feature settings)
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 MASK_DILATE_PX = 3  # template keypoints may sit this far outside the opaque area (edges of floating buttons)
@@ -118,6 +120,11 @@ class LocalizeConfig:
     rescue_poses: int = 8
     rescue_min_locations: int = 10  # distinct template locations guided matching must find to accept a pose
     guided_radius_px: float = 6.0  # guided matching keeps a match landing this close to where the pose puts it, template px
+    # Skins of other families whose fits put the overlay where the chosen fit does, with at most
+    # this many distinct locations fewer, are look-alikes the features cannot tell apart: their
+    # rest colours decide, as for the chosen skin's own family (_pick_by_colour). A small faint
+    # playstation overlay fitted 5 locations where an xbox skin fitted 7-8.
+    colour_location_margin: int = 4
     seed: int = 0  # RANSAC random seed (OpenCV's RNG), so a localization is reproducible
 
     def __post_init__(self) -> None:
@@ -148,6 +155,7 @@ class LocalizeConfig:
             ("rescue_poses", self.rescue_poses >= 0, "must be >= 0"),
             ("rescue_min_locations", self.rescue_min_locations >= self.min_locations, "must be >= min_locations"),
             ("guided_radius_px", self.guided_radius_px > 0, "must be > 0 template px"),
+            ("colour_location_margin", self.colour_location_margin >= 0, "must be >= 0 locations"),
         ]  # fmt: skip
         for name, ok, rule in checks:
             if not ok:
@@ -589,10 +597,8 @@ def _distinct(template_points: np.ndarray, cfg: LocalizeConfig) -> int:
     return len(np.unique(np.floor(template_points / cfg.location_cell_px).astype(np.int64), axis=0))
 
 
-def _decide(
-    index: TemplateIndex, fits: list[_Fit], cfg: LocalizeConfig, scale: float, frame_size: tuple[int, int], n_frames: int, found_by: str = ""
-) -> Localization:
-    """The best fit as a Localization, or "no overlay" with the reason it fails; `found_by` tells how a found fit was reached."""
+def _decide(index: TemplateIndex, fits: list[_Fit], cfg: LocalizeConfig, scale: float, frame_size: tuple[int, int], n_frames: int) -> Localization:
+    """The best fit as a Localization, or "no overlay" with the reason it fails."""
     runner = fits[1] if len(fits) > 1 else None
     common = dict(
         frame_size=frame_size,
@@ -618,30 +624,37 @@ def _decide(
     if problem:
         reason = f"no overlay: the best fit ({skin.id}, {best.locations} locations) {problem}"
         return Localization(False, None, None, None, best.inliers, best.locations, None, reason=reason, **common)
-    reason = f"found {skin.id}{found_by}: {best.inliers} inliers at {best.locations} distinct locations, {box[2] - box[0]} px wide"
+    reason = _found_reason(skin, "", best, box)
     return Localization(True, skin.id, skin.family, _as_tuple(transform), best.inliers, best.locations, box, reason=reason, **common)
 
 
 def _pick_by_colour(frames: list[np.ndarray], index: TemplateIndex, fits: list[_Fit], chosen: Localization, cfg: LocalizeConfig, scale: float) -> Localization:
-    """Among the chosen skin's family, the skin whose fit puts the overlay in the chosen box and whose rest colours match the frames best.
+    """Among the look-alike skins whose fits put the overlay in the chosen box, the one whose rest colours match the frames best.
 
-    Skins of one family share their geometry up to a pixel or two and differ in colour, which
-    grey-level features barely see: the fit with most locations can belong to a look-alike. The
-    parser reads presses as changes from the skin's rest image, so the colours must be right.
-    (Across families, where geometry differs, the features decide: on small faint overlays the
-    colour correlation is too weak to overrule them.) Each candidate's rest image is warped into
-    the frame with its own fit and correlated (RGB together, so gain and offset from opacity do
-    not matter) with the per-pixel median of the sampled frames, which keeps the static overlay
-    and drops most moving game content.
+    The chosen fit has shown that an overlay sits there; which skin it is, features cannot always
+    tell. Skins of one family share their geometry up to a pixel or two and differ in colour,
+    which grey-level features barely see, so a family look-alike whose own fit there passes
+    `min_locations` is a candidate however many locations the chosen fit has (RANSAC's count for
+    a look-alike varies by several between runs). On a small faint overlay, skins of other
+    families with a similar outline gather nearly as many locations as the drawn one, so any fit
+    within `colour_location_margin` locations of the chosen one is a candidate too; one that
+    falls clearly short loses on its features. Among the candidates the colours decide (the
+    parser reads presses against that skin's rest image): each rest image is warped into the
+    frame with its own fit and correlated (RGB together, so gain and offset from opacity do not
+    matter) with the per-pixel median of the sampled frames, which keeps the static overlay and
+    drops most moving game content.
     """
     frame_size = chosen.frame_size
+    near = chosen.locations - cfg.colour_location_margin
     candidates = []
     for fit in fits:
         transform = fit.transform / scale
         skin = index.skins[fit.skin]
         box = _box(transform, skin, frame_size)
-        plausible = fit.inliers >= cfg.min_inliers and fit.locations >= cfg.min_locations
-        if plausible and skin.family == chosen.family and box_iou(box, chosen.box) >= COLOUR_CANDIDATE_IOU:
+        floor = min(cfg.min_locations, near) if skin.family == chosen.family else near
+        if fit.inliers < cfg.min_inliers or fit.locations < floor or box_iou(box, chosen.box) < COLOUR_CANDIDATE_IOU:
+            continue
+        if not _implausible(transform, box, skin, frame_size, cfg):
             candidates.append((fit, transform, skin, box))
     if len(candidates) < 2:
         return chosen
@@ -658,17 +671,18 @@ def _pick_by_colour(frames: list[np.ndarray], index: TemplateIndex, fits: list[_
             continue
         scores.append(float(np.corrcoef(rest[..., :3][opaque].astype(np.float32).ravel(), median[opaque].ravel())[0, 1]))
     pick = int(np.nanargmax(scores))
-    fit = candidates[pick][0]
-    if fit.skin == index.skin_ids.index(chosen.skin_id):
+    fit, transform, skin, box = candidates[pick]
+    if skin.id == chosen.skin_id:
         return chosen
-    rest_of = [f for f in fits if f is not fit]
+    others = ", ".join(f"{c[2].id} {s:.2f}" for c, s in zip(candidates, scores) if c[0] is not fit)
     found_by = FOUND_BY_RESCUE if chosen.rescue_locations else ""
-    picked = _decide(index, [fit, *rest_of], cfg, scale, frame_size, chosen.frames_sampled, found_by)
-    if not picked.found:
-        return chosen
-    others = ", ".join(f"{index.skin_ids[c[0].skin]} {s:.2f}" for c, s in zip(candidates, scores) if c[0] is not fit)
-    reason = f"{picked.reason}; its rest colours match the frames best (correlation {scores[pick]:.2f}; {others})"
-    return replace(picked, reason=reason, rescue_locations=chosen.rescue_locations)
+    reason = f"{_found_reason(skin, found_by, fit, box)}; its rest colours match the frames best (correlation {scores[pick]:.2f}; {others})"
+    fields = dict(skin_id=skin.id, family=skin.family, transform=_as_tuple(transform), inliers=fit.inliers, locations=fit.locations, box=box)
+    return replace(chosen, **fields, reason=reason, runner_up=chosen.skin_id, runner_up_locations=chosen.locations)
+
+
+def _found_reason(skin: Skin, found_by: str, fit: _Fit, box: tuple[int, int, int, int]) -> str:
+    return f"found {skin.id}{found_by}: {fit.inliers} inliers at {fit.locations} distinct locations, {box[2] - box[0]} px wide"
 
 
 def _implausible(transform: np.ndarray, box: tuple[int, int, int, int], skin: Skin, frame_size: tuple[int, int], cfg: LocalizeConfig) -> str | None:
@@ -804,8 +818,7 @@ def _rescue(
         reason = f"{missed.reason}; guided matching of voted poses finds at most {locations} locations ({skin.id}), needs {cfg.rescue_min_locations}"
         return replace(missed, reason=reason, rescue_locations=locations), []
     reason = (
-        f"found {skin.id}{FOUND_BY_RESCUE}: {inliers} inliers at {locations} distinct locations, {box[2] - box[0]} px wide "
-        f"(no fit passed the ratio test: {missed.reason.removeprefix('no overlay: ')})"
+        f"{_found_reason(skin, FOUND_BY_RESCUE, best, box)} (no fit passed the ratio test: {missed.reason.removeprefix('no overlay: ')})"
     )
     fields = dict(found=True, skin_id=skin.id, family=skin.family, transform=_as_tuple(transform), box=box, reason=reason)
     return replace(missed, **fields, inliers=inliers, locations=locations, rescue_locations=locations), ranked

@@ -78,22 +78,29 @@ def reordered_colours(value, order):
     return value
 
 
-@pytest.fixture
-def recoloured_library(tmp_path, make_skin):
-    """Three skins with one geometry that differ only in colour: xbox-01 with its RGB channels reordered."""
-    folder = tmp_path / "recoloured"
+def recoloured_library(folder, make_skin, families=None):
+    """Three skins with one geometry that differ only in colour (xbox-01 with its RGB channels reordered), in one family unless `families` names each's."""
     for skin_id, order in RECOLOURINGS.items():
-        make_skin(folder, skin_id, edit=lambda layout, order=order: layout.update(reordered_colours(layout, order)))
+
+        def edit(layout, order=order, skin_id=skin_id):
+            layout.update(reordered_colours(layout, order))
+            if families:
+                layout["family"] = families[skin_id]
+
+        make_skin(folder, skin_id, edit=edit)
         rgba = np.asarray(Image.open(folder / f"{skin_id}.png").convert("RGBA"))
         Image.fromarray(np.ascontiguousarray(rgba[..., [*order, 3]])).save(folder / f"{skin_id}.png")
     return load_library([folder], include_builtin=False)
 
 
 @pytest.mark.parametrize("skin_id", sorted(RECOLOURINGS))
-def test_look_alike_skins_are_told_apart_by_colour(recoloured_library, game_frames, skin_id):
+@pytest.mark.parametrize("families", [None, {"pad-rgb": "alpha", "pad-bgr": "beta", "pad-gbr": "gamma"}], ids=["one family", "three families"])
+def test_look_alike_skins_are_told_apart_by_colour(tmp_path, make_skin, game_frames, skin_id, families):
+    # Look-alikes of other families (a similar outline) gather nearly as many locations too: colour decides there as well.
+    library = recoloured_library(tmp_path / "recoloured", make_skin, families)
     placement = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.8)
-    frames, box = with_overlay(game_frames, recoloured_library.skins[skin_id], placement)
-    loc = localize_frames(frames, recoloured_library, LocalizeConfig())
+    frames, box = with_overlay(game_frames, library.skins[skin_id], placement)
+    loc = localize_frames(frames, library, LocalizeConfig())
     assert loc.found and box_iou(loc.box, box) >= 0.9, loc.reason
     assert loc.skin_id == skin_id, loc.reason  # the parser reads presses against this skin's rest colours
 
@@ -164,7 +171,7 @@ def test_a_malformed_layout_is_named(make_skin, tmp_path):
     "field, value",
     [
         ("frames", 0), ("detector", "surf"), ("transform", "homography"), ("min_locations", 50), ("width_range", (0.5, 0.2)),
-        ("ratio", 1.5), ("rescue_min_locations", 3), ("guided_radius_px", 0.0),
+        ("ratio", 1.5), ("rescue_min_locations", 3), ("guided_radius_px", 0.0), ("colour_location_margin", -1),
     ],  # fmt: skip
 )
 def test_config_rejects_bad_values(field, value):
