@@ -79,7 +79,7 @@ def reordered_colours(value, order):
 
 
 def recoloured_library(folder, make_skin, families=None):
-    """Three skins with one geometry that differ only in colour (xbox-01 with its RGB channels reordered), in one family unless `families` names each's."""
+    """Three skins with one geometry that differ only in colour (xbox-01 with its RGB channels reordered); `families` gives each its own family."""
     for skin_id, order in RECOLOURINGS.items():
 
         def edit(layout, order=order, skin_id=skin_id):
