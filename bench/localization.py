@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from padflow.actions import N_BUTTONS
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
@@ -34,7 +35,7 @@ from padflow.overlay.localize import Localization, LocalizeConfig, localize_over
 from padflow.overlay.scoring import action_tally
 from padflow.tables import read_action_table, table_to_actions
 from tasks.corpus import CorpusConfig, build_corpus
-from tasks.extract import ExtractConfig, calibrate_buttons, normalize_sticks, parse_overlay
+from tasks.extract import ExtractConfig, finish_actions, parse_overlay
 
 IOU_FLOOR = 0.8  # the issue's bar for a localized overlay (as padflow score-extraction)
 WIDTH_BINS_PX = (0, 80, 120, 200, 10_000)  # overlay width bins of the summary
@@ -125,9 +126,9 @@ def main() -> None:
 def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig) -> dict[str, np.ndarray]:
     """The video's actions as extract writes them ("calibrated") and with buttons at the parser's own threshold ("uncalibrated")."""
     raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
-    # Calibration changes only buttons and normalization only sticks, so the sticks are normalized once for both.
-    uncalibrated = normalize_sticks(raw, cfg)[0]
-    calibrated = calibrate_buttons(uncalibrated, logits, cfg.button_rest_quantile, cfg.button_min_rise)[0]
+    calibrated, _ = finish_actions(raw, logits, cfg)
+    uncalibrated = calibrated.copy()  # calibration changes only buttons: the same sticks, the parser's own 0.5 threshold
+    uncalibrated[:, :N_BUTTONS] = raw[:, :N_BUTTONS]
     return {"calibrated": calibrated, "uncalibrated": uncalibrated}
 
 

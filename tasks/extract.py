@@ -201,6 +201,13 @@ def calibrate_buttons(
     return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
 
 
+def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    """A video's raw parser readings as the stage writes them (buttons calibrated, sticks normalized), and what each step decided, for the record."""
+    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
+    actions, scales, centres = normalize_sticks(actions, cfg)
+    return actions, dict(stick_scale=scales, stick_centre=centres, button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
+
+
 def decoded_crops(
     video: Path, transform: np.ndarray, view: SkinView, skin_size: tuple[int, int], batch: int, threads: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
@@ -354,14 +361,13 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     parser = _parser(job.parser_dir, job.parser_sha256)
     crop_size = tuple(parser.cfg.crop_size)
     raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
-    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
-    actions, scales, centres = normalize_sticks(actions, cfg)
+    actions, decisions = finish_actions(raw, button_logits, cfg)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
     seconds = round(time.perf_counter() - started, 3)
-    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), stick_scale=scales, stick_centre=centres)
-    record.update(button_rest_logit=button_rest, button_frames_recalibrated=recalibrated, extract_s=seconds)
+    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), **decisions, extract_s=seconds)
     write_json(job.out_dir / f"{job.video_id}.json", record)
-    return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id, len(recalibrated))
+    recalibrated = len(decisions["button_frames_recalibrated"])
+    return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id, recalibrated)
 
 
 def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig) -> None:
