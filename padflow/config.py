@@ -15,9 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic
 import yaml
 
 T = TypeVar("T")
+
+# The decorator of every config class: a frozen dataclass that pydantic validates on construction
+# (types, Field constraints) and that refuses unknown keys.
+config = pydantic.dataclasses.dataclass(frozen=True, config=pydantic.ConfigDict(extra="forbid"))
 
 PARAMS_FILE = "params.yaml"
 PROFILE_ENV = "PADFLOW_PROFILE"
