@@ -5,10 +5,10 @@
 Throughput: tasks/evaluate.py's `evaluate` on the given tasks (policy only, no videos, 16 Euler
 steps), wall-clock episodes per second, with 1 and with 2 worker processes.
 
-Overhead: one task played by the policy through the rollout loop (PolicyPlayer + run_episode,
-frame preprocessing, chunk bookkeeping), against the same number of env steps and the same
-number of `model.sample` calls made directly (the raw cost of the engine and the network).
-Both are measured in this process's CPU time (torch on one thread), so other processes on the
+Overhead: one task played by the policy through the rollout loop (PolicyPlayer over the stage's
+PolicySampler + run_episode, frame preprocessing, chunk bookkeeping), against the same number of
+env steps and the same number of `model.sample` calls made directly (the raw cost of the engine
+and the network). Both are measured in this process's CPU time (torch on one thread), so other processes on the
 machine do not skew the ratio; the fastest repeat of each side is kept.
 
 The policy has the named params.yaml model's sizes and random weights (speed does not depend
@@ -27,13 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.policy import FlowMatchingPolicy, save_policy
-from models.preprocess import prepare_frames
+from models.policy import FlowMatchingPolicy, policy_profile, prepare_frames, save_policy
 from padflow.config import load_params
+from padflow.players.rollout import player_seed, run_episode
 from padflow.sim import make_env
-from padflow.sim.rollout import player_seed, run_episode
-from tasks.evaluate import SIM_GAME_BOX, SIM_MASK_POLICY, SIM_OVERLAY_BOX, EvaluateConfig, PolicyPlayer, evaluate
-from tasks.train import policy_profile
+from tasks.evaluate import SIM_GAME_BOX, SIM_MASK_POLICY, SIM_OVERLAY_BOX, EvaluateConfig, evaluate, policy_player
 
 
 def throughput(cfg: EvaluateConfig, root: Path, workers: int) -> float:
@@ -46,7 +44,7 @@ def throughput(cfg: EvaluateConfig, root: Path, workers: int) -> float:
 def loop_cpu_s(model: FlowMatchingPolicy, task: str, seeds: list[int], euler_steps: int) -> tuple[float, int, int]:
     """CPU seconds of the rollout loop over `seeds`; also the steps taken and the chunks sampled."""
     env = make_env(task)
-    player = PolicyPlayer(model, euler_steps, model.cfg.action_horizon)
+    player = policy_player(model, euler_steps, model.cfg.action_horizon)
     started = time.process_time()
     steps = sum(run_episode(env, player, s).frames for s in seeds)
     elapsed = time.process_time() - started

@@ -6,14 +6,14 @@ Inputs are the project's ingested videos (data/ingest, the default corpus after 
 corpus` and `padflow stage ingest`). The parser is data/parser when it has been trained, else a
 parser of the default ParserConfig with random weights (speed does not depend on training).
 
-decode-only    every frame of every video decoded to RGB (PyAV, threaded), the same number of
-               worker processes: the physical floor of any extraction
+decode-only    every frame of every video decoded to RGB (padflow.video.iter_frames, FFmpeg
+               threads), fanned out over the same runner and number of workers: the physical
+               floor of any extraction
 end-to-end     tasks/extract.py's `extract_all` (localization, decoding, rectification, parsing,
-               writing tables) into a temporary folder, with 1 and with 2 workers of the task
-               runner (`--runner`, default params.yaml's orchestration.task_runner; one worker
-               on a local runner runs in this process). Worker start-up is inside the timing,
-               as in the stage; Prefect's temporary server starts once per process, so from
-               the second repeat on it is not.
+               writing tables) into a temporary folder, with 1 and with 2 workers of the
+               stage's runner (`--runner`, default params.yaml's orchestration runner of the
+               extract stage; one worker on a local runner runs in this process). Worker
+               start-up is inside the timing, as in the stage.
 speed-up       end-to-end frames/s of the most workers over the fewest
 
 Both are wall-clock frames per second over all videos; the best of `--repeats` runs is kept (the
@@ -25,36 +25,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import resource
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import av
-
-from padflow.config import load_params, project_root
-from padflow.fanout import runner_config
+from padflow.config import from_mapping, load_params, project_root
+from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
+from padflow.ingest.report import REPORT_FILE as INGEST_REPORT
+from padflow.video import iter_frames
 from tasks.extract import PARSER_WEIGHTS, ExtractConfig, extract_all, ingested_videos
-from tasks.ingest import REPORT_FILE as INGEST_REPORT
 
 
 def decode_all(path: Path) -> int:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        return sum(1 for frame in container.decode(stream) if frame.to_ndarray(format="rgb24") is not None)
+    """Frames of one video, every one decoded to RGB."""
+    return sum(1 for _ in iter_frames(path))
 
 
-def decode_only(videos: list[Path], workers: int) -> tuple[float, int]:
+def decode_only(videos: list[Path], workers: int, runner: TaskRunnerConfig) -> tuple[float, int]:
     started = time.perf_counter()
-    if workers == 1:
-        frames = sum(decode_all(v) for v in videos)
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            frames = sum(pool.map(decode_all, videos))
+    frames = sum(fan_out(decode_all, videos, name="decode", runner=runner, workers=workers))
     return frames / (time.perf_counter() - started), frames
 
 
@@ -87,7 +78,7 @@ def main() -> None:
 
     root = project_root()
     params = load_params(root / "params.yaml")
-    cfg = ExtractConfig() if params.get("extract") is None else _config(params)
+    cfg = from_mapping(ExtractConfig, params.get("extract"), "extract")
     runner = runner_config(params, "extract")
     if args.runner:
         runner = replace(runner, kind=args.runner, address=runner.address if args.runner == "dask" else None)
@@ -102,7 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = project_copy(root, cfg, rows, Path(tmp))
         for workers in args.workers:
-            decode_fps = None if args.no_decode else max(decode_only(videos, workers)[0] for _ in range(args.repeats))
+            decode_fps = None if args.no_decode else max(decode_only(videos, workers, runner)[0] for _ in range(args.repeats))
             e2e = []
             for k in range(args.repeats):
                 run_cfg = replace(cfg, workers=workers, out_dir=f"data/extract_{workers}_{k}", truth_dir="data/none")
@@ -126,12 +117,6 @@ def main() -> None:
         "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
     print(json.dumps(result, indent=2))
-
-
-def _config(params: dict) -> ExtractConfig:
-    from padflow.config import from_mapping
-
-    return from_mapping(ExtractConfig, params.get("extract"), "extract")
 
 
 if __name__ == "__main__":

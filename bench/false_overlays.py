@@ -25,9 +25,10 @@ from pathlib import Path
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from padflow.players.footage import DISPLAY_ASPECT, fit_to_upload, record_gameplay
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
-from tasks.corpus import DISPLAY_ASPECT, CorpusConfig, fit_to_upload, record_gameplay
+from tasks.corpus import CorpusConfig
 
 
 def main() -> None:

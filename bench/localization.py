@@ -32,10 +32,11 @@ from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import Localization, LocalizeConfig, localize_overlay
+from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import action_tally
 from padflow.tables import read_action_table, table_to_actions
 from tasks.corpus import CorpusConfig, build_corpus
-from tasks.extract import ExtractConfig, finish_actions, parse_overlay
+from tasks.extract import ExtractConfig
 
 IOU_FLOOR = 0.8  # the bar for a localized overlay (as padflow score-extraction)
 WIDTH_BINS_PX = (0, 80, 120, 200, 10_000)  # overlay width bins of the summary

@@ -13,7 +13,9 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see tasks/parser_train.py
+# OpenMP threads that spin while waiting burn the CPU other processes need (10x slower steps on a
+# shared 2-core machine); set before torch loads its OpenMP runtime, as the padflow CLI does.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -21,7 +23,8 @@ import torch  # noqa: E402
 from models.overlay_parser import OverlayParser, ParserConfig, as_tensors, parser_loss  # noqa: E402
 from padflow.overlay.crops import parser_inputs, skin_view  # noqa: E402
 from padflow.overlay.library import load_library  # noqa: E402
-from padflow.overlay.synth import SynthConfig, collect_backgrounds, random_actions, render_split  # noqa: E402
+from padflow.overlay.synth import SynthConfig, random_actions, render_split  # noqa: E402
+from padflow.players.footage import collect_backgrounds  # noqa: E402
 
 TRAIN_STEPS = 6
 RENDER_CLIPS = 240  # enough that worker start-up (each prepares its skins) does not dominate

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models.policy import FlowMatchingPolicy, parameter_counts, policy_profile
-from models.preprocess import augment, to_model_input
+from models.policy import FlowMatchingPolicy, augment, parameter_counts, policy_profile, to_model_input
+from models.policy.data import ChunkDataModule
 from padflow.config import from_mapping, load_params, project_root
-from padflow.tables import read_action_table, table_to_actions
-from tasks.gate import CHUNK_INDEX_SCHEMA, GateConfig, cut_chunks, write_chunk_index
-from tasks.train import ChunkDataModule, TrainConfig
+from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_to_actions, write_chunk_index
+from tasks.gate import GateConfig, cut_chunks
+from tasks.train import TrainConfig
 
 UNLIMITED_MOTION = 1e9  # ground-truth chunking skips the gate's motion filter (no decode needed)
 WARMUP_STEPS = 2  # untimed training steps (allocator, first-call costs)

@@ -2,7 +2,8 @@
 
 Reads like its table of contents: check the tracking store, open the pipeline's MLflow parent
 run, reproduce each stage through DVC (so dvc.lock records it), and make sure every stage has a
-nested run, even one that DVC skipped because nothing changed.
+nested run, even one that DVC skipped because nothing changed. Prefect works at this level only:
+inside a stage, per-item work fans out through padflow.fanout.
 """
 
 from __future__ import annotations
@@ -11,29 +12,34 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
 
 from padflow import tracking
-from padflow.config import load_params, project_root, set_param, set_profile
-from padflow.dvc import repro_stage
+from padflow.config import load_params, project_root, select_run
+from padflow.dvc import DvcError, repro_stage
 from padflow.stages import STAGES, read_metrics
 
 
-@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def may_pass_on_retry(task, task_run, state) -> bool:
+    """Prefect's retry_condition_fn: retry only what can be transient (another DVC process holding
+    the lock, an I/O error, a tracking server that did not answer), never a stage's own error (a
+    bad config or input fails the same way every time)."""
+    exc = state.result(raise_on_failure=False)
+    if isinstance(exc, DvcError):
+        return exc.transient
+    return isinstance(exc, (OSError, tracking.TrackingUnavailable))
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=may_pass_on_retry, cache_policy=NO_CACHE,
+      task_run_name="{stage}")
 def reproduce(stage: str, root: str, parent_run_id: str) -> bool:
     """One DVC stage; True when it ran, False when DVC found it up to date."""
     env = {tracking.PARENT_RUN_ENV: parent_run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(Path(root))}
-    # A stage that fans out (padflow.fanout) reports its task runs to this flow's Prefect server
-    # rather than starting a temporary one of its own.
-    api_url = str(get_client(sync_client=True).api_url)
-    if api_url.startswith(("http://", "https://")):
-        env["PREFECT_API_URL"] = api_url
     outcome = repro_stage(Path(root), stage, env)
     get_run_logger().info("%s: %s", stage, "ran" if outcome.ran else "up to date, skipped")
     return outcome.ran
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, task_run_name="{stage}-cached")
 def record_skipped_stage(stage: str, root: str, parent_run_id: str) -> None:
     """Give a stage DVC skipped its nested run too, from the metrics its last run wrote."""
     import mlflow
@@ -57,9 +63,9 @@ def pipeline(
 ) -> dict:
     """Run the stages (default: all, in order) and return {stage: metrics}.
 
-    `profile` makes a params.yaml profile active; `input_dir` points ingest at a folder or
+    `profile` selects profiles/<profile>.yaml; `input_dir` points ingest at a folder or
     manifest of the user's own videos instead of the corpus (which is then not made). Both are
-    written into params.yaml, so `dvc repro` sees exactly what this run used.
+    written into run.yaml (select_run), so `dvc repro` sees exactly what this run used.
     """
     import mlflow
 
@@ -69,12 +75,12 @@ def pipeline(
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
     if profile:
-        set_profile(root_path / "params.yaml", profile)
+        select_run(root_path, profile=profile)
     if input_dir:
         source = Path(input_dir).expanduser().resolve()
         if not source.exists():
             raise ValueError(f"input_dir {source} does not exist")
-        set_param(root_path / "params.yaml", "ingest.input", str(source))
+        select_run(root_path, input=str(source))
         chosen = [s for s in chosen if s != "corpus"]
     experiment_id = tracking.setup(root_path)  # raises TrackingUnavailable before any stage runs
     params = load_params(root_path / "params.yaml")

@@ -1,14 +1,25 @@
-"""params.yaml → frozen dataclasses, validated on load with errors that name the key.
+"""params.yaml → frozen config dataclasses, validated by pydantic with errors that name the key.
 
-Each stage owns its config dataclass (in its tasks/ module); this module only knows how to read
-a section of params.yaml into one. Profiles (`debug`, `default`, `large`, ...) are overlays: the
-`profiles.<name>` mapping is deep-merged over the base sections.
+Each stage owns its config class (decorated with `config`); this module only reads the files:
+
+    params.yaml               every knob, at the values of the default run
+    profiles/<name>.yaml      an overlay deep-merged over params.yaml (debug, default, large, ...);
+                              it lists every section of params.yaml, `{}` for one it leaves alone
+                              (dvc.yaml reads `profiles/${profile}.yaml: [<section>]` for each stage)
+    run.yaml                  the run's selection: `profile` and `input` (the videos ingest reads);
+                              written whole by `select_run`, never edited in params.yaml
+
+dvc.yaml interpolates run.yaml (`vars`), so dvc.lock records exactly the profile file and the
+input a stage ran with; nothing outside these files (no environment variable) changes a stage.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -18,6 +29,8 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
+from padflow.io import write_text
+
 T = TypeVar("T")
 
 # The decorator of every config class: a frozen dataclass that pydantic validates on construction
@@ -25,7 +38,11 @@ T = TypeVar("T")
 config = pydantic.dataclasses.dataclass(frozen=True, config=pydantic.ConfigDict(extra="forbid"))
 
 PARAMS_FILE = "params.yaml"
-PROFILE_ENV = "PADFLOW_PROFILE"
+RUN_FILE = "run.yaml"
+PROFILES_DIR = "profiles"
+DEFAULT_PROFILE = "default"
+DEFAULT_INPUT = "data/raw"  # the corpus stage's videos (run.yaml's committed value)
+RUN_KEYS = ("profile", "input")
 
 
 def project_root() -> Path:
@@ -39,25 +56,112 @@ def project_root() -> Path:
     return here
 
 
-def load_params(path: str | Path | None = None, profile: str | None = None) -> dict[str, Any]:
-    """Read params.yaml and apply a profile overlay (argument, else $PADFLOW_PROFILE, else `profile:` key)."""
-    path = Path(path) if path is not None else project_root() / PARAMS_FILE
+def _params_file(root: str | Path | None) -> Path:
+    """params.yaml of `root` (the project folder, or the params file itself), else of project_root()."""
+    path = Path(root) if root is not None else project_root()
+    return path if path.suffix in (".yaml", ".yml") else path / PARAMS_FILE
+
+
+def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ValueError(f"{path}: params file not found") from None
+        raise ValueError(f"{path}: {what} not found") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: top level must be a mapping of sections")
-    profiles = raw.pop("profiles", {}) or {}
-    name = profile or os.environ.get(PROFILE_ENV) or raw.get("profile")
-    if name:
-        if name not in profiles:
-            raise ValueError(f"{path}: unknown profile {name!r}; valid: {', '.join(profiles) or '(none)'}")
-        raw = deep_merge(raw, profiles[name])
-        raw["profile"] = name
+        raise ValueError(f"{path}: top level must be a mapping")
     return raw
+
+
+def profile_names(root: str | Path | None = None) -> list[str]:
+    """The profiles of the project: the stems of profiles/*.yaml, sorted."""
+    folder = _params_file(root).parent / PROFILES_DIR
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def read_run(root: str | Path | None = None) -> dict[str, Any]:
+    """run.yaml's selection ({'profile', 'input'}); without the file: the default profile and input."""
+    path = _params_file(root).parent / RUN_FILE
+    run = _read_mapping(path, "run file") if path.is_file() else {}
+    unknown = sorted(set(run) - set(RUN_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(RUN_KEYS)}")
+    for key in RUN_KEYS:
+        if key in run and not isinstance(run[key], str):
+            raise ValueError(f"{path}: {key} must be a string, got {run[key]!r}")
+    return {"profile": run.get("profile", DEFAULT_PROFILE), "input": run.get("input", DEFAULT_INPUT)}
+
+
+def load_profile(root: str | Path | None, name: str, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """profiles/<name>.yaml, checked against params.yaml (`base`): every section listed, no other key."""
+    params_file = _params_file(root)
+    path = params_file.parent / PROFILES_DIR / f"{name}.yaml"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or not path.is_file():
+        valid = ", ".join(profile_names(params_file)) or "(none)"
+        raise ValueError(f"{path}: unknown profile {name!r}; valid: {valid}")
+    overlay = _read_mapping(path, "profile")
+    base = _read_mapping(params_file, "params file") if base is None else base
+    sections = [key for key, value in base.items() if isinstance(value, Mapping)]
+    missing = [s for s in sections if s not in overlay]
+    if missing:
+        raise ValueError(
+            f"{path}: missing section(s) {', '.join(missing)}; a profile lists every section of "
+            f"{PARAMS_FILE} ({{}} for one it leaves alone): dvc.yaml reads each stage's section from it"
+        )
+    unknown = sorted(set(overlay) - set(base))
+    if unknown:
+        raise ValueError(f"{path}: key(s) {', '.join(unknown)} not in {params_file}")
+    for key, value in overlay.items():
+        if isinstance(base[key], Mapping) and not isinstance(value, Mapping):
+            raise ValueError(f"{path}: {key} must be a mapping ({{}} to leave it alone), got {value!r}")
+    return overlay
+
+
+def load_params(root: str | Path | None = None, profile: str | None = None) -> dict[str, Any]:
+    """params.yaml deep-merged with profiles/<profile>.yaml (the argument, else run.yaml's profile).
+
+    `root` is the project folder or its params.yaml (default: project_root()). The result also
+    carries run.yaml's selection: `profile` (the overlay applied) and `input` (ingest's videos).
+    """
+    params_file = _params_file(root)
+    base = _read_mapping(params_file, "params file")
+    for key in (*RUN_KEYS, "profiles"):
+        if key in base:
+            raise ValueError(
+                f"{params_file}: `{key}` does not belong in {PARAMS_FILE}: the profile and input are chosen "
+                f"in {RUN_FILE} (select_run / `padflow run --profile`), profiles live in {PROFILES_DIR}/<name>.yaml"
+            )
+    run = read_run(params_file)
+    name = profile or run["profile"]
+    params = deep_merge(base, load_profile(params_file, name, base))
+    return {**params, "profile": name, "input": run["input"]}
+
+
+def select_run(root: str | Path | None = None, profile: str | None = None, input: str | Path | None = None) -> dict[str, Any]:
+    """Choose the profile and/or input of the next run: rewrite run.yaml whole (atomically); returns the selection.
+
+    Arguments left None keep run.yaml's current value. params.yaml is never edited.
+    """
+    params_file = _params_file(root)
+    run = read_run(params_file)
+    if profile is not None:
+        load_profile(params_file, profile)  # ValueError naming the file for an unknown or incomplete profile
+        run["profile"] = profile
+    if input is not None:
+        run["input"] = str(input)
+    text = (
+        "# The run's selection, read by dvc.yaml (vars) and padflow.config.load_params. Written by\n"
+        "# `padflow run --profile NAME --input PATH` (padflow.config.select_run); params.yaml stays as is.\n"
+        "# profile: the overlay in profiles/<profile>.yaml; input: the folder or manifest of videos ingest reads.\n"
+        + yaml.safe_dump({key: run[key] for key in RUN_KEYS}, sort_keys=False, default_flow_style=False)
+    )
+    path = params_file.parent / RUN_FILE
+    if not path.is_file() or path.read_text() != text:
+        write_text(path, text)
+    return run
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,28 +175,26 @@ def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str,
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
-    """Build dataclass `cls` from a mapping; unknown keys, missing keys and wrong types are ValueErrors."""
+    """Build config dataclass `cls` from a mapping; unknown keys, missing keys and wrong types are ValueErrors.
+
+    pydantic validates it (a `config` class or a stdlib dataclass) in strict JSON mode, the
+    semantics of a YAML document: a list fills a tuple and a string a Path, but "3" is no integer
+    and `true` no number. Every error is one line `<where>.<key>: <reason>, got <value>`.
+    """
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(fields)}")
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
-        key = f"{where}.{name}"
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ValueError(f"{key}: missing")
-            continue
-        kwargs[name] = _coerce(hints[name], data[name], key)
+    if dataclasses.is_dataclass(cls):  # stdlib dataclasses ignore unknown keys in pydantic: check them here
+        _check_known(cls, data, where)
     try:
-        return cls(**kwargs)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        document = json.dumps(data, default=_jsonable, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: not a plain mapping of values: {exc}") from None
+    try:
+        return _adapter(cls).validate_json(document, strict=True)
+    except pydantic.ValidationError as exc:
+        raise ValueError("; ".join(_describe(cls, error, where) for error in exc.errors())) from None
 
 
 def check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> None:
@@ -102,108 +204,97 @@ def check_range(name: str, pair: tuple[float, float], lo: float, hi: float) -> N
 
 
 def load_section(cls: type[T], section: str, params: Mapping[str, Any] | None = None) -> T:
-    """`cls` from `params[section]` (params.yaml with the active profile when not given)."""
+    """`cls` from `params[section]` (params.yaml with the selected profile when not given)."""
     params = load_params() if params is None else params
     return from_mapping(cls, params.get(section), section)
 
 
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(arg, value, key)
-            except ValueError as exc:
-                errors.append(str(exc))
-        raise ValueError(errors[0] if errors else f"{key}: invalid value {value!r}")
-    if origin is typing.Literal:
-        if value not in args:
-            raise ValueError(f"{key}: {value!r} not one of {list(args)}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ValueError(f"{key}: expected {len(args)} values, got {len(value)}")
-        return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if origin in (dict, Mapping) or hint in (dict, Mapping):
-        if not isinstance(value, Mapping):
-            raise ValueError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if dataclasses.is_dataclass(hint):
-        return from_mapping(hint, value, key)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{key}: expected true/false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{key}: expected a string, got {value!r}")
-        return value
-    if hint is Path:
-        if not isinstance(value, str):
-            raise ValueError(f"{key}: expected a path string, got {value!r}")
-        return Path(value)
-    return value
+@functools.lru_cache(maxsize=None)
+def _adapter(cls: type) -> pydantic.TypeAdapter:
+    return pydantic.TypeAdapter(cls)
 
 
-def set_param(path: str | Path, key: str, value: Any) -> None:
-    """Set `section.field` in params.yaml in place, keeping every other line and comment as is."""
-    import re
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():  # a numpy scalar
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{value!r} ({type(value).__name__}) is not a YAML value")
 
-    from padflow.io import write_text
 
-    path = Path(path)
-    section, _, name = key.partition(".")
-    if not section or not name or "." in name:
-        raise ValueError(f"set_param takes a `section.field` key, got {key!r}")
-    rendered = yaml.safe_dump(value, default_flow_style=True).strip()
-    rendered = rendered.removesuffix("...").strip()
-    lines = path.read_text().splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(section)}:\s*(#.*)?$", line)), None)
-    if start is None:
-        lines += [f"{section}:\n", f"  {name}: {rendered}\n"]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\S", lines[i])), len(lines))
-        field = re.compile(rf"^(\s+){re.escape(name)}:[^#\n]*(#.*)?$")
-        for i in range(start + 1, end):
-            if m := field.match(lines[i].rstrip("\n")):
-                comment = f"  {m.group(2)}" if m.group(2) else ""
-                lines[i] = f"{m.group(1)}{name}: {rendered}{comment}\n"
-                break
+def _check_known(cls: type, data: Mapping[str, Any], where: str) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(str(k) for k in set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        inner = _dataclass_of(hints[name])
+        if inner is not None and isinstance(value, Mapping):
+            _check_known(inner, value, f"{where}.{name}")
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a field's type holds (itself, or the dataclass arm of an Optional/Union), else None."""
+    if typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        arms = [a for a in (_dataclass_of(arg) for arg in typing.get_args(hint)) if a is not None]
+        return arms[0] if len(arms) == 1 else None
+    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
+
+
+def _hint_at(cls: type, loc: tuple[Any, ...]) -> Any:
+    """The type hint at pydantic error location `loc` inside `cls` (None where it cannot be followed)."""
+    hint: Any = cls
+    for part in loc:
+        if typing.get_origin(hint) is typing.Annotated:
+            hint = typing.get_args(hint)[0]
+        if isinstance(part, str):
+            holder = _dataclass_of(hint)
+            if holder is None:
+                return None
+            hint = typing.get_type_hints(holder).get(part)
+        elif typing.get_origin(hint) is tuple:
+            args = typing.get_args(hint)
+            hint = args[0] if len(args) == 2 and args[1] is Ellipsis else (args[part] if part < len(args) else None)
         else:
-            lines.insert(end, f"  {name}: {rendered}\n")
-    write_text(path, "".join(lines))
-    if load_params(path).get(section, {}).get(name) != value:  # the edit must read back as written
-        raise ValueError(f"{path}: could not set {key} to {value!r}")
+            return None
+    if typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    return hint
 
 
-def set_profile(path: str | Path, name: str) -> None:
-    """Make `name` the active profile in params.yaml, keeping every other line (and comment) as is."""
-    import re
+def _key(where: str, loc: tuple[Any, ...]) -> str:
+    return where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
-    from padflow.io import write_text
 
-    path = Path(path)
-    text = path.read_text()
-    profiles = (yaml.safe_load(text) or {}).get("profiles", {}) or {}
-    if name not in profiles:
-        raise ValueError(f"{path}: unknown profile {name!r}; valid: {', '.join(profiles) or '(none)'}")
-    line = re.compile(r"^profile:.*$", re.MULTILINE)
-    new = line.sub(f"profile: {name}", text, count=1) if line.search(text) else f"profile: {name}\n{text}"
-    if new != text:
-        write_text(path, new)
+def _describe(cls: type, error: Mapping[str, Any], where: str) -> str:
+    """One pydantic error as `<full key>: <reason>, got <value>`."""
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+    kind, msg, value = error["type"], error["msg"], error.get("input")
+    if kind == "unexpected_keyword_argument" and loc:
+        holder = _dataclass_of(_hint_at(cls, loc[:-1]))
+        valid = f"; valid: {', '.join(f.name for f in dataclasses.fields(holder))}" if holder else ""
+        return f"{_key(where, loc[:-1])}: unknown key(s) {loc[-1]}{valid}"
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        tuple_hint = _hint_at(cls, loc[:-1])
+        args = typing.get_args(tuple_hint) if typing.get_origin(tuple_hint) is tuple else ()
+        count = len(value) if isinstance(value, (list, tuple)) else value
+        return f"{_key(where, loc[:-1])}: expected {len(args)} values, got {count}"
+    if kind == "too_long" and isinstance(value, (list, tuple)):
+        tuple_hint = _hint_at(cls, loc)
+        args = typing.get_args(tuple_hint) if typing.get_origin(tuple_hint) is tuple else ()
+        if args and args[-1] is not Ellipsis:
+            return f"{_key(where, loc)}: expected {len(args)} values, got {len(value)}"
+    if kind == "missing":
+        return f"{_key(where, loc)}: missing"
+    if kind in ("value_error", "assertion_error"):
+        reason = str(error.get("ctx", {}).get("error", "")) or msg.removeprefix("Value error, ")
+        return f"{_key(where, loc)}: {reason}"
+    return f"{_key(where, loc)}: {msg}, got {value!r}"
+

@@ -7,10 +7,19 @@ orchestration calls `dvc repro --single-item STAGE` one stage at a time instead.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+# What `padflow stage` exits with (padflow/cli.py): a bad input or config, the same on every try;
+# or an I/O error / unreachable tracking server, which may pass on a retry.
+STAGE_EXIT_USER_ERROR = 2
+STAGE_EXIT_TRANSIENT = 75  # sysexits.h EX_TEMPFAIL: try again later
+# DVC's own words when another DVC process holds the repository or a stage's outputs.
+LOCK_CONTENTION = ("Unable to acquire lock", "is busy, it is being blocked by")
+_EXIT = re.compile(r"failed to run: .*, exited with (-?\d+)")
 
 
 @dataclass(frozen=True)
@@ -21,7 +30,21 @@ class ReproOutcome:
 
 
 class DvcError(RuntimeError):
-    pass
+    """`dvc repro` failed; `transient` says whether running it again may succeed."""
+
+    def __init__(self, message: str, *, stage: str, log: str, stage_exit: int | None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.log = log
+        self.stage_exit = stage_exit  # the stage command's exit code; None when DVC failed before or around it
+
+    @property
+    def transient(self) -> bool:
+        """Lock contention, or a stage that failed in a way that may pass on a retry (I/O, tracking
+        server). Never a stage's own error (bad config or input, a bug): those fail every time."""
+        if any(words in self.log for words in LOCK_CONTENTION):
+            return True
+        return self.stage_exit == STAGE_EXIT_TRANSIENT
 
 
 def repro_stage(root: Path, stage: str, env: dict[str, str] | None = None) -> ReproOutcome:
@@ -30,5 +53,7 @@ def repro_stage(root: Path, stage: str, env: dict[str, str] | None = None) -> Re
     proc = subprocess.run(cmd, cwd=root, env={**os.environ, **(env or {})}, capture_output=True, text=True)
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        raise DvcError(f"dvc repro {stage} failed in {root} (exit {proc.returncode}):\n{log.strip()}")
+        exits = _EXIT.findall(log)
+        raise DvcError(f"dvc repro {stage} failed in {root} (exit {proc.returncode}):\n{log.strip()}",
+                       stage=stage, log=log, stage_exit=int(exits[-1]) if exits else None)
     return ReproOutcome(stage, ran=f"Running stage '{stage}'" in log, log=log)

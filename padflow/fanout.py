@@ -1,45 +1,46 @@
-"""Fan-out: a stage's per-item work (one video, one evaluation job) as mapped Prefect tasks.
+"""Fan-out: the one way a stage runs its per-item work (one video, one evaluation job) in parallel.
 
 Stages keep their work in plain functions of one item (`extract_video(job)`, `ingest_one(job)`,
-`run_job(job)`); `fan_out` maps such a function over the items inside a Prefect flow, on the task
-runner `params.yaml: orchestration.task_runner` picks, and returns the results in input order:
+`run_job(job)`); `fan_out` maps such a function over the items on the runner
+`params.yaml: orchestration.task_runner` picks, and returns the results in input order:
 
-    kind: process   ProcessPoolTaskRunner, `workers` local processes (the default)
-    kind: thread    ThreadPoolTaskRunner, `workers` threads of the stage's process
-    kind: dask      prefect-dask's DaskTaskRunner: a LocalCluster of `workers` processes, or the
-                    existing cluster whose scheduler is at `address` (Kubernetes, SLURM through
-                    dask-jobqueue, ...; its workers need the project folder at the same path)
+    kind: process   a pool of `workers` local processes (concurrent.futures, spawned: safe with
+                    torch and threads in the parent; arguments and results travel by cloudpickle)
+    kind: thread    `workers` threads of the stage's process
+    kind: dask      a dask.distributed Client: a LocalCluster of `workers` processes on 127.0.0.1,
+                    or the existing cluster whose scheduler is at `address` (Kubernetes, SLURM
+                    through dask-jobqueue, ...; its workers need the project folder at the same path)
 
 A stage can have a runner of its own in `orchestration.stage_runners` (its fields are laid over
 `task_runner`'s): on 2 cores extract runs fastest on threads (one process, one copy of the parser
 and the template features, no interpreter start-up per worker; decoding, SIFT and torch release
 the GIL), while evaluation's game loops are Python and need processes.
 
-`workers` is each stage's own knob (`ingest.workers`, `extract.workers`, `evaluate.workers`):
-stages differ in how much memory and how many threads one item takes. With one worker on a local
-runner there is nothing to spread, so the items run in the stage's process with no engine (no
-Prefect server to start); a `dask` runner always sends them to the cluster.
+`workers` is each stage's own knob (`ingest.workers`, `extract.workers`, `evaluate.workers`, ...):
+stages differ in how much memory and how many threads one item takes. With one worker (or one
+item) on a local runner there is nothing to spread, so the items run in the stage's process with
+no pool; a `dask` runner always sends them to the cluster.
 
 Results never depend on the runner or the worker count: every item carries its own seed and
 writes only its own outputs. The runner is not a DVC param of any stage for that reason.
-
-Prefect API: task runs report to $PREFECT_API_URL. Without one, the stage starts Prefect's
-temporary local server once (~10 s here) and hands its address to the worker processes, so they
-report to it instead of each starting one of their own.
+Prefect is not involved here: it orchestrates the stages (flows/pipeline.py), not their items.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+import multiprocessing
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from padflow.config import from_mapping
+import cloudpickle  # a dask dependency: functions by value, both ways
+from pydantic import Field
+
+from padflow.config import config, from_mapping
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,21 +48,26 @@ R = TypeVar("R")
 RunnerKind = Literal["process", "thread", "dask"]
 SECTION = "orchestration.task_runner"
 STAGE_SECTION = "orchestration.stage_runners"
-FAN_OUT_STAGES = ("ingest", "extract", "evaluate")  # the stages whose per-item work fan_out maps
-SERVER_STARTUP_TIMEOUT_S = 60  # Prefect's temporary server needs ~10-14 s on 2 busy cores; its default is 20
+# The stages (and the `suite` command) whose per-item work fan_out maps: each may have its own
+# entry in orchestration.stage_runners.
+FAN_OUT_STAGES = ("corpus", "ingest", "parser_train", "extract", "evaluate", "suite")
 # A Dask scheduler address: protocol://host:port (tcp, tls, ucx, ws, ...) or host:port.
 ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/:]+:\d{1,5}$|^[a-z][a-z0-9+.-]*://\[[0-9a-fA-F:]+\]:\d{1,5}$")
 
 
-@dataclass(frozen=True)
+@config
 class TaskRunnerConfig:
-    kind: RunnerKind = "process"  # where mapped per-item tasks run: process | thread | dask
-    address: str | None = None  # dask only: scheduler of an existing cluster, e.g. tcp://10.0.0.5:8786; null = a LocalCluster
-    threads_per_worker: int = 1  # dask LocalCluster: threads per worker process; 1 because stages size their own torch/FFmpeg threads
+    kind: Annotated[RunnerKind, Field(description=(
+        "where per-item work runs: process (local processes), thread (threads of the stage's process) "
+        "or dask (a LocalCluster of `workers` processes, or the cluster at `address`)"))] = "process"
+    address: Annotated[str | None, Field(description=(
+        "dask only: scheduler of an existing cluster, e.g. tcp://10.0.0.5:8786; null = a LocalCluster "
+        "on this machine"))] = None
+    threads_per_worker: Annotated[int, Field(ge=1, description=(
+        "dask LocalCluster: threads per worker process; 1 because stages size their own torch/FFmpeg "
+        "threads"))] = 1
 
     def __post_init__(self) -> None:
-        if self.threads_per_worker < 1:
-            raise ValueError(f"threads_per_worker: must be >= 1, got {self.threads_per_worker}")
         if self.address is not None:
             if self.kind != "dask":
                 raise ValueError(f"address: only a dask runner connects to a scheduler, but kind is {self.kind!r}")
@@ -89,61 +95,6 @@ def runner_config(params: dict[str, Any], stage: str | None = None) -> TaskRunne
     return from_mapping(TaskRunnerConfig, {**base, **overrides[stage]}, f"{STAGE_SECTION}.{stage}")
 
 
-def make_task_runner(cfg: TaskRunnerConfig, workers: int) -> Any:
-    """The Prefect task runner `cfg` names, sized to `workers` (ignored for an existing Dask cluster)."""
-    if workers < 1:
-        raise ValueError(f"workers: must be >= 1, got {workers}")
-    if cfg.kind == "thread":
-        from prefect.task_runners import ThreadPoolTaskRunner
-
-        return ThreadPoolTaskRunner(max_workers=workers)
-    if cfg.kind == "process":
-        from prefect.task_runners import ProcessPoolTaskRunner
-
-        return ProcessPoolTaskRunner(max_workers=workers)
-    from prefect_dask import DaskTaskRunner
-
-    if cfg.address:
-        return DaskTaskRunner(address=cfg.address)
-    return DaskTaskRunner(
-        cluster_class="distributed.LocalCluster",
-        # processes: the per-item work is CPU-bound Python (decoding, SIFT, torch) that threads
-        # would serialize on the GIL. Loopback only and no dashboard: nothing listens beyond this machine.
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": cfg.threads_per_worker, "processes": True,
-                        "host": "127.0.0.1", "dashboard_address": None},
-    )
-
-
-@dataclass(frozen=True)
-class _Once:
-    """A setup callable to run once per worker process (per fan-out), before its first item."""
-
-    token: str
-    setup: Callable[[], None]
-
-
-_DONE: set[str] = set()
-_SETUP_LOCK = threading.Lock()  # thread runners share the process: one thread sets up, the others wait
-
-
-def _run_setup(once: _Once | None) -> None:
-    if once is None:
-        return
-    with _SETUP_LOCK:
-        if once.token not in _DONE:
-            once.setup()
-            _DONE.add(once.token)
-
-
-def _call(fn: Callable[[Any], Any], item: Any, once: _Once | None, label: str) -> Any:
-    """The body of every mapped task: set the worker up if it is new, then do one item.
-
-    `label` is unused here: it is a parameter so that Prefect can name the task run after it.
-    """
-    _run_setup(once)
-    return fn(item)
-
-
 def fan_out(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -156,13 +107,16 @@ def fan_out(
     on_error: Callable[[T, BaseException], R] | None = None,
     progress: Callable[[int, int, R], None] | None = None,
 ) -> list[R]:
-    """`[fn(item) for item in items]` as mapped Prefect tasks on `runner`, results in input order.
+    """`[fn(item) for item in items]` on `runner`, `workers` at a time, results in input order.
 
-    `fn`, `items` and `setup` must pickle (module-level functions, functools.partial, dataclasses).
-    `setup()` runs once in each worker before its first item (torch threads, a model to load).
-    `labels` name the task runs in the Prefect UI. An item whose task raises (or whose worker
-    process dies) becomes `on_error(item, exception)`; without `on_error` the error propagates.
-    `progress(done, total, result)` is called in this process as each item finishes.
+    `fn`, `items` and `setup` must pickle with cloudpickle (functions, functools.partial,
+    dataclasses), and so must the results. `setup()` runs once in each worker process before
+    its first item (torch threads, a model to load); thread runners share the stage's process,
+    so it runs once for all of them. `labels` name the items (Dask task keys, error messages).
+    An item whose call raises (or whose worker process dies: BrokenProcessPool, Dask's
+    KilledWorker) becomes `on_error(item, exception)`; without `on_error` the first error
+    propagates and the items not started yet are cancelled. `progress(done, total, result)` is
+    called in this process, in this thread, as each item finishes.
     """
     items = list(items)
     if workers < 1:
@@ -173,83 +127,139 @@ def fan_out(
     if not items:
         return []
     once = None if setup is None else _Once(f"{name}-{uuid.uuid4().hex}", setup)
+    collect = _Collector(items, on_error, progress)
     if runner.kind != "dask" and (workers == 1 or len(items) == 1):
-        return _inline(fn, items, labels, once, on_error, progress)
-    with prefect_api():
-        return _flow(fn, items, labels, once, on_error, progress, name, make_task_runner(runner, min(workers, len(items))))
-
-
-def _inline(fn, items, labels, once, on_error, progress) -> list:
-    results = []
-    for item, label in zip(items, labels):
-        try:
-            result = _call(fn, item, once, label)
-        except Exception as exc:
-            if on_error is None:
-                raise
-            result = on_error(item, exc)
-        results.append(result)
-        if progress is not None:
-            progress(len(results), len(items), result)
-    return results
-
-
-def _flow(fn, items, labels, once, on_error, progress, name: str, task_runner: Any) -> list:
-    from prefect import flow, task, unmapped
-    from prefect.cache_policies import NO_CACHE
-    from prefect.futures import as_completed
-
-    # No cache and no persisted results: each item writes its own outputs atomically, and DVC,
-    # not Prefect, decides what is up to date.
-    item_task = task(_call, name=name, task_run_name="{label}", cache_policy=NO_CACHE, persist_result=False)
-
-    def body() -> list:
-        futures = item_task.map(fn=unmapped(fn), item=items, once=unmapped(once), label=labels)
-        position = {future.task_run_id: i for i, future in enumerate(futures)}
-        results: dict[int, Any] = {}
-        for future in as_completed(futures):
-            i = position[future.task_run_id]
+        for i, item in enumerate(items):
             try:
-                results[i] = future.result()
-            except Exception as exc:  # the item's own error, or its worker process died
-                if on_error is None:
-                    raise
-                results[i] = on_error(items[i], exc)
-            if progress is not None:
-                progress(len(results), len(items), results[i])
-        return [results[i] for i in range(len(items))]
-
-    runner_flow = flow(body, name=f"{name}-fan-out", task_runner=task_runner, validate_parameters=False,
-                       persist_result=False, log_prints=True)
-    return runner_flow()
-
-
-@contextlib.contextmanager
-def prefect_api() -> Iterator[str]:
-    """Make sure task runs have a Prefect API, and that worker processes started here see its address.
-
-    Uses the configured API ($PREFECT_API_URL or the active Prefect profile's); without one,
-    starts Prefect's temporary local server once per process. Either way the address is put in
-    this process's environment, which process pools and LocalCluster workers inherit.
-    """
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-
-    url = get_current_settings().api.url
-    if not url:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()  # the same instance Prefect's own temporary mode would start
-        timeout = max(SERVER_STARTUP_TIMEOUT_S, get_current_settings().server.ephemeral.startup_timeout_seconds)
-        server.start(timeout=timeout)
-        url = server.api_url
-    url = str(url)
-    before = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url
+                result = _call(fn, item, once)
+            except Exception as exc:
+                collect.failed(i, exc)
+            else:
+                collect.done(i, result)
+        return collect.results()
+    workers = min(workers, len(items))
+    if runner.kind == "dask":
+        return _on_dask(fn, items, labels, once, collect, name, runner, workers)
+    if runner.kind == "thread":
+        pool: Executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        futures = [pool.submit(_call, fn, item, once) for item in items]
+    else:
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=None if setup is None else _unpickle_and_call, initargs=() if setup is None else (cloudpickle.dumps(setup),),
+        )
+        pickled_fn = cloudpickle.dumps(fn)
+        futures = [pool.submit(_call_pickled, pickled_fn, cloudpickle.dumps(item)) for item in items]
     try:
-        with temporary_settings({PREFECT_API_URL: url}):
-            yield url
+        position = {future: i for i, future in enumerate(futures)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=position.__getitem__):
+                _settle(collect, position[future], future, unpickle=runner.kind == "process")
     finally:
-        if before is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = before
+        pool.shutdown(wait=True, cancel_futures=True)
+    return collect.results()
+
+
+class _Collector:
+    """Results by input position, `on_error` for failures, `progress` as each item settles."""
+
+    def __init__(self, items: list, on_error: Callable | None, progress: Callable | None) -> None:
+        self.items, self.on_error, self.progress = items, on_error, progress
+        self.by_position: dict[int, Any] = {}
+
+    def done(self, i: int, result: Any) -> None:
+        self.by_position[i] = result
+        if self.progress is not None:
+            self.progress(len(self.by_position), len(self.items), result)
+
+    def failed(self, i: int, exc: BaseException) -> None:
+        if self.on_error is None:
+            raise exc
+        self.done(i, self.on_error(self.items[i], exc))
+
+    def results(self) -> list:
+        return [self.by_position[i] for i in range(len(self.items))]
+
+
+def _settle(collect: _Collector, i: int, future: Future, unpickle: bool) -> None:
+    try:
+        result = future.result()
+    except Exception as exc:  # the item's own error, or its worker process died (BrokenProcessPool)
+        collect.failed(i, exc)
+        return
+    if unpickle:
+        result = cloudpickle.loads(result)
+    collect.done(i, result)
+
+
+@dataclass(frozen=True)
+class _Once:
+    """A setup callable to run once per process (per fan-out), before that process's first item."""
+
+    token: str
+    setup: Callable[[], None]
+
+
+_DONE: set[str] = set()
+_SETUP_LOCK = threading.Lock()  # threads share the process: one thread sets up, the others wait
+
+
+def _call(fn: Callable[[Any], Any], item: Any, once: _Once | None) -> Any:
+    """One item in this process (inline, a thread, a Dask worker): set the process up if it is new, then do it."""
+    if once is not None:
+        with _SETUP_LOCK:
+            if once.token not in _DONE:
+                once.setup()
+                _DONE.add(once.token)
+    return fn(item)
+
+
+def _unpickle_and_call(pickled: bytes) -> None:
+    """A process pool's initializer: run the cloudpickled setup."""
+    cloudpickle.loads(pickled)()
+
+
+def _call_pickled(pickled_fn: bytes, pickled_item: bytes, pickled_once: bytes | None = None) -> bytes:
+    """One item in a pool process or on a Dask worker; cloudpickle both ways (plain pickle would
+    send functions by reference), so functions defined by value (tests, notebooks) travel too."""
+    once = None if pickled_once is None else cloudpickle.loads(pickled_once)
+    return cloudpickle.dumps(_call(cloudpickle.loads(pickled_fn), cloudpickle.loads(pickled_item), once))
+
+
+def _on_dask(fn, items, labels, once, collect: _Collector, name: str, runner: TaskRunnerConfig, workers: int) -> list:
+    from distributed import Client, LocalCluster, as_completed  # heavy (~1 s): only when a stage runs on Dask
+
+    if runner.address:
+        cluster = None
+        client = Client(runner.address)
+    else:
+        # processes: the per-item work is CPU-bound Python (decoding, SIFT, torch) that threads
+        # would serialize on the GIL. Loopback only and no dashboard: nothing listens beyond this machine.
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=runner.threads_per_worker, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    try:
+        run = uuid.uuid4().hex[:8]
+        pickled_fn, pickled_once = cloudpickle.dumps(fn), None if once is None else cloudpickle.dumps(once)
+        futures = [client.submit(_call_pickled, pickled_fn, cloudpickle.dumps(item), pickled_once,
+                                 key=f"{name}-{label}-{run}-{i}", pure=False)
+                   for i, (item, label) in enumerate(zip(items, labels))]
+        position = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                i = position[future.key]
+                try:
+                    result = cloudpickle.loads(future.result())
+                except Exception as exc:  # the item's own error, or KilledWorker when its worker died
+                    collect.failed(i, exc)
+                else:
+                    collect.done(i, result)
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return collect.results()

@@ -1,4 +1,4 @@
-"""Action tables: one Parquet file per video, in the column layout of the released NitroGen labels.
+"""Action tables (one Parquet file per video, NitroGen's column layout) and the chunk index.
 
 Schema (one row per video frame):
 
@@ -11,11 +11,15 @@ Schema (one row per video frame):
 
 The same layout carries ground truth (corpus sidecars), extraction output and imported labels,
 so they can be compared column by column.
+
+The chunk index (`CHUNK_INDEX_SCHEMA`, one row per training chunk) is what the gate stage writes
+and the train stage reads (`write_chunk_index`, `read_chunk_index`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +35,9 @@ from padflow.actions import (
     validate_action,
 )
 from padflow.io import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STICK_COLUMNS: tuple[str, ...] = tuple(NITROGEN_STICK_COLUMNS)  # ("j_left", "j_right")
 ACTION_TABLE_SCHEMA = pa.schema(
@@ -88,3 +95,46 @@ def read_action_table(path: str | Path) -> pa.Table:
         return pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise ValueError(f"{path}: not a readable Parquet action table ({exc})") from None
+
+
+# The accepted-chunk index: one row per training chunk.
+CHUNK_INDEX_SCHEMA = pa.schema(
+    [
+        pa.field("video_id", pa.string()),
+        pa.field("video_path", pa.string()),  # normalized video, relative to the project root
+        pa.field("table_path", pa.string()),  # its action table, relative to the project root
+        pa.field("start_frame", pa.int64()),  # first frame of the chunk
+        pa.field("frames", pa.int32()),  # chunk length, timesteps
+        pa.field("fps", pa.float32()),
+        pa.field("overlay_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) to mask in training
+        pa.field("game_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) of the game picture
+        pa.field("game", pa.string()),  # title when the source says, else "unknown"
+        pa.field("density", pa.float32()),  # share of timesteps with any action
+        pa.field("motion", pa.float32()),  # largest grey-level change between frames in the chunk
+    ]
+)
+# What a reader of the index needs (where each chunk is, what to mask, its game); fps, density and
+# motion are the gate's notes, which an index built another way (bench/truth_chunk_index.py) may lack.
+CHUNK_INDEX_REQUIRED: tuple[str, ...] = ("video_id", "video_path", "table_path", "start_frame", "frames", "overlay_box", "game_box", "game")
+
+
+def write_chunk_index(index: pd.DataFrame, path: str | Path) -> Path:
+    """A DataFrame with the columns of CHUNK_INDEX_SCHEMA → Parquet at `path` (atomically)."""
+    table = pa.Table.from_pandas(index, schema=CHUNK_INDEX_SCHEMA, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
+
+
+def read_chunk_index(path: str | Path) -> pd.DataFrame:
+    """The chunk index as a DataFrame; ValueError names a missing file, a missing column or an empty index."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no chunk index; run the gate stage first")
+    df = pq.read_table(path).to_pandas()
+    missing = [c for c in CHUNK_INDEX_REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: chunk index lacks column(s) {', '.join(missing)}")
+    if df.empty:
+        raise ValueError(f"{path}: chunk index has no chunks; nothing to train on")
+    return df.reset_index(drop=True)

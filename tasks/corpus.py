@@ -14,65 +14,76 @@ Outputs (per video `<name>`):
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from padflow.config import check_range, from_mapping
-from padflow.io import write_json
-from padflow.players import SKILLS, make_player
-from padflow.sim import all_tasks, make_env
-from padflow.sim.rollout import player_seed
+from padflow.config import check_range, config, from_mapping
+from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
+from padflow.io import atomic_path, write_json
+from padflow.overlay.library import HELD_OUT_SKINS, load_library
+from padflow.overlay.render import ANCHORS, OverlayLag, Placement, draw_overlay
+from padflow.players import SKILLS
+from padflow.players.footage import DISPLAY_ASPECT, fit_to_upload, record_gameplay
+from padflow.sim import all_tasks
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
-from padflow.video import write_mp4
+from padflow.video import read_frames, write_mp4
 
 
-@dataclass(frozen=True)
+# The default profile's tasks: one short task per game, 2-3 videos each (evaluate.tasks is the same list).
+CORPUS_TASKS = ("boxing_score_10", "seaquest_sink_5", "freeway_cross_once", "road_runner_eat_4_seeds",
+                "ms_pacman_eat_30_dots", "pong_hold_15s", "breakout_break_5_bricks", "doom_basic_first_shot",
+                "freedoom_map01_first_kill", "crafter_collect_wood")
+Pair = tuple[float, float]
+
+
+@config
 class CorpusConfig:
-    videos: int  # number of videos to make
-    seconds: tuple[float, float]  # video length range, seconds (uniform per video)
-    tasks: tuple[str, ...]  # task ids played round-robin; empty = the whole suite
-    skills: tuple[str, ...]  # scripted-player skill presets, drawn per video
-    no_overlay_share: float  # share of videos with no overlay (walkthrough-style)
-    held_out_share: float  # share of overlay videos drawn with held-out skins
-    resolutions: tuple[tuple[int, int], ...]  # (width, height) upload sizes, drawn per video
-    overlay_width: tuple[float, float]  # overlay width as a fraction of frame width
-    opacity: tuple[float, float]  # overlay opacity range
-    max_lag_frames: int  # the overlay shows the action 0..max_lag frames late
-    crf: tuple[int, int]  # x264 constant-rate-factor range (lower = better quality)
-    fps: float = 30.0  # recording frame rate, frames/s
-    preset: str = "veryfast"  # x264 speed preset
-    workers: int = 2  # processes making videos in parallel
-    raw_dir: str = "data/raw"  # what ingest reads
-    truth_dir: str = "data/corpus_truth"  # ground truth, kept apart from raw_dir
+    videos: Annotated[int, Field(ge=1, description="number of videos to make")] = 24
+    seconds: Annotated[Pair, Field(
+        description="video length range, seconds (uniform per video), within [0.5, 3600]")] = (16.0, 24.0)
+    tasks: Annotated[tuple[str, ...], Field(
+        description="task ids played round-robin; empty = the whole suite. By default the evaluation tasks, "
+                    "2-3 videos each: the policy is validated and evaluated on new episodes of tasks it trained on "
+                    "(with one video per task, validation held tasks training never saw)")] = CORPUS_TASKS
+    skills: Annotated[tuple[Literal[tuple(SKILLS)], ...], Field(
+        min_length=1, description="scripted-player skill presets, drawn per video")] = ("expert", "average", "novice")
+    no_overlay_share: Annotated[float, Field(
+        ge=0.0, le=1.0, description="share of videos with no overlay (walkthrough-style, no controller drawn)")] = 0.125
+    held_out_share: Annotated[float, Field(
+        ge=0.0, le=1.0, description="share of overlay videos drawn with held-out skins (scores the parser's "
+                                    "generalization)")] = 0.35
+    resolutions: Annotated[tuple[tuple[Annotated[int, Field(ge=64)], Annotated[int, Field(ge=64)]], ...], Field(
+        min_length=1, description="(width, height) upload sizes in px (at least 64), drawn per video")] = (
+        (854, 480), (960, 540), (1280, 720), (640, 480), (1152, 720))
+    overlay_width: Annotated[Pair, Field(
+        description="overlay width range, fraction of frame width, within [0.08, 0.30]")] = (0.08, 0.30)
+    opacity: Annotated[Pair, Field(description="overlay opacity range, within [0.4, 1.0]")] = (0.4, 1.0)
+    max_lag_frames: Annotated[int, Field(
+        ge=0, le=2, description="capture lag: the overlay shows the action 0..max_lag_frames frames late")] = 2
+    crf: Annotated[tuple[int, int], Field(
+        description="x264 constant-rate-factor range, 0 <= lo <= hi <= 51 (lower = better quality)")] = (20, 30)
+    fps: Annotated[float, Field(gt=0, description="recording frame rate, frames/s")] = 30.0
+    preset: Annotated[str, Field(description="x264 speed preset")] = "veryfast"
+    workers: Annotated[int, Field(
+        ge=1, description="videos made in parallel (fan_out on orchestration.task_runner)")] = 2
+    raw_dir: Annotated[str, Field(description="where the videos go: what ingest reads")] = "data/raw"
+    truth_dir: Annotated[str, Field(description="ground truth, kept apart from raw_dir")] = "data/corpus_truth"
 
     def __post_init__(self) -> None:
-        if self.videos < 1:
-            raise ValueError(f"videos must be >= 1, got {self.videos}")
         check_range("seconds", self.seconds, 0.5, 3600)
         check_range("overlay_width", self.overlay_width, 0.08, 0.30)
         check_range("opacity", self.opacity, 0.4, 1.0)
-        check_range("no_overlay_share", (self.no_overlay_share, self.no_overlay_share), 0.0, 1.0)
-        check_range("held_out_share", (self.held_out_share, self.held_out_share), 0.0, 1.0)
-        if not 0 <= self.max_lag_frames <= 2:
-            raise ValueError(f"max_lag_frames must be in 0..2, got {self.max_lag_frames}")
-        if not self.resolutions or any(w < 64 or h < 64 for w, h in self.resolutions):
-            raise ValueError(f"resolutions must be (width, height) pairs of at least 64 px, got {self.resolutions}")
-        if not 0 <= self.crf[0] <= self.crf[1] <= 51:
-            raise ValueError(f"crf must be 0 <= lo <= hi <= 51, got {self.crf}")
-        unknown = [s for s in self.skills if s not in SKILLS]
-        if not self.skills or unknown:
-            raise ValueError(f"skills must be a non-empty list of {list(SKILLS)}, got {list(self.skills)}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        check_range("crf", self.crf, 0, 51)
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,6 @@ class VideoTruth:
 
 def plan_videos(cfg: CorpusConfig, seed: int, skins: Mapping[str, Any], held_out: set[str]) -> list[VideoPlan]:
     """Draw every video's task, skill, resolution and overlay from one seeded stream."""
-    from padflow.overlay.render import ANCHORS
-
     rng = np.random.default_rng([seed, 0xC0])
     task_ids = list(cfg.tasks) or list(all_tasks())
     train_skins = sorted(s for s in skins if s not in held_out)
@@ -150,66 +159,8 @@ def plan_videos(cfg: CorpusConfig, seed: int, skins: Mapping[str, Any], held_out
     return plans
 
 
-def record_gameplay(task_id: str, skill: str, seed: int, seconds: float, fps: float) -> tuple[list[np.ndarray], np.ndarray, int, int]:
-    """Play episodes back to back until `seconds` of video at `fps` are filled.
-
-    Returns (frames, actions (T, 21), episodes, successes); frame i is what the screen showed
-    while action i was held. Engines at another rate are resampled to `fps` by nearest time.
-    """
-    env = make_env(task_id)
-    player = make_player("scripted", env.task, env.fps, skill)
-    n_out = int(round(seconds * fps))
-    frames: list[np.ndarray] = []
-    actions: list[np.ndarray] = []
-    episodes = successes = 0
-    try:
-        while len(frames) < n_out * env.fps / fps:
-            episode_seed = seed + episodes
-            frame, info = env.reset(seed=episode_seed)
-            player.reset(player_seed(episode_seed))
-            episodes += 1
-            done = False
-            while not done and len(frames) < n_out * env.fps / fps:
-                action = player.act(frame, info)
-                frames.append(frame)
-                actions.append(action)
-                frame, _, terminated, truncated, info = env.step(action)
-                done = terminated or truncated
-            successes += int(info["success"])
-    finally:
-        env.close()
-    # Nearest engine frame for each output frame time (identity when the engine runs at fps).
-    pick = np.minimum(np.round(np.arange(n_out) * env.fps / fps).astype(int), len(frames) - 1)
-    return [frames[i] for i in pick], np.stack(actions)[pick], episodes, successes
-
-
-# How wide a game's picture is shown, per engine, when it differs from its pixel grid: the 2600
-# draws 160x210 pixels that a TV shows at 4:3.
-DISPLAY_ASPECT: dict[str, float] = {"atari": 4 / 3}
-
-
-def fit_to_upload(
-    frame: np.ndarray, width: int, height: int, aspect: float | None = None
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Scale a game frame into a (height, width) upload frame at its display aspect, black bars around.
-
-    The game box is recorded so training can crop the game picture exactly as the simulator shows it.
-    """
-    h, w = frame.shape[:2]
-    aspect = aspect or w / h
-    nh = int(round(min(height, width / aspect)))
-    nw = int(round(nh * aspect))
-    x0, y0 = (width - nw) // 2, (height - nh) // 2
-    out = np.zeros((height, width, 3), dtype=np.uint8)
-    out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    return out, (x0, y0, x0 + nw, y0 + nh)
-
-
 def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[str, ...]) -> VideoTruth:
     """Play, draw the overlay, encode; write the video and its truth sidecar."""
-    from padflow.overlay.library import load_library
-    from padflow.overlay.render import OverlayLag, Placement, draw_overlay
-
     raw_frames, actions, episodes, successes = record_gameplay(
         plan.task_id, plan.skill, plan.episode_seed, plan.seconds, cfg.fps
     )
@@ -252,20 +203,16 @@ def make_video(plan: VideoPlan, cfg: CorpusConfig, root: Path, skin_dirs: tuple[
     return truth
 
 
-def build_corpus(cfg: CorpusConfig, seed: int, root: Path, skin_dirs: tuple[str, ...]) -> tuple[list[VideoTruth], float]:
-    """Make every planned video (in parallel processes); return the truths and wall seconds."""
-    from padflow.overlay.library import HELD_OUT_SKINS, load_library
-
+def build_corpus(cfg: CorpusConfig, seed: int, root: Path, skin_dirs: tuple[str, ...],
+                 runner: TaskRunnerConfig = TaskRunnerConfig()) -> tuple[list[VideoTruth], float]:
+    """Make every planned video (`cfg.workers` at a time on `runner`); return the truths and wall seconds."""
     skins = load_library([root / d for d in skin_dirs]).skins
     plans = plan_videos(cfg, seed, skins, set(HELD_OUT_SKINS))
     for folder in (cfg.raw_dir, cfg.truth_dir):
         _clear_generated(root / folder)
     started = time.perf_counter()
-    if cfg.workers == 1:
-        truths = [make_video(p, cfg, root, skin_dirs) for p in plans]
-    else:
-        with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
-            truths = list(pool.map(make_video, plans, [cfg] * len(plans), [root] * len(plans), [skin_dirs] * len(plans)))
+    truths = fan_out(functools.partial(make_video, cfg=cfg, root=root, skin_dirs=skin_dirs), plans, name="corpus",
+                     runner=runner, workers=cfg.workers, labels=[p.name for p in plans])
     return truths, time.perf_counter() - started
 
 
@@ -294,9 +241,6 @@ def corpus_metrics(truths: list[VideoTruth], wall_s: float) -> dict[str, float]:
 
 def contact_sheet(root: Path, cfg: CorpusConfig, truths: list[VideoTruth], path: Path, tiles: int = 12) -> Path:
     """A grid of one frame from each of the first overlay videos, to eyeball the corpus."""
-    from padflow.io import atomic_path
-    from padflow.video import read_frames
-
     picked = [t for t in truths if t.plan.skin_id is not None][:tiles]
     cells = []
     for t in picked:
@@ -332,7 +276,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: build the corpus described by params['corpus']."""
     cfg = from_mapping(CorpusConfig, params.get("corpus"), "corpus")
     skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
-    truths, wall_s = build_corpus(cfg, int(params.get("seed", 0)), root, skin_dirs)
+    truths, wall_s = build_corpus(cfg, int(params.get("seed", 0)), root, skin_dirs, runner_config(params, "corpus"))
     manifest = root / cfg.truth_dir / "corpus_manifest.json"
     write_json(manifest, {"videos": [asdict(t) for t in truths]})
     write_ingest_manifest(root / cfg.raw_dir / INGEST_MANIFEST, truths)

@@ -2,10 +2,11 @@
 
 Each task is played for the same seeded episodes (seed, seed + 1, ...) by the policy and by the
 baseline players (random, no-op, scripted expert). The policy sees each frame through the same
-preprocessing as training (models/preprocess.py; in the simulator the whole frame is the game
+preprocessing as training (models/policy/processor.py; in the simulator the whole frame is the game
 picture and there is no overlay), samples a 16-step action chunk and executes its first
-`replan_every` actions before it looks again. Stepping is frame-synchronous: the env only
-advances when the player has answered, so a slow policy never loses frames.
+`replan_every` actions before it looks again (padflow/players/policy.py). Stepping is
+frame-synchronous: the env only advances when the player has answered, so a slow policy never
+loses frames.
 
 The policy is also run at each Euler step count of `euler_steps_compare` on the same seeds, so
 the speed/quality trade of fewer denoising steps is measured (rates and ms per chunk).
@@ -21,7 +22,7 @@ Outputs (out_dir):
 
 A task that crashes (an engine error, a player error) is recorded as failed with its reason and
 left out of every aggregate for every player, so category and dim rates compare players on the
-same tasks; the other tasks finish.
+same tasks; the other tasks finish. The tables, Markdown and plots are padflow/players/report.py's.
 """
 
 from __future__ import annotations
@@ -29,36 +30,45 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import queue
 import shutil
-import threading
 import time
 import traceback
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
 
-from padflow.actions import noop
-from padflow.config import from_mapping
+from models.policy import load_policy, prepare_frames
+from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
-from padflow.io import atomic_path, save_figure, write_json, write_text
+from padflow.io import atomic_path, write_json, write_text
 from padflow.overlay.library import BUILTIN_SKIN_DIR
+from padflow.overlay.render import MAX_WIDTH_FRAC, MIN_WIDTH_FRAC, Placement, draw_overlay
+from padflow.overlay.skin import Skin, load_skin
 from padflow.players import PLAYER_KINDS, make_player
+from padflow.players.policy import POLICY, PolicyPlayer
+from padflow.players.recording import RolloutRecorder, record_episode
+from padflow.players.report import (
+    OVERALL,
+    failed_tasks,
+    group_summaries,
+    markdown_report,
+    plot_rates,
+    rate_metrics,
+    rate_rows,
+    task_summaries,
+)
+from padflow.players.rollout import EpisodeResult, run_episode
 from padflow.sim.registry import all_tasks, get_task, make_env
-from padflow.sim.report import wilson_interval
-from padflow.sim.rollout import EpisodeResult, run_episode
-from padflow.sim.task import CATEGORIES, DIMS
 from padflow.stages import StageResult
 
 log = logging.getLogger(__name__)
 
-POLICY = "policy"  # player name of the policy at the headline Euler step count
-LEVELS = ("task", "game", "category", "dim", "overall")
-OVERALL = "all"  # the group name of the overall level
 TABLE_FILE = "rates.parquet"
 MARKDOWN_FILE = "rates.md"
 SUMMARY_FILE = "summary.json"
@@ -68,56 +78,56 @@ ROLLOUT_DIR = "rollouts"
 SIM_GAME_BOX = None
 SIM_OVERLAY_BOX = None
 SIM_MASK_POLICY = "none"
-VIDEO_QUEUE_FRAMES = 64  # frames buffered between an episode and its MP4 encoder thread
 OVERLAY_ANCHOR = "bottom-right"
 OVERLAY_OPACITY = 0.9
-PLAYER_COLOURS = {"policy": "#2f5597", "scripted": "#70ad47", "random": "#ffc000", "noop": "#a5a5a5"}
-COMPARE_COLOUR = "#9dc3e6"  # policy at another Euler step count
+# The default profile's tasks: one short task per game (params.yaml's corpus.tasks, the same list).
+EVALUATE_TASKS = ("boxing_score_10", "seaquest_sink_5", "freeway_cross_once", "road_runner_eat_4_seeds",
+                  "ms_pacman_eat_30_dots", "pong_hold_15s", "breakout_break_5_bricks", "doom_basic_first_shot",
+                  "freedoom_map01_first_kill", "crafter_collect_wood")
 
 
-@dataclass(frozen=True)
+@config
 class EvaluateConfig:
-    checkpoint: str = "data/train/policy"  # policy folder (models.policy.save_policy); the train stage's export
-    tasks: tuple[str, ...] = ()  # task ids; empty = the whole suite
-    episodes: int = 10  # seeded episodes per task and player
-    seed: int | None = None  # seed of episode 0 (episode i: seed + i); None = params.yaml's top-level seed
-    replan_every: int = 16  # actions executed from each sampled chunk before sampling again (<= chunk length)
-    euler_steps: int = 16  # denoising steps of the headline policy player
-    euler_steps_compare: tuple[int, ...] = (16, 4)  # step counts also run on the same seeds (speed/quality trade)
-    baselines: tuple[str, ...] = ("random", "noop", "scripted")
-    workers: int = 2  # jobs in parallel: workers of orchestration.task_runner, each loading the policy once (1 = in the stage's process)
-    torch_threads: int = 1  # torch CPU threads per process (more contend with the other workers)
-    device: str = "cpu"  # torch device of the policy in every worker
-    videos_per_task: int = 1  # policy episodes recorded per task (the first seeds)
-    video_skin: str = "xbox-01"  # built-in controller skin drawing the chosen actions
-    video_min_width: int = 480  # px; game frames are upscaled by a whole factor to at least this width
-    overlay_width_frac: float = 0.3  # overlay width as a share of the (upscaled) frame width
-    gif_width: int = 160  # px
-    gif_fps: float = 8.0
-    gif_max_seconds: float = 10.0  # the GIF shows the episode's start, up to this long
-    out_dir: str = "data/evaluate"
+    checkpoint: Annotated[str, Field(
+        description="policy folder (models.policy.save_policy): the train stage's EMA export")] = "data/train/policy"
+    tasks: Annotated[tuple[str, ...], Field(
+        description="task ids to evaluate, in suite order; empty = the whole suite. By default one short task "
+                    "per game, the corpus's tasks")] = EVALUATE_TASKS
+    episodes: Annotated[int, Field(
+        ge=1, description="seeded episodes per task and player (the same seeds for the policy and every baseline)")] = 3
+    seed: Annotated[int | None, Field(
+        description="seed of episode 0 (episode i: seed + i); null = the top-level seed")] = None
+    replan_every: Annotated[int, Field(
+        ge=1, description="actions played from each sampled chunk before sampling again (<= the chunk length; "
+                          "16 = the whole chunk)")] = 16
+    euler_steps: Annotated[int, Field(ge=1, description="denoising steps of the headline `policy` player")] = 16
+    euler_steps_compare: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(
+        description="also run the policy at these Euler step counts on the same seeds (speed/quality trade)")] = (16, 4)
+    baselines: Annotated[tuple[Literal[PLAYER_KINDS], ...], Field(
+        description="baseline players run on the same seeds")] = ("random", "noop", "scripted")
+    workers: Annotated[int, Field(
+        ge=1, description="jobs in parallel (fan_out on orchestration.task_runner), each worker loading the "
+                          "policy once; 1 = in the stage's process")] = 2
+    torch_threads: Annotated[int, Field(
+        ge=0, description="torch CPU threads per worker process (more contend with the other workers); 0 = torch's default")] = 1
+    device: Annotated[str, Field(description="torch device of the policy in every worker")] = "cpu"
+    videos_per_task: Annotated[int, Field(
+        ge=0, description="rollout MP4 + GIF of the policy's first episodes (the first seeds) per task")] = 1
+    video_skin: Annotated[str, Field(description="built-in controller skin drawing the policy's chosen actions")] = "xbox-01"
+    video_min_width: Annotated[int, Field(
+        ge=1, description="px; game frames are upscaled by a whole factor to at least this width")] = 480
+    overlay_width_frac: Annotated[float, Field(
+        ge=MIN_WIDTH_FRAC, le=MAX_WIDTH_FRAC,
+        description="overlay width in rollout videos, as a share of the (upscaled) frame width")] = 0.3
+    gif_width: Annotated[int, Field(ge=1, description="px, width of the rollout GIF")] = 160
+    gif_fps: Annotated[float, Field(gt=0, le=50, description="frames/s of the rollout GIF")] = 8.0
+    gif_max_seconds: Annotated[float, Field(
+        gt=0, description="seconds; the GIF shows the episode's start, up to this long")] = 10.0
+    out_dir: Annotated[str, Field(description="where the tables, plots and rollouts go")] = "data/evaluate"
 
     def __post_init__(self) -> None:
-        for name in ("episodes", "replan_every", "euler_steps", "workers", "video_min_width", "gif_width"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.videos_per_task < 0 or self.torch_threads < 0:
-            raise ValueError(f"videos_per_task and torch_threads must be >= 0, got {self.videos_per_task}, {self.torch_threads}")
-        if any(n < 1 for n in self.euler_steps_compare):
-            raise ValueError(f"euler_steps_compare must hold step counts >= 1, got {list(self.euler_steps_compare)}")
-        unknown = [b for b in self.baselines if b not in PLAYER_KINDS]
-        if unknown:
-            raise ValueError(f"baselines: {unknown} not among {list(PLAYER_KINDS)}")
         if len(set(self.tasks)) != len(self.tasks):
             raise ValueError(f"tasks: listed twice: {sorted({t for t in self.tasks if self.tasks.count(t) > 1})}")
-        from padflow.overlay.render import Placement
-
-        try:
-            Placement(anchor=OVERLAY_ANCHOR, width_frac=self.overlay_width_frac, opacity=OVERLAY_OPACITY)
-        except ValueError as exc:
-            raise ValueError(f"overlay_width_frac: {exc}") from None
-        if not 0 < self.gif_fps <= 50 or self.gif_max_seconds <= 0:
-            raise ValueError(f"gif_fps must be in (0, 50] and gif_max_seconds > 0, got {self.gif_fps}, {self.gif_max_seconds}")
 
     def task_ids(self) -> list[str]:
         """The selected task ids in suite order; an unknown id is a ValueError naming it."""
@@ -141,13 +151,11 @@ def policy_name(euler_steps: int) -> str:
     return f"{POLICY}_euler{euler_steps}"
 
 
-# --- checkpoint ---------------------------------------------------------------------------------
+# --- the policy as a player ---------------------------------------------------------------------
 
 
 def load_checked_policy(folder: Path, replan_every: int, device: str = "cpu"):
     """The policy in `folder`, or a ValueError naming the folder and what does not fit."""
-    from models.policy import load_policy
-
     if not folder.is_dir():
         raise ValueError(
             f"checkpoint {folder}: folder not found; run the train stage (it exports its EMA policy there) "
@@ -163,128 +171,49 @@ def load_checked_policy(folder: Path, replan_every: int, device: str = "cpu"):
     return model
 
 
-class PolicyPlayer:
-    """The policy at the gamepad: samples a chunk from the current frame, plays its first `replan_every` actions."""
+class PolicySampler:
+    """The policy and its frame processor as the players' ChunkSampler: a frame in, an action chunk out."""
 
-    def __init__(self, model: Any, euler_steps: int, replan_every: int, name: str = POLICY):
-        import torch
-
-        self.name = name
+    def __init__(self, model: Any, euler_steps: int):
         self.model = model
         self.euler_steps = euler_steps
-        self.replan_every = replan_every
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(self.device)
-        self.chunk: np.ndarray | None = None
-        self.position = 0
-        self.calls = 0  # chunks sampled, over every episode
-        self.seconds = 0.0  # wall time spent sampling them
 
     def reset(self, seed: int) -> None:
         self.generator.manual_seed(seed)
-        self.chunk, self.position = None, 0
 
-    def act(self, frame: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        from models.preprocess import prepare_frames
+    def sample_chunk(self, frame: np.ndarray) -> np.ndarray:
+        inputs = prepare_frames(frame, SIM_GAME_BOX, SIM_OVERLAY_BOX, SIM_MASK_POLICY, self.model.cfg.image_size)
+        chunk = self.model.sample(inputs.to(self.device), steps=self.euler_steps, generator=self.generator)
+        return chunk[0].float().cpu().numpy()
 
-        if self.chunk is None or self.position >= self.replan_every:
-            started = time.perf_counter()
-            inputs = prepare_frames(frame, SIM_GAME_BOX, SIM_OVERLAY_BOX, SIM_MASK_POLICY, self.model.cfg.image_size)
-            chunk = self.model.sample(inputs.to(self.device), steps=self.euler_steps, generator=self.generator)
-            self.chunk, self.position = chunk[0].float().cpu().numpy(), 0
-            self.seconds += time.perf_counter() - started
-            self.calls += 1
-        action = self.chunk[self.position]
-        self.position += 1
-        return action
+
+def policy_player(model: Any, euler_steps: int, replan_every: int, name: str = POLICY) -> PolicyPlayer:
+    return PolicyPlayer(PolicySampler(model, euler_steps), replan_every, name)
 
 
 # --- rollout videos -----------------------------------------------------------------------------
 
 
-class RolloutRecorder:
-    """Streams one episode to an MP4 (encoder thread, bounded buffer) and keeps a short GIF of its start."""
+def _draw_action(frame: np.ndarray, action: np.ndarray, skin: Skin, placement: Placement) -> np.ndarray:
+    return draw_overlay(frame, skin, action, placement, inplace=True)[0]
 
-    def __init__(self, mp4: Path, gif: Path, fps: float, cfg: EvaluateConfig):
-        from padflow.overlay.render import Placement
-        from padflow.overlay.skin import load_skin
 
-        layout = BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json"
-        if not layout.is_file():
-            raise ValueError(f"video_skin: no built-in skin {cfg.video_skin!r} ({layout} is missing)")
-        self.skin = load_skin(layout)
-        self.placement = Placement(anchor=OVERLAY_ANCHOR, width_frac=cfg.overlay_width_frac, opacity=OVERLAY_OPACITY)
-        self.mp4, self.gif, self.fps, self.cfg = mp4, gif, fps, cfg
-        self.gif_every = max(1, round(fps / cfg.gif_fps))
-        self.gif_max_frames = max(1, int(cfg.gif_max_seconds * cfg.gif_fps))
-        self.gif_frames: list[np.ndarray] = []
-        self.shown = 0
-        self.last_action = noop()
-        self.frames: queue.Queue = queue.Queue(maxsize=VIDEO_QUEUE_FRAMES)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._encode, daemon=True)
-        self.thread.start()
-
-    def _encode(self) -> None:
-        from padflow.video import write_mp4
-
-        try:
-            write_mp4(self.mp4, self._queued(), self.fps)
-        except BaseException as exc:  # handed to the episode's thread in close()
-            self.error = exc
-            while self.frames.get() is not None:  # drain, so the producer never blocks
-                pass
-
-    def _queued(self) -> Iterable[np.ndarray]:
-        while (frame := self.frames.get()) is not None:
-            yield frame
-
-    def __call__(self, frame: np.ndarray, action: np.ndarray) -> None:
-        import cv2
-
-        from padflow.overlay.render import draw_overlay
-
-        scale = math.ceil(self.cfg.video_min_width / frame.shape[1])
-        big = np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1) if scale > 1 else frame.copy()
-        shown, _ = draw_overlay(big, self.skin, action, self.placement, inplace=True)
-        self.frames.put(shown)
-        if self.shown % self.gif_every == 0 and len(self.gif_frames) < self.gif_max_frames:
-            height = round(shown.shape[0] * self.cfg.gif_width / shown.shape[1])
-            self.gif_frames.append(cv2.resize(shown, (self.cfg.gif_width, height), interpolation=cv2.INTER_AREA))
-        self.shown += 1
-        self.last_action = action
-
-    def close(self) -> list[Path]:
-        """Finish both files; returns their paths."""
-        from PIL import Image
-
-        self.frames.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        images = [Image.fromarray(f) for f in self.gif_frames]
-        with atomic_path(self.gif) as tmp:
-            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                           duration=round(1000 / self.cfg.gif_fps), optimize=True)
-        return [self.mp4, self.gif]
-
-    def abort(self) -> None:
-        """Stop the encoder and drop the episode's video (the episode did not finish)."""
-        self.frames.put(None)
-        self.thread.join()
-        self.mp4.unlink(missing_ok=True)
+def rollout_recorder(stem: Path, fps: float, cfg: EvaluateConfig) -> RolloutRecorder:
+    """A recorder to `stem`.mp4 / .gif drawing the chosen actions with the config's built-in skin."""
+    layout = BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json"
+    if not layout.is_file():
+        raise ValueError(f"video_skin: no built-in skin {cfg.video_skin!r} ({layout} is missing)")
+    placement = Placement(anchor=OVERLAY_ANCHOR, width_frac=cfg.overlay_width_frac, opacity=OVERLAY_OPACITY)
+    draw = functools.partial(_draw_action, skin=load_skin(layout), placement=placement)
+    return RolloutRecorder(stem.with_suffix(".mp4"), stem.with_suffix(".gif"), fps, draw, min_width=cfg.video_min_width,
+                           gif_width=cfg.gif_width, gif_fps=cfg.gif_fps, gif_max_seconds=cfg.gif_max_seconds)
 
 
 def recorded_episode(env: Any, player: Any, seed: int, stem: Path, cfg: EvaluateConfig) -> tuple[EpisodeResult, list[Path]]:
     """One episode with its MP4 + GIF written to `stem`.mp4 / .gif."""
-    recorder = RolloutRecorder(stem.with_suffix(".mp4"), stem.with_suffix(".gif"), env.fps, cfg)
-    try:
-        result = run_episode(env, player, seed, on_frame=recorder)
-        recorder(env.render(), recorder.last_action)  # the frame the episode ended on
-    except BaseException:
-        recorder.abort()
-        raise
-    return result, recorder.close()
+    return record_episode(env, player, seed, rollout_recorder(stem, env.fps, cfg))
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -292,7 +221,7 @@ def recorded_episode(env: Any, player: Any, seed: int, stem: Path, cfg: Evaluate
 
 @dataclass(frozen=True)
 class Job:
-    """One player on one task over some seeds; the unit a worker process runs."""
+    """One player on one task over some seeds; the unit a worker runs."""
 
     task_id: str
     player: str  # a policy player name (POLICY, policy_euler4, ...) or a baseline kind
@@ -311,13 +240,11 @@ class JobOutcome:
     videos: list[str] = field(default_factory=list)
 
 
-_WORKER: dict[str, Any] = {}  # per process: the evaluate config and the policy, loaded once
+_WORKER: dict[str, Any] = {}  # per worker: the evaluate config and the policy, loaded once
 
 
 def init_worker(cfg: EvaluateConfig, checkpoint: Path | None) -> None:
-    """Set up a worker process: torch threads, and the policy (None when only baselines run)."""
-    import torch
-
+    """Set up a worker: torch threads, and the policy (None when only baselines run)."""
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     _WORKER["cfg"] = cfg
@@ -334,7 +261,7 @@ def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
         if job.euler_steps is None:
             player = make_player(job.player, env.task, env.fps)
         else:
-            player = PolicyPlayer(_WORKER["model"], job.euler_steps, cfg.replan_every, job.player)
+            player = policy_player(_WORKER["model"], job.euler_steps, cfg.replan_every, job.player)
         for i, seed in enumerate(job.seeds):
             if i < job.record:
                 result, videos = recorded_episode(env, player, seed, rollout_dir / f"{job.task_id}_seed{seed}", cfg)
@@ -364,7 +291,7 @@ def play_jobs(
     progress: Callable[[int, int, JobOutcome], None] | None = None,
     runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> list[JobOutcome]:
-    """Run jobs as mapped Prefect tasks on `runner`, `cfg.workers` at a time; outcomes in job order."""
+    """Run jobs with fan_out on `runner`, `cfg.workers` at a time; outcomes in job order."""
 
     def died(job: Job, exc: BaseException) -> JobOutcome:  # run_job records its own errors: only a dead worker gets here
         return JobOutcome(job, error=f"worker process died: {exc}")
@@ -372,177 +299,6 @@ def play_jobs(
     return fan_out(functools.partial(run_job, rollout_dir=rollout_dir), list(jobs), name="evaluate", runner=runner,
                    workers=cfg.workers, labels=[f"{job.task_id}/{job.player}" for job in jobs],
                    setup=functools.partial(init_worker, cfg, checkpoint), on_error=died, progress=progress)
-
-
-# --- rates --------------------------------------------------------------------------------------
-
-
-def failed_tasks(outcomes: Iterable[JobOutcome]) -> dict[str, str]:
-    """task id → reason, for every task on which some player's job crashed."""
-    failed: dict[str, str] = {}
-    for o in outcomes:
-        if o.error is not None:
-            reason = f"{o.job.player}: {o.error}"
-            failed[o.job.task_id] = f"{failed[o.job.task_id]}; {reason}" if o.job.task_id in failed else reason
-    return failed
-
-
-def rate_rows(outcomes: Sequence[JobOutcome], players: Sequence[str], task_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """One row per (level, group, player): successes, episodes, rate and Wilson 95% interval.
-
-    Task rows hold whatever episodes finished; the other levels leave failed tasks out entirely.
-    """
-    failed = failed_tasks(outcomes)
-    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    tasks = {t: get_task(t) for t in task_ids}
-    for o in outcomes:
-        task = tasks[o.job.task_id]
-        groups = [("task", task.id)]
-        if task.id not in failed:
-            groups += [("game", task.game), ("category", task.category), ("dim", task.dim), ("overall", OVERALL)]
-        for r in o.results:
-            for level, group in groups:
-                c = counts[(level, group, o.job.player)]
-                c[0] += int(r.success)
-                c[1] += 1
-    order = {
-        "task": list(task_ids),
-        "game": list(dict.fromkeys(t.game for t in tasks.values())),
-        "category": [c for c in CATEGORIES if any(t.category == c for t in tasks.values())],
-        "dim": [d for d in DIMS if any(t.dim == d for t in tasks.values())],
-        "overall": [OVERALL],
-    }
-    rows = []
-    for level in LEVELS:
-        for group in order[level]:
-            for player in players:
-                s, n = counts.get((level, group, player), (0, 0))
-                lo, hi = wilson_interval(s, n)
-                rows.append({
-                    "level": level, "group": group, "player": player, "successes": s, "episodes": n,
-                    "rate": s / n if n else None, "ci_low": round(lo, 4) if n else None, "ci_high": round(hi, 4) if n else None,
-                    "failed": level == "task" and group in failed,
-                })
-    return rows
-
-
-def rate_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """`<player>.<level>.<group>` (and `<player>.overall`) → rate, for MLflow's run comparison."""
-    metrics = {}
-    for r in rows:
-        if r["rate"] is None:
-            continue
-        name = f"{r['player']}.overall" if r["level"] == "overall" else f"{r['player']}.{r['level']}.{r['group']}"
-        metrics[name] = round(float(r["rate"]), 4)
-    return metrics
-
-
-def _cell(row: Mapping[str, Any] | None) -> str:
-    if row is None or row["rate"] is None:
-        return "—"
-    return f"{row['rate']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
-
-
-def markdown_report(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str],
-                    euler: Sequence[Mapping[str, Any]], header: str) -> str:
-    """Per-category, per-dim, per-game, overall and per-task tables (rate [Wilson 95%]), then the Euler comparison."""
-    index = {(r["level"], r["group"], r["player"]): r for r in rows}
-    out = [header, ""]
-    titles = {"category": "Per category", "dim": "Per 2D/3D", "game": "Per game", "overall": "Overall", "task": "Per task"}
-    for level in ("category", "dim", "game", "overall", "task"):
-        groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level))
-        out += [f"## {titles[level]}", "", f"| {level} | n | " + " | ".join(players) + " |", "|" + "---|" * (len(players) + 2)]
-        for g in groups:
-            n = max(index[(level, g, p)]["episodes"] for p in players)
-            name = f"{g} (failed)" if level == "task" and g in failed else g
-            out.append(f"| {name} | {n} | " + " | ".join(_cell(index.get((level, g, p))) for p in players) + " |")
-        out.append("")
-    out += ["## Euler steps (same seeds)", "", "| player | Euler steps | overall | ms per chunk |", "|---|---|---|---|"]
-    for e in euler:
-        out.append(f"| {e['player']} | {e['euler_steps']} | {_cell(index.get(('overall', OVERALL, e['player'])))} | "
-                   f"{e['ms_per_chunk']:.1f} |")
-    out.append("")
-    if failed:
-        out += ["## Failed tasks (left out of every aggregate)", ""] + [f"- `{t}`: {why}" for t, why in failed.items()] + [""]
-    return "\n".join(out)
-
-
-def task_summaries(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Per task: id, game, category, dim, each player's rate and interval, and why it failed (if it did)."""
-    index = {(r["group"], r["player"]): r for r in rows if r["level"] == "task"}
-    out = []
-    for task_id in dict.fromkeys(r["group"] for r in rows if r["level"] == "task"):
-        task = get_task(task_id)
-        item: dict[str, Any] = {"id": task.id, "game": task.game, "category": task.category, "dim": task.dim,
-                                "status": "failed" if task_id in failed else "ok", "error": failed.get(task_id)}
-        for p in players:
-            r = index[(task_id, p)]
-            item[p] = r["rate"]
-            item[f"{p}_ci"] = None if r["rate"] is None else [r["ci_low"], r["ci_high"]]
-            item[f"{p}_episodes"] = r["episodes"]
-        out.append(item)
-    return out
-
-
-def group_summaries(rows: Sequence[Mapping[str, Any]], level: str) -> dict[str, dict[str, Any]]:
-    """group → player → {rate, ci, successes, episodes} for one level."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        if r["level"] == level:
-            ci = None if r["rate"] is None else [r["ci_low"], r["ci_high"]]
-            out.setdefault(r["group"], {})[r["player"]] = {"rate": r["rate"], "ci": ci, "successes": r["successes"],
-                                                          "episodes": r["episodes"]}
-    return out
-
-
-# --- plots --------------------------------------------------------------------------------------
-
-
-def _colour(player: str) -> str:
-    return PLAYER_COLOURS.get(player, COMPARE_COLOUR)
-
-
-def _bars(ax: Any, rows: Sequence[Mapping[str, Any]], level: str, players: Sequence[str]) -> None:
-    groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level))
-    index = {(r["group"], r["player"]): r for r in rows if r["level"] == level}
-    width = 0.8 / len(players)
-    for k, p in enumerate(players):
-        xs = np.arange(len(groups)) + (k - (len(players) - 1) / 2) * width
-        rates = [index[(g, p)]["rate"] or 0.0 for g in groups]
-        lows = [max(0.0, rate - (index[(g, p)]["ci_low"] or 0.0)) for g, rate in zip(groups, rates)]
-        highs = [max(0.0, (index[(g, p)]["ci_high"] or 0.0) - rate) for g, rate in zip(groups, rates)]
-        ax.bar(xs, rates, width, yerr=[lows, highs], capsize=2, color=_colour(p), label=p,
-               error_kw={"elinewidth": 0.7, "ecolor": "#404040"})
-    ax.set_xticks(np.arange(len(groups)), groups, rotation=60 if level == "task" else 0,
-                  ha="right" if level == "task" else "center", fontsize=7 if level == "task" else 9)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("completion rate")
-    ax.grid(axis="y", alpha=0.3)
-
-
-def plot_rates(rows: Sequence[Mapping[str, Any]], players: Sequence[str], out_dir: Path) -> list[Path]:
-    """Bar charts with Wilson 95% error bars: players per category and per dim; players per task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100, gridspec_kw={"width_ratios": [3, 2]})
-    for ax, level, title in ((axes[0], "category", "per category"), (axes[1], "dim", "per 2D/3D")):
-        _bars(ax, rows, level, players)
-        ax.set_title(title)
-    axes[0].legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    paths.append(save_figure(fig, out_dir / "rates_by_category.png"))
-    n_tasks = len({r["group"] for r in rows if r["level"] == "task"})
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * n_tasks * len(players) / 2), 4.5), dpi=100)
-    _bars(ax, rows, "task", players)
-    ax.set_title("per task")
-    ax.legend(fontsize=8, ncol=len(players))
-    fig.tight_layout()
-    paths.append(save_figure(fig, out_dir / "rates_by_task.png"))
-    return paths
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -566,8 +322,6 @@ def evaluate(
     runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> dict[str, Any]:
     """Play every selected task with the policy and the baselines; write the tables, plots and rollouts."""
-    import pandas as pd
-
     task_ids = cfg.task_ids()
     checkpoint = (root / cfg.checkpoint).resolve()
     load_checked_policy(checkpoint, cfg.replan_every)  # a bad checkpoint fails here, before any episode
@@ -584,8 +338,8 @@ def evaluate(
     outcomes = play_jobs(build_jobs(cfg, task_ids, seeds), cfg, checkpoint, rollout_dir, progress, runner)
     wall = time.perf_counter() - started
     players = cfg.players()
-    rows = rate_rows(outcomes, players, task_ids)
-    failed = failed_tasks(outcomes)
+    failed = failed_tasks((o.job.task_id, o.job.player, o.error) for o in outcomes)
+    rows = rate_rows((r for o in outcomes for r in o.results), players, task_ids, failed)
     euler = []
     for name, steps in cfg.policy_players().items():
         calls = sum(o.policy_calls for o in outcomes if o.job.player == name)

@@ -1,9 +1,8 @@
 """extract: read the actions off every ingested video's controller overlay.
 
-Per video (`extract_video`, a plain function so the Prefect flow can map it as tasks):
-localize the overlay (padflow.overlay.localize), decode every frame, rectify the overlay region
-into the template's coordinates at the parser's crop size (padflow.overlay.crops, the same path
-parser training uses), parse consecutive crop pairs in batches, normalize the sticks, and write
+Per video (`extract_video`, a plain function that `fan_out` maps over the videos): localize the
+overlay (padflow.overlay.localize), read every frame with the overlay parser, calibrate the
+buttons and normalize the sticks (padflow.overlay.readings), and write
 
     <out_dir>/<video_id>.parquet     action table (padflow.tables) with per-frame confidence
     <out_dir>/<video_id>.json        localization record: skin, transform, inliers, box, timings,
@@ -13,24 +12,6 @@ parser training uses), parse consecutive crop pairs in batches, normalize the st
 A video without an overlay gets its record (with the localizer's reason) but no action table; a
 video that fails (unreadable, corrupt mid-stream) is recorded as failed and the others finish.
 
-Stick normalization (NitroGen): the parser reads stick positions relative to the skin's drawn
-travel, which overlay software scales differently, so each axis is divided by the 99th percentile
-of its |value| over the video and clipped to [-1, 1]. An axis that never really moved (readings
-within `stick_min_range` of a median near centre: parser jitter around rest) is not scaled,
-because dividing jitter by a tiny percentile would turn it into full deflections; it is
-re-centred on its median instead, which removes the parser's offset at rest on that skin. A
-reading that does not move at all (`stick_still_range`) is a resting stick however far off centre
-it reads, short of the rim: over a background edge a resting cap reads up to 0.6 off centre,
-while a stick held for a whole video is released now and then, or pushed to the rim.
-
-Button calibration, the same idea for buttons: on some skins the parser reads a button's rest
-look as half-pressed (its probability hovering around 0.5-0.9 all video), which thresholding at
-0.5 turns into a button held from first frame to last or flickering. A real press lifts the
-button's logit far above the level it shows at rest in that video, so each button's rest level
-is a low quantile of its logits over the video (`button_rest_quantile`; at 0.1 a button held for
-up to 90 % of the video keeps its presses), and a frame reads pressed only when the parser says so
-and the logit stands `button_min_rise` above that level.
-
 When corpus ground truth exists (`truth_dir`), extraction is scored (padflow.overlay.scoring)
 and the headline numbers join the stage metrics.
 """
@@ -38,28 +19,27 @@ and the headline numbers join the stage metrics.
 from __future__ import annotations
 
 import functools
-import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import av
 import numpy as np
+from pydantic import Field
 
-from padflow.actions import ACTION_SCHEMA_VERSION, AXES, AXIS_INDEX, BUTTONS, N_BUTTONS
-from padflow.config import from_mapping
+from padflow.actions import ACTION_SCHEMA_VERSION
+from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
+from padflow.ingest.report import accepted_videos, read_report
 from padflow.io import file_sha256, write_json
-from padflow.overlay.crops import SkinView, frame_crops, parser_inputs, skin_view
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
-from padflow.overlay.skin import Skin
+from padflow.overlay.readings import finish_actions, parse_overlay
+from padflow.overlay.scoring import SPLITS, collect_scores, headline_metrics, summarize
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
-from tasks.ingest import accepted_videos, read_report
 
 Status = Literal["extracted", "no_overlay", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
@@ -67,62 +47,51 @@ EXTRACT_VERSION = 5  # bump when a change here changes the tables written for th
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
-QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while decode runs ahead
 
 
-@dataclass(frozen=True)
+@config
 class ExtractConfig:
-    localize: LocalizeConfig = field(default_factory=LocalizeConfig)  # overlay localization settings
-    batch_size: int = 64  # crop pairs per parser call
-    threads: int = 1  # torch threads per worker process (workers x threads <= cores)
-    decode_threads: int = 1  # FFmpeg decoder threads per video
-    workers: int = 2  # videos extracted in parallel: workers of orchestration.task_runner (1 = in the stage's process)
-    stick_percentile: float = 99.0  # each stick axis is divided by this percentile of its |value| (NitroGen: 99)
-    # An axis whose readings stay this close to their median (at the percentile), with the median
-    # this close to centre, never moved: it is re-centred, not scaled. The parser's jitter around
-    # rest reaches ~0.1-0.4 on small overlays; a thumb that really moves an axis goes past half.
-    stick_min_range: float = 0.5
-    # Largest offset the parser reads for a stick at rest (up to ~0.2 on some skins of the default
-    # corpus); a resting axis whose median lies farther out is a stick held for the whole video...
-    stick_rest_offset: float = 0.3
-    # ...unless its reading never moves (within this of its median, at the percentile): a still
-    # reading is the parser's view of a resting stick. On three corpora, resting sticks read off
-    # centre (up to 0.6, over a background edge) stay within 0.03; the all-video holds there
-    # wobble 0.14-0.16, as the player lets go now and then.
-    stick_still_range: float = 0.05
-    # A still reading this far out is a stick pushed to the rim for the whole video (a full
-    # deflection reads 0.93-0.97), kept as a hold.
-    stick_rim: float = 0.8
-    # A button's rest level in a video is this quantile of its logits, so a button held for up to
-    # 1 - this share of the video keeps its presses (gate quarantines one held throughout).
-    button_rest_quantile: float = 0.1
-    # A frame reads pressed only with its logit this far above the button's rest level, in logits
-    # (e^4: 55x the odds). On three seeded corpora every correctly read press rose more than 4 (99 %
-    # more than 5, median 10-12); a misread rest look mostly stays under 4.
-    button_min_rise: float = 4.0
-    ingest_dir: str = "data/ingest"  # ingest's output: ingest_report.json + videos/
-    parser_dir: str = "data/parser"  # parser.safetensors + parser_config.json
-    out_dir: str = "data/extract"  # action tables, records and the report
-    truth_dir: str = "data/corpus_truth"  # corpus ground truth; scored when present
+    localize: LocalizeConfig = Field(default_factory=LocalizeConfig, description="overlay localization (padflow.overlay.localize)")
+    batch_size: Annotated[int, Field(ge=1, description="crop pairs per parser call")] = 64
+    threads: Annotated[int, Field(ge=1, description="torch threads per worker (workers x threads <= cores)")] = 1
+    decode_threads: Annotated[int, Field(ge=1, description="FFmpeg decoder threads per video")] = 1
+    workers: Annotated[int, Field(ge=1, description=(
+        "videos extracted in parallel, on the stage's runner (orchestration.stage_runners.extract, else "
+        "orchestration.task_runner); 1: in the stage's process"))] = 2
+    stick_percentile: Annotated[float, Field(ge=50.0, le=100.0, description=(
+        "each moving stick axis is divided by this percentile of its |value| over the video (NitroGen: 99), "
+        "as overlay software scales the drawn travel differently"))] = 99.0
+    stick_min_range: Annotated[float, Field(gt=0.0, lt=1.0, description=(
+        "an axis whose readings stay within this of their median (at stick_percentile), with the median within "
+        "stick_rest_offset of centre, never moved (parser jitter around rest): it is re-centred on the median, "
+        "not scaled, so jitter does not become full deflections"))] = 0.5
+    stick_rest_offset: Annotated[float, Field(ge=0.0, lt=1.0, description=(
+        "largest offset the parser reads for a stick at rest; a resting-looking axis whose median lies farther "
+        "out is a stick held for the whole video (unless its reading is still, see stick_still_range)"))] = 0.3
+    stick_still_range: Annotated[float, Field(ge=0.0, description=(
+        "a reading within this of its median all video (at stick_percentile) is a resting stick however far off "
+        "centre it reads (a resting cap over a background edge; a held stick is released now and then), short of "
+        "stick_rim; at most stick_min_range"))] = 0.05
+    stick_rim: Annotated[float, Field(le=1.0, description=(
+        "a still reading this far out is a stick pushed to the rim for the whole video, kept as a hold; "
+        "at least stick_rest_offset"))] = 0.8
+    button_rest_quantile: Annotated[float, Field(ge=0.0, lt=0.5, description=(
+        "a button's rest level in a video is this quantile of its logits (some skins' rest looks read "
+        "half-pressed), so a button held for up to 1 - this share of the video keeps its presses (the gate "
+        "quarantines one held throughout)"))] = 0.1
+    button_min_rise: Annotated[float, Field(ge=0.0, description=(
+        "logits; a frame reads pressed only with its logit this far above the button's rest level "
+        "(4: e^4, 55x the odds)"))] = 4.0
+    ingest_dir: Annotated[str, Field(description="ingest's output: ingest_report.json + videos/")] = "data/ingest"
+    parser_dir: Annotated[str, Field(description="the overlay parser: parser.safetensors + its config")] = "data/parser"
+    out_dir: Annotated[str, Field(description="action tables, localization records and the extract report")] = "data/extract"
+    truth_dir: Annotated[str, Field(description="corpus ground truth; extraction is scored against it when present")] = "data/corpus_truth"
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "threads", "decode_threads", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if not 50.0 <= self.stick_percentile <= 100.0:
-            raise ValueError(f"stick_percentile: must be in [50, 100], got {self.stick_percentile}")
-        if not 0.0 < self.stick_min_range < 1.0:
-            raise ValueError(f"stick_min_range: must be in (0, 1), got {self.stick_min_range}")
-        if not 0.0 <= self.stick_rest_offset < 1.0:
-            raise ValueError(f"stick_rest_offset: must be in [0, 1), got {self.stick_rest_offset}")
-        if not 0.0 <= self.stick_still_range <= self.stick_min_range:
+        if self.stick_still_range > self.stick_min_range:
             raise ValueError(f"stick_still_range: must be in [0, stick_min_range={self.stick_min_range}], got {self.stick_still_range}")
-        if not self.stick_rest_offset <= self.stick_rim <= 1.0:
+        if self.stick_rim < self.stick_rest_offset:
             raise ValueError(f"stick_rim: must be in [stick_rest_offset={self.stick_rest_offset}, 1], got {self.stick_rim}")
-        if not 0.0 <= self.button_rest_quantile < 0.5:
-            raise ValueError(f"button_rest_quantile: must be in [0, 0.5) (a button rests most of the time), got {self.button_rest_quantile}")
-        if self.button_min_rise < 0.0:
-            raise ValueError(f"button_min_rise: must be >= 0 logits, got {self.button_min_rise}")
 
 
 @dataclass(frozen=True)
@@ -153,174 +122,32 @@ class ExtractOutcome:
     buttons_recalibrated: int = 0  # buttons whose reading button calibration changed in some frame
 
 
-def normalize_sticks(actions: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
-    """Scale each moving stick axis by the `stick_percentile` of its |value|, re-centre each resting one; return divisors and centres.
-
-    An axis rests when its readings stay within `stick_min_range` of their median (at the
-    percentile) with the median within `stick_rest_offset` of centre, or when they stay within
-    `stick_still_range` of a median short of `stick_rim`. The median is then the parser's reading
-    of this skin at rest, so it is subtracted and nothing is scaled. Every other axis (one that
-    moves, or a stick held over the whole video) is divided by the percentile (NitroGen) and
-    clipped to [-1, 1].
-    """
-    out = actions.astype(np.float32, copy=True)
-    scales: dict[str, float] = {}
-    centres: dict[str, float] = {}
-    for axis in AXES:
-        values = actions[:, AXIS_INDEX[axis]]
-        median = float(np.median(values)) if len(values) else 0.0
-        wobble = float(np.percentile(np.abs(values - median), cfg.stick_percentile)) if len(values) else 0.0
-        jitter = wobble < cfg.stick_min_range and abs(median) <= cfg.stick_rest_offset
-        still = wobble < cfg.stick_still_range and abs(median) < cfg.stick_rim
-        if jitter or still:
-            scale, centre = 1.0, median
-        else:
-            scale, centre = float(np.percentile(np.abs(values), cfg.stick_percentile)), 0.0
-        out[:, AXIS_INDEX[axis]] = np.clip((values - centre) / scale, -1.0, 1.0)
-        scales[axis], centres[axis] = round(scale, 6), round(centre, 6)
-    return out, scales, centres
-
-
-def calibrate_buttons(
-    actions: np.ndarray, button_logits: np.ndarray, rest_quantile: float, min_rise: float
-) -> tuple[np.ndarray, dict[str, float], dict[str, int]]:
-    """Keep a button pressed only where its logit stands `min_rise` above its rest level in this video.
-
-    actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). The rest level
-    is the `rest_quantile` of each button's logits. Returns the actions, each button's rest level,
-    and, per button whose reading changed, how many frames changed.
-    """
-    out = actions.astype(np.float32, copy=True)
-    if not len(actions):
-        return out, {}, {}
-    rest = np.quantile(button_logits, rest_quantile, axis=0)  # (17,)
-    pressed = (actions[:, :N_BUTTONS] > 0.5) & (button_logits - rest > min_rise)
-    out[:, :N_BUTTONS] = pressed
-    changed = (out[:, :N_BUTTONS] != actions[:, :N_BUTTONS]).sum(axis=0)
-    rest_levels = {name: round(float(r), 3) for name, r in zip(BUTTONS, rest)}
-    return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
-
-
-def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, dict[str, Any]]:
-    """A video's raw parser readings as the stage writes them (buttons calibrated, sticks normalized), and what each step decided, for the record."""
-    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
-    actions, scales, centres = normalize_sticks(actions, cfg)
-    return actions, dict(stick_scale=scales, stick_centre=centres, button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
-
-
-def decoded_crops(
-    video: Path, transform: np.ndarray, view: SkinView, skin_size: tuple[int, int], batch: int, threads: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
-    """Rectified crops (n, h, w, 3) and stick patches (n, 2, s, s, 3) uint8 of every frame, `batch` at a time.
-
-    Decoding runs in a background thread. Yields (crops, sticks, fps). Raises ValueError naming
-    the file if it does not decode to its declared end.
-    """
-    results: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            with av.open(str(video)) as container:
-                stream = container.streams.video[0]
-                stream.thread_type = "AUTO"
-                stream.thread_count = threads
-                fps = float(stream.average_rate)
-                declared = stream.frames
-                crops: list[np.ndarray] = []
-                sticks: list[np.ndarray] = []
-                decoded = 0
-                for frame in container.decode(stream):
-                    crop, stick = frame_crops(frame.to_ndarray(format="rgb24"), transform, view, skin_size)
-                    crops.append(crop)
-                    sticks.append(stick)
-                    decoded += 1
-                    if len(crops) == batch:
-                        results.put((np.stack(crops), np.stack(sticks), fps))
-                        crops, sticks = [], []
-                    if stop.is_set():
-                        return
-                if crops:
-                    results.put((np.stack(crops), np.stack(sticks), fps))
-                if declared and decoded < declared:
-                    raise ValueError(f"{video}: decoded {decoded} of {declared} declared frames (truncated or corrupt mid-stream)")
-                if decoded == 0:
-                    raise ValueError(f"{video}: no frame decodes")
-            results.put(None)
-        except av.error.FFmpegError as exc:
-            results.put(ValueError(f"{video}: decoding failed mid-stream: {exc}"))
-        except Exception as exc:  # handed to the consumer, which re-raises it in the caller's thread
-            results.put(exc)
-
-    worker = threading.Thread(target=produce, name=f"decode-{video.stem}", daemon=True)
-    worker.start()
-    try:
-        while (item := results.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                results.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.05)
-
-
-def parse_video(
-    parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]]
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps, (T, 17) button logits."""
-    actions, confidence, logits = [], [], []
-    last: tuple[np.ndarray, np.ndarray] | None = None
-    fps = 0.0
-    for crops, sticks, fps in batches:
-        # Pairs chain across batches: a batch's first frame pairs with the previous batch's last
-        # (the video's first frame pairs with itself, as in crops.parser_batch).
-        head = (crops[:1], sticks[:1]) if last is None else last
-        previous = (np.concatenate([head[0], crops[:-1]]), np.concatenate([head[1], sticks[:-1]]))
-        reading = parser.read(parser_inputs(previous, (crops, sticks), view))
-        actions.append(np.asarray(reading.actions, np.float32))
-        confidence.append(np.asarray(reading.confidence, np.float32))
-        logits.append(np.asarray(reading.button_logits, np.float32))
-        last = (crops[-1:], sticks[-1:])
-    if not actions:
-        raise ValueError("no frames to parse")
-    return np.concatenate(actions), np.concatenate(confidence), fps, np.concatenate(logits)
-
-
-def parse_overlay(
-    video: Path, transform: np.ndarray, skin: Skin, parser: Any, batch: int, decode_threads: int
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Parse every frame of a video whose overlay `skin` sits at `transform`; what `parse_video` returns."""
-    view = skin_view(skin, tuple(parser.cfg.crop_size), parser.cfg.stick_size)
-    return parse_video(parser, view, decoded_crops(video, transform, view, skin.size, batch, decode_threads))
-
-
 # One per worker process: the library, its template features and the parser are loaded once
 # (under a lock: a thread runner's workers share them, and inference does not change the parser).
-_LIBRARIES: dict[tuple[Path, ...], SkinLibrary] = {}
-_PARSERS: dict[tuple[Path, str], Any] = {}
 _LOAD_LOCK = threading.Lock()
 
 
 def _library(skin_dirs: tuple[Path, ...]) -> SkinLibrary:
     with _LOAD_LOCK:
-        if skin_dirs not in _LIBRARIES:
-            _LIBRARIES[skin_dirs] = load_library(skin_dirs)
-        return _LIBRARIES[skin_dirs]
+        return _load_library(skin_dirs)
 
 
 def _parser(parser_dir: Path, sha256: str) -> Any:
+    with _LOAD_LOCK:
+        return _load_parser(parser_dir, sha256)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_library(skin_dirs: tuple[Path, ...]) -> SkinLibrary:
+    return load_library(skin_dirs)
+
+
+@functools.lru_cache(maxsize=1)  # one parser at a time; the weights' sha256 tells a retrained one apart
+def _load_parser(parser_dir: Path, sha256: str) -> Any:
+    # Local: torch stays off the cold path of `padflow score-extraction`, which reads ExtractConfig.
     from models.overlay_parser import load_parser
 
-    key = (parser_dir, sha256)
-    with _LOAD_LOCK:
-        if key not in _PARSERS:
-            _PARSERS.clear()
-            _PARSERS[key] = load_parser(parser_dir)
-        return _PARSERS[key]
+    return load_parser(parser_dir)
 
 
 def extract_video(job: ExtractJob) -> ExtractOutcome:
@@ -376,14 +203,14 @@ def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig)
     Each worker builds its own (~2 s) rather than receiving the parent's: the index is ~20 MB,
     which would travel with every video to a process pool or a Dask cluster.
     """
-    import torch
+    import torch  # local: see _load_parser
 
     torch.set_num_threads(threads)
     template_index(_library(skin_dirs), cfg)
 
 
 def run_jobs(jobs: list[ExtractJob], workers: int, threads: int, runner: TaskRunnerConfig = TaskRunnerConfig()) -> list[ExtractOutcome]:
-    """Extract every job as mapped Prefect tasks on `runner`, `workers` videos at a time; outcomes in job order."""
+    """Extract every job with `fan_out` on `runner`, `workers` videos at a time; outcomes in job order."""
     if not jobs:
         return []
 
@@ -459,8 +286,6 @@ def _clear_generated(folder: Path) -> None:
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: extract every accepted video of params['extract'].ingest_dir."""
-    from padflow.overlay.scoring import SPLITS, headline_metrics, summarize, collect_scores
-
     cfg = from_mapping(ExtractConfig, params.get("extract"), "extract")
     skin_dirs = tuple(root / d for d in (params.get("overlay") or {}).get("skin_dirs") or ())
     outcomes, wall = extract_all(cfg, root, skin_dirs, runner_config(params, "extract"))

@@ -1,7 +1,7 @@
 """gate: validate every action table, quarantine the bad ones, cut the rest into training chunks.
 
-Each action table is checked by a Great Expectations suite (schema, dtypes, contiguous
-frames, timing, value ranges, confidence, stuck buttons, localization strength). A table that
+Each action table is checked by a Great Expectations suite (padflow.expectations: schema, dtypes,
+contiguous frames, timing, value ranges, confidence, stuck buttons, localization strength). A table that
 fails is quarantined with the names of the failed expectations and a reason for each; it never
 stops the stage. Accepted tables are cut into `chunk_size`-step chunks; a chunk is dropped when
 fewer than `min_action_density` of its timesteps carry any action (so the policy does not learn
@@ -21,7 +21,7 @@ expected_frames) of its normalized video; its own `frame` column counts from 0. 
 expectation; the gate report says so in the table's `notes`.
 
 Outputs (out_dir):
-    chunks.parquet       the accepted-chunk index (CHUNK_INDEX_SCHEMA)
+    chunks.parquet       the accepted-chunk index (padflow.tables.CHUNK_INDEX_SCHEMA; train reads it)
     gate_report.json     per video: verdict, reasons, failed expectations, hours; batch totals
     density_hist.png     action density of every chunk of accepted tables, with the threshold
     data_docs/           Great Expectations Data Docs (HTML; not bit-stable: they carry run times)
@@ -30,84 +30,72 @@ Outputs (out_dir):
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import av
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from pydantic import Field
 
-from padflow.actions import AXIS_SLICE, BUTTON_SLICE, NITROGEN_BUTTON_COLUMNS
-from padflow.config import from_mapping
-from padflow.io import atomic_path, save_figure, write_json
+from padflow.actions import AXIS_SLICE, BUTTON_SLICE
+from padflow.config import config, from_mapping
+from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_frame
+from padflow.ingest.report import accepted_videos, read_report
+from padflow.io import save_figure, write_json
 from padflow.stages import StageResult
-from padflow.tables import ACTION_TABLE_SCHEMA, read_action_table, table_to_actions
-from tasks.ingest import accepted_videos, read_report
+from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_to_actions, write_chunk_index
+from padflow.video import iter_frames, probe
 
-SUITE_NAME = "action_table"
-DEFAULT_MIN_INLIERS = 20  # NitroGen's localization bar, when params.yaml names none
-AXIS_COLUMNS = ("left_x", "left_y", "right_x", "right_y")
 SECONDS_PER_HOUR = 3600.0
 TABLE_REPORTS = ("extract_report.json", "import_report.json")  # a source folder's listing of its tables
 USABLE_STATUSES = ("extracted", "imported")  # listed tables with these statuses are gated; others are skipped
-
-# The accepted-chunk index: one row per training chunk.
-CHUNK_INDEX_SCHEMA = pa.schema(
-    [
-        pa.field("video_id", pa.string()),
-        pa.field("video_path", pa.string()),  # normalized video, relative to the project root
-        pa.field("table_path", pa.string()),  # its action table, relative to the project root
-        pa.field("start_frame", pa.int64()),  # first frame of the chunk
-        pa.field("frames", pa.int32()),  # chunk length, timesteps
-        pa.field("fps", pa.float32()),
-        pa.field("overlay_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) to mask in training
-        pa.field("game_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) of the game picture
-        pa.field("game", pa.string()),  # title when the source says, else "unknown"
-        pa.field("density", pa.float32()),  # share of timesteps with any action
-        pa.field("motion", pa.float32()),  # largest grey-level change between frames in the chunk
-    ]
-)
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-@dataclass(frozen=True)
+@config
 class GateConfig:
-    chunk_size: int = 16  # timesteps per chunk: the policy's action horizon
-    chunk_stride: int = 16  # frames between consecutive chunk starts; < chunk_size gives overlapping chunks
-    min_action_density: float = 0.5  # keep a chunk when at least this share of timesteps act (NitroGen: 50%)
-    stick_deadzone: float = 0.05  # |axis| at or below this counts as a centred stick
-    min_confidence: float = 0.5  # parser confidence below this makes a frame "low confidence"
-    max_low_confidence_share: float = 0.2  # a table with more low-confidence frames is quarantined
-    max_button_hold_s: float = 60.0  # a button held unchanged longer than this looks like a stuck parse
-    min_inliers: int | None = None  # localization inliers a table needs; None = extract.localize.min_inliers
-    max_frame_count_error: int = 2  # |table rows - ingested frames| allowed (decoder edge frames)
-    timing_tolerance_s: float = 0.002  # |t - frame/fps| allowed per row, seconds
-    static_threshold: float = 24.0  # a chunk where no pixel changes more than this (grey levels) is idle
-    motion_size: tuple[int, int] = (160, 90)  # (w, h) frames are scaled to when measuring motion
-    game_area_threshold: int = 16  # grey level above which a pixel belongs to the game picture
-    min_kept_share: float = 0.2  # batch expectation: fail the stage when fewer hours survive
-    sources: tuple[str, ...] = ("data/extract",)  # folders of action tables, each with its report (see above)
-    ingest_dir: str = "data/ingest"  # ingest folder of sources whose report names none
-    out_dir: str = "data/gate"
+    chunk_size: Annotated[int, Field(ge=1, description="timesteps per chunk: the policy's action horizon")] = 16
+    chunk_stride: Annotated[int, Field(ge=1, description=(
+        "frames between consecutive chunk starts, at most chunk_size (a larger stride skips frames); "
+        "below chunk_size, chunks overlap (NitroGen trains on every window)"))] = 16
+    min_action_density: Annotated[Share, Field(description=(
+        "keep a chunk when at least this share of its timesteps act, a button held or a stick off-centre "
+        "(NitroGen: 0.5), so the policy does not learn to do nothing"))] = 0.5
+    stick_deadzone: Annotated[float, Field(ge=0.0, description="|axis| at or below this counts as a centred stick")] = 0.05
+    min_confidence: Annotated[Share, Field(description=(
+        "parser confidence (the least sure button x the stick-grid mass at the reading) below which a frame "
+        "is low-confidence"))] = 0.2
+    max_low_confidence_share: Annotated[Share, Field(description=(
+        "a table with a larger share of low-confidence frames is quarantined"))] = 0.2
+    max_button_hold_s: Annotated[float, Field(gt=0.0, description=(
+        "seconds; a button held unchanged longer looks like a stuck parse (a control the parser misreads as "
+        "pressed on one skin over one background). Raise it for games with long holds (accelerate, run)"))] = 15.0
+    min_inliers: Annotated[int | None, Field(ge=0, description=(
+        "localization inliers a table needs; unset: extract.localize.min_inliers (one acceptance bar: the "
+        "gate re-checks what extract's localization required)"))] = None
+    max_frame_count_error: Annotated[int, Field(ge=0, description=(
+        "frames; |table rows - ingested frames| allowed (decoders may differ by an edge frame)"))] = 2
+    timing_tolerance_s: Annotated[float, Field(ge=0.0, description="seconds; |t - frame/fps| allowed per row")] = 0.002
+    static_threshold: Annotated[float, Field(ge=0.0, description=(
+        "grey levels; a chunk where no pixel of the game area changes more than this is idle (menus, loading screens)"))] = 24.0
+    motion_size: Annotated[tuple[int, int], Field(description="(w, h) pixels frames are scaled to when measuring motion")] = (160, 90)
+    game_area_threshold: Annotated[int, Field(ge=0, le=255, description=(
+        "grey level above which a pixel belongs to the game picture (letterbox bars stay darker)"))] = 16
+    min_kept_share: Annotated[Share, Field(description=(
+        "batch expectation: the stage fails when a smaller share of the input hours survives (the batch looks broken)"))] = 0.2
+    sources: Annotated[tuple[str, ...], Field(min_length=1, description=(
+        "folders of action tables, each with its report: extract_report.json (the extract stage) or "
+        "import_report.json (padflow import-nitrogen); add an import's output to train on it"))] = ("data/extract",)
+    ingest_dir: Annotated[str, Field(description="ingest folder of the sources whose report names none")] = "data/ingest"
+    out_dir: Annotated[str, Field(description="chunk index, gate report, density histogram and Data Docs")] = "data/gate"
 
     def __post_init__(self) -> None:
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
-        if not 1 <= self.chunk_stride <= self.chunk_size:
+        if self.chunk_stride > self.chunk_size:
             raise ValueError(f"chunk_stride must be in [1, chunk_size={self.chunk_size}] (a larger stride skips frames), got {self.chunk_stride}")
-        for name in ("min_action_density", "max_low_confidence_share", "min_kept_share", "min_confidence"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.max_button_hold_s <= 0 or self.static_threshold < 0 or self.stick_deadzone < 0:
-            raise ValueError("max_button_hold_s must be > 0, static_threshold and stick_deadzone >= 0")
-        if not self.sources:
-            raise ValueError("sources must name at least one folder of action tables")
 
 
 @dataclass(frozen=True)
@@ -181,154 +169,6 @@ class GateFailed(RuntimeError):
     """The batch as a whole looks broken; raised after the report is written."""
 
 
-def table_frame(table: pa.Table, fps: float, inliers: int | None, min_confidence: float) -> pd.DataFrame:
-    """An action table as a flat DataFrame with the derived columns the suite checks.
-
-    Sticks are split into left_x ... right_y; `t_error` = t - frame/fps; `low_confidence`;
-    `low_confidence` = confidence < min_confidence (as 0/1); `hold_s` = how long the
-    longest-held button has been held at each frame; `inliers` repeats the
-    localization's inlier count on every row so a row-wise suite can check it (no such column
-    when `inliers` is None).
-    """
-    df = table.to_pandas()
-    for column, (x, y) in (("j_left", AXIS_COLUMNS[:2]), ("j_right", AXIS_COLUMNS[2:])):
-        if column in df:
-            xy = np.array([v if v is not None and len(v) == 2 else (np.nan, np.nan) for v in df[column]], np.float32)
-            xy = xy.reshape(-1, 2)
-            df[x], df[y] = xy[:, 0], xy[:, 1]
-            df = df.drop(columns=column)
-    if "frame" in df and "t" in df:
-        df["t_error"] = df["t"].astype(float) - df["frame"].astype(float) / fps
-    if "confidence" in df:
-        df["low_confidence"] = (df["confidence"].astype(float) < min_confidence).astype(float)
-    buttons = [c for c in NITROGEN_BUTTON_COLUMNS if c in df]
-    df["hold_s"] = longest_hold(df[buttons].to_numpy(dtype=bool) if buttons else np.zeros((len(df), 0), bool)) / fps
-    if inliers is not None:
-        df["inliers"] = inliers
-    return df
-
-
-def longest_hold(pressed: np.ndarray) -> np.ndarray:
-    """(T, B) bool → (T,) frames the longest-running held button has been held at each frame."""
-    run = np.zeros(pressed.shape[1], dtype=np.int64)
-    out = np.zeros(len(pressed), dtype=np.int64)
-    for i, row in enumerate(pressed):
-        run = np.where(row, run + 1, 0)
-        out[i] = run.max(initial=0)
-    return out
-
-
-def build_suite(cfg: GateConfig, expected_rows: int, localized: bool = True) -> list[Any]:
-    """The action-table expectations; each carries meta.reason, the quarantine reason it stands for.
-
-    `localized=False` leaves out weak_localization, for tables whose source has no inlier count.
-    """
-    import great_expectations.expectations as gxe
-
-    def e(cls, reason: str, **kwargs):
-        return cls(meta={"reason": reason}, **kwargs)
-
-    columns = [f.name for f in ACTION_TABLE_SCHEMA]
-    suite = [
-        e(gxe.ExpectTableColumnsToMatchSet, "schema", column_set=_flat_columns(columns), exact_match=False),
-        e(gxe.ExpectColumnValuesToBeOfType, "dtype", column="frame", type_="int64"),
-        e(gxe.ExpectColumnValuesToBeOfType, "dtype", column="t", type_="float64"),
-        e(gxe.ExpectColumnValuesToBeOfType, "dtype", column="confidence", type_="float32"),
-        e(gxe.ExpectColumnValuesToBeUnique, "duplicate_frame", column="frame"),
-        e(gxe.ExpectColumnValuesToBeIncreasing, "frame_order", column="frame", strictly=True),
-        e(gxe.ExpectColumnMinToBeBetween, "frame_gap", column="frame", min_value=0, max_value=0),
-        e(gxe.ExpectColumnMaxToBeBetween, "frame_gap", column="frame", min_value=expected_rows - 1 - cfg.max_frame_count_error,
-          max_value=expected_rows - 1 + cfg.max_frame_count_error),
-        e(gxe.ExpectTableRowCountToBeBetween, "duration", min_value=expected_rows - cfg.max_frame_count_error,
-          max_value=expected_rows + cfg.max_frame_count_error),
-        e(gxe.ExpectColumnValuesToBeBetween, "fps", column="t_error", min_value=-cfg.timing_tolerance_s,
-          max_value=cfg.timing_tolerance_s),
-        e(gxe.ExpectColumnMeanToBeBetween, "low_confidence", column="low_confidence", min_value=0.0,
-          max_value=cfg.max_low_confidence_share),
-        e(gxe.ExpectColumnMaxToBeBetween, "stuck_button", column="hold_s", max_value=cfg.max_button_hold_s),
-    ]
-    if localized:
-        suite.append(e(gxe.ExpectColumnMinToBeBetween, "weak_localization", column="inliers",
-                        min_value=DEFAULT_MIN_INLIERS if cfg.min_inliers is None else cfg.min_inliers))
-    for column in NITROGEN_BUTTON_COLUMNS:
-        suite.append(e(gxe.ExpectColumnValuesToBeOfType, "dtype", column=column, type_="bool"))
-    for column in AXIS_COLUMNS:
-        suite.append(e(gxe.ExpectColumnValuesToNotBeNull, "axis_nan", column=column))
-        suite.append(e(gxe.ExpectColumnValuesToBeBetween, "axis_out_of_range", column=column, min_value=-1.0, max_value=1.0))
-    return suite
-
-
-def _flat_columns(columns: list[str]) -> list[str]:
-    out = []
-    for c in columns:
-        out += list(AXIS_COLUMNS[:2]) if c == "j_left" else list(AXIS_COLUMNS[2:]) if c == "j_right" else [c]
-    return out
-
-
-class TableValidator:
-    """A Great Expectations context holding the suite, validating one DataFrame per video."""
-
-    def __init__(self, cfg: GateConfig, docs_dir: Path | None = None):
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
-        self.cfg = cfg
-        self.gx = gx
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.docs_dir = docs_dir
-        if docs_dir is not None:
-            self.context.add_data_docs_site(
-                site_name="padflow_gate",
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
-        self.asset = self.context.data_sources.add_pandas("padflow").add_dataframe_asset("action_tables")
-        self.batch = self.asset.add_batch_definition_whole_dataframe("table")
-        self._checkpoints: dict[tuple[int, bool], Any] = {}
-
-    def _checkpoint(self, expected_rows: int, localized: bool):
-        # The duration expectations depend on the ingested length, so one suite per length.
-        if (expected_rows, localized) not in self._checkpoints:
-            gx = self.gx
-            from great_expectations.checkpoint import UpdateDataDocsAction
-
-            name = f"{SUITE_NAME}_{expected_rows}" + ("" if localized else "_unlocalized")
-            expectations = build_suite(self.cfg, expected_rows, localized)
-            suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-            vd = self.context.validation_definitions.add(gx.ValidationDefinition(name=name, data=self.batch, suite=suite))
-            actions = [UpdateDataDocsAction(name="docs", site_names=["padflow_gate"])] if self.docs_dir else []
-            self._checkpoints[(expected_rows, localized)] = self.context.checkpoints.add(
-                gx.Checkpoint(name=name, validation_definitions=[vd], actions=actions, result_format="SUMMARY")
-            )
-        return self._checkpoints[(expected_rows, localized)]
-
-    def validate(self, video_id: str, df: pd.DataFrame, expected_rows: int, localized: bool = True) -> tuple[list[str], list[str]]:
-        """(reasons, failed expectation names) for one table; both empty when it passes."""
-        from great_expectations.core.run_identifier import RunIdentifier
-
-        result = self._checkpoint(expected_rows, localized).run(
-            batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=video_id)
-        )
-        reasons: list[str] = []
-        failed: list[str] = []
-        for validation in result.run_results.values():
-            for r in validation.results:
-                if r.success:
-                    continue
-                config = r.expectation_config
-                column = config.kwargs.get("column")
-                failed.append(f"{config.type}({column})" if column else config.type)
-                reason = config.meta.get("reason", config.type)
-                if reason not in reasons:
-                    reasons.append(reason)
-        return reasons, failed
-
-
 def action_density(actions: np.ndarray, deadzone: float) -> np.ndarray:
     """(T, 21) → (T,) bool: a timestep acts when a button is held or a stick is off-centre."""
     return (actions[:, BUTTON_SLICE] > 0.5).any(axis=1) | (np.abs(actions[:, AXIS_SLICE]) > deadzone).any(axis=1)
@@ -370,21 +210,19 @@ def video_motion(path: Path, overlay_box: tuple[int, int, int, int], cfg: GateCo
     changes: list[float] = []
     brightest = None
     previous = None
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        fw, fh = stream.codec_context.width, stream.codec_context.height
-        mask = np.ones((h, w), bool)
-        x0, y0, x1, y1 = overlay_box
-        mask[int(y0 * h / fh) : int(np.ceil(y1 * h / fh)), int(x0 * w / fw) : int(np.ceil(x1 * w / fw))] = False
-        for frame in container.decode(stream):
-            grey = frame.to_ndarray(format="gray", width=w, height=h).astype(np.float32)
-            brightest = grey if brightest is None else np.maximum(brightest, grey)
-            if previous is not None:
-                # The largest change, not the mean: a ball or a cursor is a few pixels of a frame,
-                # while compression noise on a still picture stays well under the threshold.
-                changes.append(float(np.abs(grey - previous)[mask].max()) if mask.any() else 0.0)
-            previous = grey
+    info = probe(path)
+    fw, fh = info.width, info.height
+    mask = np.ones((h, w), bool)
+    x0, y0, x1, y1 = overlay_box
+    mask[int(y0 * h / fh) : int(np.ceil(y1 * h / fh)), int(x0 * w / fw) : int(np.ceil(x1 * w / fw))] = False
+    for frame in iter_frames(path, fmt="gray", size=(w, h)):
+        grey = frame.astype(np.float32)
+        brightest = grey if brightest is None else np.maximum(brightest, grey)
+        if previous is not None:
+            # The largest change, not the mean: a ball or a cursor is a few pixels of a frame,
+            # while compression noise on a still picture stays well under the threshold.
+            changes.append(float(np.abs(grey - previous)[mask].max()) if mask.any() else 0.0)
+        previous = grey
     motion = np.array(changes[:1] + changes, dtype=np.float32) if changes else np.zeros(1 if previous is not None else 0, np.float32)
     game_box = (0, 0, fw, fh)
     if brightest is not None:
@@ -522,6 +360,8 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
 
 
 def density_histogram(densities: np.ndarray, threshold: float, path: Path) -> Path:
+    """The action density of every chunk of accepted tables, with the threshold, as a PNG."""
+    # Local: the headless backend is chosen when drawing, not as a side effect of importing the stage.
     import matplotlib
 
     matplotlib.use("Agg")
@@ -535,13 +375,6 @@ def density_histogram(densities: np.ndarray, threshold: float, path: Path) -> Pa
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def write_chunk_index(index: pd.DataFrame, path: Path) -> Path:
-    table = pa.Table.from_pandas(index, schema=CHUNK_INDEX_SCHEMA, preserve_index=False)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return path
 
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:

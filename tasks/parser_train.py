@@ -4,74 +4,78 @@ Training renders come from the skins that are not held out; two validation sets 
 with other seeds, one from the training skins and one from the held-out skins the parser never
 sees, so the held-out numbers measure generalization to new controller designs.
 
+The training itself is models/overlay_parser/training.py's LightningModule, run as the policy's
+is (models/training.py): Lightning logs into the stage's MLflow run, keeps checkpoints/last.ckpt
+and resumes from it when config, seed and data match.
+
 Outputs (under out_dir):
     parser.safetensors, parser_config.json   what extract loads (models.overlay_parser.load_parser)
     renders/<split>.npz                      the rendered crops and labels (padflow.overlay.synth)
     report/confusion.png, report/loss.png    held-out per-button confusion matrices, loss curve
+    checkpoints/last.ckpt, checkpoints/run.json   the Lightning checkpoint a rerun resumes from
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import os
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-# OpenMP threads that spin while waiting burn the CPU other processes need (10x slower steps on
-# a shared 2-core machine); must be set before torch loads its OpenMP runtime.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from pydantic import Field
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, OverlayParser, ParserConfig, as_tensors, parser_loss, save_parser  # noqa: E402
-from padflow.actions import AXES, BUTTONS, N_BUTTONS  # noqa: E402
-from padflow.config import from_mapping  # noqa: E402
-from padflow.io import save_figure  # noqa: E402
-from padflow.overlay.library import HELD_OUT_SKINS, load_library  # noqa: E402
-from padflow.overlay.synth import RenderSet, SynthConfig, collect_backgrounds, render_split, save_shard  # noqa: E402
-from padflow.stages import StageResult  # noqa: E402
+from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, ParserConfig, save_parser
+from models.overlay_parser.training import ParserModule, RenderDataModule, pair_skins, predict_set, score
+from models.training import CHECKPOINT_DIR, fingerprint, last_checkpoint, stage_logger, start_or_resume
+from padflow.actions import BUTTONS, N_BUTTONS
+from padflow.config import config, from_mapping
+from padflow.fanout import TaskRunnerConfig, runner_config
+from padflow.io import save_figure
+from padflow.overlay.library import HELD_OUT_SKINS, load_library
+from padflow.overlay.synth import RenderSet, SynthConfig, render_split, save_shard
+from padflow.players.footage import collect_backgrounds
+from padflow.stages import StageResult
 
 SPLITS = ("train", "val_train_skins", "val_held_out")
-PREDICT_BATCH = 256  # pairs per forward pass during validation
 FIGURE_DPI = 110  # confusion matrices hold 17 small panels: a little sharper than the default
+LOG_EVERY_N_STEPS = 10  # optimizer steps between the training losses Lightning logs to MLflow
+# Knobs that change neither the renders nor the training trajectory: a rerun that only changes
+# these still resumes from last.ckpt.
+RUNTIME_ONLY = ("threads", "render_workers")
 
 
-@dataclass(frozen=True)
+@config
 class ParserTrainConfig:
-    train_samples: int = 24_000  # training pairs (rendered as clips of synth.frames_per_clip frames)
-    val_samples: int = 2_000  # pairs in each validation set
-    curve_samples: int = 500  # pairs of each validation set scored after every epoch for the curves (the final figures use all)
-    epochs: int = 4  # passes over the training pairs
-    batch_size: int = 64  # pairs per step
-    # NitroGen trains with lr 1e-4 for many GPU-hours; a few CPU-minutes need a larger peak rate,
-    # reached after a short warmup and decayed by a cosine to zero.
-    lr: float = 2e-3  # peak AdamW learning rate
-    weight_decay: float = 0.1  # AdamW decoupled weight decay (NitroGen's value)
-    warmup_steps: int = 100  # linear warmup from 0 to lr
-    threads: int = 2  # torch intra-op threads (fixed, for reproducible timings and results)
-    render_workers: int = 2  # processes rendering clips
-    background_tasks: tuple[str, ...] = (
+    train_samples: Annotated[int, Field(ge=1, description=(
+        "training pairs (previous crop, current crop), from non-held-out skins only; rendered as clips of synth.frames_per_clip frames"))] = 8000
+    val_samples: Annotated[int, Field(ge=1, description="pairs in each validation set (training skins; held-out skins)")] = 2000
+    curve_samples: Annotated[int, Field(ge=1, description=(
+        "pairs of each validation set scored after every epoch for the curves (the final figures use all)"))] = 500
+    epochs: Annotated[int, Field(ge=1, description="passes over the training pairs")] = 6
+    batch_size: Annotated[int, Field(ge=1, description="pairs per optimizer step")] = 64
+    lr: Annotated[float, Field(gt=0, description=(
+        "peak AdamW learning rate, reached after warmup and decayed by a cosine to 0; NitroGen trains with 1e-4 for "
+        "many GPU-hours, a few CPU-minutes need more"))] = 0.002
+    weight_decay: Annotated[float, Field(ge=0, description="AdamW decoupled weight decay (NitroGen's value); norms and biases are not decayed")] = 0.1
+    warmup_steps: Annotated[int, Field(ge=0, description="optimizer steps of linear warmup from 0 to lr")] = 100
+    threads: Annotated[int, Field(ge=1, description="torch intra-op threads (fixed, for reproducible timings and results)")] = 2
+    render_workers: Annotated[int, Field(ge=1, description="processes rendering clips")] = 2
+    background_tasks: Annotated[tuple[str, ...], Field(min_length=1, description="games whose frames sit behind the overlay")] = (
         "pong_score_point", "ms_pacman_eat_30_dots", "freeway_cross_once", "boxing_score_10",
         "doom_basic_first_shot", "doom_defend_center_kill5", "crafter_collect_wood",
-    )  # fmt: skip  # games whose frames sit behind the overlay
-    background_frames: int = 48  # kept frames per background task
-    background_stride: int = 3  # keep every n-th engine frame
-    model: ParserConfig = field(default_factory=ParserConfig)
-    synth: SynthConfig = field(default_factory=SynthConfig)
-    out_dir: str = "data/parser"
+    )  # fmt: skip
+    background_frames: Annotated[int, Field(ge=1, description="game frames kept per background task")] = 48
+    background_stride: Annotated[int, Field(ge=1, description="keep every n-th engine frame")] = 3
+    model: Annotated[ParserConfig, Field(description="ParserConfig fields (crop_size, hidden_sizes, depths, ...); {} = its defaults")] = field(default_factory=ParserConfig)
+    synth: Annotated[SynthConfig, Field(description="SynthConfig fields (opacity, compression shares, localization error, ...); {} = its defaults")] = field(default_factory=SynthConfig)
+    out_dir: Annotated[str, Field(description="the parser, its renders, report and checkpoints")] = "data/parser"
 
     def __post_init__(self) -> None:
-        for name in ("train_samples", "val_samples", "curve_samples", "epochs", "batch_size", "threads", "render_workers", "background_frames", "background_stride"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: {getattr(self, name)} must be >= 1")
-        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0:
-            raise ValueError(f"lr must be > 0 and weight_decay, warmup_steps >= 0; got {self.lr}, {self.weight_decay}, {self.warmup_steps}")
-        if not self.background_tasks:
-            raise ValueError("background_tasks: at least one task is needed for background frames")
         if self.model.crop_size != self.synth.crop_size:
             raise ValueError(f"synth.crop_size {self.synth.crop_size} must equal model.crop_size {self.model.crop_size}")
         if self.model.stick_size != self.synth.stick_size:
@@ -81,96 +85,56 @@ class ParserTrainConfig:
         return math.ceil(samples / (self.synth.frames_per_clip - 1))
 
 
-def render_sets(cfg: ParserTrainConfig, seed: int, root: Path, skin_dirs: tuple[str, ...]) -> tuple[dict[str, RenderSet], dict[str, str]]:
-    """The three render sets (training skins only in `train`) and each skin's family."""
+def render_sets(
+    cfg: ParserTrainConfig, seed: int, root: Path, skin_dirs: tuple[str, ...], runner: TaskRunnerConfig = TaskRunnerConfig()
+) -> tuple[dict[str, RenderSet], dict[str, str]]:
+    """The three render sets (training skins only in `train`) and each skin's family; renders fan out on `runner`."""
     library = load_library([root / d for d in skin_dirs])
     train_skins = {i: library.skins[i] for i in library.training_ids()}
     held_out = {i: s for i, s in library.skins.items() if i in HELD_OUT_SKINS}
     backgrounds = collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, seed)
-    sets = {
-        "train": render_split(train_skins, cfg.clips(cfg.train_samples), backgrounds, cfg.synth, seed, "train", cfg.render_workers),
-        "val_train_skins": render_split(train_skins, cfg.clips(cfg.val_samples), backgrounds, cfg.synth, seed, "val_train_skins", cfg.render_workers),
-        "val_held_out": render_split(held_out, cfg.clips(cfg.val_samples), backgrounds, cfg.synth, seed, "val_held_out", cfg.render_workers),
-    }
+    plan = {"train": (train_skins, cfg.train_samples), "val_train_skins": (train_skins, cfg.val_samples), "val_held_out": (held_out, cfg.val_samples)}
+    sets = {split: render_split(skins, cfg.clips(samples), backgrounds, cfg.synth, seed, split, cfg.render_workers, runner)
+            for split, (skins, samples) in plan.items()}
     return sets, {i: s.family for i, s in library.skins.items()}
 
 
-def train(cfg: ParserTrainConfig, train_set: RenderSet, seed: int, on_epoch=None) -> tuple[OverlayParser, list[float], float]:
-    """AdamW over shuffled pairs with warmup + cosine decay; returns the model, loss per step and samples/s."""
-    torch.manual_seed(seed)
-    model = OverlayParser(cfg.model)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # norms and biases are not decayed
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+def render_digest(renders: RenderSet) -> str:
+    """sha256 of what a render set holds (pixels, labels, skins): a checkpoint is resumed only on the same renders."""
+    digest = hashlib.sha256()
+    for array in (renders.crops, renders.sticks, renders.actions, renders.colour_orders, np.array(renders.skin_ids)):
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()[:16]
+
+
+def train(cfg: ParserTrainConfig, sets: Mapping[str, RenderSet], seed: int, out_dir: Path) -> tuple[ParserModule, int]:
+    """Fit (or resume) the parser on sets["train"], validating on the others after every epoch; returns the module and the step resumed from.
+
+    Same trajectory as a plain loop: torch seeded before the parser is built, the pairs' order
+    from its own seeded stream, one AdamW step and one scheduler step per batch.
+    """
+    pl.seed_everything(seed, workers=True)
+    checkpoint_dir = out_dir / CHECKPOINT_DIR
+    record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY}
+    renders = {split: render_digest(renders) for split, renders in sets.items()}
+    resume, resumed_from = start_or_resume(checkpoint_dir, fingerprint({**record, "seed": seed, "renders": renders}),
+                                           {"config": asdict(cfg), "seed": seed})
+    data = RenderDataModule(cfg, sets["train"], {split: sets[split] for split in SPLITS[1:]}, seed)
+    module = ParserModule(cfg, steps_per_epoch=max(1, sets["train"].pairs // cfg.batch_size), val_names=SPLITS[1:])
+    logger = stage_logger()
+    trainer = pl.Trainer(
+        max_epochs=cfg.epochs, accelerator="cpu", devices=1, precision="32-true", deterministic=True,
+        callbacks=[last_checkpoint(checkpoint_dir, every_n_epochs=1)], logger=logger if logger else False,
+        log_every_n_steps=LOG_EVERY_N_STEPS, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, default_root_dir=out_dir,
     )
-    steps_per_epoch = max(1, train_set.pairs // cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-
-    def rate(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        return 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
-    order = np.random.default_rng([seed, 0x5A])
-    losses: list[float] = []
-    trained_s = 0.0
-    for epoch in range(cfg.epochs):
-        model.train()
-        permutation = order.permutation(train_set.pairs)
-        started = time.perf_counter()
-        for step in range(steps_per_epoch):
-            pairs, labels = train_set.pair_batch(permutation[step * cfg.batch_size : (step + 1) * cfg.batch_size])
-            loss, _ = parser_loss(model(as_tensors(pairs)), torch.from_numpy(labels), cfg.model.grid)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-        trained_s += time.perf_counter() - started
-        print(f"parser_train: epoch {epoch + 1}/{cfg.epochs} loss {np.mean(losses[-steps_per_epoch:]):.4f}", flush=True)
-        if on_epoch is not None:
-            on_epoch(model)
-    return model, losses, steps_per_epoch * cfg.epochs * cfg.batch_size / max(trained_s, 1e-9)
-
-
-def predict_set(model: OverlayParser, renders: RenderSet, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predicted actions, confidences and true actions for the first `limit` pairs (all if None) of a render set."""
-    preds, confs, truths = [], [], []
-    n = renders.pairs if limit is None else min(limit, renders.pairs)
-    for start in range(0, n, PREDICT_BATCH):
-        pairs, labels = renders.pair_batch(np.arange(start, min(start + PREDICT_BATCH, n)))
-        actions, confidence = model.predict(pairs)
-        preds.append(actions)
-        confs.append(confidence)
-        truths.append(labels)
-    return np.concatenate(preds), np.concatenate(confs), np.concatenate(truths)
-
-
-def score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Button accuracy (per button-frame and whole-frame), stick R² per axis and mean, stick MAE."""
-    correct = pred[:, :N_BUTTONS] == truth[:, :N_BUTTONS]
-    out = {"button_accuracy": float(correct.mean()), "button_frame_accuracy": float(correct.all(axis=1).mean())}
-    r2 = []
-    for k, axis in enumerate(AXES):
-        p, t = pred[:, N_BUTTONS + k], truth[:, N_BUTTONS + k]
-        value = 1.0 - float(((p - t) ** 2).sum()) / max(float(((t - t.mean()) ** 2).sum()), 1e-12)
-        out[f"stick_r2_{axis.lower()}"] = value
-        r2.append(value)
-    out["stick_r2"] = float(np.mean(r2))
-    out["stick_mae"] = float(np.abs(pred[:, N_BUTTONS:] - truth[:, N_BUTTONS:]).mean())
-    return out
-
-
-def pair_skins(renders: RenderSet) -> np.ndarray:
-    """Skin id of every pair (pairs are clip-major)."""
-    return np.repeat(np.array(renders.skin_ids), renders.crops.shape[1] - 1)
+    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
+    return module, resumed_from
 
 
 def confusion_figure(pred: np.ndarray, truth: np.ndarray, path: Path, title: str) -> Path:
     """A 2x2 confusion matrix per button (rows: true released/pressed, columns: predicted)."""
-    import matplotlib
+    import matplotlib  # here, not at import: the file-only backend is chosen before pyplot loads
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -196,7 +160,7 @@ def confusion_figure(pred: np.ndarray, truth: np.ndarray, path: Path, title: str
 
 
 def loss_figure(losses: list[float], path: Path) -> Path:
-    import matplotlib
+    import matplotlib  # here, not at import: the file-only backend is chosen before pyplot loads
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -223,26 +187,19 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     torch.use_deterministic_algorithms(True)
     out_dir = root / cfg.out_dir
 
-    sets, families = render_sets(cfg, seed, root, skin_dirs)
+    sets, families = render_sets(cfg, seed, root, skin_dirs, runner_config(params, "parser_train"))
     for split, renders in sets.items():
         save_shard(renders, out_dir / "renders" / f"{split}.npz")
-    curves: dict[str, list[float]] = {f"{split}_{m}": [] for split in SPLITS[1:] for m in ("button_frame_accuracy", "stick_r2")}
-
-    def on_epoch(model: OverlayParser) -> None:
-        for split in SPLITS[1:]:
-            pred, _, truth = predict_set(model, sets[split], cfg.curve_samples)
-            scores = score(pred, truth)
-            for m in ("button_frame_accuracy", "stick_r2"):
-                curves[f"{split}_{m}"].append(scores[m])
-
-    model, losses, samples_per_s = train(cfg, sets["train"], seed, on_epoch)
+    module, resumed_from = train(cfg, sets, seed, out_dir)
+    model, losses = module.parser, module.train_losses
     save_parser(model, out_dir)
 
     metrics: dict[str, float] = {
-        "train_samples_per_s": round(samples_per_s, 1),
+        "train_samples_per_s": round(module.trained_steps * cfg.batch_size / max(module.trained_s, 1e-9), 1),
         "renders_per_s": round(float(np.mean([s.renders_per_s for s in sets.values()])), 1),
         "train_pairs": sets["train"].pairs,
         "final_loss": float(np.mean(losses[-20:])),
+        "resumed_from_step": resumed_from,
     }
     report = out_dir / "report"
     for split in SPLITS[1:]:
@@ -260,5 +217,5 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
         params={"parser_train": asdict(cfg), "seed": seed},
         metrics=metrics,
         artifacts={"parser": out_dir / WEIGHTS_FILE, "parser_config": out_dir / CONFIG_FILE, "parser_report": report},
-        curves={"train_loss": losses, **curves},
+        curves={"train_loss": losses, **module.curves()},
     )

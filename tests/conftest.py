@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from padflow.config import set_profile
+from padflow.cli import set_env_defaults
+
+# What the `padflow` command sets before anything heavy loads (telemetry off, OMP_WAIT_POLICY,
+# Prefect's server start-up timeout): tests import the libraries directly, so set it here.
+set_env_defaults()
+
+from padflow.config import select_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a pipeline run needs from the project; data and tracking stores are made fresh.
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
-PROJECT_DIRS = (".dvc", "padflow", "tasks", "flows", "models", "assets")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "run.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
+PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models", "assets")
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -33,7 +38,7 @@ def copy_project(dest: Path, profile: str = "debug") -> Path:
     for name in PROJECT_DIRS:
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    set_profile(dest / "params.yaml", profile)
+    select_run(dest, profile=profile)
     _git(dest, "init", "-q")
     _git(dest, "add", "-A")
     _git(dest, "commit", "-q", "-m", "test project")
@@ -56,6 +61,5 @@ def prefect_harness():
     """One temporary Prefect server for the whole session (starting one takes ~10 s here)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
     with prefect_test_harness(server_startup_timeout=60):
         yield

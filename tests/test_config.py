@@ -1,10 +1,12 @@
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
+from pydantic import Field
 
-from padflow.config import from_mapping, load_params
+from padflow.config import config, from_mapping, load_params
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,11 @@ def test_builds_nested_frozen_config():
     "data, message",
     [
         ({}, "ex.count: missing"),
-        ({"count": "3"}, "ex.count: expected an integer, got '3'"),
-        ({"count": 1, "mode": "warp"}, r"ex.mode: 'warp' not one of \['fast', 'slow'\]"),
+        ({"count": "3"}, "ex.count: Input should be a valid integer, got '3'"),
+        ({"count": 1, "mode": "warp"}, r"ex.mode: Input should be 'fast' or 'slow', got 'warp'"),
         ({"count": 1, "colour": 2}, "ex: unknown key.*colour; valid: count, mode"),
         ({"count": 1, "size": [1]}, "ex.size: expected 2 values, got 1"),
-        ({"count": 1, "inner": {"rate": "x"}}, "ex.inner.rate: expected a number"),
+        ({"count": 1, "inner": {"rate": "x"}}, "ex.inner.rate: Input should be a valid number, got 'x'"),
         ({"count": -1}, "ex: count must be >= 0, got -1"),
     ],
 )
@@ -47,10 +49,43 @@ def test_bad_values_name_the_key(data, message):
         from_mapping(Example, data, "ex")
 
 
+@config
+class Rate:
+    per_s: Annotated[float, Field(gt=0, description="events per second")] = 1.0
+
+
+@config
+class Pydantic:
+    count: Annotated[int, Field(ge=0, description="how many")] = 0
+    rate: Rate = Rate()
+    path: Path = Path("data")
+    pairs: tuple[tuple[int, int], ...] = ()
+
+
+def test_config_classes_validate_with_named_keys():
+    cfg = from_mapping(Pydantic, {"count": 2, "rate": {"per_s": 3}, "path": "x/y", "pairs": [[1, 2]]}, "train")
+    assert cfg == Pydantic(2, Rate(3.0), Path("x/y"), ((1, 2),))
+    assert dataclasses.replace(cfg, count=4).count == 4 and dataclasses.asdict(cfg)["rate"] == {"per_s": 3.0}
+    for data, message in [
+        ({"count": "fast"}, "train.count: Input should be a valid integer, got 'fast'"),
+        ({"count": -1}, "train.count: Input should be greater than or equal to 0, got -1"),
+        ({"rate": {"per_s": 0}}, r"train.rate.per_s: Input should be greater than 0, got 0"),
+        ({"rate": {"per_s": 1, "colour": 1}}, "train.rate: unknown key.*colour; valid: per_s"),
+        ({"pairs": [[1, 2], [3]]}, r"train.pairs\[1\]: expected 2 values, got 1"),
+        ({"count": True}, "train.count: Input should be a valid integer, got True"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            from_mapping(Pydantic, data, "train")
+
+
 def test_profiles_overlay_the_base(tmp_path: Path):
+    (tmp_path / "params.yaml").write_text("seed: 0\na: {x: 1, y: 2}\nb: {z: 1}\n")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "debug.yaml").write_text("a: {y: 3}\nb: {}\n")
+    (tmp_path / "profiles" / "default.yaml").write_text("a: {}\nb: {}\n")
     p = tmp_path / "params.yaml"
-    p.write_text("a: {x: 1, y: 2}\nprofiles:\n  debug: {a: {y: 3}}\n")
     assert load_params(p)["a"] == {"x": 1, "y": 2}
+    assert load_params(tmp_path)["profile"] == "default"  # no run.yaml: the default profile and input
     assert load_params(p, "debug")["a"] == {"x": 1, "y": 3}
     with pytest.raises(ValueError, match="unknown profile 'huge'; valid: debug"):
         load_params(p, "huge")
@@ -59,15 +94,41 @@ def test_profiles_overlay_the_base(tmp_path: Path):
         load_params(tmp_path / "bad.yaml")
 
 
-def test_set_param_edits_one_field_and_keeps_comments(tmp_path: Path):
-    from padflow.config import set_param
+def test_a_profile_lists_every_section(tmp_path: Path):
+    (tmp_path / "params.yaml").write_text("a: {x: 1}\nb: {z: 1}\n")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "small.yaml").write_text("a: {x: 2}\n")
+    with pytest.raises(ValueError, match=r"profiles/small.yaml: missing section\(s\) b"):
+        load_params(tmp_path, "small")
+    (tmp_path / "profiles" / "small.yaml").write_text("a: {x: 2}\nb: {}\nc: {}\n")
+    with pytest.raises(ValueError, match=r"profiles/small.yaml: key\(s\) c not in"):
+        load_params(tmp_path, "small")
+    (tmp_path / "params.yaml").write_text("a: {x: 1}\nprofiles: {small: {a: {x: 2}}}\n")
+    with pytest.raises(ValueError, match="`profiles` does not belong in params.yaml"):
+        load_params(tmp_path, "small")
 
-    p = tmp_path / "params.yaml"
-    p.write_text("# top\ningest:\n  input: data/raw  # where videos are\n  fps: 30.0\ngate:\n  chunk_size: 16\n")
-    set_param(p, "ingest.input", "/videos/mine")
-    set_param(p, "gate.min_kept_share", 0.3)
-    text = p.read_text()
-    assert "  input: /videos/mine  # where videos are\n" in text and text.startswith("# top\n")
-    assert load_params(p)["gate"] == {"chunk_size": 16, "min_kept_share": 0.3}
-    with pytest.raises(ValueError, match="section.field"):
-        set_param(p, "ingest", 1)
+
+def test_select_run_writes_run_yaml_and_leaves_params_alone(tmp_path: Path):
+    from padflow.config import select_run
+
+    params = "# my comment\ningest: {fps: 30.0}\n"
+    (tmp_path / "params.yaml").write_text(params)
+    (tmp_path / "profiles").mkdir()
+    for name in ("default", "debug"):
+        (tmp_path / "profiles" / f"{name}.yaml").write_text("ingest: {}\n")
+    assert select_run(tmp_path, profile="debug") == {"profile": "debug", "input": "data/raw"}
+    assert select_run(tmp_path, input="/videos/mine") == {"profile": "debug", "input": "/videos/mine"}
+    loaded = load_params(tmp_path)
+    assert (loaded["profile"], loaded["input"]) == ("debug", "/videos/mine")
+    assert (tmp_path / "params.yaml").read_text() == params
+    with pytest.raises(ValueError, match="unknown profile 'huge'; valid: debug, default"):
+        select_run(tmp_path, profile="huge")
+    assert load_params(tmp_path)["profile"] == "debug"
+
+
+def test_project_profiles_load(tmp_path: Path):
+    root = Path(__file__).resolve().parents[1]
+    for name in ("default", "debug", "large"):
+        params = load_params(root, name)
+        assert params["profile"] == name and "profiles" not in params
+    assert load_params(root, "debug")["corpus"]["videos"] < load_params(root, "default")["corpus"]["videos"]

@@ -1,4 +1,4 @@
-"""Fan-out on the task runner params.yaml picks: real Prefect runs, results in input order."""
+"""Fan-out on the task runner params.yaml picks: real pools and clusters, results in input order."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import cloudpickle
 import pytest
 
 from padflow.config import load_params
-from padflow.fanout import TaskRunnerConfig, fan_out, make_task_runner, runner_config
+from padflow.fanout import FAN_OUT_STAGES, TaskRunnerConfig, fan_out, runner_config
 
 # Worker processes cannot import tests/ (pytest imports it by path): ship this module's functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -31,8 +31,10 @@ def test_a_stage_runner_is_laid_over_the_shared_one():
     params = {"orchestration": orchestration}
     assert runner_config(params, "ingest") == TaskRunnerConfig(kind="process", threads_per_worker=2)
     assert runner_config(params, "extract") == TaskRunnerConfig(kind="dask", threads_per_worker=2)
-    with pytest.raises(ValueError, match=r"orchestration.stage_runners: corpus fan\(s\) nothing out"):
-        runner_config({"orchestration": {"stage_runners": {"corpus": {"kind": "thread"}}}}, "corpus")
+    with pytest.raises(ValueError, match=r"orchestration.stage_runners: gate fan\(s\) nothing out"):
+        runner_config({"orchestration": {"stage_runners": {"gate": {"kind": "thread"}}}}, "gate")
+    assert set(FAN_OUT_STAGES) == {"corpus", "ingest", "parser_train", "extract", "evaluate", "suite"}
+    assert runner_config({"orchestration": {"stage_runners": {"corpus": {"kind": "thread"}}}}, "corpus") == TaskRunnerConfig("thread")
     with pytest.raises(ValueError, match=r"orchestration.stage_runners.extract.kind"):
         runner_config({"orchestration": {"stage_runners": {"extract": {"kind": "ray"}}}}, "extract")
 
@@ -47,18 +49,6 @@ def test_a_stage_runner_is_laid_over_the_shared_one():
 def test_bad_runner_settings_name_the_field(section, field):
     with pytest.raises(ValueError, match=field):
         runner_config({"orchestration": {"task_runner": section}})
-
-
-def test_runner_kinds_map_to_prefect_and_prefect_dask_runners():
-    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
-    from prefect_dask import DaskTaskRunner
-
-    assert isinstance(make_task_runner(TaskRunnerConfig("thread"), 2), ThreadPoolTaskRunner)
-    assert isinstance(make_task_runner(TaskRunnerConfig("process"), 2), ProcessPoolTaskRunner)
-    local = make_task_runner(TaskRunnerConfig("dask"), 3)
-    assert isinstance(local, DaskTaskRunner) and local.cluster_kwargs["n_workers"] == 3
-    remote = make_task_runner(TaskRunnerConfig("dask", address="tcp://10.0.0.5:8786"), 3)
-    assert remote.address == "tcp://10.0.0.5:8786" and not remote.cluster_kwargs
 
 
 def _pid_and_square(marker: Path, x: int) -> tuple[int, int]:
@@ -76,7 +66,7 @@ def _count_setup(marker: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["thread", "process"])
-def test_results_come_back_in_input_order_with_setup_once_per_worker(kind, tmp_path: Path, prefect_harness):
+def test_results_come_back_in_input_order_with_setup_once_per_worker(kind, tmp_path: Path):
     marker = tmp_path / "setups"
     items = [5, 3, -1, 8, 2, 7]
     seen = []
@@ -95,7 +85,7 @@ def test_results_come_back_in_input_order_with_setup_once_per_worker(kind, tmp_p
 
 
 @pytest.mark.slow
-def test_a_worker_process_that_dies_becomes_that_items_error(tmp_path: Path, prefect_harness):
+def test_a_worker_process_that_dies_becomes_that_items_error(tmp_path: Path):
     marker = tmp_path / "setups"
     results = fan_out(functools.partial(_pid_and_square, marker), [2, 99], name="die", runner=TaskRunnerConfig("process"),
                       workers=2, on_error=lambda item, exc: f"{item} failed: {type(exc).__name__}")
@@ -112,3 +102,24 @@ def test_one_local_worker_runs_in_this_process_without_an_engine(tmp_path: Path)
         fan_out(functools.partial(_pid_and_square, marker), [-3], name="inline", runner=TaskRunnerConfig(), workers=1)
     with pytest.raises(ValueError, match="workers"):
         fan_out(abs, [1], name="bad", runner=TaskRunnerConfig(), workers=0)
+
+
+@pytest.mark.slow
+def test_dask_runs_on_a_local_cluster_and_on_an_existing_one_with_the_same_results(tmp_path: Path):
+    from distributed import LocalCluster
+
+    marker = tmp_path / "setups"
+    items = [4, -2, 6]
+    fn, setup = functools.partial(_pid_and_square, marker), functools.partial(_count_setup, marker)
+    local = fan_out(fn, items, name="square", runner=TaskRunnerConfig("dask"), workers=2, setup=setup,
+                    on_error=lambda item, exc: (str(exc), 0))
+    assert [r[0] for r in local] == [16, "item -2 is negative", 36]
+    assert os.getpid() not in {pid for _, pid in local}
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = fan_out(fn, items, name="square", runner=TaskRunnerConfig("dask", address=cluster.scheduler_address),
+                         workers=5, setup=setup, on_error=lambda item, exc: (str(exc), 0))
+    assert [r[0] for r in remote] == [r[0] for r in local]
+    setups = marker.read_text().split()
+    assert len(setups) == len(set(setups)), "each worker set itself up once per fan-out"
+    with pytest.raises(ValueError, match="item -2 is negative"):
+        fan_out(fn, items, name="square", runner=TaskRunnerConfig("dask"), workers=1)

@@ -21,3 +21,14 @@ def test_unwritable_folder_names_the_path(tmp_path: Path):
     blocker.write_text("x")
     with pytest.raises(OSError, match=str(blocker)):
         write_json(blocker / "sub" / "out.json", {})
+
+
+def test_written_files_get_the_permissions_of_any_new_file(tmp_path: Path):
+    import os
+
+    umask = os.umask(0o027)
+    try:
+        write_json(tmp_path / "out.json", {})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o640

@@ -5,7 +5,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from padflow.actions import ACTION_INDEX, noop
-from padflow.tables import read_action_table, table_to_actions, write_action_table
+from padflow.tables import (
+    CHUNK_INDEX_SCHEMA,
+    read_action_table,
+    read_chunk_index,
+    table_to_actions,
+    write_action_table,
+    write_chunk_index,
+)
 
 
 def test_round_trip_keeps_every_action_value(tmp_path: Path):
@@ -38,3 +45,31 @@ def test_missing_column_and_bad_file_are_named(tmp_path: Path):
     junk.write_text("not parquet")
     with pytest.raises(ValueError, match="junk.parquet: not a readable Parquet"):
         read_action_table(junk)
+
+
+def chunk_rows(n: int) -> list[dict]:
+    return [{"video_id": "v", "video_path": "data/ingest/videos/v.mp4", "table_path": "data/extract/v.parquet",
+             "start_frame": 16 * i, "frames": 16, "fps": 30.0, "overlay_box": [0, 0, 10, 10], "game_box": [0, 0, 160, 90],
+             "game": "unknown", "density": 0.5, "motion": 30.0} for i in range(n)]
+
+
+def test_chunk_index_round_trip_keeps_the_schema(tmp_path: Path):
+    import pandas as pd
+
+    path = write_chunk_index(pd.DataFrame(chunk_rows(3), columns=[f.name for f in CHUNK_INDEX_SCHEMA]), tmp_path / "chunks.parquet")
+    assert pq.read_schema(path).remove_metadata().equals(CHUNK_INDEX_SCHEMA)
+    index = read_chunk_index(path)
+    assert index["start_frame"].tolist() == [0, 16, 32] and list(index["overlay_box"][0]) == [0, 0, 10, 10]
+
+
+def test_chunk_index_reader_names_what_is_missing(tmp_path: Path):
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="no chunk index; run the gate stage first"):
+        read_chunk_index(tmp_path / "chunks.parquet")
+    pd.DataFrame(chunk_rows(1)).drop(columns=["game_box"]).to_parquet(tmp_path / "partial.parquet")
+    with pytest.raises(ValueError, match="lacks column.*game_box"):
+        read_chunk_index(tmp_path / "partial.parquet")
+    path = write_chunk_index(pd.DataFrame([], columns=[f.name for f in CHUNK_INDEX_SCHEMA]), tmp_path / "empty.parquet")
+    with pytest.raises(ValueError, match="no chunks; nothing to train on"):
+        read_chunk_index(path)

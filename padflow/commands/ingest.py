@@ -8,7 +8,7 @@ from pathlib import Path
 
 from padflow.config import PARAMS_FILE, load_params, load_section, project_root
 from padflow.fanout import TaskRunnerConfig, runner_config
-from tasks.ingest import REPORT_FILE, IngestConfig, IngestReport, IngestRow, ingest
+from padflow.ingest import REPORT_FILE, IngestConfig, IngestReport, IngestRow, ingest
 
 SECTION = "ingest"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from padflow.commands.ingest import load_config as load_ingest_config
 from padflow.config import PARAMS_FILE, load_section, project_root
-from tasks.ingest import IngestRow
+from padflow.ingest import IngestRow
 from padflow.nitrogen import (
     EXPORT_REPORT,
     IMPORT_REPORT,

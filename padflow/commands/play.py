@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from padflow.players import DEFAULT_SKILL, PLAYER_KINDS, SKILLS, make_player
+from padflow.players.rollout import run_episode
 from padflow.sim import make_env
-from padflow.sim.rollout import run_episode
 from padflow.video import write_mp4
 
 

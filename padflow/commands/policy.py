@@ -28,6 +28,7 @@ def register(subparsers) -> None:
 
 
 def run_info(args) -> int:
+    # torch, transformers and the model load only when a policy command runs (cold CLI path)
     from models.policy import build_meta_policy, parameter_counts, policy_profile
 
     train = load_params().get("train") or {}
@@ -46,11 +47,11 @@ def run_info(args) -> int:
 
 
 def run_act(args) -> int:
+    # cv2, torch and the model load only when a policy command runs (cold CLI path)
     import cv2
     import torch
 
-    from models.policy import load_policy
-    from models.preprocess import prepare_frames
+    from models.policy import load_policy, prepare_frames
     from padflow.actions import action_to_dict, pressed
 
     if args.steps < 1:

@@ -7,6 +7,7 @@ from typing import Any
 
 from padflow.config import PARAMS_FILE, load_section, project_root
 from padflow.overlay.scoring import SPLITS, score_extraction
+from tasks.extract import ExtractConfig
 
 
 def register(subparsers) -> None:
@@ -21,8 +22,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tasks.extract import ExtractConfig
-
     root = project_root()
     cfg = load_section(ExtractConfig, "extract") if (root / PARAMS_FILE).is_file() else ExtractConfig()
     report = score_extraction(root, root / cfg.out_dir, root / cfg.truth_dir, args.split, root / cfg.ingest_dir)

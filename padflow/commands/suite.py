@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+from padflow.config import load_params
+from padflow.fanout import runner_config
 from padflow.io import write_text
 from padflow.players import PLAYER_KINDS
+from padflow.players.report import discriminating_tasks, rates_by_task, suite_markdown
+from padflow.players.rollout import play_many
 from padflow.sim import all_tasks
-from padflow.sim.report import discriminating_tasks, rates_by_task, suite_markdown
-from padflow.sim.rollout import play_many
 
 
 def register(subparsers) -> None:
@@ -17,7 +19,8 @@ def register(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=20, help="seeded episodes per task and player (seeds 0..N-1)")
     p.add_argument("--players", nargs="+", choices=PLAYER_KINDS, default=list(PLAYER_KINDS))
     p.add_argument("--tasks", nargs="+", help="task ids (default: the whole suite)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--workers", type=int, default=2,
+                   help="jobs in parallel on orchestration.task_runner (stage_runners.suite laid over it)")
     p.add_argument("--markdown", help="also write the table to this Markdown file")
     p.add_argument("--json", action="store_true", help="print one JSON object with a `tasks` list")
     p.set_defaults(func=run)
@@ -30,7 +33,7 @@ def run(args) -> int:
     seeds = list(range(args.episodes))
     jobs = [(t, p, seeds) for t in task_ids for p in args.players]
     started = time.perf_counter()
-    results = play_many(jobs, workers=args.workers)
+    results = play_many(jobs, workers=args.workers, runner=runner_config(load_params(), "suite"))
     rows = rates_by_task(results)
     good = discriminating_tasks(rows)
     summary = {"episodes_per_task": args.episodes, "tasks": rows, "discriminating": len(good),

@@ -7,7 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from padflow.overlay.library import BUILTIN_SKIN_DIR, HELD_OUT_SKINS, load_library, regenerate_library
+from padflow.overlay.library import BUILTIN_SKIN_DIR, HELD_OUT_SKINS, load_library
+from padflow.overlay.skingen import regenerate_library
 
 
 def register(subparsers) -> None:

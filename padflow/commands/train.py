@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from padflow.stages import run_stage
+from padflow.commands.stage import run_stage
 
 
 def register(subparsers) -> None:

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tasks.transfer import MARKDOWN_FILE, run as run_transfer
+    # Imported here: torch and Lightning stay off the CLI's start-up.
+    from padflow.experiments.transfer import MARKDOWN_FILE, run as run_transfer
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     root = project_root()

@@ -8,8 +8,8 @@ draws the two stick caps at sub-pixel positions.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,8 +128,20 @@ class _SkinSprites:
     scale: float  # output px per skin px
 
 
-_SPRITES: OrderedDict[tuple, _SkinSprites] = OrderedDict()
-_LAYERS: OrderedDict[tuple, tuple[np.ndarray, list]] = OrderedDict()
+class _ByLayout:
+    """A skin as a cache key: hashed and compared by its id and layout file (its images are not hashable)."""
+
+    __slots__ = ("key", "skin")
+
+    def __init__(self, skin: Skin) -> None:
+        self.skin = skin
+        self.key = (skin.id, str(skin.layout_path))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByLayout) and self.key == other.key
 
 
 def render_overlay(skin: Skin, action: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:
@@ -144,7 +156,7 @@ def render_overlay(skin: Skin, action: Sequence[float] | np.ndarray, width: int 
         if held[patch.index]:
             np.copyto(out[patch.rows, patch.cols], patch.pixels, where=patch.mask)
     for s in sprites.sticks:
-        _draw_cap(out, s.stick, float(action[s.x_index]), float(action[s.y_index]), bool(held[s.click_index]), sprites.scale)
+        draw_cap(out, s.stick, float(action[s.x_index]), float(action[s.y_index]), bool(held[s.click_index]), sprites.scale)
     return out
 
 
@@ -233,16 +245,12 @@ def pressed_layer(skin: Skin, button: ButtonLayout) -> tuple[np.ndarray, tuple[i
 def _prepared(skin: Skin, width: int) -> _SkinSprites:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < MIN_RENDER_WIDTH:
         raise ValueError(f"overlay width {width!r} must be an integer >= {MIN_RENDER_WIDTH} px")
-    key = (skin.id, str(skin.layout_path), int(width))
-    sprites = _SPRITES.get(key)
-    if sprites is not None:
-        _SPRITES.move_to_end(key)
-        return sprites
-    sprites = _prepare(skin, int(width))
-    _SPRITES[key] = sprites
-    if len(_SPRITES) > SPRITE_CACHE_SIZE:
-        _SPRITES.popitem(last=False)
-    return sprites
+    return _cached_sprites(_ByLayout(skin), int(width))
+
+
+@functools.lru_cache(maxsize=SPRITE_CACHE_SIZE)
+def _cached_sprites(skin: _ByLayout, width: int) -> _SkinSprites:
+    return _prepare(skin.skin, width)
 
 
 def _prepare(skin: Skin, width: int) -> _SkinSprites:
@@ -275,21 +283,20 @@ def _prepare(skin: Skin, width: int) -> _SkinSprites:
 
 def _skin_layers(skin: Skin) -> tuple[np.ndarray, list[tuple[ButtonLayout, np.ndarray, tuple[int, int]]]]:
     """At skin resolution: the rest image with empty wells, and each button's pressed layer (cached per skin)."""
-    key = (skin.id, str(skin.layout_path))
-    cached = _LAYERS.get(key)
-    if cached is None:
-        wells = Canvas(*skin.size)
-        for stick in skin.sticks:
-            wells.disc(*stick.centre, stick.well_radius, stick.well_colour)
-        base_full = over(wells.to_array(), skin.rest)
-        cached = (base_full, [(b, *pressed_layer(skin, b)) for b in skin.buttons])
-        _LAYERS[key] = cached
-        if len(_LAYERS) > LAYER_CACHE_SIZE:
-            _LAYERS.popitem(last=False)
-    return cached
+    return _cached_layers(_ByLayout(skin))
 
 
-def _draw_cap(out: np.ndarray, stick: StickLayout, x: float, y: float, clicked: bool, scale: float) -> None:
+@functools.lru_cache(maxsize=LAYER_CACHE_SIZE)
+def _cached_layers(key: _ByLayout) -> tuple[np.ndarray, list[tuple[ButtonLayout, np.ndarray, tuple[int, int]]]]:
+    skin = key.skin
+    wells = Canvas(*skin.size)
+    for stick in skin.sticks:
+        wells.disc(*stick.centre, stick.well_radius, stick.well_colour)
+    base_full = over(wells.to_array(), skin.rest)
+    return base_full, [(b, *pressed_layer(skin, b)) for b in skin.buttons]
+
+
+def draw_cap(out: np.ndarray, stick: StickLayout, x: float, y: float, clicked: bool, scale: float) -> None:
     """Draw the stick cap displaced by (x, y) × travel (y up = cap up), sub-pixel anti-aliased."""
     cx = (stick.centre[0] + x * stick.travel) * scale - 0.5  # cv2 puts pixel centres on integers
     cy = (stick.centre[1] - y * stick.travel) * scale - 0.5

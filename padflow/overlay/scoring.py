@@ -33,9 +33,9 @@ from typing import Any, Literal
 import numpy as np
 
 from padflow.actions import AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
+from padflow.ingest.report import accepted_videos, read_report
 from padflow.overlay.crops import box_iou
 from padflow.tables import read_action_table, table_to_actions
-from tasks.ingest import accepted_videos, read_report
 
 Split = Literal["all", "heldout"]
 SPLITS: tuple[str, ...] = ("all", "heldout")

@@ -16,25 +16,27 @@ actions (N, T, 21) float32, skin ids, and the SkinView of every skin used.
 
 from __future__ import annotations
 
+import functools
 import math
-import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
+from typing import Annotated
 
-import av
 import cv2
 import numpy as np
+from pydantic import Field
 
 from padflow.actions import ACTION_DIM, BUTTON_INDEX, LEFT_STICK, N_BUTTONS, RIGHT_STICK
-from padflow.config import check_range
+from padflow.config import check_range, config
+from padflow.fanout import TaskRunnerConfig, fan_out
 from padflow.io import atomic_path
 from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, placement_transform, skin_view
 from padflow.overlay.render import ANCHORS, MAX_MARGIN_FRAC, Placement, composite, render_overlay
 from padflow.overlay.skin import Skin
+from padflow.players.footage import fit_to_upload
+from padflow.video import h264_round_trip
 
 # Overlays are drawn by the renderer at one of these widths (the smallest not below the target)
 # and scaled to the target by the compositor: preparing a skin costs ~30 ms per width, so a
@@ -61,53 +63,56 @@ PATCH_PAD_FRAC = 0.12  # frame patch around the overlay, fraction of its width (
 MIN_PATCH_PAD = 6  # px
 
 
-@dataclass(frozen=True)
+@config
 class SynthConfig:
     """How training renders are drawn and degraded."""
 
-    crop_size: tuple[int, int] = (96, 64)  # (w, h) of one rectified crop, the parser's input
-    stick_size: int = 32  # px side of one rectified stick patch
-    frames_per_clip: int = 5  # consecutive frames per clip; gives frames_per_clip - 1 pairs
-    frame_sizes: tuple[tuple[int, int], ...] = ((854, 480), (960, 540), (1280, 720), (640, 480), (1152, 720))  # (w, h) px
-    overlay_width: tuple[float, float] = (0.08, 0.30)  # fraction of frame width, drawn log-uniformly
-    opacity: tuple[float, float] = (0.4, 1.0)  # overlay alpha multiplier
-    max_margin: float = 0.05  # gap to the frame edges, fraction of frame width
-    blur_share: float = 0.4  # clips blurred (streamer-side scaling)
-    max_blur_sigma: float = 1.0  # px at frame resolution
-    colour_jitter: float = 0.12  # max relative gain / contrast change, and offset in 1/255 units × 255
-    reorder_colours: bool = True  # draw each clip's skin with a random RGB channel order (COLOUR_ORDERS)
-    jpeg_share: float = 0.35  # clips JPEG-compressed per frame
-    jpeg_quality: tuple[int, int] = (35, 90)
-    h264_share: float = 0.5  # clips H.264-encoded as a sequence (rest: JPEG or clean)
-    crf: tuple[int, int] = (18, 34)  # x264 constant rate factor range
-    localization_scale: float = 0.03  # max relative scale error of the estimated transform
-    localization_shift: float = 2.0  # max translation error, frame px
-    localization_rotation: float = 0.5  # max rotation error, degrees
+    crop_size: Annotated[
+        tuple[Annotated[int, Field(ge=16)], Annotated[int, Field(ge=16)]],
+        Field(description="(w, h) of one rectified crop, the parser's input, px (at least 16x16)"),
+    ] = (96, 64)
+    stick_size: Annotated[int, Field(ge=8, description="side of one rectified stick patch, px")] = 32
+    frames_per_clip: Annotated[
+        int, Field(ge=2, description="consecutive frames per clip; gives frames_per_clip - 1 pairs (a pair needs a previous frame)")
+    ] = 5
+    frame_sizes: Annotated[
+        tuple[tuple[Annotated[int, Field(ge=128)], Annotated[int, Field(ge=96)]], ...],
+        Field(min_length=1, description="(w, h) upload frame sizes a clip is drawn at, px (at least 128x96)"),
+    ] = ((854, 480), (960, 540), (1280, 720), (640, 480), (1152, 720))
+    overlay_width: Annotated[
+        tuple[float, float], Field(description="overlay width, fraction of frame width, drawn log-uniformly within [0.08, 0.30]")
+    ] = (0.08, 0.30)
+    opacity: Annotated[tuple[float, float], Field(description="overlay alpha multiplier, within [0.4, 1]")] = (0.4, 1.0)
+    max_margin: Annotated[
+        float, Field(ge=0.0, le=MAX_MARGIN_FRAC, description="largest gap to the frame edges, fraction of frame width")
+    ] = 0.05
+    blur_share: Annotated[float, Field(ge=0.0, le=1.0, description="share of clips blurred (streamer-side scaling)")] = 0.4
+    max_blur_sigma: Annotated[float, Field(ge=0.0, description="largest blur sigma, px at frame resolution")] = 1.0
+    colour_jitter: Annotated[
+        float, Field(ge=0.0, description="largest relative gain / contrast change, and offset in 1/255 units x 255")
+    ] = 0.12
+    reorder_colours: Annotated[
+        bool, Field(description="draw each clip's skin with a random RGB channel order (COLOUR_ORDERS), so unseen colour schemes are less new")
+    ] = True
+    jpeg_share: Annotated[float, Field(ge=0.0, le=1.0, description="share of clips JPEG-compressed per frame")] = 0.35
+    jpeg_quality: Annotated[tuple[int, int], Field(description="JPEG quality range, within [5, 100]")] = (35, 90)
+    h264_share: Annotated[
+        float, Field(ge=0.0, le=1.0, description="share of clips H.264-encoded as a sequence (the rest: JPEG or clean; jpeg_share + h264_share <= 1)")
+    ] = 0.5
+    crf: Annotated[tuple[int, int], Field(description="x264 constant rate factor range, within [0, 51]")] = (18, 34)
+    localization_scale: Annotated[
+        float, Field(ge=0.0, description="largest relative scale error of the estimated template→frame transform")
+    ] = 0.03
+    localization_shift: Annotated[float, Field(ge=0.0, description="largest translation error of the estimated transform, frame px")] = 2.0
+    localization_rotation: Annotated[float, Field(ge=0.0, description="largest rotation error of the estimated transform, degrees")] = 0.5
 
     def __post_init__(self) -> None:
-        w, h = self.crop_size
-        if w < 16 or h < 16:
-            raise ValueError(f"crop_size: {self.crop_size} must be at least 16x16 px")
-        if self.stick_size < 8:
-            raise ValueError(f"stick_size: {self.stick_size} must be at least 8 px")
-        if self.frames_per_clip < 2:
-            raise ValueError(f"frames_per_clip: {self.frames_per_clip} must be >= 2 (a pair needs a previous frame)")
-        if not self.frame_sizes or any(fw < 128 or fh < 96 for fw, fh in self.frame_sizes):
-            raise ValueError(f"frame_sizes: {self.frame_sizes} must be (w, h) pairs of at least 128x96 px")
         check_range("overlay_width", self.overlay_width, 0.08, 0.30)
         check_range("opacity", self.opacity, 0.4, 1.0)
         check_range("jpeg_quality", self.jpeg_quality, 5, 100)
         check_range("crf", self.crf, 0, 51)
-        if not 0.0 <= self.max_margin <= MAX_MARGIN_FRAC:
-            raise ValueError(f"max_margin: {self.max_margin} is outside [0, {MAX_MARGIN_FRAC}]")
-        for name in ("blur_share", "jpeg_share", "h264_share"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: {getattr(self, name)} is outside [0, 1]")
         if self.jpeg_share + self.h264_share > 1.0:
             raise ValueError(f"jpeg_share + h264_share: {self.jpeg_share + self.h264_share} exceeds 1")
-        for name in ("max_blur_sigma", "colour_jitter", "localization_scale", "localization_shift", "localization_rotation"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: {getattr(self, name)} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -194,8 +199,6 @@ def render_clip(
 
     `backgrounds` are runs of consecutive game frames (n, H, W, 3); the clip plays a stretch of one.
     """
-    from tasks.corpus import fit_to_upload
-
     t_frames = cfg.frames_per_clip
     actions = random_actions(t_frames, rng)
     colour = int(rng.integers(len(COLOUR_ORDERS))) if cfg.reorder_colours else 0
@@ -263,28 +266,6 @@ def jpeg_round_trip(frame: np.ndarray, quality: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
 
 
-def h264_round_trip(frames: np.ndarray, crf: int) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB frames after H.264 (yuv420p, x264 at `crf`) encoding as one sequence."""
-    t, h, w, _ = frames.shape
-    padded = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")  # yuv420p needs even sides
-    encoder = av.CodecContext.create("libx264", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = padded.shape[2], padded.shape[1], "yuv420p"
-    encoder.time_base, encoder.framerate = Fraction(1, 30), Fraction(30)
-    encoder.options = {"crf": str(crf), "preset": "ultrafast"}
-    packets = []
-    for i, frame in enumerate(padded):
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        video_frame.pts = i
-        packets += encoder.encode(video_frame)
-    packets += encoder.encode(None)
-    decoder = av.CodecContext.create("h264", "r")
-    decoded = [f.to_ndarray(format="rgb24") for p in packets for f in decoder.decode(p)]
-    decoded += [f.to_ndarray(format="rgb24") for f in decoder.decode(None)]
-    if len(decoded) != t:
-        raise ValueError(f"H.264 round trip returned {len(decoded)} of {t} frames")
-    return np.stack(decoded)[:, :h, :w]
-
-
 def _jittered_transform(transform: np.ndarray, skin_size: tuple[int, int], cfg: SynthConfig, rng: np.random.Generator) -> np.ndarray:
     """`transform` (template→frame, 2x3) off by a small scale, rotation and shift about the overlay centre."""
     centre = transform @ np.array([skin_size[0] / 2, skin_size[1] / 2, 1.0])
@@ -297,36 +278,6 @@ def _jittered_transform(transform: np.ndarray, skin_size: tuple[int, int], cfg: 
 
 
 # --- many clips ----------------------------------------------------------------------------------
-
-
-def collect_backgrounds(task_ids: Sequence[str], frames_per_task: int, stride: int, seed: int) -> list[np.ndarray]:
-    """Runs of real game frames, one (n, H, W, 3) array per task, played by the random player.
-
-    Every `stride`-th engine frame is kept, so a run moves like gameplay but covers more of it.
-    """
-    from padflow.players.base import RandomPlayer
-    from padflow.sim import make_env
-
-    runs = []
-    for k, task_id in enumerate(task_ids):
-        env = make_env(task_id)
-        player = RandomPlayer()
-        try:
-            frame, info = env.reset(seed=seed + k)
-            player.reset(seed + k)
-            kept: list[np.ndarray] = []
-            step = 0
-            while len(kept) < frames_per_task:
-                if step % stride == 0:
-                    kept.append(frame)
-                frame, _, terminated, truncated, info = env.step(player.act(frame, info))
-                step += 1
-                if terminated or truncated:
-                    frame, info = env.reset(seed=seed + k + step)
-        finally:
-            env.close()
-        runs.append(np.stack(kept))
-    return runs
 
 
 _WORKER_STATE: dict[str, object] = {}
@@ -354,11 +305,13 @@ def render_split(
     seed: int,
     split: str,
     workers: int = 1,
+    runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> RenderSet:
     """Render `clips` clips cycling through `skins` (sorted by id); clip i is seeded by (seed, split, i).
 
-    Workers take whole skins, so each prepares only its own skins' sprites; the result is the
-    same for any worker count.
+    The clips are fanned out (`padflow.fanout.fan_out` on `runner`) as one share per worker;
+    workers take whole skins, so each prepares only its own skins' sprites. The result is the
+    same for any worker count and runner.
     """
     if clips < 1:
         raise ValueError(f"clips: {clips} must be >= 1")
@@ -376,15 +329,8 @@ def render_split(
     actions = np.empty((clips, t, ACTION_DIM), dtype=np.float32)
     colours = np.zeros(clips, dtype=np.int64)
     started = time.perf_counter()
-    if workers == 1:
-        _init_worker(skins, backgrounds, cfg, views)
-        results = [_render_clips(jobs)]
-    else:
-        # Spawned, not forked: the parent has used OpenCV's thread pool (skin views), and a forked
-        # child inheriting that pool's locks can hang on its first warp.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(skins, backgrounds, cfg, views)) as pool:
-            results = list(pool.map(_render_clips, shares))
+    setup = functools.partial(_init_worker, skins, backgrounds, cfg, views)
+    results = fan_out(_render_clips, shares, name=f"render-{split}", runner=runner, workers=workers, setup=setup)
     for share in results:
         for index, clip_crops, clip_sticks, clip_actions, colour in share:
             crops[index], sticks[index], actions[index], colours[index] = clip_crops, clip_sticks, clip_actions, colour

@@ -29,9 +29,9 @@ def compare(argv: list[str]) -> str:
 
 
 def set_debug_corpus_videos(root: Path, videos: int) -> None:
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["profiles"]["debug"]["corpus"]["videos"] = videos
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    profile = yaml.safe_load((root / "profiles" / "debug.yaml").read_text())
+    profile["corpus"]["videos"] = videos
+    (root / "profiles" / "debug.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
 
 def test_three_runs_with_different_params_show_side_by_side(project: Path, prefect_harness):

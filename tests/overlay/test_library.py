@@ -1,4 +1,4 @@
-"""The built-in library: size, families, held-out set, byte-identical regeneration, user folders, CLI."""
+"""The skin library: size, families, held-out set, user folders, malformed layouts, CLI."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ import pytest
 
 from padflow.commands import templates
 from padflow.overlay.library import (
-    BUILTIN_SKIN_DIR,
     FAMILIES,
     HELD_OUT_SKINS,
     builtin_skin_ids,
     list_skins,
     load_library,
-    regenerate_library,
 )
 
 
@@ -48,15 +46,6 @@ def test_skins_are_distinct(library):
         assert np.abs(rests[a][:h] - rests[b][:h]).mean() > 8, (a, b)
 
 
-@pytest.mark.slow  # draws all 48 skins: ~4 s on an idle core
-def test_regeneration_is_byte_identical(tmp_path):
-    regenerate_library(tmp_path)
-    committed = sorted(p.name for p in BUILTIN_SKIN_DIR.iterdir() if p.suffix in (".png", ".json"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == committed
-    for name in committed:
-        assert (tmp_path / name).read_bytes() == (BUILTIN_SKIN_DIR / name).read_bytes(), name
-
-
 def test_user_folder_adds_skins(tmp_path, make_skin):
     make_skin(tmp_path, "my-pad")
     library = load_library([tmp_path])
@@ -78,6 +67,12 @@ def test_duplicate_id_is_rejected(tmp_path, make_skin):
     make_skin(tmp_path, "xbox-01")
     with pytest.raises(ValueError, match=r"xbox-01\.json: id: 'xbox-01' is already defined"):
         load_library([tmp_path])
+
+
+def test_a_malformed_layout_is_named(make_skin, tmp_path):
+    make_skin(tmp_path / "skins", "bad-pad", edit=lambda layout: layout.pop("sticks"))
+    with pytest.raises(ValueError, match=r"bad-pad\.json.*sticks"):
+        load_library([tmp_path / "skins"], include_builtin=False)
 
 
 def test_missing_folder_is_named(tmp_path):

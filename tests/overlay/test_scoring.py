@@ -118,6 +118,8 @@ def test_cli_prints_the_headline_numbers_as_json(tmp_path, monkeypatch, capsys):
 
     write_case(tmp_path)
     (tmp_path / "params.yaml").write_text("extract:\n  out_dir: extract\n  truth_dir: truth\n  ingest_dir: ingest\n")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "default.yaml").write_text("extract: {}\n")  # the default profile changes nothing
     monkeypatch.setenv("PADFLOW_ROOT", str(tmp_path))
     parser = argparse.ArgumentParser()
     score_extraction.register(parser.add_subparsers())

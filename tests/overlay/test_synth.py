@@ -12,13 +12,13 @@ from padflow.overlay.synth import (
     COLOUR_ORDERS,
     RenderSet,
     SynthConfig,
-    h264_round_trip,
     load_shard,
     random_actions,
     render_clip,
     render_split,
     save_shard,
 )
+from padflow.video import h264_round_trip
 
 CFG = SynthConfig(crop_size=(64, 48), frames_per_clip=3)
 

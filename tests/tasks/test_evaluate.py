@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+import yaml
 
-from models.policy import CONFIG_FILE, FlowMatchingPolicy, save_policy
+from models.policy import CONFIG_FILE, FlowMatchingPolicy, policy_profile, save_policy
 from padflow.config import load_params
 from padflow.sim.registry import all_tasks, get_task
 from padflow.sim.task import Task
 from padflow.video import read_frames
 from tasks.evaluate import EvaluateConfig, evaluate, load_checked_policy
-from tasks.train import policy_profile
 
 SHORT_TASKS = ("doom_basic_first_shot", "pong_hold_15s")  # episodes of at most 10 s and 20 s
 
@@ -116,6 +117,11 @@ def test_an_incompatible_checkpoint_names_the_folder_and_the_mismatch(tmp_path: 
 def test_replanning_later_than_the_chunk_is_refused(policy_dir: Path) -> None:
     with pytest.raises(ValueError, match="predicts 16-step chunks, but replan_every is 20"):
         load_checked_policy(policy_dir, replan_every=20)
+
+
+def test_code_defaults_are_params_yaml_defaults() -> None:
+    params = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
+    assert asdict(EvaluateConfig()) == asdict(EvaluateConfig(**params["evaluate"]))
 
 
 def test_config_names_a_bad_field() -> None:

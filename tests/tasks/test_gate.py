@@ -1,4 +1,8 @@
-"""The gate catches each kind of broken table for exactly its reason, and keeps good data."""
+"""The gate catches each kind of broken table for exactly its reason, and keeps good data.
+
+The suite itself (padflow.expectations) is tested here too: its cases share the broken tables
+with the stage's batch test.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import pyarrow as pa
 import pytest
 
 from padflow.actions import ACTION_INDEX
+from padflow.expectations import TableValidator, table_frame
 from padflow.tables import actions_to_table
-from tasks.gate import GateConfig, GateFailed, TableValidator, covered_frames, cut_chunks, stage, table_frame
+from tasks.gate import GateConfig, GateFailed, covered_frames, cut_chunks, stage
 
 FPS = 30.0
 N = 90
@@ -134,5 +139,5 @@ def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_p
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError, match="min_action_density must be in"):
+    with pytest.raises(ValueError, match=r"min_action_density\s+Input should be less than or equal to 1"):
         replace(GateConfig(), min_action_density=1.5)

@@ -16,15 +16,14 @@ import pytest
 import torch
 import yaml
 
-from models.policy import load_policy
-from models.preprocess import prepare_frames
-from padflow.actions import ACTION_INDEX, AXIS_SLICE
+from models.policy import load_policy, prepare_frames
+from padflow.actions import ACTION_INDEX
 from padflow.config import load_params
-from padflow.stages import metrics_path, run_stage
-from padflow.tables import write_action_table
+from padflow.commands.stage import run_stage
+from padflow.stages import metrics_path
+from padflow.tables import CHUNK_INDEX_SCHEMA, write_action_table, write_chunk_index
 from padflow.video import read_frames, write_mp4
-from tasks.gate import CHUNK_INDEX_SCHEMA, write_chunk_index
-from tasks.train import TrainConfig, button_f1, game_mean_stick_mse, split_videos, wsd_lr_factor
+from tasks.train import TrainConfig
 
 FPS = 30.0
 FRAMES = 48  # three 16-step chunks per video
@@ -68,52 +67,6 @@ def run_train_stage(root: Path) -> tuple[dict, str]:
     runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`padflow.stage` = 'train'",
                               order_by=["start_time DESC"], output_format="list")
     return dict(result.metrics), runs[0].info.run_id
-
-
-def test_wsd_schedule_warms_up_holds_and_decays():
-    factors = [wsd_lr_factor(s, 100, 0.1, 0.2, 0.0) for s in range(100)]
-    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)  # linear warmup over 10 steps
-    assert factors[10:80] == [1.0] * 70  # stable phase
-    assert factors[80] == pytest.approx(0.95) and factors[99] == pytest.approx(0.0)  # linear decay over the last 20
-    assert wsd_lr_factor(99, 100, 0.0, 0.2, 0.1) == pytest.approx(0.1)  # floor at min_lr_ratio
-
-
-def test_split_never_shares_a_video_or_game_and_is_seeded():
-    index = pd.DataFrame({"video_id": [f"v{i}" for i in range(10)], "game": ["a", "b"] * 5})
-    train, val = split_videos(index, 0.2, "video", seed=3)
-    assert len(val) == 2 and not set(train) & set(val) and set(train) | set(val) == set(index.video_id)
-    assert split_videos(index, 0.2, "video", seed=3) == (train, val)
-    assert split_videos(index, 0.3, "game", seed=0)[1] in (["a"], ["b"])
-    with pytest.raises(ValueError, match="validation needs one that training never sees"):
-        split_videos(index.head(1), 0.2, "video", seed=0)
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_validation_videos_come_from_games_training_also_sees(seed):
-    # Like a corpus of the whole suite played once per task: two videos of most games, one of some, ten of doom.
-    games = ["boxing", "boxing", "seaquest", "seaquest", "pong", "pong", "road_runner"] + ["doom"] * 10
-    index = pd.DataFrame({"video_id": [f"v{i:02d}" for i in range(len(games))], "game": games})
-    train, val = split_videos(index, 0.2, "video", seed)
-    game_of = dict(zip(index.video_id, index.game))
-    assert len(val) == 3 and not set(train) & set(val)
-    assert {game_of[v] for v in val} <= {game_of[v] for v in train}, "a validation game never trained on"
-    assert len({game_of[v] for v in val}) == 3, "validation is spread over games"
-    one_each = pd.DataFrame({"video_id": ["x", "y", "z"], "game": ["a", "b", "c"]})
-    assert len(split_videos(one_each, 0.34, "video", seed)[1]) == 1  # no game has two: a whole game validates
-
-
-def test_game_mean_reference_predicts_each_games_training_mean():
-    actions = np.zeros((4, 2, 21), np.float32)
-    actions[:, :, AXIS_SLICE] = np.array([0.5, -0.5, 0.0, 1.0], np.float32)[:, None, None]  # every axis of chunk i
-    games = np.array(["a", "a", "b", "c"])
-    is_val = np.array([False, True, False, True])
-    # val chunk 1 (game a) is guessed 0.5 → error 1.0; game c never trained → the overall mean 0.25 → error 0.75
-    assert game_mean_stick_mse(actions, games, is_val) == pytest.approx((1.0**2 + 0.75**2) / 2)
-
-
-def test_button_f1():
-    assert button_f1(tp=3, fp=1, fn=2) == pytest.approx(6 / 9)
-    assert button_f1(tp=0, fp=4, fn=0) == 0.0
 
 
 def test_train_config_names_bad_fields():
@@ -161,10 +114,10 @@ def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
 
 @pytest.mark.slow
 def test_training_killed_mid_run_resumes_from_its_last_checkpoint(project: Path):
-    params_path = project / "params.yaml"
-    params = yaml.safe_load(params_path.read_text())
-    params["profiles"]["debug"]["train"].update({"max_steps": 60, "checkpoint_every_n_steps": 4, "val_every_n_epochs": 50})
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    profile_path = project / "profiles" / "debug.yaml"
+    profile = yaml.safe_load(profile_path.read_text())
+    profile["train"].update({"max_steps": 60, "checkpoint_every_n_steps": 4, "val_every_n_epochs": 50})
+    profile_path.write_text(yaml.safe_dump(profile, sort_keys=False))
     make_chunk_index(project)
     checkpoint = project / "data/train/checkpoints/last.ckpt"
     script = ("import sys; from pathlib import Path; sys.path.insert(0, '.');"

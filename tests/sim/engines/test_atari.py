@@ -7,10 +7,10 @@ import pytest
 
 from padflow.actions import action_from_dict, noop
 from padflow.players import make_player
+from padflow.players.rollout import run_episode
 from padflow.sim.core import GamepadEnv
 from padflow.sim.engines.atari import FPS, FRAME_SKIP, Adapter
 from padflow.sim.registry import make_env
-from padflow.sim.rollout import run_episode
 from padflow.sim.suite import atari as suite
 from padflow.sim.task import CATEGORIES
 

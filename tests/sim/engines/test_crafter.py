@@ -7,11 +7,11 @@ import pytest
 
 from padflow.actions import action_from_dict, noop
 from padflow.players import make_player
+from padflow.players.rollout import run_episode
 from padflow.players.scripted.crafter import SCRIPTED, shortest_path
 from padflow.sim.core import GamepadEnv
 from padflow.sim.engines.crafter import FPS, MOVES, SEMANTIC_IDS, TICK_FRAMES, Adapter, CrafterState
 from padflow.sim.registry import make_env
-from padflow.sim.rollout import run_episode
 from padflow.sim.suite import crafter as suite
 from padflow.sim.task import CATEGORIES, Task
 

@@ -7,10 +7,10 @@ import pytest
 
 from padflow.actions import action_from_dict, noop
 from padflow.players import make_player
+from padflow.players.rollout import run_episode
 from padflow.players.scripted.doom import in_sight
 from padflow.sim.core import GamepadEnv
 from padflow.sim.engines.doom import FPS, MAX_TURN_DEG_PER_TIC, Adapter, DoomState
-from padflow.sim.rollout import run_episode
 from padflow.sim.suite.doom import TASKS
 from padflow.sim.task import CATEGORIES, Task
 

@@ -1,0 +1,69 @@
+"""PolicyConfig: the sizes of the flow-matching policy, and the named sizes of params.yaml's `train.models`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field
+
+from padflow.actions import ACTION_DIM, ACTION_SCHEMA_VERSION
+from padflow.config import config, from_mapping
+
+VisionArch = Literal["siglip2", "siglip"]
+VISION_ARCHS = get_args(VisionArch)
+
+
+@config
+class PolicyConfig:
+    """Sizes of the policy. The defaults are NitroGen's released architecture.
+
+    Built here it has 4.79e8 parameters against the release's quoted 4.93e8: the quoted ≈316M
+    vision tower matches SigLIP-large with its attention-pooling head (≈13M), which a policy that
+    reads the image tokens does not build (vision_use_head=False, 303M).
+    """
+
+    image_size: Annotated[int, Field(ge=1, description="square input side, pixels")] = 256
+    patch_size: Annotated[int, Field(ge=1, description="ViT patch side, pixels; image tokens N = (image_size / patch_size)²")] = 16
+    vision_arch: Annotated[VisionArch, Field(
+        description="siglip2: SigLIP-2 NaFlex ViT | siglip: the fixed-resolution layout SigLIP-2's 256-px checkpoints are published in")] = "siglip2"
+    vision_width: Annotated[int, Field(ge=1, description="ViT hidden size")] = 1024
+    vision_layers: Annotated[int, Field(ge=1, description="ViT transformer layers")] = 24
+    vision_heads: Annotated[int, Field(ge=1, description="ViT attention heads")] = 16
+    vision_mlp: Annotated[int, Field(ge=1, description="ViT MLP hidden size")] = 4096
+    mixer_blocks: Annotated[int, Field(ge=0, description="self-attention blocks over the image tokens")] = 4
+    mixer_width: Annotated[int, Field(ge=1, description="mixer hidden size")] = 1024
+    mixer_heads: Annotated[int, Field(ge=1, description="mixer attention heads")] = 16
+    dit_blocks: Annotated[int, Field(ge=1, description="DiT blocks: even blocks cross-attend to the image, odd blocks self-attend")] = 8
+    dit_width: Annotated[int, Field(ge=1, description="DiT hidden size")] = 1024
+    dit_heads: Annotated[int, Field(ge=1, description="DiT attention heads")] = 16
+    mlp_ratio: Annotated[float, Field(gt=0, description="mixer and DiT MLP hidden size = mlp_ratio × width")] = 4.0
+    time_features: Annotated[int, Field(ge=2, multiple_of=2, description="sinusoidal features of t fed to the timestep MLP (even)")] = 256
+    action_horizon: Annotated[int, Field(ge=1, description="timesteps per predicted chunk")] = 16
+    action_dim: Annotated[int, Field(description=f"{ACTION_DIM}: 17 buttons + 4 stick axes, the unified action")] = ACTION_DIM
+    time_alpha: Annotated[float, Field(gt=0, description="training times t = cutoff·(1 - u), u ~ Beta(alpha, beta): alpha > beta leans t to the noisy end")] = 1.5
+    time_beta: Annotated[float, Field(gt=0, description="the Beta distribution's beta (see time_alpha)")] = 1.0
+    time_cutoff: Annotated[float, Field(gt=0, le=1, description="largest training time: keeps t = 1 (nothing left to denoise) out of the draw")] = 0.999
+    pretrained: Annotated[str | None, Field(
+        description="local folder of SigLIP(-2) vision weights (transformers save_pretrained layout); null = random init")] = None
+
+    def __post_init__(self) -> None:
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size ({self.image_size}) must be a multiple of patch_size ({self.patch_size})")
+        for width, heads in (("vision_width", "vision_heads"), ("mixer_width", "mixer_heads"), ("dit_width", "dit_heads")):
+            w, h = getattr(self, width), getattr(self, heads)
+            if w % h:
+                raise ValueError(f"{width} ({w}) must be a positive multiple of {heads} ({h})")
+        if self.action_dim != ACTION_DIM:
+            raise ValueError(f"action_dim must be {ACTION_DIM} (the unified action, {ACTION_SCHEMA_VERSION})")
+
+    @property
+    def image_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+def policy_profile(models: Mapping[str, Any], name: str) -> PolicyConfig:
+    """PolicyConfig of one named entry of params.yaml's `train.models` (e.g. small, nitrogen-500m)."""
+    if name not in models:
+        raise ValueError(f"unknown model profile {name!r}; valid: {', '.join(models)}")
+    return from_mapping(PolicyConfig, models[name], f"train.models.{name}")

@@ -1,0 +1,230 @@
+"""The policy's training data: the gate's chunk index → action chunks + a cache of preprocessed frames.
+
+Input: the accepted-chunk index (padflow.tables CHUNK_INDEX_SCHEMA, read_chunk_index): per chunk a normalized video,
+its action table, the first frame, the chunk length and the game / overlay boxes. The policy
+sees the chunk's first frame (overlay masked, game box cropped, resized: processor.py) and
+learns the chunk's actions.
+
+Each video is decoded once; the frames that start a chunk are preprocessed to the model's input
+size and kept as one uint8 array per video in the frame cache (reused by later runs while the
+video, boxes, mask and size are unchanged). Train and validation never share a video (or a
+game, `split_by: game`); by video, validation holds new videos of games that training also sees
+(see split_videos).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal, Protocol, get_args
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from models.policy.configuration import PolicyConfig
+from models.policy.processor import crop_mask_resize
+from padflow.actions import ACTION_DIM, AXIS_SLICE
+from padflow.io import atomic_path
+from padflow.tables import read_action_table, read_chunk_index, table_to_actions
+from padflow.video import read_frames_at
+
+SplitBy = Literal["video", "game"]  # the unit that never straddles train and validation
+SPLITS = get_args(SplitBy)
+
+
+class ChunkDataSettings(Protocol):
+    """What ChunkDataModule reads of the train stage's config (tasks/train.py TrainConfig)."""
+
+    index: str  # the chunk index, relative to the project root
+    val_fraction: float
+    split_by: str  # video | game
+    frame_cache_dir: str
+    mask_policy: str
+    batch_size: int
+    num_workers: int
+
+    def policy_config(self) -> PolicyConfig: ...
+
+
+def split_videos(index: Any, val_fraction: float, split_by: str, seed: int) -> tuple[list[str], list[str]]:
+    """Seeded split of the index's videos (or games) into (train, validation) groups.
+
+    By game, whole games are held out. By video, validation is new videos of games training
+    knows: `val_fraction` of the videos, taken one per game in turn (seeded order), and only from
+    games that keep a training video; games with a single video train. Only when that cannot
+    fill the share (every game has one video) do whole games go to validation.
+    """
+    if split_by == "game":
+        games = sorted(index["game"].astype(str).unique())
+        if len(games) < 2:
+            raise ValueError(f"chunk index has {len(games)} game(s); validation needs one that training never sees")
+        order = np.random.default_rng(seed).permutation(len(games))
+        n_val = min(max(1, round(len(games) * val_fraction)), len(games) - 1)
+        val = sorted(games[i] for i in order[:n_val])
+        return [g for g in games if g not in val], val
+    videos = sorted(index["video_id"].astype(str).unique())
+    if len(videos) < 2:
+        raise ValueError(f"chunk index has {len(videos)} video(s); validation needs one that training never sees")
+    rng = np.random.default_rng(seed)
+    n_val = min(max(1, round(len(videos) * val_fraction)), len(videos) - 1)
+    game_of = dict(zip(index["video_id"].astype(str), index["game"].astype(str)))
+    by_game: dict[str, list[str]] = {}
+    for video in videos:
+        by_game.setdefault(game_of[video], []).append(video)
+    queues = {game: [vids[i] for i in rng.permutation(len(vids))] for game, vids in sorted(by_game.items())}
+    names = list(queues)  # sorted: the seeded order below does not depend on the index's row order
+    games = [names[i] for i in rng.permutation(len(names))]
+    val: list[str] = []
+    while len(val) < n_val:
+        takers = [g for g in games if len(queues[g]) > 1][: n_val - len(val)]
+        if not takers:
+            break
+        val += [queues[g].pop() for g in takers]
+    rest = [v for g in games for v in queues[g]]
+    val += rest[: n_val - len(val)]  # every game down to one video: whole games go to validation
+    val = sorted(val)
+    return [v for v in videos if v not in val], val
+
+
+def game_mean_stick_mse(actions: np.ndarray, games: np.ndarray, is_val: np.ndarray) -> float:
+    """Validation stick MSE of predicting each chunk's game's training mean (the global one for games training lacks).
+
+    A reference next to the mean baseline: it knows the game but not the moment, so a policy
+    beats it only by reading the game state from the frame. actions (N, H, 21), games (N,), is_val (N,).
+    """
+    sticks = actions[..., AXIS_SLICE]
+    overall = sticks[~is_val].reshape(-1, sticks.shape[-1]).mean(0)
+    guess = np.empty_like(sticks[is_val])
+    for game in np.unique(games[is_val]):
+        trained = ~is_val & (games == game)
+        guess[games[is_val] == game] = sticks[trained].reshape(-1, sticks.shape[-1]).mean(0) if trained.any() else overall
+    return float(((guess - sticks[is_val]) ** 2).mean())
+
+
+def table_frame_offset(table_path: Path) -> int:
+    """Video frame of the table's row 0: `frame_offset` of the record beside the table (imported labels), else 0."""
+    record = table_path.with_suffix(".json")
+    if record.is_file():
+        return int(json.loads(record.read_text()).get("frame_offset", 0) or 0)
+    return 0
+
+
+def chunk_actions(index: Any, root: Path, horizon: int) -> np.ndarray:
+    """(N, horizon, 21) float32 action chunks for every row of the index."""
+    out = np.zeros((len(index), horizon, ACTION_DIM), np.float32)
+    tables: dict[str, tuple[np.ndarray, int]] = {}
+    for i, row in enumerate(index.itertuples()):
+        if int(row.frames) != horizon:
+            raise ValueError(f"chunk {i} of {row.table_path} has {row.frames} frames; the policy predicts {horizon}")
+        if row.table_path not in tables:
+            path = root / row.table_path
+            tables[row.table_path] = (table_to_actions(read_action_table(path)), table_frame_offset(path))
+        actions, offset = tables[row.table_path]
+        start = int(row.start_frame) - offset
+        if start < 0 or start + horizon > len(actions):
+            raise ValueError(f"{row.table_path}: chunk at frame {row.start_frame} runs outside the table ({len(actions)} rows)")
+        out[i] = actions[start : start + horizon]
+    return out
+
+
+def _cache_key(video: Path, frames: list[int], game_box: tuple, overlay_box: tuple, mask_policy: str, size: int) -> str:
+    stat = video.stat()
+    text = json.dumps([str(video.resolve()), stat.st_size, stat.st_mtime_ns, frames, game_box, overlay_box, mask_policy, size])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def decode_frames(video: Path, wanted: list[int]) -> dict[int, np.ndarray]:
+    """The given frame numbers of a video as uint8 RGB (padflow.video's numbering); ValueError names the video."""
+    return read_frames_at(video, wanted, fmt="rgb24")
+
+
+def cache_chunk_frames(index: Any, root: Path, cache_dir: Path, mask_policy: str, image_size: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Preprocessed chunk-start frames: one uint8 (n, S, S, 3) array per (video, boxes), and each row's (array, slot)."""
+    arrays: list[np.ndarray] = []
+    refs = np.zeros((len(index), 2), np.int64)
+    keys = [(r.video_path, tuple(int(v) for v in r.game_box), tuple(int(v) for v in r.overlay_box)) for r in index.itertuples()]
+    groups: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    for (video_path, game_box, overlay_box), rows in groups.items():
+        video = root / video_path
+        if not video.is_file():
+            raise ValueError(f"{video}: video named by the chunk index is missing")
+        frames = sorted({int(index.at[i, "start_frame"]) for i in rows})
+        path = cache_dir / f"{Path(video_path).stem}-{_cache_key(video, frames, game_box, overlay_box, mask_policy, image_size)}.npy"
+        if not path.is_file():
+            decoded = decode_frames(video, frames)
+            stack = np.stack([crop_mask_resize(decoded[f], game_box, overlay_box, mask_policy, image_size) for f in frames])
+            with atomic_path(path) as tmp:
+                with tmp.open("wb") as f:
+                    np.save(f, stack)
+        slot = {f: s for s, f in enumerate(frames)}
+        refs[rows, 0] = len(arrays)
+        refs[rows, 1] = [slot[int(index.at[i, "start_frame"])] for i in rows]
+        arrays.append(np.load(path, mmap_mode="r"))
+    return arrays, refs
+
+
+class ChunkDataset(torch.utils.data.Dataset):
+    """(chunk-start frame uint8 (S, S, 3), action chunk (H, 21)) pairs."""
+
+    def __init__(self, arrays: list[np.ndarray], refs: np.ndarray, actions: np.ndarray):
+        self.arrays, self.refs, self.actions = arrays, refs, actions
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        array, slot = self.refs[i]
+        image = torch.from_numpy(np.array(self.arrays[array][slot]))
+        return {"images": image, "actions": torch.from_numpy(self.actions[i])}
+
+
+class ChunkDataModule(pl.LightningDataModule):
+    """The chunk index, split by video (or game), decoded once into a frame cache."""
+
+    def __init__(self, cfg: ChunkDataSettings, root: Path, seed: int):
+        super().__init__()
+        self.cfg, self.root, self.seed = cfg, root, seed
+        self.policy_cfg = cfg.policy_config()
+        self.train_set: ChunkDataset | None = None
+        self.val_set: ChunkDataset | None = None
+        self.split: dict[str, list[str]] = {}
+        self.val_game_mean_stick_mse = math.nan  # reference: each validation chunk's game's training mean
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        cfg, root = self.cfg, self.root
+        index = read_chunk_index(root / cfg.index)
+        train_groups, val_groups = split_videos(index, cfg.val_fraction, cfg.split_by, self.seed)
+        column = "video_id" if cfg.split_by == "video" else "game"
+        actions = chunk_actions(index, root, self.policy_cfg.action_horizon)
+        arrays, refs = cache_chunk_frames(index, root, root / cfg.frame_cache_dir, cfg.mask_policy, self.policy_cfg.image_size)
+        is_val = index[column].astype(str).isin(val_groups).to_numpy()
+        self.train_set = ChunkDataset(arrays, refs[~is_val], actions[~is_val])
+        self.val_set = ChunkDataset(arrays, refs[is_val], actions[is_val])
+        self.split = {"split_by": cfg.split_by, "train": train_groups, "val": val_groups,
+                      "train_chunks": int((~is_val).sum()), "val_chunks": int(is_val.sum())}
+        games = index["game"].astype(str).to_numpy()
+        self.val_game_mean_stick_mse = game_mean_stick_mse(actions, games, is_val)  # split_videos always validates on some
+
+    def train_mean_action(self) -> np.ndarray:
+        """(21,) mean action over the training chunks: the 'predict the mean' baseline."""
+        assert self.train_set is not None
+        return self.train_set.actions.reshape(-1, self.train_set.actions.shape[-1]).mean(0)
+
+    def train_dataloader(self):
+        assert self.train_set is not None
+        generator = torch.Generator().manual_seed(self.seed)
+        return torch.utils.data.DataLoader(
+            self.train_set, batch_size=self.cfg.batch_size, shuffle=True, drop_last=len(self.train_set) > self.cfg.batch_size,
+            num_workers=self.cfg.num_workers, generator=generator, persistent_workers=self.cfg.num_workers > 0,
+        )
+
+    def val_dataloader(self):
+        assert self.val_set is not None
+        return torch.utils.data.DataLoader(self.val_set, batch_size=self.cfg.batch_size, num_workers=self.cfg.num_workers)

@@ -1,0 +1,317 @@
+"""The flow-matching vision-action policy: one RGB frame → a chunk of future gamepad actions.
+
+Read top to bottom:
+
+    frame (B, 3, S, S)
+      └─ vision: SigLIP-2 ViT ──────────────► image tokens (B, N, Wv), N = (S / patch)²
+           └─ mixer: self-attention blocks ─► context (B, N, Wm)
+                └─ per cross-attention block: K, V (B, heads, N, Wd / heads)   ← computed once per chunk
+    noisy chunk x_t (B, H, 21), time t (B,) ─► time embedding (B, Wd)
+      └─ action encoder MLP (+ time, position) ► action tokens (B, H, Wd)
+           └─ DiT: blocks alternate cross-attention to the context and self-attention over
+              action tokens, each attention input modulated by t (adaptive LayerNorm)
+                └─ action decoder MLP ──────► velocity (B, H, 21)
+
+Training is conditional flow matching (flow_matching.py); sampling integrates the velocity
+from noise with Euler steps, reusing the image context across steps.
+
+Actions are learned in model space (buttons as ±1, see processor.py); `sample` returns unified
+actions. `save_policy` / `load_policy` keep the weights as models/io.py does for both networks.
+
+Vision backbone: transformers' Siglip2VisionModel (SigLIP-2 NaFlex). It takes pre-cut patches
+plus their grid shape; at a fixed square input the patches are one reshape and the grid is a
+constant, so the NaFlex interface costs nothing here. SigLIP-2's fixed-resolution checkpoints
+(e.g. the 256-px large one NitroGen started from) are published in the SigLIP-1 layout, so
+`vision_arch: siglip` builds transformers' SiglipVisionModel to load those.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import Siglip2VisionConfig, Siglip2VisionModel, SiglipVisionConfig, SiglipVisionModel
+
+from models.io import SavedModel, load_pretrained, save_pretrained
+from models.policy.configuration import PolicyConfig
+from models.policy.flow_matching import euler_sample, flow_loss, interpolate, sample_time
+from models.policy.processor import actions_to_model, model_to_actions
+from padflow.actions import ACTION_SCHEMA_VERSION
+
+POLICY_FORMAT = "padflow-policy/1"
+TIME_SCALE = 1000.0  # t in [0, 1] is scaled before the sinusoidal features, as in diffusion models
+MAX_PERIOD = 10000.0  # longest wavelength of the sinusoidal time features
+LAYER_NORM_EPS = 1e-6
+
+
+class Attention(nn.Module):
+    """Multi-head attention whose keys/values can come from another sequence and be computed ahead."""
+
+    def __init__(self, width: int, heads: int, source_width: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(width, width)
+        self.key_value = nn.Linear(source_width or width, 2 * width)
+        self.out = nn.Linear(width, width)
+
+    def keys_values(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, Ws) → K, V each (B, heads, N, W / heads)."""
+        b, n, _ = source.shape
+        kv = self.key_value(source).view(b, n, 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return kv[0], kv[1]
+
+    def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        b, n, w = x.shape
+        q = self.query(x).view(b, n, self.heads, -1).transpose(1, 2)  # (B, heads, n, W / heads)
+        k, v = self.keys_values(x) if kv is None else kv
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, heads, n, W / heads)
+        return self.out(y.transpose(1, 2).reshape(b, n, w))
+
+
+def mlp(width_in: int, hidden: int, width_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(width_in, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width_out))
+
+
+class MixerBlock(nn.Module):
+    """Pre-LayerNorm transformer block: self-attention over image tokens, then an MLP."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, eps=LAYER_NORM_EPS)
+        self.attn = Attention(width, heads)
+        self.norm2 = nn.LayerNorm(width, eps=LAYER_NORM_EPS)
+        self.mlp = mlp(width, int(width * mlp_ratio), width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class DiTBlock(nn.Module):
+    """Attention (cross to the image, or self over actions) on a time-modulated LayerNorm, then an MLP."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float, cross: bool, context_width: int):
+        super().__init__()
+        self.cross = cross
+        self.norm1 = nn.LayerNorm(width, eps=LAYER_NORM_EPS, elementwise_affine=False)
+        self.modulation = nn.Linear(width, 2 * width)  # time embedding → (shift, scale) of norm1
+        self.attn = Attention(width, heads, context_width if cross else None)
+        self.norm2 = nn.LayerNorm(width, eps=LAYER_NORM_EPS)
+        self.mlp = mlp(width, int(width * mlp_ratio), width)
+
+    def forward(self, x: torch.Tensor, time: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        shift, scale = self.modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)  # each (B, 1, W)
+        h = self.norm1(x) * (1 + scale) + shift
+        x = x + self.attn(h, kv if self.cross else None)
+        return x + self.mlp(self.norm2(x))
+
+
+def time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """(B,) times in [0, 1] → (B, dim) sinusoidal features."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(MAX_PERIOD) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = (t.float() * TIME_SCALE)[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+
+
+class ActionEncoder(nn.Module):
+    """Noisy actions (B, H, 21) and the time embedding (B, Wd) → one token per timestep (B, H, Wd)."""
+
+    def __init__(self, action_dim: int, width: int, horizon: int):
+        super().__init__()
+        self.embed = nn.Linear(action_dim, width)
+        self.mix = nn.Sequential(nn.Linear(2 * width, width), nn.SiLU(), nn.Linear(width, width))
+        self.position = nn.Parameter(torch.randn(1, horizon, width) * 0.02)
+
+    def forward(self, x_t: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x_t)  # (B, H, Wd)
+        h = self.mix(torch.cat([h, time.unsqueeze(1).expand_as(h)], dim=-1))  # time enters every token, not only adaLN
+        return h + self.position
+
+
+class VisionEncoder(nn.Module):
+    """SigLIP(-2) ViT: frames (B, 3, S, S) in [-1, 1] → image tokens (B, N, Wv)."""
+
+    def __init__(self, cfg: PolicyConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.model = _load_pretrained_vision(cfg) if cfg.pretrained else _build_vision(cfg)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.cfg.vision_arch == "siglip":
+            return self.model(pixel_values=frames).last_hidden_state
+        b, c, s, _ = frames.shape
+        p = self.cfg.patch_size
+        grid = s // p
+        # Cut patches the way Siglip2ImageProcessor does: row-major patches, each flattened (p, p, C).
+        patches = frames.reshape(b, c, grid, p, grid, p).permute(0, 2, 4, 3, 5, 1).reshape(b, grid * grid, p * p * c)
+        mask = torch.ones(b, grid * grid, dtype=torch.long, device=frames.device)
+        shapes = torch.tensor([[grid, grid]], dtype=torch.long, device=frames.device).expand(b, 2)
+        return self.model(pixel_values=patches, pixel_attention_mask=mask, spatial_shapes=shapes).last_hidden_state
+
+
+def _vision_config(cfg: PolicyConfig):
+    common = dict(
+        hidden_size=cfg.vision_width, intermediate_size=cfg.vision_mlp, num_hidden_layers=cfg.vision_layers,
+        num_attention_heads=cfg.vision_heads, patch_size=cfg.patch_size, vision_use_head=False,
+    )
+    if cfg.vision_arch == "siglip":
+        return SiglipVisionConfig(image_size=cfg.image_size, **common)
+    return Siglip2VisionConfig(num_patches=cfg.image_tokens, **common)
+
+
+def _build_vision(cfg: PolicyConfig) -> nn.Module:
+    cls = SiglipVisionModel if cfg.vision_arch == "siglip" else Siglip2VisionModel
+    return cls(_vision_config(cfg))
+
+
+def _load_pretrained_vision(cfg: PolicyConfig) -> nn.Module:
+    """Vision weights from a local folder (never the hub); its sizes must match the config."""
+    folder = Path(str(cfg.pretrained))
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"pretrained: {folder} is not a transformers model folder (no config.json)")
+    cls = SiglipVisionModel if cfg.vision_arch == "siglip" else Siglip2VisionModel
+    try:
+        model = cls.from_pretrained(str(folder), local_files_only=True, vision_use_head=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"pretrained: cannot load {cfg.vision_arch} vision weights from {folder}: {exc}") from None
+    got, want = model.config, _vision_config(cfg)
+    fields = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "patch_size"]
+    fields += ["image_size"] if cfg.vision_arch == "siglip" else ["num_patches"]
+    wrong = [f"{f}: folder {getattr(got, f)} vs config {getattr(want, f)}" for f in fields if getattr(got, f) != getattr(want, f)]
+    if wrong:
+        raise ValueError(f"pretrained: {folder} does not match the policy's vision sizes ({'; '.join(wrong)})")
+    return model
+
+
+@dataclass
+class ImageContext:
+    """What one frame contributes to every denoising step, computed once per chunk."""
+
+    tokens: torch.Tensor  # (B, N, Wm) mixer output
+    cross_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per cross-attention block: K, V (B, heads, N, Wd / heads)
+
+
+class FlowMatchingPolicy(nn.Module):
+    def __init__(self, cfg: PolicyConfig):
+        super().__init__()
+        self.cfg = cfg
+        wm, wd = cfg.mixer_width, cfg.dit_width
+        self.vision = VisionEncoder(cfg)
+        self.vision_proj = nn.Linear(cfg.vision_width, wm) if cfg.vision_width != wm else nn.Identity()
+        self.mixer = nn.ModuleList(MixerBlock(wm, cfg.mixer_heads, cfg.mlp_ratio) for _ in range(cfg.mixer_blocks))
+        self.mixer_norm = nn.LayerNorm(wm, eps=LAYER_NORM_EPS)
+        self.time_embed = mlp(cfg.time_features, wd, wd)
+        self.action_encoder = ActionEncoder(cfg.action_dim, wd, cfg.action_horizon)
+        self.dit = nn.ModuleList(
+            DiTBlock(wd, cfg.dit_heads, cfg.mlp_ratio, cross=i % 2 == 0, context_width=wm) for i in range(cfg.dit_blocks)
+        )
+        self.out_norm = nn.LayerNorm(wd, eps=LAYER_NORM_EPS, elementwise_affine=False)
+        self.out_modulation = nn.Linear(wd, 2 * wd)  # time embedding → (shift, scale) of out_norm
+        self.action_decoder = mlp(wd, wd, cfg.action_dim)
+
+    def encode_image(self, frames: torch.Tensor) -> ImageContext:
+        """frames (B, 3, S, S) → image tokens, mixer, and the K/V of every cross-attention block."""
+        s = self.cfg.image_size
+        if frames.ndim != 4 or tuple(frames.shape[1:]) != (3, s, s):
+            raise ValueError(f"frames must be (B, 3, {s}, {s}), got {tuple(frames.shape)}")
+        x = self.vision_proj(self.vision(frames))  # (B, N, Wm)
+        for block in self.mixer:
+            x = block(x)
+        x = self.mixer_norm(x)
+        return ImageContext(x, [block.attn.keys_values(x) for block in self.dit if block.cross])
+
+    def velocity(self, x_t: torch.Tensor, t: torch.Tensor, context: ImageContext) -> torch.Tensor:
+        """Noisy chunk (B, H, 21) at times t (B,) → predicted velocity (B, H, 21)."""
+        time = self.time_embed(time_features(t, self.cfg.time_features).to(x_t.dtype))  # (B, Wd)
+        h = self.action_encoder(x_t, time)  # (B, H, Wd)
+        cross = iter(context.cross_kv)
+        for block in self.dit:
+            h = block(h, time, next(cross) if block.cross else None)
+        shift, scale = self.out_modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)
+        return self.action_decoder(self.out_norm(h) * (1 + scale) + shift)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Flow-matching loss of a batch {frames (B, 3, S, S), actions (B, H, 21) unified}."""
+        frames, actions = batch["frames"], batch["actions"]
+        expected = (self.cfg.action_horizon, self.cfg.action_dim)
+        if actions.ndim != 3 or tuple(actions.shape[1:]) != expected:
+            raise ValueError(f"actions must be (B, {expected[0]}, {expected[1]}), got {tuple(actions.shape)}")
+        target = actions_to_model(actions)
+        noise = torch.randn_like(target)
+        c = self.cfg
+        t = sample_time(target.shape[0], c.time_alpha, c.time_beta, c.time_cutoff, device=target.device)
+        pred = self.velocity(interpolate(target, noise, t), t, self.encode_image(frames))
+        return flow_loss(pred, target, noise)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        frames: torch.Tensor,
+        steps: int = 16,
+        generator: torch.Generator | None = None,
+        recompute_context: bool = False,
+    ) -> torch.Tensor:
+        """frames (B, 3, S, S) → unified actions (B, H, 21) after `steps` Euler steps from noise.
+
+        The image context is computed once and reused by every step; `recompute_context=True`
+        recomputes it at each step instead (same result, for measuring what the reuse saves).
+        """
+        b = frames.shape[0]
+        noise = torch.randn(
+            (b, self.cfg.action_horizon, self.cfg.action_dim), generator=generator, device=frames.device, dtype=frames.dtype
+        )
+        context = None if recompute_context else self.encode_image(frames)
+
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.velocity(x, t, self.encode_image(frames) if context is None else context)
+
+        return model_to_actions(euler_sample(velocity, noise, steps))
+
+
+def parameter_counts(model: FlowMatchingPolicy) -> dict[str, int]:
+    """Parameters per part of the policy, and `total`."""
+    parts = {
+        "vision": [model.vision],
+        "mixer": [model.vision_proj, model.mixer, model.mixer_norm],
+        "dit": [model.dit, model.time_embed, model.out_norm, model.out_modulation],
+        "action_encoder": [model.action_encoder],
+        "action_decoder": [model.action_decoder],
+    }
+    counts = {name: sum(p.numel() for m in mods for p in m.parameters()) for name, mods in parts.items()}
+    counts["total"] = sum(p.numel() for p in model.parameters())
+    return counts
+
+
+def build_meta_policy(cfg: PolicyConfig) -> FlowMatchingPolicy:
+    """The policy with shapes only (no memory, no init time): for counting parameters."""
+    with torch.device("meta"):
+        return FlowMatchingPolicy(replace(cfg, pretrained=None))
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+SAVED_POLICY = SavedModel(
+    name="policy", format=POLICY_FORMAT, config_cls=PolicyConfig, build=FlowMatchingPolicy,
+    header={"action_schema": ACTION_SCHEMA_VERSION},
+)
+WEIGHTS_FILE = SAVED_POLICY.weights_file  # policy.safetensors
+CONFIG_FILE = SAVED_POLICY.config_file  # policy_config.json
+
+
+def save_policy(model: FlowMatchingPolicy, folder: str | Path) -> Path:
+    """Write the model's current weights (give it the EMA weights) as policy.safetensors + policy_config.json.
+
+    The vision weights are inside policy.safetensors, so the saved config names no pretrained
+    folder: the loaded policy needs no other folder.
+    """
+    return save_pretrained(model, replace(model.cfg, pretrained=None), folder, SAVED_POLICY)
+
+
+def load_policy(folder: str | Path, device: str | torch.device = "cpu") -> FlowMatchingPolicy:
+    """A policy saved by save_policy, in eval mode; ValueError names the file and what is wrong."""
+    return load_pretrained(SAVED_POLICY, folder, device)  # type: ignore[return-value]

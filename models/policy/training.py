@@ -1,0 +1,146 @@
+"""Training the policy with Lightning: the LightningModule (AdamW, warmup-stable-decay schedule, the
+validation figures) that tasks/train.py wires to the chunk data, the EMA callback and the checkpoints.
+
+Validation scores the weights Lightning validates with (the EMA weights, under
+EMAWeightAveraging): the flow loss at fixed noise, and on K sampled chunks per validation chunk
+the button F1 (presses of each sample counted) and the stick MSE (of the samples' mean), each
+beside the 'predict the training mean action' baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from models.policy.configuration import PolicyConfig
+from models.policy.modeling import FlowMatchingPolicy
+from models.policy.processor import Augmentation, augment, to_model_input
+from models.training import TrainingHistory
+from padflow.actions import AXIS_SLICE, BUTTON_SLICE
+
+
+class PolicyTrainingSettings(Protocol):
+    """What PolicyModule reads of the train stage's config (tasks/train.py TrainConfig)."""
+
+    max_steps: int
+    lr: float
+    warmup_share: float
+    decay_share: float
+    min_lr_ratio: float
+    weight_decay: float
+    betas: tuple[float, float]
+    sample_steps: int
+    val_chunk_samples: int
+    augmentation: Augmentation
+
+
+class PrecisionSettings(Protocol):
+    precision: str  # auto | 32-true | bf16-mixed | 16-mixed
+    accelerator: str
+
+
+def wsd_lr_factor(step: int, total: int, warmup_share: float, decay_share: float, min_ratio: float) -> float:
+    """Warmup-stable-decay multiplier of the base learning rate at optimizer step `step`."""
+    warmup = round(total * warmup_share)
+    decay = round(total * decay_share)
+    if step < warmup:
+        return (step + 1) / warmup
+    decay_start = total - decay
+    if step < decay_start:
+        return 1.0
+    done = min((step - decay_start + 1) / max(decay, 1), 1.0)
+    return 1.0 - (1.0 - min_ratio) * done
+
+
+def button_f1(tp: float, fp: float, fn: float) -> float:
+    """F1 of pressed buttons over all (chunk, timestep, button) cells; 0 when nothing is pressed or predicted."""
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+class PolicyModule(TrainingHistory):
+    """FlowMatchingPolicy + AdamW/WSD; validation reports flow loss, button F1 and stick MSE of sampled chunks."""
+
+    def __init__(self, policy_cfg: PolicyConfig, cfg: PolicyTrainingSettings, mean_action: np.ndarray):
+        super().__init__()
+        self.policy = FlowMatchingPolicy(policy_cfg)
+        self.cfg = cfg
+        self.register_buffer("mean_action", torch.as_tensor(mean_action, dtype=torch.float32), persistent=False)  # (21,)
+        self._val_sums: dict[str, float] = {}
+
+    def _frames(self, images: torch.Tensor, training: bool) -> torch.Tensor:
+        """uint8 (B, S, S, 3) → (B, 3, S, S) in [-1, 1], augmented when training."""
+        frames = to_model_input(images)
+        return augment(frames, self.cfg.augmentation) if training else frames
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.policy.loss({"frames": self._frames(batch["images"], True), "actions": batch["actions"]})
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["actions"]))
+        self.train_losses.append(float(loss.detach()))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = dict.fromkeys(("loss", "n", "tp", "fp", "fn", "stick_se", "stick_n", "base_tp", "base_fp",
+                                        "base_fn", "base_stick_se"), 0.0)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        frames, labels = self._frames(batch["images"], False), batch["actions"]
+        b = len(labels)
+        # Fixed noise and times per batch, so validation moves only when the weights do; the
+        # forked RNG leaves the training stream as it was.
+        with torch.random.fork_rng(devices=[frames.device] if frames.device.type == "cuda" else []):
+            torch.manual_seed(batch_idx)
+            loss = self.policy.loss({"frames": frames, "actions": labels})
+            # (K, B, H, 21). Buttons are scored on every sampled chunk (the presses the policy would
+            # make, counted over K draws: one draw of rare presses is mostly luck); sticks on the
+            # mean of the K chunks (the policy's expected stick, what MSE rewards).
+            chunks = torch.stack([self.policy.sample(frames, steps=self.cfg.sample_steps) for _ in range(self.cfg.val_chunk_samples)])
+        base = self.mean_action.expand_as(labels)
+        truth = labels[..., BUTTON_SLICE] > 0.5
+        s = self._val_sums
+        s["loss"] += float(loss) * b
+        s["n"] += b
+        k = len(chunks)
+        for prefix, pressed, weight in (("", chunks[..., BUTTON_SLICE] > 0.5, 1.0 / k), ("base_", base[..., BUTTON_SLICE] > 0.5, 1.0)):
+            s[prefix + "tp"] += weight * float((pressed & truth).sum())
+            s[prefix + "fp"] += weight * float((pressed & ~truth).sum())
+            s[prefix + "fn"] += weight * float((~pressed & truth).sum())
+        for prefix, sticks in (("", chunks[..., AXIS_SLICE].mean(0)), ("base_", base[..., AXIS_SLICE])):
+            s[prefix + "stick_se"] += float(((sticks - labels[..., AXIS_SLICE]) ** 2).sum())
+        s["stick_n"] += labels[..., AXIS_SLICE].numel()
+
+    def on_validation_epoch_end(self) -> None:
+        keys = sorted(self._val_sums)
+        totals = torch.tensor([self._val_sums[k] for k in keys], dtype=torch.float64, device=self.device)
+        s = dict(zip(keys, self.trainer.strategy.reduce(totals, reduce_op="sum").tolist()))  # over all devices
+        if not s.get("n"):
+            return
+        metrics = {
+            "val/loss": s["loss"] / s["n"],
+            "val/button_f1": button_f1(s["tp"], s["fp"], s["fn"]),
+            "val/stick_mse": s["stick_se"] / s["stick_n"],
+            "val/baseline_button_f1": button_f1(s["base_tp"], s["base_fp"], s["base_fn"]),
+            "val/baseline_stick_mse": s["base_stick_se"] / s["stick_n"],
+        }
+        self.log_dict(metrics)
+        if not self.trainer.sanity_checking:
+            self.val_history.append({"step": float(self.global_step), **metrics})
+
+    def configure_optimizers(self):
+        cfg = self.cfg
+        optimizer = torch.optim.AdamW(self.policy.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+        def factor(step: int) -> float:
+            return wsd_lr_factor(step, cfg.max_steps, cfg.warmup_share, cfg.decay_share, cfg.min_lr_ratio)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def resolve_precision(cfg: PrecisionSettings) -> str:
+    """Lightning precision: `auto` = bf16-mixed on a GPU that has bf16, else 32-true."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    cuda = cfg.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"

@@ -1,0 +1,196 @@
+"""The Great Expectations suite an action table must pass before it is cut into training chunks.
+
+`table_frame` flattens an action table (padflow.tables) into the DataFrame the suite checks,
+with derived columns (per-stick axes, timing error, low-confidence flag, longest button hold,
+localization inliers). `build_suite` lists the expectations — schema, dtypes, contiguous frames,
+length, timing, value ranges, confidence, stuck buttons, localization strength — each tagged with
+the quarantine reason it stands for (`meta.reason`). `TableValidator` holds them in an ephemeral
+Great Expectations context and validates one table at a time, optionally writing Data Docs.
+
+The thresholds come from the gate stage's config (params.yaml `gate`); the suite takes any object
+that has them (`SuiteLimits`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from padflow.actions import NITROGEN_BUTTON_COLUMNS
+from padflow.tables import ACTION_TABLE_SCHEMA
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUITE_NAME = "action_table"
+DOCS_SITE = "padflow_gate"
+DEFAULT_MIN_INLIERS = 20  # NitroGen's localization bar, when params.yaml names none
+AXIS_COLUMNS = ("left_x", "left_y", "right_x", "right_y")
+
+
+class SuiteLimits(Protocol):
+    """The thresholds the suite reads (the gate stage's config has these fields; see its descriptions)."""
+
+    max_frame_count_error: int
+    timing_tolerance_s: float
+    max_low_confidence_share: float
+    max_button_hold_s: float
+    min_inliers: int | None
+
+
+def table_frame(table: pa.Table, fps: float, inliers: int | None, min_confidence: float) -> pd.DataFrame:
+    """An action table as a flat DataFrame with the derived columns the suite checks.
+
+    Sticks are split into left_x ... right_y; `t_error` = t - frame/fps; `low_confidence`;
+    `low_confidence` = confidence < min_confidence (as 0/1); `hold_s` = how long the
+    longest-held button has been held at each frame; `inliers` repeats the
+    localization's inlier count on every row so a row-wise suite can check it (no such column
+    when `inliers` is None).
+    """
+    df = table.to_pandas()
+    for column, (x, y) in (("j_left", AXIS_COLUMNS[:2]), ("j_right", AXIS_COLUMNS[2:])):
+        if column in df:
+            xy = np.array([v if v is not None and len(v) == 2 else (np.nan, np.nan) for v in df[column]], np.float32)
+            xy = xy.reshape(-1, 2)
+            df[x], df[y] = xy[:, 0], xy[:, 1]
+            df = df.drop(columns=column)
+    if "frame" in df and "t" in df:
+        df["t_error"] = df["t"].astype(float) - df["frame"].astype(float) / fps
+    if "confidence" in df:
+        df["low_confidence"] = (df["confidence"].astype(float) < min_confidence).astype(float)
+    buttons = [c for c in NITROGEN_BUTTON_COLUMNS if c in df]
+    df["hold_s"] = longest_hold(df[buttons].to_numpy(dtype=bool) if buttons else np.zeros((len(df), 0), bool)) / fps
+    if inliers is not None:
+        df["inliers"] = inliers
+    return df
+
+
+def longest_hold(pressed: np.ndarray) -> np.ndarray:
+    """(T, B) bool → (T,) frames the longest-running held button has been held at each frame."""
+    run = np.zeros(pressed.shape[1], dtype=np.int64)
+    out = np.zeros(len(pressed), dtype=np.int64)
+    for i, row in enumerate(pressed):
+        run = np.where(row, run + 1, 0)
+        out[i] = run.max(initial=0)
+    return out
+
+
+def build_suite(cfg: SuiteLimits, expected_rows: int, localized: bool = True) -> list[Any]:
+    """The action-table expectations; each carries meta.reason, the quarantine reason it stands for.
+
+    `localized=False` leaves out weak_localization, for tables whose source has no inlier count.
+    """
+    # Local: great_expectations takes seconds to import, and importing the gate stage's config
+    # (the CLI, the params docs) must not pay for it.
+    import great_expectations.expectations as gxe
+
+    def e(cls, reason: str, **kwargs):
+        return cls(meta={"reason": reason}, **kwargs)
+
+    columns = [f.name for f in ACTION_TABLE_SCHEMA]
+    suite = [
+        e(gxe.ExpectTableColumnsToMatchSet, "schema", column_set=_flat_columns(columns), exact_match=False),
+        e(gxe.ExpectColumnValuesToBeOfType, "dtype", column="frame", type_="int64"),
+        e(gxe.ExpectColumnValuesToBeOfType, "dtype", column="t", type_="float64"),
+        e(gxe.ExpectColumnValuesToBeOfType, "dtype", column="confidence", type_="float32"),
+        e(gxe.ExpectColumnValuesToBeUnique, "duplicate_frame", column="frame"),
+        e(gxe.ExpectColumnValuesToBeIncreasing, "frame_order", column="frame", strictly=True),
+        e(gxe.ExpectColumnMinToBeBetween, "frame_gap", column="frame", min_value=0, max_value=0),
+        e(gxe.ExpectColumnMaxToBeBetween, "frame_gap", column="frame", min_value=expected_rows - 1 - cfg.max_frame_count_error,
+          max_value=expected_rows - 1 + cfg.max_frame_count_error),
+        e(gxe.ExpectTableRowCountToBeBetween, "duration", min_value=expected_rows - cfg.max_frame_count_error,
+          max_value=expected_rows + cfg.max_frame_count_error),
+        e(gxe.ExpectColumnValuesToBeBetween, "fps", column="t_error", min_value=-cfg.timing_tolerance_s,
+          max_value=cfg.timing_tolerance_s),
+        e(gxe.ExpectColumnMeanToBeBetween, "low_confidence", column="low_confidence", min_value=0.0,
+          max_value=cfg.max_low_confidence_share),
+        e(gxe.ExpectColumnMaxToBeBetween, "stuck_button", column="hold_s", max_value=cfg.max_button_hold_s),
+    ]
+    if localized:
+        suite.append(e(gxe.ExpectColumnMinToBeBetween, "weak_localization", column="inliers",
+                        min_value=DEFAULT_MIN_INLIERS if cfg.min_inliers is None else cfg.min_inliers))
+    for column in NITROGEN_BUTTON_COLUMNS:
+        suite.append(e(gxe.ExpectColumnValuesToBeOfType, "dtype", column=column, type_="bool"))
+    for column in AXIS_COLUMNS:
+        suite.append(e(gxe.ExpectColumnValuesToNotBeNull, "axis_nan", column=column))
+        suite.append(e(gxe.ExpectColumnValuesToBeBetween, "axis_out_of_range", column=column, min_value=-1.0, max_value=1.0))
+    return suite
+
+
+def _flat_columns(columns: list[str]) -> list[str]:
+    out = []
+    for c in columns:
+        out += list(AXIS_COLUMNS[:2]) if c == "j_left" else list(AXIS_COLUMNS[2:]) if c == "j_right" else [c]
+    return out
+
+
+class TableValidator:
+    """A Great Expectations context holding the suite, validating one DataFrame per table.
+
+    With `docs_dir`, every validation also updates Data Docs (HTML) there.
+    """
+
+    def __init__(self, cfg: SuiteLimits, docs_dir: Path | None = None):
+        # Local: see build_suite.
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self.cfg = cfg
+        self.gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.docs_dir = docs_dir
+        if docs_dir is not None:
+            self.context.add_data_docs_site(
+                site_name=DOCS_SITE,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        self.asset = self.context.data_sources.add_pandas("padflow").add_dataframe_asset("action_tables")
+        self.batch = self.asset.add_batch_definition_whole_dataframe("table")
+        self._checkpoints: dict[tuple[int, bool], Any] = {}
+
+    def _checkpoint(self, expected_rows: int, localized: bool):
+        # The duration expectations depend on the ingested length, so one suite per length.
+        if (expected_rows, localized) not in self._checkpoints:
+            gx = self.gx
+            from great_expectations.checkpoint import UpdateDataDocsAction
+
+            name = f"{SUITE_NAME}_{expected_rows}" + ("" if localized else "_unlocalized")
+            expectations = build_suite(self.cfg, expected_rows, localized)
+            suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+            vd = self.context.validation_definitions.add(gx.ValidationDefinition(name=name, data=self.batch, suite=suite))
+            actions = [UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])] if self.docs_dir else []
+            self._checkpoints[(expected_rows, localized)] = self.context.checkpoints.add(
+                gx.Checkpoint(name=name, validation_definitions=[vd], actions=actions, result_format="SUMMARY")
+            )
+        return self._checkpoints[(expected_rows, localized)]
+
+    def validate(self, table_id: str, df: pd.DataFrame, expected_rows: int, localized: bool = True) -> tuple[list[str], list[str]]:
+        """(reasons, failed expectation names) for one table; both empty when it passes."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        result = self._checkpoint(expected_rows, localized).run(
+            batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=table_id)
+        )
+        reasons: list[str] = []
+        failed: list[str] = []
+        for validation in result.run_results.values():
+            for r in validation.results:
+                if r.success:
+                    continue
+                config = r.expectation_config
+                column = config.kwargs.get("column")
+                failed.append(f"{config.type}({column})" if column else config.type)
+                reason = config.meta.get("reason", config.type)
+                if reason not in reasons:
+                    reasons.append(reason)
+        return reasons, failed

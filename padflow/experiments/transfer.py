@@ -1,0 +1,296 @@
+"""transfer: does pre-training on other games help on a game the policy has never seen?
+
+Hold out one game. Pre-train on the accepted chunks of every other game; then, on the held-out
+game's chunks and with the same fixed budget of optimizer steps, fine-tune the pre-trained policy
+and train a policy from scratch. Both are rolled out in the held-out game's tasks on the same
+seeds; the relative improvement of fine-tuning over scratch is reported per task and on average,
+at each data budget of `data_fractions` (the first share of every held-out video's chunks). The
+pre-trained policy is also rolled out as is (zero-shot).
+
+Not a nightly stage: `padflow transfer [--game G]` runs it, logging everything under one MLflow
+run (tag padflow.stage=transfer). Training uses the train stage's data module and Lightning module
+(models/policy/data.py, training.py) with the train section's model and optimizer settings; only
+the steps, the chunks and the initial weights differ between the runs. Each run is evaluated with
+the evaluate stage's `evaluate` (tasks/evaluate.py).
+
+Outputs (out_dir):
+    indexes/            the chunk index of every training run
+    <run>/policy/       each run's EMA policy (pretrain, finetune_f<fraction>, scratch_f<fraction>)
+    eval/<run>/         each run's simulator evaluation (tasks/evaluate.py)
+    transfer.parquet    per (fraction, task): zero-shot, scratch and fine-tuned rates, difference, relative improvement
+    transfer.md         the same as Markdown, with averages
+    summary.json        one object (the CLI's --json)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import EMAWeightAveraging
+from pydantic import Field
+
+from models.policy import load_policy, save_policy
+from models.policy.data import ChunkDataModule
+from models.policy.training import PolicyModule, resolve_precision
+from padflow import tracking
+from padflow.config import config, from_mapping
+from padflow.fanout import TaskRunnerConfig, runner_config
+from padflow.io import atomic_path, write_json, write_text
+from padflow.players.policy import POLICY
+from padflow.sim.registry import all_tasks, get_task
+from padflow.tables import read_chunk_index
+from tasks.evaluate import EvaluateConfig, evaluate
+from tasks.train import POLICY_DIR, TrainConfig
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_GAME = "unknown"
+MIN_VIDEOS = 2  # training holds out at least one video for validation
+TABLE_FILE = "transfer.parquet"
+MARKDOWN_FILE = "transfer.md"
+SUMMARY_FILE = "summary.json"
+PRETRAIN = "pretrain"
+ARMS = ("finetune", "scratch")  # fine-tuned from the pre-trained policy / trained from random init
+
+
+@config
+class TransferConfig:
+    game: Annotated[str, Field(
+        description="the held-out game (a task suite `game`, e.g. doom, pong, crafter): pre-train on the other "
+                    "games, fine-tune / train from scratch on this one")] = "doom"
+    index: Annotated[str, Field(description="the gate's accepted-chunk index, with a `game` column")] = "data/gate/chunks.parquet"
+    pretrain_steps: Annotated[int, Field(ge=1, description="optimizer steps of pre-training on the other games")] = 300
+    finetune_steps: Annotated[int, Field(
+        ge=1, description="optimizer steps: the fixed budget of both fine-tuning and training from scratch")] = 100
+    data_fractions: Annotated[tuple[Annotated[float, Field(gt=0, le=1)], ...], Field(
+        min_length=1, description="shares in (0, 1] of each held-out video's chunks used for fine-tuning / scratch")] = (1.0, 0.25)
+    episodes: Annotated[int, Field(ge=1, description="seeded episodes per held-out task and policy")] = 10
+    tasks: Annotated[tuple[str, ...], Field(
+        description="held-out tasks to evaluate; empty = every task of the game")] = ()
+    workers: Annotated[int, Field(ge=1, description="evaluation jobs in parallel (evaluate.workers of each rollout)")] = 2
+    out_dir: Annotated[str, Field(description="where the indexes, policies, evaluations and tables go")] = "data/transfer"
+
+    def __post_init__(self) -> None:
+        games = sorted({t.game for t in all_tasks().values()})
+        if self.game not in games:
+            raise ValueError(f"game {self.game!r} has no tasks in the suite; games: {', '.join(games)}")
+        wrong = [t for t in self.tasks if get_task(t).game != self.game]
+        if wrong:
+            raise ValueError(f"tasks {wrong} are not tasks of the held-out game {self.game!r}")
+
+    def task_ids(self) -> list[str]:
+        return list(self.tasks) or [t.id for t in all_tasks().values() if t.game == self.game]
+
+
+def fraction_label(fraction: float) -> str:
+    return f"f{fraction:g}"
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def split_index(index: Any, game: str, path: Path) -> tuple[Any, Any]:
+    """(other games' chunks, held-out game's chunks); a ValueError says what the index lacks."""
+    games = index["game"].astype(str)
+    counts = games.value_counts().to_dict()
+    if game not in counts:
+        hint = ""
+        if counts.get(UNKNOWN_GAME):
+            hint = (f"; {counts[UNKNOWN_GAME]} chunks have game {UNKNOWN_GAME!r}: the gate copies the game from the "
+                    "ingest manifest, so give each video its game there")
+        raise ValueError(f"{path}: no chunks of the held-out game {game!r} (chunks per game: {counts}){hint}")
+    held, others = index[games == game], index[(games != game) & (games != UNKNOWN_GAME)]
+    for name, part in ((f"held-out game {game!r}", held), ("the other games", others)):
+        videos = part["video_id"].nunique()
+        if videos < MIN_VIDEOS:
+            raise ValueError(f"{path}: {name} has {videos} video(s); training needs at least {MIN_VIDEOS} "
+                             "(one is held out for validation)")
+    return others.reset_index(drop=True), held.reset_index(drop=True)
+
+
+def budget_index(held: Any, fraction: float) -> Any:
+    """The first `fraction` of every held-out video's chunks (at least one), in time order."""
+    parts = []
+    for _, chunks in held.groupby("video_id", sort=True):
+        chunks = chunks.sort_values("start_frame")
+        parts.append(chunks.head(max(1, math.ceil(fraction * len(chunks)))))
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_index(frame: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def fit(cfg: TrainConfig, root: Path, seed: int, init: Path | None = None) -> dict[str, Any]:
+    """Train a policy on cfg.index for cfg.max_steps (from `init`'s weights when given); export its EMA weights.
+
+    The same Lightning setup as tasks/train.py (data module, module, EMA, precision, clipping),
+    without its resume and checkpoint files: every transfer run starts from its stated weights.
+    """
+    pl.seed_everything(seed, workers=True)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    data = ChunkDataModule(cfg, root, seed)
+    data.setup("fit")
+    module = PolicyModule(cfg.policy_config(), cfg, data.train_mean_action())
+    if init is not None:
+        start = load_policy(init)
+        if start.cfg != replace(cfg.policy_config(), pretrained=None):
+            raise ValueError(f"{init}: its policy sizes differ from train.models.{cfg.model}; fine-tuning needs the same model")
+        module.policy.load_state_dict(start.state_dict())
+    on_cpu = cfg.accelerator == "cpu" or (cfg.accelerator == "auto" and not torch.cuda.is_available())
+    trainer = pl.Trainer(
+        max_steps=cfg.max_steps, max_epochs=-1, accelerator=cfg.accelerator, devices=cfg.devices,
+        num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=resolve_precision(cfg),
+        gradient_clip_val=cfg.grad_clip, deterministic=True if on_cpu else "warn",
+        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay)], logger=False, enable_checkpointing=False,
+        check_val_every_n_epoch=cfg.val_every_n_epochs, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, default_root_dir=root / cfg.out_dir,
+    )
+    trainer.fit(module, datamodule=data)
+    final = trainer.validate(module, datamodule=data, verbose=False)[0]
+    policy_dir = save_policy(module.policy, root / cfg.out_dir / POLICY_DIR)
+    return {
+        "policy_dir": policy_dir,
+        "train_losses": list(module.train_losses),
+        "val_loss": float(final.get("val/loss", math.nan)),
+        "train_chunks": data.split["train_chunks"],
+    }
+
+
+# --- the experiment -----------------------------------------------------------------------------
+
+
+def relative_improvement(finetune: float | None, scratch: float | None) -> float | None:
+    """(finetune - scratch) / scratch; None when scratch is 0 or either rate is missing."""
+    if finetune is None or scratch is None or scratch == 0:
+        return None
+    return (finetune - scratch) / scratch
+
+
+def _rates(summary: Mapping[str, Any]) -> dict[str, float | None]:
+    return {t["id"]: t[POLICY] for t in summary["tasks"]}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "—"
+    return f"{v * 100:+.0f}%" if pct else f"{v:.2f}"
+
+
+def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
+             runner: TaskRunnerConfig = TaskRunnerConfig()) -> dict[str, Any]:
+    """Run the whole experiment (evaluations fanned out on `runner`); returns metrics, curves, the summary and the output folder."""
+    out = root / cfg.out_dir
+    index_path = root / cfg.index
+    others, held = split_index(read_chunk_index(index_path), cfg.game, index_path)
+    task_ids = cfg.task_ids()
+
+    def train_run(name: str, chunks: Any, steps: int, init: Path | None) -> dict[str, Any]:
+        index_file = write_index(chunks, out / "indexes" / f"{name}.parquet")
+        run_cfg = replace(train_cfg, index=str(index_file), max_steps=steps, out_dir=str(out / name),
+                          frame_cache_dir=str(out / "frame_cache"))
+        log.info("transfer: training %s on %d chunks for %d steps", name, len(chunks), steps)
+        return fit(run_cfg, root, seed, init)
+
+    def rollout(name: str, policy_dir: Path) -> dict[str, float | None]:
+        eval_cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=tuple(task_ids), episodes=cfg.episodes, baselines=(),
+                                  euler_steps_compare=(), workers=cfg.workers, videos_per_task=0,
+                                  out_dir=str(out / "eval" / name))
+        return _rates(evaluate(eval_cfg, root, seed, runner=runner)["summary"])
+
+    runs: dict[str, dict[str, Any]] = {PRETRAIN: train_run(PRETRAIN, others, cfg.pretrain_steps, None)}
+    rates: dict[str, dict[str, float | None]] = {PRETRAIN: rollout(PRETRAIN, runs[PRETRAIN]["policy_dir"])}
+    rows = []
+    for fraction in cfg.data_fractions:
+        chunks = budget_index(held, fraction)
+        label = fraction_label(fraction)
+        for arm in ARMS:
+            name = f"{arm}_{label}"
+            init = runs[PRETRAIN]["policy_dir"] if arm == "finetune" else None
+            runs[name] = train_run(name, chunks, cfg.finetune_steps, init)
+            rates[name] = rollout(name, runs[name]["policy_dir"])
+        for task_id in task_ids:
+            ft, sc = rates[f"finetune_{label}"][task_id], rates[f"scratch_{label}"][task_id]
+            rows.append({"fraction": fraction, "task": task_id, "chunks": len(chunks), "zero_shot": rates[PRETRAIN][task_id],
+                         "scratch": sc, "finetune": ft, "difference": None if ft is None or sc is None else ft - sc,
+                         "relative_improvement": relative_improvement(ft, sc)})
+    averages = []
+    for fraction in cfg.data_fractions:
+        part = [r for r in rows if r["fraction"] == fraction]
+        ft, sc = _mean([r["finetune"] for r in part]), _mean([r["scratch"] for r in part])
+        averages.append({"fraction": fraction, "task": "average", "chunks": part[0]["chunks"],
+                         "zero_shot": _mean([r["zero_shot"] for r in part]), "scratch": sc, "finetune": ft,
+                         "difference": None if ft is None or sc is None else ft - sc,
+                         "relative_improvement": relative_improvement(ft, sc)})
+    table = pd.DataFrame(rows + averages)
+    with atomic_path(out / TABLE_FILE) as tmp:
+        table.to_parquet(tmp, index=False)
+    lines = [
+        f"# Transfer to the held-out game `{cfg.game}`", "",
+        f"Pre-trained {cfg.pretrain_steps} steps on {len(others)} chunks of {others['game'].nunique()} other game(s); "
+        f"fine-tuned and trained from scratch for {cfg.finetune_steps} steps each; {cfg.episodes} seeded episodes per task. "
+        "Relative improvement = (fine-tuned − scratch) / scratch (— when scratch is 0).", "",
+        "| data | chunks | task | zero-shot | scratch | fine-tuned | difference | relative |", "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows + averages:
+        lines.append(f"| {r['fraction']:g} | {r['chunks']} | {r['task']} | {_fmt(r['zero_shot'])} | {_fmt(r['scratch'])} | "
+                     f"{_fmt(r['finetune'])} | {_fmt(r['difference'])} | {_fmt(r['relative_improvement'], pct=True)} |")
+    write_text(out / MARKDOWN_FILE, "\n".join(lines) + "\n")
+
+    metrics: dict[str, float] = {}
+    for r in rows + averages:
+        prefix = f"{fraction_label(r['fraction'])}.{'average' if r['task'] == 'average' else 'task.' + r['task']}"
+        for key in ("zero_shot", "scratch", "finetune", "difference", "relative_improvement"):
+            if r[key] is not None:
+                metrics[f"{prefix}.{key}"] = round(float(r[key]), 4)
+    for name, run in runs.items():
+        metrics[f"{name}.val_loss"] = round(run["val_loss"], 6)
+        metrics[f"{name}.train_chunks"] = run["train_chunks"]
+    summary = {"game": cfg.game, "tasks": task_ids, "rows": rows, "averages": averages,
+               "runs": {n: {"val_loss": r["val_loss"], "train_chunks": r["train_chunks"], "policy": str(r["policy_dir"])}
+                        for n, r in runs.items()}}
+    write_json(out / SUMMARY_FILE, summary)
+    curves = {f"{name}.train_loss": run["train_losses"] for name, run in runs.items()}
+    return {"metrics": metrics, "curves": curves, "summary": summary, "out_dir": out}
+
+
+def run(params: Mapping[str, Any], root: Path, game: str | None = None) -> dict[str, Any]:
+    """The experiment under one MLflow run (tag padflow.stage=transfer); `game` overrides the config's."""
+    section = dict(params.get("transfer") or {})
+    if game is not None:
+        section = {**section, "game": game, "tasks": []}
+    cfg = from_mapping(TransferConfig, section, "transfer")
+    train_cfg = from_mapping(TrainConfig, params.get("train"), "train")
+    seed = int(params.get("seed", 0))
+    tracking.check_tracking(tracking.tracking_uri(root))
+    with tracking.stage_run(root, "transfer", tags={"padflow.profile": str(params.get("profile", "")),
+                                                    "padflow.held_out_game": cfg.game}):
+        result = transfer(cfg, train_cfg, root, seed, runner_config(params, "evaluate"))
+        out = result["out_dir"]
+        tracking.log_stage(
+            {"transfer": asdict(cfg), "train": asdict(train_cfg), "seed": seed},
+            result["metrics"],
+            {"transfer": out / MARKDOWN_FILE, "transfer/tables": out / TABLE_FILE, "transfer/summary": out / SUMMARY_FILE},
+            result["curves"],
+        )
+    return result

@@ -1,0 +1,119 @@
+"""`ingest(src, out, cfg)`: list the inputs, settle what needs no decoding, normalize the rest in parallel, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+
+from padflow.fanout import TaskRunnerConfig, fan_out
+from padflow.ingest.cache import previous_report, remove_stale, reusable, write_record
+from padflow.ingest.config import IngestConfig
+from padflow.ingest.forensics import Rejection
+from padflow.ingest.manifest import Candidate, check_readable, list_inputs
+from padflow.ingest.normalize import IngestJob, ingest_one, video_id_for
+from padflow.ingest.report import METRICS_FILE, REPORT_FILE, VIDEOS_DIR, IngestReport, IngestRow
+from padflow.io import file_sha256, write_json
+
+
+def ingest(
+    src: Path,
+    out: Path,
+    cfg: IngestConfig,
+    workers: int = 1,
+    progress: Callable[[int, int, IngestRow], None] | None = None,
+    runner: TaskRunnerConfig = TaskRunnerConfig(),
+) -> IngestReport:
+    """Ingest the folder or manifest `src` into `out`; write the report and metrics; return the report.
+
+    Files that need decoding are normalized with `fan_out` on `runner`, `workers` at a time.
+    `progress(done, total, row)` is called as each of them finishes.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    src, out = Path(src), Path(out)
+    started = time.perf_counter()
+    root, candidates, ignored = list_inputs(src, out, cfg.extensions)
+    fingerprint = cfg.fingerprint()
+    previous = previous_report(out)
+    rows, jobs = plan(candidates, root, out, previous, reusable(previous, fingerprint, out))
+    for i, row in zip(jobs, _run_jobs(list(jobs.values()), cfg, workers, progress, runner)):
+        rows[i] = row
+
+    files = tuple(rows[i] for i in range(len(candidates)))
+    for row in files:
+        if row.status == "accepted":
+            write_record(out, row, cfg)
+    removed = remove_stale(out, previous, {r.video_id for r in files if r.status == "accepted" and r.video_id})
+    report = IngestReport(
+        input=str(src),
+        output=str(out),
+        files=files,
+        removed=tuple(removed),
+        config=asdict(cfg),
+        fingerprint=fingerprint,
+        wall_s=time.perf_counter() - started,
+        ignored=ignored,
+    )
+    write_json(out / REPORT_FILE, report.to_dict())
+    write_json(out / METRICS_FILE, report.summary())
+    return report
+
+
+def plan(
+    candidates: list[Candidate],
+    root: Path,
+    out: Path,
+    previous: Mapping,
+    reused: Mapping[str, IngestRow],
+) -> tuple[dict[int, IngestRow], dict[int, IngestJob]]:
+    """Settle what needs no decoding (unreadable, escaping, duplicate, reusable) and list the rest as jobs."""
+    rows: dict[int, IngestRow] = {}
+    hashed: dict[int, tuple[Path, str, int]] = {}
+    for i, candidate in enumerate(candidates):
+        rejection = check_readable(candidate, root)
+        if rejection is None:
+            resolved = candidate.path.resolve()
+            try:
+                hashed[i] = (resolved, file_sha256(resolved), resolved.stat().st_size)
+            except OSError as exc:
+                rejection = Rejection("unreadable", f"cannot read: {exc.strerror or exc}")
+        if rejection is not None:
+            meta = asdict(candidate.meta)
+            rows[i] = IngestRow(candidate.display_path, "rejected", rejection.reason, rejection.detail, **meta)
+
+    # One input per content hash: the one ingested before if it is still listed, else the first.
+    before = previous.get("files", [])
+    accepted_before = {r.get("sha256"): r.get("path") for r in before if r.get("status") == "accepted"}
+    owner: dict[str, int] = {}
+    for i in sorted(hashed, key=lambda i: (candidates[i].display_path != accepted_before.get(hashed[i][1]), i)):
+        owner.setdefault(hashed[i][1], i)
+
+    jobs: dict[int, IngestJob] = {}
+    for i, (resolved, sha256, size) in hashed.items():
+        candidate = candidates[i]
+        meta = asdict(candidate.meta)
+        if owner[sha256] != i:
+            detail = f"same bytes as {candidates[owner[sha256]].display_path}"
+            rows[i] = IngestRow(candidate.display_path, "rejected", "duplicate", detail, sha256, bytes_in=size, **meta)
+        elif sha256 in reused:
+            rows[i] = dataclasses.replace(reused[sha256], path=candidate.display_path, processed=False, **meta)
+        else:
+            output = out / VIDEOS_DIR / f"{video_id_for(sha256)}.mp4"
+            jobs[i] = IngestJob(resolved, candidate.display_path, sha256, size, candidate.meta, output)
+    return rows, jobs
+
+
+def _run_jobs(
+    jobs: list[IngestJob],
+    cfg: IngestConfig,
+    workers: int,
+    progress: Callable[[int, int, IngestRow], None] | None,
+    runner: TaskRunnerConfig,
+) -> list[IngestRow]:
+    """`ingest_one` over the jobs on `runner`; rows in job order (ingest_one never raises for a bad file)."""
+    return fan_out(functools.partial(ingest_one, cfg=cfg), jobs, name="ingest", runner=runner, workers=workers,
+                   labels=[job.display_path for job in jobs], progress=progress)

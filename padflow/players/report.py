@@ -1,0 +1,255 @@
+"""Completion rates of players on tasks, with Wilson 95% intervals: rows, Markdown, JSON summaries, plots.
+
+Two reports read the same episodes: `padflow suite` (one row per task: rates_by_task,
+suite_markdown) and the evaluate stage (one row per level, group and player: rate_rows, then
+markdown_report, task_summaries, group_summaries and plot_rates over those rows).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+from padflow.io import save_figure
+from padflow.players.rollout import EpisodeResult
+from padflow.sim.registry import all_tasks, get_task
+from padflow.sim.task import CATEGORIES, DIMS
+
+CONFIDENCE = 0.95
+LEVELS = ("task", "game", "category", "dim", "overall")
+OVERALL = "all"  # the group name of the overall level
+PLAYER_COLOURS = {"policy": "#2f5597", "scripted": "#70ad47", "random": "#ffc000", "noop": "#a5a5a5"}
+COMPARE_COLOUR = "#9dc3e6"  # any other player (the policy at another Euler step count)
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval for a binomial rate; (0, 1) when n == 0."""
+    if n == 0:
+        return 0.0, 1.0
+    ci = binomtest(successes, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+# --- the suite: one row per task ----------------------------------------------------------------
+
+
+def rates_by_task(results: Iterable[EpisodeResult]) -> list[dict]:
+    """One row per task (suite order): id, game, category, dim, and per player rate / n / CI."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        c = counts[(r.task_id, r.player)]
+        c[0] += int(r.success)
+        c[1] += 1
+    players = sorted({p for _, p in counts}, key=lambda p: ("scripted", "random", "noop").index(p) if p in ("scripted", "random", "noop") else 9)
+    rows = []
+    for task in all_tasks().values():
+        if not any((task.id, p) in counts for p in players):
+            continue
+        row = {"id": task.id, "game": task.game, "engine": task.engine, "category": task.category, "dim": task.dim}
+        for p in players:
+            s, n = counts.get((task.id, p), (0, 0))
+            lo, hi = wilson_interval(s, n)
+            row[p] = s / n if n else None
+            row[f"{p}_n"] = n
+            row[f"{p}_ci"] = (round(lo, 3), round(hi, 3))
+        rows.append(row)
+    return rows
+
+
+def suite_markdown(rows: list[dict], players: Iterable[str]) -> str:
+    players = list(players)
+    head = "| task | game | category | dim | " + " | ".join(players) + " |"
+    sep = "|" + "---|" * (4 + len(players))
+    lines = [head, sep]
+    for r in rows:
+        cells = []
+        for p in players:
+            rate = r.get(p)
+            cells.append("—" if rate is None else f"{rate:.2f}")
+        lines.append(f"| {r['id']} | {r['game']} | {r['category']} | {r['dim']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def discriminating_tasks(rows: list[dict], scripted_min: float = 0.6, random_max: float = 0.3) -> list[str]:
+    """Tasks where the scripted player clears `scripted_min` and random stays at or under `random_max`."""
+    return [
+        r["id"]
+        for r in rows
+        if r.get("scripted") is not None and r.get("random") is not None
+        and r["scripted"] >= scripted_min and r["random"] <= random_max
+    ]
+
+
+# --- evaluation: one row per (level, group, player) ---------------------------------------------
+
+
+def failed_tasks(errors: Iterable[tuple[str, str, str | None]]) -> dict[str, str]:
+    """task id → reason, from (task id, player, error or None) of every job: the tasks on which some player crashed."""
+    failed: dict[str, str] = {}
+    for task_id, player, error in errors:
+        if error is not None:
+            reason = f"{player}: {error}"
+            failed[task_id] = f"{failed[task_id]}; {reason}" if task_id in failed else reason
+    return failed
+
+
+def rate_rows(results: Iterable[EpisodeResult], players: Sequence[str], task_ids: Sequence[str],
+              failed: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One row per (level, group, player): successes, episodes, rate and Wilson 95% interval.
+
+    Task rows hold whatever episodes finished; the other levels leave the `failed` tasks out entirely.
+    """
+    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    tasks = {t: get_task(t) for t in task_ids}
+    for r in results:
+        task = tasks[r.task_id]
+        groups = [("task", task.id)]
+        if task.id not in failed:
+            groups += [("game", task.game), ("category", task.category), ("dim", task.dim), ("overall", OVERALL)]
+        for level, group in groups:
+            c = counts[(level, group, r.player)]
+            c[0] += int(r.success)
+            c[1] += 1
+    order = {
+        "task": list(task_ids),
+        "game": list(dict.fromkeys(t.game for t in tasks.values())),
+        "category": [c for c in CATEGORIES if any(t.category == c for t in tasks.values())],
+        "dim": [d for d in DIMS if any(t.dim == d for t in tasks.values())],
+        "overall": [OVERALL],
+    }
+    rows = []
+    for level in LEVELS:
+        for group in order[level]:
+            for player in players:
+                s, n = counts.get((level, group, player), (0, 0))
+                lo, hi = wilson_interval(s, n)
+                rows.append({
+                    "level": level, "group": group, "player": player, "successes": s, "episodes": n,
+                    "rate": s / n if n else None, "ci_low": round(lo, 4) if n else None, "ci_high": round(hi, 4) if n else None,
+                    "failed": level == "task" and group in failed,
+                })
+    return rows
+
+
+def rate_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """`<player>.<level>.<group>` (and `<player>.overall`) → rate, for MLflow's run comparison."""
+    metrics = {}
+    for r in rows:
+        if r["rate"] is None:
+            continue
+        name = f"{r['player']}.overall" if r["level"] == "overall" else f"{r['player']}.{r['level']}.{r['group']}"
+        metrics[name] = round(float(r["rate"]), 4)
+    return metrics
+
+
+def _cell(row: Mapping[str, Any] | None) -> str:
+    if row is None or row["rate"] is None:
+        return "—"
+    return f"{row['rate']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+
+
+def markdown_report(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str],
+                    euler: Sequence[Mapping[str, Any]], header: str) -> str:
+    """Per-category, per-dim, per-game, overall and per-task tables (rate [Wilson 95%]), then the Euler comparison."""
+    index = {(r["level"], r["group"], r["player"]): r for r in rows}
+    out = [header, ""]
+    titles = {"category": "Per category", "dim": "Per 2D/3D", "game": "Per game", "overall": "Overall", "task": "Per task"}
+    for level in ("category", "dim", "game", "overall", "task"):
+        groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level))
+        out += [f"## {titles[level]}", "", f"| {level} | n | " + " | ".join(players) + " |", "|" + "---|" * (len(players) + 2)]
+        for g in groups:
+            n = max(index[(level, g, p)]["episodes"] for p in players)
+            name = f"{g} (failed)" if level == "task" and g in failed else g
+            out.append(f"| {name} | {n} | " + " | ".join(_cell(index.get((level, g, p))) for p in players) + " |")
+        out.append("")
+    out += ["## Euler steps (same seeds)", "", "| player | Euler steps | overall | ms per chunk |", "|---|---|---|---|"]
+    for e in euler:
+        out.append(f"| {e['player']} | {e['euler_steps']} | {_cell(index.get(('overall', OVERALL, e['player'])))} | "
+                   f"{e['ms_per_chunk']:.1f} |")
+    out.append("")
+    if failed:
+        out += ["## Failed tasks (left out of every aggregate)", ""] + [f"- `{t}`: {why}" for t, why in failed.items()] + [""]
+    return "\n".join(out)
+
+
+def task_summaries(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per task: id, game, category, dim, each player's rate and interval, and why it failed (if it did)."""
+    index = {(r["group"], r["player"]): r for r in rows if r["level"] == "task"}
+    out = []
+    for task_id in dict.fromkeys(r["group"] for r in rows if r["level"] == "task"):
+        task = get_task(task_id)
+        item: dict[str, Any] = {"id": task.id, "game": task.game, "category": task.category, "dim": task.dim,
+                                "status": "failed" if task_id in failed else "ok", "error": failed.get(task_id)}
+        for p in players:
+            r = index[(task_id, p)]
+            item[p] = r["rate"]
+            item[f"{p}_ci"] = None if r["rate"] is None else [r["ci_low"], r["ci_high"]]
+            item[f"{p}_episodes"] = r["episodes"]
+        out.append(item)
+    return out
+
+
+def group_summaries(rows: Sequence[Mapping[str, Any]], level: str) -> dict[str, dict[str, Any]]:
+    """group → player → {rate, ci, successes, episodes} for one level."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["level"] == level:
+            ci = None if r["rate"] is None else [r["ci_low"], r["ci_high"]]
+            out.setdefault(r["group"], {})[r["player"]] = {"rate": r["rate"], "ci": ci, "successes": r["successes"],
+                                                          "episodes": r["episodes"]}
+    return out
+
+
+# --- plots --------------------------------------------------------------------------------------
+
+
+def _colour(player: str) -> str:
+    return PLAYER_COLOURS.get(player, COMPARE_COLOUR)
+
+
+def _bars(ax: Any, rows: Sequence[Mapping[str, Any]], level: str, players: Sequence[str]) -> None:
+    groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level))
+    index = {(r["group"], r["player"]): r for r in rows if r["level"] == level}
+    width = 0.8 / len(players)
+    for k, p in enumerate(players):
+        xs = np.arange(len(groups)) + (k - (len(players) - 1) / 2) * width
+        rates = [index[(g, p)]["rate"] or 0.0 for g in groups]
+        lows = [max(0.0, rate - (index[(g, p)]["ci_low"] or 0.0)) for g, rate in zip(groups, rates)]
+        highs = [max(0.0, (index[(g, p)]["ci_high"] or 0.0) - rate) for g, rate in zip(groups, rates)]
+        ax.bar(xs, rates, width, yerr=[lows, highs], capsize=2, color=_colour(p), label=p,
+               error_kw={"elinewidth": 0.7, "ecolor": "#404040"})
+    ax.set_xticks(np.arange(len(groups)), groups, rotation=60 if level == "task" else 0,
+                  ha="right" if level == "task" else "center", fontsize=7 if level == "task" else 9)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("completion rate")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot_rates(rows: Sequence[Mapping[str, Any]], players: Sequence[str], out_dir: Path) -> list[Path]:
+    """Bar charts with Wilson 95% error bars: players per category and per dim; players per task."""
+    import matplotlib  # here, not at the top: `padflow suite` never plots
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100, gridspec_kw={"width_ratios": [3, 2]})
+    for ax, level, title in ((axes[0], "category", "per category"), (axes[1], "dim", "per 2D/3D")):
+        _bars(ax, rows, level, players)
+        ax.set_title(title)
+    axes[0].legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    paths.append(save_figure(fig, out_dir / "rates_by_category.png"))
+    n_tasks = len({r["group"] for r in rows if r["level"] == "task"})
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * n_tasks * len(players) / 2), 4.5), dpi=100)
+    _bars(ax, rows, "task", players)
+    ax.set_title("per task")
+    ax.legend(fontsize=8, ncol=len(players))
+    fig.tight_layout()
+    paths.append(save_figure(fig, out_dir / "rates_by_task.png"))
+    return paths

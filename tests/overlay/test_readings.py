@@ -1,0 +1,125 @@
+"""Reading a video's actions off its overlay: decoding in batches, chained parsing, button calibration, stick normalization."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.overlay_parser import OverlayParser, ParserConfig
+from padflow.actions import AXIS_INDEX, BUTTON_INDEX
+from padflow.overlay.crops import frame_crops, parser_batch, placement_transform, skin_view
+from padflow.overlay.library import load_library
+from padflow.overlay.readings import calibrate_buttons, decoded_crops, normalize_sticks, parse_video
+from padflow.video import VideoError, iter_frames, write_mp4
+from tasks.extract import ExtractConfig
+
+TINY_PARSER = ParserConfig(crop_size=(64, 48), hidden_sizes=(8, 16, 24, 32), num_attention_heads=(1, 1, 1, 1), head_size=16, grid=5)
+
+
+def tiny_parser(seed: int = 0) -> OverlayParser:
+    """A real, untrained parser (random weights): chaining does not depend on its accuracy."""
+    import torch
+
+    torch.manual_seed(seed)
+    return OverlayParser(TINY_PARSER).eval()
+
+
+def test_decoded_crops_come_in_batches_of_every_frame(tmp_path: Path):
+    skin = load_library().skins["xbox-01"]
+    view = skin_view(skin, TINY_PARSER.crop_size, TINY_PARSER.stick_size)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (90, 160, 3), dtype=np.uint8) for _ in range(10)]
+    video = tmp_path / "v.mp4"
+    write_mp4(video, frames, 30.0)
+    transform = placement_transform((40.0, 20.0, 120.0, 70.0), skin.size)
+    batches = list(decoded_crops(video, transform, view, skin.size, 4, 1))
+    assert [len(c) for c, _, _ in batches] == [4, 4, 2] and all(fps == 30.0 for _, _, fps in batches)
+    expected = [frame_crops(f, transform, view, skin.size) for f in iter_frames(video)]
+    np.testing.assert_array_equal(np.concatenate([c for c, _, _ in batches]), np.stack([e[0] for e in expected]))
+    np.testing.assert_array_equal(np.concatenate([s for _, s, _ in batches]), np.stack([e[1] for e in expected]))
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    with pytest.raises(VideoError, match="junk.mp4"):
+        list(decoded_crops(tmp_path / "junk.mp4", transform, view, skin.size, 4, 1))
+
+
+def test_pairs_chain_across_batches():
+    parser = tiny_parser()
+    w, h = TINY_PARSER.crop_size
+    s = TINY_PARSER.stick_size
+    view = skin_view(load_library().skins["xbox-01"], TINY_PARSER.crop_size, s)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (11, h, w, 3), dtype=np.uint8)
+    sticks = rng.integers(0, 256, (11, 2, s, s, 3), dtype=np.uint8)
+    whole = parser.read(parser_batch(crops, sticks, view))
+    batches = [(crops[i : i + 4], sticks[i : i + 4], 30.0) for i in range(0, len(crops), 4)]
+    chained, conf, fps, logits = parse_video(parser, view, iter(batches))
+    # Buttons agree exactly; sticks to float rounding (CPU kernels block a batch of 4 and of 11 differently).
+    np.testing.assert_array_equal(chained[:, :17], whole.actions[:, :17])
+    np.testing.assert_allclose(chained[:, 17:], whole.actions[:, 17:], atol=1e-5)
+    np.testing.assert_allclose(conf, whole.confidence, rtol=1e-4)
+    np.testing.assert_allclose(logits, whole.button_logits, atol=1e-4)
+    assert fps == 30.0
+
+
+def test_sticks_are_normalized_by_the_99th_percentile():
+    actions = np.zeros((200, 21), np.float32)
+    actions[:, AXIS_INDEX["LEFT_X"]] = [0.0] * 48 + [0.5] * 150 + [1.0, -1.0]  # two outliers
+    actions[:, AXIS_INDEX["LEFT_Y"]] = np.linspace(-0.4, 0.4, 200)
+    jitter = np.random.default_rng(0).uniform(-0.01, 0.01, 200)
+    actions[:, AXIS_INDEX["RIGHT_X"]] = jitter  # never moved
+    actions[:, AXIS_INDEX["RIGHT_Y"]] = 0.2 + jitter  # never moved, read 0.2 off centre at rest
+    out, scales, centres = normalize_sticks(actions, ExtractConfig(stick_min_range=0.3))
+    # sorted |LEFT_X|: 48 x 0, 150 x 0.5, then 1.0, 1.0; the 99th percentile sits 0.01 of the way from 0.5 to 1.0
+    assert scales["LEFT_X"] == pytest.approx(0.505)
+    assert out[100, AXIS_INDEX["LEFT_X"]] == pytest.approx(0.5 / 0.505)
+    assert out[198, AXIS_INDEX["LEFT_X"]] == 1.0 and out[199, AXIS_INDEX["LEFT_X"]] == -1.0  # clipped
+    assert scales["LEFT_Y"] == pytest.approx(np.percentile(np.abs(np.linspace(-0.4, 0.4, 200)), 99))
+    assert np.abs(out[:, AXIS_INDEX["LEFT_Y"]]).max() == 1.0
+    assert centres["LEFT_X"] == centres["LEFT_Y"] == 0.0  # moving axes are only scaled
+    # an axis that never moved is not blown up to full deflection; its rest reading becomes centre
+    assert scales["RIGHT_X"] == 1.0 and scales["RIGHT_Y"] == 1.0
+    assert centres["RIGHT_Y"] == pytest.approx(0.2 + np.median(jitter), abs=1e-6)
+    assert np.abs(out[:, AXIS_INDEX["RIGHT_X"]]).max() <= 0.02 and np.abs(out[:, AXIS_INDEX["RIGHT_Y"]]).max() <= 0.02
+    np.testing.assert_array_equal(out[:, :17], actions[:, :17])
+
+
+def test_a_stick_held_over_the_whole_video_stays_deflected():
+    actions = np.zeros((100, 21), np.float32)
+    # held left throughout but released now and then, read at -0.45 (small overlays under-read full deflection)
+    actions[:, AXIS_INDEX["LEFT_X"]] = np.where(np.arange(100) % 25 == 0, -0.2, -0.45)
+    actions[:, AXIS_INDEX["LEFT_Y"]] = 0.95  # pushed to the rim and never released
+    out, scales, centres = normalize_sticks(actions, ExtractConfig())
+    assert centres["LEFT_X"] == centres["LEFT_Y"] == 0.0
+    assert np.all(out[actions[:, AXIS_INDEX["LEFT_X"]] == -0.45, AXIS_INDEX["LEFT_X"]] == -1.0)
+    assert np.all(out[:, AXIS_INDEX["LEFT_Y"]] == 1.0)
+
+
+def test_a_resting_stick_read_far_off_centre_but_still_is_centred():
+    # a resting cap over a background edge reads 0.6 off centre, unchanged all video
+    actions = np.zeros((100, 21), np.float32)
+    actions[:, AXIS_INDEX["RIGHT_X"]] = -0.59 + np.random.default_rng(0).uniform(-0.01, 0.01, 100)
+    out, scales, centres = normalize_sticks(actions, ExtractConfig())
+    assert scales["RIGHT_X"] == 1.0
+    assert np.abs(out[:, AXIS_INDEX["RIGHT_X"]]).max() <= 0.02
+
+
+def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay():
+    t = 300
+    rng = np.random.default_rng(0)
+    logits = np.full((t, 17), -7.0, np.float32) + rng.normal(0, 0.5, (t, 17)).astype(np.float32)
+    south, left, start = BUTTON_INDEX["SOUTH"], BUTTON_INDEX["DPAD_LEFT"], BUTTON_INDEX["START"]
+    presses = rng.random(t) < 0.2
+    logits[presses, south] = 5.0  # pressed a fifth of the time: rises 12 above rest
+    logits[:, left] = rng.uniform(0.2, 3.3, t)  # a skin whose rest look the parser reads at p 0.55-0.96
+    held = np.arange(t) >= 60
+    logits[:, start] = np.where(held, 6.0, -6.0)  # held for the last 80 % of the video
+    actions = np.zeros((t, 21), np.float32)
+    actions[:, :17] = logits > 0
+    actions[:, 17] = np.linspace(-1, 1, t)
+    out, rest, changed = calibrate_buttons(actions, logits, 0.1, 4.0)
+    assert not out[:, left].any()  # was read pressed in every frame
+    np.testing.assert_array_equal(out[:, south], presses)
+    np.testing.assert_array_equal(out[:, start], held)
+    assert changed == {"DPAD_LEFT": t}
+    assert rest["SOUTH"] == pytest.approx(np.quantile(logits[:, south], 0.1), abs=1e-3)
+    np.testing.assert_array_equal(out[:, 17:], actions[:, 17:])  # sticks untouched
