@@ -19,7 +19,7 @@ from padflow.config import select_run  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 # What a pipeline run needs from the project; data and tracking stores are made fresh.
 PROJECT_FILES = ("dvc.yaml", "params.yaml", "run.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
-PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models", "assets")
+PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models")
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -43,6 +43,12 @@ def copy_project(dest: Path, profile: str = "debug") -> Path:
     _git(dest, "add", "-A")
     _git(dest, "commit", "-q", "-m", "test project")
     return dest
+
+
+@pytest.fixture(scope="session")
+def make_project():
+    """`copy_project` for test modules (they cannot import this file by name)."""
+    return copy_project
 
 
 @pytest.fixture

@@ -11,16 +11,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY_FILES = ("dvc.yaml", "params.yaml", "run.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
-COPY_DIRS = (".dvc", "profiles", "padflow", "tasks", "models")
 
 
 def _generator():
@@ -31,13 +27,6 @@ def _generator():
 
 
 dvc_deps = _generator()
-
-
-def _run(cwd: Path, *args: str) -> str:
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
-    if done.returncode:
-        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 def _changed(project: Path) -> set[str]:
@@ -69,24 +58,10 @@ def _stand_in_outputs(project: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def recorded(tmp_path_factory: pytest.TempPathFactory, make_project) -> Path:
     """A default-profile copy of the project with every stage recorded in dvc.lock and up to date."""
-    project = tmp_path_factory.mktemp("record") / "project"
-    project.mkdir()
-    for name in COPY_FILES:
-        shutil.copy2(ROOT / name, project / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tmp", "cache", "site_cache", "config.local")
-    for name in COPY_DIRS:
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, project / name, ignore=ignore)
-    from padflow.config import select_run
-
-    select_run(project, profile="default", input="data/raw")
-    _stand_in_outputs(project)
-    git = ("git", "-c", "user.name=padflow-test", "-c", "user.email=test@padflow.invalid")
-    _run(project, "git", "init", "-q")
-    _run(project, *git, "add", "-A")
-    _run(project, *git, "commit", "-q", "-m", "project")
+    project = make_project(tmp_path_factory.mktemp("record") / "project", profile="default")
+    _stand_in_outputs(project)  # in data/ and metrics/, which git ignores: the copy's commit stays clean
     from dvc.repo import Repo
 
     with contextlib.chdir(project), Repo(str(project)) as repo:
