@@ -45,6 +45,25 @@ def copy_project(dest: Path, profile: str = "debug") -> Path:
     return dest
 
 
+def remux_faststart(source: Path, dest: Path) -> None:
+    """`source`'s video packets remuxed into `dest` with the index first (+faststart): a file cut
+    short then still opens, and ends early."""
+    import av  # only the tests that damage videos need it
+
+    with av.open(str(source)) as src, av.open(str(dest), "w", format="mp4", options={"movflags": "+faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+
+
+@pytest.fixture(scope="session")
+def faststart():
+    """`remux_faststart` for test modules (they cannot import this file by name)."""
+    return remux_faststart
+
+
 @pytest.fixture(scope="session")
 def make_project():
     """`copy_project` for test modules (they cannot import this file by name)."""

@@ -71,15 +71,11 @@ def write_audio_only(path: Path) -> None:
             container.mux(packet)
 
 
-def faststart_cut(good: Path, cut: Path, keep: float) -> None:
-    """The first `keep` share of `good` remuxed with its index first: it opens, then ends early."""
+def faststart_cut(remux, good: Path, cut: Path, keep: float) -> None:
+    """The first `keep` share of `good` remuxed with its index first (`remux`: the `faststart`
+    fixture): it opens, then ends early."""
     whole = cut.with_suffix(".whole")
-    with av.open(str(good)) as src, av.open(str(whole), "w", format="mp4", options={"movflags": "+faststart"}) as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(video=0):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
+    remux(good, whole)
     data = whole.read_bytes()
     whole.unlink()
     cut.write_bytes(data[: int(len(data) * keep)])
@@ -137,7 +133,7 @@ def samples() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="package")
-def inputs(tmp_path_factory) -> Path:
+def inputs(tmp_path_factory, faststart) -> Path:
     """A folder with good videos of several kinds, every kind of bad file, and a non-video file."""
     root = tmp_path_factory.mktemp("inputs")
     src = root / "videos"
@@ -151,9 +147,9 @@ def inputs(tmp_path_factory) -> Path:
     (src / "empty.mp4").write_bytes(b"")
     good_a = (src / "good_a.mp4").read_bytes()
     (src / "truncated.mp4").write_bytes(good_a[: len(good_a) // 2])
-    faststart_cut(src / "good_a.mp4", src / "cut_early.mp4", keep=0.5)  # not even the first frame decodes
+    faststart_cut(faststart, src / "good_a.mp4", src / "cut_early.mp4", keep=0.5)  # not even the first frame decodes
     write_mp4(root / "long.mp4", moving_frames(90, seed=5), fps=30.0)
-    faststart_cut(root / "long.mp4", src / "cut_late.mp4", keep=0.6)
+    faststart_cut(faststart, root / "long.mp4", src / "cut_late.mp4", keep=0.6)
     (src / "notes.mp4").write_text("these are my notes, not a video\n" * 10)
     write_audio_only(src / "sound.mp4")
     damage_packets(src / "good_b.mp4", src / "corrupt.mp4", first=10, count=6)
