@@ -36,7 +36,7 @@ from padflow.players.footage import DISPLAY_ASPECT, fit_to_upload, record_gamepl
 from padflow.sim import all_tasks
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
-from padflow.video import read_frames, write_mp4
+from padflow.video import iter_frames, write_mp4
 
 
 # The default profile's tasks: one short task per game, 2-3 videos each (evaluate.tasks is the same list).
@@ -245,7 +245,7 @@ def contact_sheet(root: Path, cfg: CorpusConfig, truths: list[VideoTruth], path:
     cells = []
     for t in picked:
         middle = t.frames // 2
-        for i, frame in enumerate(read_frames(root / cfg.raw_dir / f"{t.plan.name}.mp4")):
+        for i, frame in enumerate(iter_frames(root / cfg.raw_dir / f"{t.plan.name}.mp4")):
             if i == middle:
                 cells.append(cv2.resize(frame, (426, 240), interpolation=cv2.INTER_AREA))
                 break

@@ -23,7 +23,6 @@ from padflow.video.decode import (
     VideoInfo,
     iter_frames,
     probe,
-    read_frames,
     read_frames_at,
 )
 from padflow.video.encode import Mp4Writer, h264_round_trip, write_gif, write_mp4
@@ -37,7 +36,6 @@ __all__ = [
     "in_background",
     "iter_frames",
     "probe",
-    "read_frames",
     "read_frames_at",
     "write_gif",
     "write_mp4",

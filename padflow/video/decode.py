@@ -98,11 +98,6 @@ def iter_frames(
             raise VideoError(f"{path}: no frame decodes")
 
 
-def read_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Every frame as uint8 (H, W, 3) RGB: `iter_frames(path)` (the old name)."""
-    return iter_frames(path)
-
-
 def read_frames_at(path: str | Path, indices: Iterable[int], *, fmt: str = "rgb24", threads: int = 0) -> dict[int, np.ndarray]:
     """The frames numbered `indices` (the package's numbering), by number, in ascending order.
 

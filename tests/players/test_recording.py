@@ -10,7 +10,7 @@ from PIL import Image
 from padflow.players.base import NoopPlayer
 from padflow.players.recording import RolloutRecorder, record_episode
 from padflow.sim import make_env
-from padflow.video import probe, read_frames
+from padflow.video import iter_frames, probe
 
 
 def mark(frame: np.ndarray, action: np.ndarray) -> np.ndarray:
@@ -27,7 +27,7 @@ def test_recorder_upscales_draws_and_writes_both_files(tmp_path: Path) -> None:
     assert paths == [tmp_path / "a.mp4", tmp_path / "a.gif"]
     info = probe(paths[0])
     assert (info.width, info.height, info.frames) == (120, 60, 30)  # 40 px wide x3 >= 100
-    first = next(iter(read_frames(paths[0])))
+    first = next(iter(iter_frames(paths[0])))
     assert first[:4, :4].min() > 200  # the drawing is in the video
     with Image.open(paths[1]) as gif:
         assert gif.size == (40, 20) and gif.n_frames == 5  # every 3rd frame, 0.5 s at 10 fps

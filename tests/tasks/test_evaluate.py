@@ -16,7 +16,7 @@ from models.policy import CONFIG_FILE, FlowMatchingPolicy, policy_profile, save_
 from padflow.config import load_params
 from padflow.sim.registry import all_tasks, get_task
 from padflow.sim.task import Task
-from padflow.video import read_frames
+from padflow.video import iter_frames
 from tasks.evaluate import EvaluateConfig, evaluate, load_checked_policy
 
 SHORT_TASKS = ("doom_basic_first_shot", "pong_hold_15s")  # episodes of at most 10 s and 20 s
@@ -67,7 +67,7 @@ def test_cli_reports_every_task_with_policy_and_baseline_rates(project: Path, po
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["rates_by_category.png", "rates_by_task.png"]
     for task_id in SHORT_TASKS:
         mp4, gif = out / "rollouts" / f"{task_id}_seed0.mp4", out / "rollouts" / f"{task_id}_seed0.gif"
-        first = next(iter(read_frames(mp4)))
+        first = next(iter(iter_frames(mp4)))
         assert first.shape[1] >= 480  # upscaled so the overlay is readable
         from PIL import Image
 

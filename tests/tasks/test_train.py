@@ -22,7 +22,7 @@ from padflow.config import load_params
 from padflow.commands.stage import run_stage
 from padflow.stages import metrics_path
 from padflow.tables import CHUNK_INDEX_SCHEMA, write_action_table, write_chunk_index
-from padflow.video import read_frames, write_mp4
+from padflow.video import iter_frames, write_mp4
 from tasks.train import TrainConfig
 
 FPS = 30.0
@@ -97,7 +97,7 @@ def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
 
     # The exported EMA policy runs on a decoded video frame through the simulator's preprocessing.
     policy = load_policy(project / "data/train/policy")
-    frame = next(iter(read_frames(project / "data/ingest/videos/v0.mp4")))
+    frame = next(iter(iter_frames(project / "data/ingest/videos/v0.mp4")))
     chunk = policy.sample(prepare_frames(frame, GAME_BOX, OVERLAY_BOX, "black", policy.cfg.image_size))
     assert chunk.shape == (1, 16, 21)
 

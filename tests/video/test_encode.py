@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from padflow.video import Mp4Writer, h264_round_trip, read_frames, write_gif, write_mp4
+from padflow.video import Mp4Writer, h264_round_trip, iter_frames, write_gif, write_mp4
 
 
 def test_h264_round_trip_keeps_size_count_and_picture(tmp_path: Path):
@@ -15,7 +15,7 @@ def test_h264_round_trip_keeps_size_count_and_picture(tmp_path: Path):
     with av.open(str(path)) as c:
         s = c.streams.video[0]
         assert s.codec_context.name == "h264" and float(s.average_rate) == pytest.approx(30.0)
-    decoded = list(read_frames(path))
+    decoded = list(iter_frames(path))
     assert len(decoded) == 10 and decoded[0].shape == (62, 82, 3)
     assert abs(int(decoded[5][30, 40].mean()) - 100) <= 3
 
