@@ -6,7 +6,10 @@ The default corpus holds 21 overlay videos, so one miss moves its localization r
 points. This builds `--corpora` corpora with the default corpus settings from params.yaml and
 seeds seed, seed + 1, ... (the first is the default corpus itself), localizes every video with
 extract's settings and scores it against the drawn box: found at IoU >= 0.8, right skin, and
-false overlays on the videos drawn without one. Misses are listed with what made them hard
+false overlays on the videos drawn without one. A video recorded unknown_skin (its best-fitting
+skin does not explain the overlay's looks: extract.localize.min_skin_agreement) is a miss; the
+summary counts those and gives the skin agreement of the localized videos' skins and of their
+runners-up, the margin that threshold has. Misses are listed with what made them hard
 (overlay width in px, opacity, compression, game). Prints one JSON object with --json, else a
 table of the misses and the summary.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -62,8 +66,9 @@ def main() -> None:
 
         parser = load_parser(root / extract.parser_dir)
     tallies: dict[str, Any] = {}  # "<split> <buttons>" -> pooled tally of the localized videos' actions
-    skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
-    library = load_library([root / d for d in skin_dirs])
+    # Absolute: the corpora are built in temporary folders, but the user's skins live in the project.
+    skin_dirs = tuple(str(root / d) for d in (params.get("overlay") or {}).get("skin_dirs") or ())
+    library = load_library(skin_dirs)
     seed = int(params.get("seed", 0))
     rows = []
     started = time.perf_counter()
@@ -79,7 +84,11 @@ def main() -> None:
                     "skin_id": plan.skin_id, "found_skin": loc.skin_id, "found": loc.found, "iou": None if iou is None else round(iou, 3),
                     "width_px": None if truth.overlay_box is None else truth.overlay_box[2] - truth.overlay_box[0],
                     "opacity": round(plan.opacity, 2), "crf": plan.crf, "seconds": loc.seconds, "reason": loc.reason,
+                    "outcome": loc.outcome, "agreement": loc.skin_agreement, "runner_up_agreement": loc.runner_up_agreement,
                 })  # fmt: skip
+                r = rows[-1]
+                print(f"[seed {r['seed']}] {r['video']} {r['skin_id']} → {r['outcome']} {r['found_skin']} iou {r['iou']} agreement {r['agreement']} "
+                      f"runner-up {r['runner_up_agreement']}", file=sys.stderr, flush=True)
                 if parser is not None and iou is not None and iou >= IOU_FLOOR:
                     shown = table_to_actions(read_action_table(Path(tmp) / "truth" / f"{plan.name}.parquet"))
                     read = read_actions(Path(tmp) / "raw" / f"{plan.name}.mp4", loc, library, parser, extract)
@@ -106,8 +115,11 @@ def main() -> None:
         "localized": len(localized),
         "localization_rate": round(len(localized) / len(overlay), 4) if overlay else None,
         "skin_id_accuracy": round(sum(r["found_skin"] == r["skin_id"] for r in localized) / len(localized), 4) if localized else None,
+        "unknown_skin_videos": sum(r["outcome"] == "unknown_skin" for r in overlay),
+        "agreement_localized": _spread([r["agreement"] for r in localized if r["agreement"] is not None]),
+        "agreement_runner_up": _spread([r["runner_up_agreement"] for r in overlay if r["runner_up_agreement"] is not None]),
         "no_overlay_videos": len(plain),
-        "false_overlay_rate": round(sum(r["found"] for r in plain) / len(plain), 4) if plain else None,
+        "false_overlay_rate": round(sum(r["outcome"] != "no_overlay" for r in plain) / len(plain), 4) if plain else None,
         "localized_by_width": by_width,
         "localize_s_mean": round(sum(r["seconds"] for r in rows) / len(rows), 2) if rows else None,
         **({"reading": {key: _reading(t) for key, t in sorted(tallies.items())}} if tallies else {}),
@@ -131,6 +143,12 @@ def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: A
     uncalibrated = calibrated.copy()  # calibration changes only buttons: the same sticks, the parser's own 0.5 threshold
     uncalibrated[:, :N_BUTTONS] = raw[:, :N_BUTTONS]
     return {"calibrated": calibrated, "uncalibrated": uncalibrated}
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "min": round(min(values), 3), "p05": round(float(np.percentile(values, 5)), 3), "median": round(float(np.median(values)), 3), "max": round(max(values), 3)}
 
 
 def _reading(tally: Any) -> dict[str, Any]:

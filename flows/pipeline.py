@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from padflow import tracking
 from padflow.config import load_params, project_root, select_run
 from padflow.dvc import DvcError, repro_stage
+from padflow.params_schema import load_checked_params
 from padflow.stages import STAGES, read_metrics
 
 
@@ -74,6 +75,7 @@ def pipeline(
     unknown = [s for s in chosen if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
+    load_checked_params(root_path, profile)  # the whole params.yaml, before run.yaml changes or any stage runs
     if profile:
         select_run(root_path, profile=profile)
     if input_dir:

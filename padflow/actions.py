@@ -71,6 +71,31 @@ NITROGEN_STICK_COLUMNS: dict[str, tuple[str, str]] = {
     "j_right": ("RIGHT_X", "RIGHT_Y"),
 }
 
+# The released NitroGen checkpoint's action vector (ng.pt, MineDojo/NitroGen at 3260844): 25 values
+# per step = 21 button tokens in `nitrogen/shared.py` order (shared.py:3-8, alphabetical; scripts/
+# play.py:86,176 zips the decoded buttons with exactly this list), then the left stick (x, y) and the
+# right stick (x, y) in [0, 1] (mm_tokenizers.py:235-253, the default non-old layout). Buttons and
+# triggers are pressed above 0.5 (mm_tokenizers.py:255-256). Stick y grows downwards: the play path
+# negates y before the XInput pad, whose y grows upwards (game_env.py:301-305, 311-314). The four
+# RIGHT_* tokens are not buttons of the unified pad: the reference's pad ignores them
+# (game_env.py:205-221), so they are dropped on the way in and written as 0 on the way out.
+# Open: MineDojo/NitroGen #43 quotes a maintainer order that differs from shared.py's; padflow follows
+# the code that plays the checkpoint (shared.py) until the checkpoint itself shows otherwise.
+NITROGEN_RELEASE_TOKENS: tuple[str, ...] = (
+    "BACK", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT", "DPAD_UP", "EAST", "GUIDE",
+    "LEFT_SHOULDER", "LEFT_THUMB", "LEFT_TRIGGER", "NORTH", "RIGHT_BOTTOM", "RIGHT_LEFT",
+    "RIGHT_RIGHT", "RIGHT_SHOULDER", "RIGHT_THUMB", "RIGHT_TRIGGER", "RIGHT_UP", "SOUTH",
+    "START", "WEST",
+)  # fmt: skip
+NITROGEN_RELEASE_STICKS: tuple[str, ...] = ("LEFT_X", "LEFT_Y", "RIGHT_X", "RIGHT_Y")  # indices 21..24
+NITROGEN_RELEASE_DIM = len(NITROGEN_RELEASE_TOKENS) + len(NITROGEN_RELEASE_STICKS)  # 25
+NITROGEN_RELEASE_UNUSED: tuple[str, ...] = tuple(t for t in NITROGEN_RELEASE_TOKENS if t not in BUTTON_INDEX)
+# Where each unified value sits in the release vector (17 button tokens, then the 4 stick values).
+RELEASE_INDEX_OF_UNIFIED: tuple[int, ...] = tuple(NITROGEN_RELEASE_TOKENS.index(b) for b in BUTTONS) + tuple(
+    len(NITROGEN_RELEASE_TOKENS) + i for i in range(len(NITROGEN_RELEASE_STICKS))
+)
+RELEASE_Y_FLIP: tuple[float, ...] = (1.0, -1.0, 1.0, -1.0)  # unified y up = -(release y down), per stick axis
+
 
 def canonical_name(name: str) -> str:
     """Map any accepted spelling of a button or axis to its canonical upper-case name."""
@@ -172,3 +197,24 @@ def _as_float(field: str, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"action[{field}] = {value!r} is not a number") from None
+
+
+def release_to_unified(values: Any) -> np.ndarray:
+    """Release vectors (..., 25) → unified actions (..., 21): tokens > 0.5 pressed, sticks [0, 1] → [-1, 1], y up."""
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.ndim == 0 or arr.shape[-1] != NITROGEN_RELEASE_DIM:
+        raise ValueError(f"release actions have shape {arr.shape}; expected (..., {NITROGEN_RELEASE_DIM})")
+    picked = arr[..., list(RELEASE_INDEX_OF_UNIFIED)]
+    out = np.empty_like(picked)
+    out[..., BUTTON_SLICE] = (picked[..., BUTTON_SLICE] > 0.5).astype(np.float32)
+    out[..., AXIS_SLICE] = np.clip(picked[..., AXIS_SLICE] * 2.0 - 1.0, -1.0, 1.0) * np.array(RELEASE_Y_FLIP, np.float32)
+    return out
+
+
+def unified_to_release(actions: Any) -> np.ndarray:
+    """Unified actions (..., 21) → release vectors (..., 25); the RIGHT_* tokens the pad lacks are 0."""
+    arr = validate_action(actions, "unified actions")
+    out = np.zeros((*arr.shape[:-1], NITROGEN_RELEASE_DIM), dtype=np.float32)
+    out[..., list(RELEASE_INDEX_OF_UNIFIED[:N_BUTTONS])] = arr[..., BUTTON_SLICE]
+    out[..., list(RELEASE_INDEX_OF_UNIFIED[N_BUTTONS:])] = (arr[..., AXIS_SLICE] * np.array(RELEASE_Y_FLIP, np.float32) + 1.0) / 2.0
+    return out

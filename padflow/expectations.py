@@ -9,6 +9,11 @@ Great Expectations context and validates one table at a time, optionally writing
 
 The thresholds come from the gate stage's config (params.yaml `gate`); the suite takes any object
 that has them (`SuiteLimits`).
+
+Unobserved controls (padflow.tables: controls the overlay's skin does not draw) are not labels:
+their cells hold neutral values that say nothing, so no expectation judges them — the value
+expectations of an unobserved axis are left out of the suite, and an unobserved button never
+counts towards a stuck hold. Their columns still exist, so schema and dtype are checked.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from padflow.actions import NITROGEN_BUTTON_COLUMNS
-from padflow.tables import ACTION_TABLE_SCHEMA
+from padflow.actions import ACTION_INDEX, NITROGEN_BUTTON_COLUMNS
+from padflow.tables import ACTION_TABLE_SCHEMA, table_observed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
 SUITE_NAME = "action_table"
 DOCS_SITE = "padflow_gate"
 DEFAULT_MIN_INLIERS = 20  # NitroGen's localization bar, when params.yaml names none
-AXIS_COLUMNS = ("left_x", "left_y", "right_x", "right_y")
+AXIS_COLUMNS = ("left_x", "left_y", "right_x", "right_y")  # table_frame's split of j_left / j_right
 
 
 class SuiteLimits(Protocol):
@@ -47,10 +52,11 @@ def table_frame(table: pa.Table, fps: float, inliers: int | None, min_confidence
 
     Sticks are split into left_x ... right_y; `t_error` = t - frame/fps; `low_confidence`;
     `low_confidence` = confidence < min_confidence (as 0/1); `hold_s` = how long the
-    longest-held button has been held at each frame; `inliers` repeats the
+    longest-held observed button has been held at each frame; `inliers` repeats the
     localization's inlier count on every row so a row-wise suite can check it (no such column
     when `inliers` is None).
     """
+    observed = table_observed(table)
     df = table.to_pandas()
     for column, (x, y) in (("j_left", AXIS_COLUMNS[:2]), ("j_right", AXIS_COLUMNS[2:])):
         if column in df:
@@ -62,7 +68,7 @@ def table_frame(table: pa.Table, fps: float, inliers: int | None, min_confidence
         df["t_error"] = df["t"].astype(float) - df["frame"].astype(float) / fps
     if "confidence" in df:
         df["low_confidence"] = (df["confidence"].astype(float) < min_confidence).astype(float)
-    buttons = [c for c in NITROGEN_BUTTON_COLUMNS if c in df]
+    buttons = [c for c in NITROGEN_BUTTON_COLUMNS if c in df and observed[ACTION_INDEX[c.upper()]]]
     df["hold_s"] = longest_hold(df[buttons].to_numpy(dtype=bool) if buttons else np.zeros((len(df), 0), bool)) / fps
     if inliers is not None:
         df["inliers"] = inliers
@@ -79,10 +85,11 @@ def longest_hold(pressed: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_suite(cfg: SuiteLimits, expected_rows: int, localized: bool = True) -> list[Any]:
+def build_suite(cfg: SuiteLimits, expected_rows: int, localized: bool = True, unobserved: tuple[str, ...] = ()) -> list[Any]:
     """The action-table expectations; each carries meta.reason, the quarantine reason it stands for.
 
-    `localized=False` leaves out weak_localization, for tables whose source has no inlier count.
+    `localized=False` leaves out weak_localization, for tables whose source has no inlier count;
+    the value expectations of `unobserved` axes (canonical names, e.g. RIGHT_X) are left out.
     """
     # Local: great_expectations takes seconds to import, and importing the gate stage's config
     # (the CLI, the params docs) must not pay for it.
@@ -116,6 +123,8 @@ def build_suite(cfg: SuiteLimits, expected_rows: int, localized: bool = True) ->
     for column in NITROGEN_BUTTON_COLUMNS:
         suite.append(e(gxe.ExpectColumnValuesToBeOfType, "dtype", column=column, type_="bool"))
     for column in AXIS_COLUMNS:
+        if column.upper() in unobserved:
+            continue
         suite.append(e(gxe.ExpectColumnValuesToNotBeNull, "axis_nan", column=column))
         suite.append(e(gxe.ExpectColumnValuesToBeBetween, "axis_out_of_range", column=column, min_value=-1.0, max_value=1.0))
     return suite
@@ -156,29 +165,35 @@ class TableValidator:
             )
         self.asset = self.context.data_sources.add_pandas("padflow").add_dataframe_asset("action_tables")
         self.batch = self.asset.add_batch_definition_whole_dataframe("table")
-        self._checkpoints: dict[tuple[int, bool], Any] = {}
+        self._checkpoints: dict[tuple[int, bool, tuple[str, ...]], Any] = {}
 
-    def _checkpoint(self, expected_rows: int, localized: bool):
-        # The duration expectations depend on the ingested length, so one suite per length.
-        if (expected_rows, localized) not in self._checkpoints:
+    def _checkpoint(self, expected_rows: int, localized: bool, unobserved: tuple[str, ...]):
+        # The duration expectations depend on the ingested length, so one suite per length (and per
+        # set of unobserved axes, whose expectations the suite leaves out).
+        unobserved = tuple(a for a in unobserved if a.lower() in AXIS_COLUMNS)
+        key = (expected_rows, localized, unobserved)
+        if key not in self._checkpoints:
             gx = self.gx
             from great_expectations.checkpoint import UpdateDataDocsAction
 
             name = f"{SUITE_NAME}_{expected_rows}" + ("" if localized else "_unlocalized")
-            expectations = build_suite(self.cfg, expected_rows, localized)
+            name += "".join(f"_no_{a.lower()}" for a in unobserved)
+            expectations = build_suite(self.cfg, expected_rows, localized, unobserved)
             suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
             vd = self.context.validation_definitions.add(gx.ValidationDefinition(name=name, data=self.batch, suite=suite))
             actions = [UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])] if self.docs_dir else []
-            self._checkpoints[(expected_rows, localized)] = self.context.checkpoints.add(
+            self._checkpoints[key] = self.context.checkpoints.add(
                 gx.Checkpoint(name=name, validation_definitions=[vd], actions=actions, result_format="SUMMARY")
             )
-        return self._checkpoints[(expected_rows, localized)]
+        return self._checkpoints[key]
 
-    def validate(self, table_id: str, df: pd.DataFrame, expected_rows: int, localized: bool = True) -> tuple[list[str], list[str]]:
-        """(reasons, failed expectation names) for one table; both empty when it passes."""
+    def validate(
+        self, table_id: str, df: pd.DataFrame, expected_rows: int, localized: bool = True, unobserved: tuple[str, ...] = ()
+    ) -> tuple[list[str], list[str]]:
+        """(reasons, failed expectation names) for one table; both empty when it passes. `unobserved`: its table_unobserved."""
         from great_expectations.core.run_identifier import RunIdentifier
 
-        result = self._checkpoint(expected_rows, localized).run(
+        result = self._checkpoint(expected_rows, localized, tuple(unobserved)).run(
             batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=table_id)
         )
         reasons: list[str] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 # DAG order; the same word names the dvc.yaml stage, the params.yaml section, the tasks/ module,
 # the Prefect task and the MLflow run.
-STAGES: tuple[str, ...] = ("corpus", "ingest", "parser_train", "extract", "gate", "train", "evaluate")
+STAGES: tuple[str, ...] = ("corpus", "ingest", "parser_train", "extract", "gate", "idm_train", "pseudo_label", "train", "evaluate")
 METRICS_DIR = "metrics"
 
 

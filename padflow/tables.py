@@ -9,15 +9,27 @@ Schema (one row per video frame):
     j_right     fixed list<float32>[2]
     confidence  float32          [0, 1]; 1.0 for ground truth
 
+Schema metadata: `padflow.action_schema` (the action layout's version) and `padflow.unobserved`,
+a JSON list of the controls (canonical names of padflow.actions: buttons and axes) the table has no
+reading of, because the overlay's skin does not draw them (a GameCube pad has no BACK, an SNES pad
+no sticks). An unobserved control is never "not pressed": its cells hold the neutral value (False,
+0.0) only so the file keeps NitroGen's layout and every row stays a valid action, and they are not
+labels. Every reader takes the mask with the values (`table_observed`: (21,) bool, True = observed);
+a table without the key (written before it existed, or by other tools) observes everything.
+
 The same layout carries ground truth (corpus sidecars), extraction output and imported labels,
 so they can be compared column by column.
 
 The chunk index (`CHUNK_INDEX_SCHEMA`, one row per training chunk) is what the gate stage writes
-and the train stage reads (`write_chunk_index`, `read_chunk_index`).
+and the train stage reads (`write_chunk_index`, `read_chunk_index`). Its `observed` column is the
+chunk's table's mask (21 bools in the unified action order); an index without it (older, or built
+another way) is read as observing everything (`chunk_observed`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +39,14 @@ import pyarrow.parquet as pq
 
 from padflow.actions import (
     ACTION_DIM,
+    ACTION_INDEX,
+    ACTION_NAMES,
     ACTION_SCHEMA_VERSION,
     AXIS_INDEX,
     BUTTON_INDEX,
     NITROGEN_BUTTON_COLUMNS,
     NITROGEN_STICK_COLUMNS,
+    canonical_name,
     validate_action,
 )
 from padflow.io import atomic_path
@@ -48,13 +63,36 @@ ACTION_TABLE_SCHEMA = pa.schema(
     metadata={"padflow.action_schema": ACTION_SCHEMA_VERSION},
 )
 _BUTTON_POS = [BUTTON_INDEX[c.upper()] for c in NITROGEN_BUTTON_COLUMNS]
+UNOBSERVED_KEY = b"padflow.unobserved"  # schema metadata: JSON list of the controls the table has no reading of
 
 
-def actions_to_table(actions: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> pa.Table:
-    """(T, 21) unified actions → an Arrow table in the action-table schema."""
+def observed_mask(unobserved: Iterable[str] = ()) -> np.ndarray:
+    """(21,) bool in the unified action order: False for each named control (any accepted spelling)."""
+    mask = np.ones(ACTION_DIM, dtype=bool)
+    for name in unobserved:
+        mask[ACTION_INDEX[canonical_name(name)]] = False
+    return mask
+
+
+def unobserved_names(mask: np.ndarray) -> tuple[str, ...]:
+    """The canonical names a (21,) observed mask leaves out, in the unified action order."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (ACTION_DIM,):
+        raise ValueError(f"observed mask must have shape ({ACTION_DIM},), got {mask.shape}")
+    return tuple(name for name, seen in zip(ACTION_NAMES, mask) if not seen)
+
+
+def actions_to_table(actions: np.ndarray, fps: float, confidence: np.ndarray | None = None, unobserved: Iterable[str] = ()) -> pa.Table:
+    """(T, 21) unified actions → an Arrow table in the action-table schema.
+
+    The `unobserved` controls are recorded in the schema metadata and their cells written neutral
+    (whatever `actions` holds there is no reading).
+    """
     actions = validate_action(actions, "actions")
     if actions.ndim != 2:
         raise ValueError(f"actions must be (T, {ACTION_DIM}), got {actions.shape}")
+    mask = observed_mask(unobserved)
+    actions = np.where(mask, actions, 0.0).astype(np.float32)
     n = len(actions)
     conf = np.ones(n, np.float32) if confidence is None else np.asarray(confidence, np.float32)
     if conf.shape != (n,):
@@ -65,11 +103,34 @@ def actions_to_table(actions: np.ndarray, fps: float, confidence: np.ndarray | N
         xy = np.ascontiguousarray(actions[:, [AXIS_INDEX[ax], AXIS_INDEX[ay]]], dtype=np.float32)
         columns.append(pa.FixedSizeListArray.from_arrays(pa.array(xy.reshape(-1)), 2))
     columns.append(pa.array(conf))
-    return pa.Table.from_arrays(columns, schema=ACTION_TABLE_SCHEMA)
+    metadata = {**ACTION_TABLE_SCHEMA.metadata, UNOBSERVED_KEY: json.dumps(list(unobserved_names(mask))).encode()}
+    return pa.Table.from_arrays(columns, schema=ACTION_TABLE_SCHEMA.with_metadata(metadata))
+
+
+def table_unobserved(table: pa.Table) -> tuple[str, ...]:
+    """The controls an action table has no reading of (canonical names, unified order); () for a table without the key."""
+    raw = (table.schema.metadata or {}).get(UNOBSERVED_KEY)
+    if raw is None:
+        return ()
+    try:
+        names = json.loads(raw)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError("not a list of control names")
+        return unobserved_names(observed_mask(names))
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError; so is an unknown control name
+        raise ValueError(f"action table metadata {UNOBSERVED_KEY.decode()} = {raw.decode(errors='replace')!r}: {exc}") from None
+
+
+def table_observed(table: pa.Table) -> np.ndarray:
+    """(21,) bool observed mask of an action table (True = a reading, False = unobserved); all True without the key."""
+    return observed_mask(table_unobserved(table))
 
 
 def table_to_actions(table: pa.Table) -> np.ndarray:
-    """An action table → (T, 21) float32 unified actions; ValueError names a missing column."""
+    """An action table → (T, 21) float32 unified actions; ValueError names a missing column.
+
+    Unobserved controls read as neutral here: take `table_observed(table)` with the values.
+    """
     missing = [f.name for f in ACTION_TABLE_SCHEMA if f.name not in table.column_names]
     if missing:
         raise ValueError(f"action table lacks column(s) {', '.join(missing)}")
@@ -83,8 +144,10 @@ def table_to_actions(table: pa.Table) -> np.ndarray:
     return out
 
 
-def write_action_table(path: str | Path, actions: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> Path:
-    table = actions_to_table(actions, fps, confidence)
+def write_action_table(
+    path: str | Path, actions: np.ndarray, fps: float, confidence: np.ndarray | None = None, unobserved: Iterable[str] = ()
+) -> Path:
+    table = actions_to_table(actions, fps, confidence, unobserved)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return Path(path)
@@ -111,16 +174,22 @@ CHUNK_INDEX_SCHEMA = pa.schema(
         pa.field("game", pa.string()),  # title when the source says, else "unknown"
         pa.field("density", pa.float32()),  # share of timesteps with any action
         pa.field("motion", pa.float32()),  # largest grey-level change between frames in the chunk
+        pa.field("observed", pa.list_(pa.bool_(), ACTION_DIM)),  # its table's mask, unified order: False = unobserved
     ]
 )
 # What a reader of the index needs (where each chunk is, what to mask, its game); fps, density and
-# motion are the gate's notes, which an index built another way (bench/truth_chunk_index.py) may lack.
+# motion are the gate's notes, which an index built another way (bench/truth_chunk_index.py) may lack;
+# without `observed`, every control is observed.
 CHUNK_INDEX_REQUIRED: tuple[str, ...] = ("video_id", "video_path", "table_path", "start_frame", "frames", "overlay_box", "game_box", "game")
 
 
 def write_chunk_index(index: pd.DataFrame, path: str | Path) -> Path:
-    """A DataFrame with the columns of CHUNK_INDEX_SCHEMA → Parquet at `path` (atomically)."""
-    table = pa.Table.from_pandas(index, schema=CHUNK_INDEX_SCHEMA, preserve_index=False)
+    """A DataFrame with the columns of CHUNK_INDEX_SCHEMA → Parquet at `path` (atomically); a chunk without `observed` observes everything."""
+    observed = CHUNK_INDEX_SCHEMA.field("observed")
+    base = pa.schema([f for f in CHUNK_INDEX_SCHEMA if f.name != observed.name])
+    table = pa.Table.from_pandas(index.drop(columns=[observed.name], errors="ignore"), schema=base, preserve_index=False)
+    mask = pa.array(chunk_observed(index).reshape(-1))
+    table = table.append_column(observed, pa.FixedSizeListArray.from_arrays(mask, ACTION_DIM))
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return Path(path)
@@ -138,3 +207,19 @@ def read_chunk_index(path: str | Path) -> pd.DataFrame:
     if df.empty:
         raise ValueError(f"{path}: chunk index has no chunks; nothing to train on")
     return df.reset_index(drop=True)
+
+
+def chunk_observed(index: pd.DataFrame) -> np.ndarray:
+    """(N, 21) bool observed mask of every chunk of an index; all True for an index without the `observed` column."""
+    if "observed" not in index.columns:
+        return np.ones((len(index), ACTION_DIM), dtype=bool)
+    rows = [np.ones(ACTION_DIM, bool) if _missing(v) else np.asarray(v, dtype=bool) for v in index["observed"]]
+    mask = np.stack(rows) if rows else np.ones((0, ACTION_DIM), bool)
+    if mask.shape != (len(index), ACTION_DIM):
+        raise ValueError(f"chunk index column observed must hold {ACTION_DIM} bools per chunk, got shape {mask.shape}")
+    return mask
+
+
+def _missing(value: object) -> bool:
+    """A chunk's `observed` cell left empty (None, or NaN from a DataFrame built without the column)."""
+    return value is None or (isinstance(value, float) and np.isnan(value))

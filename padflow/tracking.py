@@ -1,7 +1,8 @@
 """MLflow: where runs go, one parent run per pipeline run, one nested run per stage.
 
 Default store: `sqlite:///<project>/mlflow.db` with artifacts in `<project>/mlartifacts` (both
-git-ignored); `MLFLOW_TRACKING_URI` overrides. A stage started by the pipeline flow finds its
+git-ignored); `MLFLOW_TRACKING_URI` overrides. A copied or moved project keeps logging inside
+itself (`repoint_artifacts`). A stage started by the pipeline flow finds its
 parent run in $PADFLOW_MLFLOW_PARENT_RUN_ID; started by plain `dvc repro` it logs a run of its own.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +23,7 @@ EXPERIMENT_ENV = "PADFLOW_MLFLOW_EXPERIMENT"
 DEFAULT_EXPERIMENT = "padflow"
 STAGE_TAG = "padflow.stage"
 PIPELINE_TAG = "padflow.pipeline"
+ARTIFACTS_DIR = "mlartifacts"  # beside mlflow.db in the project folder
 HEALTH_TIMEOUT_S = 5.0  # how long an http tracking server may take to answer /health
 
 
@@ -28,12 +31,47 @@ class TrackingUnavailable(RuntimeError):
     """The MLflow tracking store cannot be reached; raised before any stage runs."""
 
 
+def default_uri(root: Path) -> str:
+    """The project's own store: mlflow.db in its folder."""
+    return f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
 def tracking_uri(root: Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri(root)
 
 
 def artifact_root(root: Path) -> str:
-    return (root / "mlartifacts").resolve().as_uri()
+    return (root / ARTIFACTS_DIR).resolve().as_uri()
+
+
+def repoint_artifacts(root: Path) -> None:
+    """Make the project's store name artifact folders inside this project.
+
+    MLflow stores every artifact location as an absolute URI (and offers no call to change one): a
+    project copied or moved with its mlflow.db would log artifacts into the original's mlartifacts/.
+    Where the store names another project's mlartifacts/, the experiment, its runs and its logged
+    models are pointed here (what was logged before the copy is then read from the copy's own
+    mlartifacts/). MLflow's table and column names used here have been stable since MLflow 1.x.
+    """
+    db = root / "mlflow.db"
+    if not db.is_file():
+        return
+    here = artifact_root(root)
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as con, con:
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "experiments" not in tables:
+            return
+        stale = [(eid, loc) for eid, loc in con.execute("SELECT experiment_id, artifact_location FROM experiments")
+                 if loc and loc.startswith("file:") and loc.rstrip("/").endswith(f"/{ARTIFACTS_DIR}") and loc != here]
+        for experiment_id, old in stale:
+            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", (here, experiment_id))
+            for table, column in (("runs", "artifact_uri"), ("logged_models", "artifact_location")):
+                if table in tables:
+                    con.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                        f"WHERE experiment_id = ? AND substr({column}, 1, ?) = ?",
+                        (here, len(old) + 1, experiment_id, len(old), old),
+                    )
 
 
 def check_tracking(uri: str) -> None:
@@ -64,7 +102,14 @@ def setup(root: Path) -> str:
 
     uri = tracking_uri(root)
     check_tracking(uri)
+    chosen_by_user = "MLFLOW_TRACKING_URI" in os.environ
+    if uri == default_uri(root):
+        repoint_artifacts(root)
     mlflow.set_tracking_uri(uri)
+    if not chosen_by_user:
+        # set_tracking_uri also exports the URI to the environment; left there, it would send every
+        # project this process opens later (a copy, a test's) to this one's store.
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     name = os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:

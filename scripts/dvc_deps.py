@@ -36,6 +36,11 @@ DVC_FILE = "dvc.yaml"
 # Data a package reads from outside its own folder, listed whenever the package is imported
 # (package → paths). Data inside a package folder (padflow/overlay/skins) is found on its own.
 PACKAGE_DATA: dict[str, tuple[str, ...]] = {}
+# Folders a stage reads because a params key names them (key → the params section a stage must
+# list in dvc.yaml to read it): the user's skin folders are deps of corpus, parser_train and
+# extract, so adding a skin reruns them. Taken from params.yaml; rerun this script after editing the key.
+PARAM_FOLDERS: dict[str, str] = {"overlay.skin_dirs": "overlay"}
+PARAMS_FILE = "params.yaml"
 SKIP_DIRS = {"__pycache__"}
 
 
@@ -142,6 +147,27 @@ def code_deps(graph, stage: str, root: Path = ROOT) -> list[str]:
     return collapse(root, files) + sorted(extra)
 
 
+def param_folders(root: Path, sections: Iterable[str]) -> list[str]:
+    """The folders PARAM_FOLDERS keys of params.yaml name, for a stage that reads `sections`; ValueError if one is missing."""
+    from ruamel.yaml import YAML
+
+    params = YAML(typ="safe").load((root / PARAMS_FILE).read_text()) or {}
+    out: list[str] = []
+    for key, section in PARAM_FOLDERS.items():
+        if section not in sections:
+            continue
+        value = params
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        for folder in value or ():
+            folder = Path(str(folder)).as_posix()
+            if not (root / folder).is_dir():
+                raise ValueError(f"{PARAMS_FILE}: {key}: folder {folder!r} not found; create it (DVC needs every dep to exist)")
+            if folder not in out:
+                out.append(folder)
+    return out
+
+
 def is_code(dep: str) -> bool:
     first = dep.split("/", 1)[0]
     return first in CODE_PACKAGES or any(dep == d for paths in PACKAGE_DATA.values() for d in paths)
@@ -154,9 +180,13 @@ def stages(root: Path = ROOT) -> list[str]:
 
 
 def stage_deps(root: Path = ROOT, graph=None) -> dict[str, list[str]]:
-    """{stage: code deps} for every stage of dvc.yaml."""
+    """{stage: generated deps} for every stage of dvc.yaml: its code deps, then the folders its params name (PARAM_FOLDERS)."""
+    from ruamel.yaml import YAML
+
     graph = build_graph(root) if graph is None else graph
-    return {stage: code_deps(graph, stage, root) for stage in stages(root)}
+    doc = YAML(typ="safe").load((root / DVC_FILE).read_text())["stages"]
+    return {stage: code_deps(graph, stage, root) + param_folders(root, {p for p in doc[stage].get("params", []) if isinstance(p, str)})
+            for stage in stages(root)}
 
 
 def render(root: Path = ROOT, graph=None) -> str:
@@ -170,11 +200,12 @@ def render(root: Path = ROOT, graph=None) -> str:
     yaml.indent(mapping=2, sequence=4, offset=2)
     doc = yaml.load((root / DVC_FILE).read_text())
     deps_of = stage_deps(root, graph)
+    folders = set(param_folders(root, set(PARAM_FOLDERS.values())))  # written by this script: replaced, not kept
     for stage, body in doc["stages"].items():
         old = body.get("deps") or CommentedSeq()
         new = CommentedSeq(deps_of[stage])
         for index, dep in enumerate(old):
-            if isinstance(dep, str) and is_code(dep):
+            if isinstance(dep, str) and (is_code(dep) or dep in folders):
                 continue
             new.append(dep)
             if index in old.ca.items:

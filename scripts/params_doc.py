@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -32,6 +33,8 @@ SECTIONS: dict[str, str] = {
     "parser_train": "tasks.parser_train:ParserTrainConfig",
     "extract": "tasks.extract:ExtractConfig",
     "gate": "tasks.gate:GateConfig",
+    "idm_train": "tasks.idm_train:IdmTrainConfig",
+    "pseudo_label": "tasks.pseudo_label:PseudoLabelConfig",
     "train": "tasks.train:TrainConfig",
     "evaluate": "tasks.evaluate:EvaluateConfig",
     "transfer": "padflow.experiments.transfer:TransferConfig",
@@ -44,8 +47,9 @@ ENTRIES: dict[str, str] = {
 # Keys of params.yaml / run.yaml that no config class reads: (default, meaning).
 PLAIN_KEYS: dict[str, tuple[Any, str]] = {
     "seed": (0, "root of every random stream (corpus plans, training, evaluation seeds)"),
-    "overlay.skin_dirs": ([], "folders of your own controller skins (<id>.png + <id>.json), besides the built-in ones; "
-                              "read by corpus, parser_train and extract"),
+    "overlay.skin_dirs": (["skins"], "folders of your own controller skins (layout <id>.json + its PNG, parametric or sprite), "
+                                     "besides the built-in ones; read by corpus, parser_train and extract, and deps of those "
+                                     "stages in dvc.yaml. `padflow skins add` copies into the first"),
     "orchestration.cron": ("0 3 * * *", "`padflow serve` schedule (server time)"),
     "orchestration.deployment": ("nightly", "Prefect deployment name of `padflow serve`"),
     "orchestration.stage_runners": ({"extract": {"kind": "thread"}},
@@ -266,13 +270,22 @@ def main(argv: Iterable[str] | None = None) -> int:
         if text != current:
             print(f"{DOC} is stale: run `python scripts/params_doc.py`", file=sys.stderr)
             return 1
-        return 0
+        return params_schema_script().main(["--check"])
     if text != current:
         from padflow.io import write_text
 
         write_text(path, text)
         print(f"{path}: written")
-    return 0
+    return params_schema_script().main([])
+
+
+def params_schema_script() -> Any:
+    """scripts/params_schema.py: padflow/params.schema.json comes from the same classes, so this one
+    command keeps both current (and --check checks both)."""
+    spec = importlib.util.spec_from_file_location("params_schema_script", ROOT / "scripts" / "params_schema.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

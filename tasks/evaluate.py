@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -46,7 +45,7 @@ from pydantic import Field
 from models.policy import load_policy, prepare_frames
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
-from padflow.io import atomic_path, write_json, write_text
+from padflow.io import atomic_path, replaced_dir, write_json, write_text
 from padflow.overlay.library import BUILTIN_SKIN_DIR
 from padflow.overlay.render import MAX_WIDTH_FRAC, MIN_WIDTH_FRAC, Placement, draw_overlay
 from padflow.overlay.skin import Skin, load_skin
@@ -321,17 +320,34 @@ def evaluate(
     progress: Callable[[int, int, JobOutcome], None] | None = None,
     runner: TaskRunnerConfig = TaskRunnerConfig(),
 ) -> dict[str, Any]:
-    """Play every selected task with the policy and the baselines; write the tables, plots and rollouts."""
+    """Play every selected task with the policy and the baselines; write the tables, plots and rollouts.
+
+    They are written to a folder beside cfg.out_dir that replaces it only when all of it was
+    written: a failed run leaves the previous evaluation as it was."""
     task_ids = cfg.task_ids()
     checkpoint = (root / cfg.checkpoint).resolve()
     load_checked_policy(checkpoint, cfg.replan_every)  # a bad checkpoint fails here, before any episode
     if cfg.videos_per_task and not (BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json").is_file():
         raise ValueError(f"video_skin: no built-in skin {cfg.video_skin!r} in {BUILTIN_SKIN_DIR}")
+    final_dir = root / cfg.out_dir
+    with replaced_dir(final_dir) as work_dir:
+        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner)
+    result["plots"] = [final_dir / Path(p).relative_to(work_dir) for p in result["plots"]]
+    return {**result, "out_dir": final_dir, "rollouts": final_dir / ROLLOUT_DIR}
+
+
+def _evaluate_into(
+    out_dir: Path,
+    cfg: EvaluateConfig,
+    task_ids: Sequence[str],
+    checkpoint: Path,
+    seed: int,
+    progress: Callable[[int, int, JobOutcome], None] | None,
+    runner: TaskRunnerConfig,
+) -> dict[str, Any]:
     first = cfg.seed if cfg.seed is not None else seed
     seeds = tuple(range(first, first + cfg.episodes))
-    out_dir = root / cfg.out_dir
     rollout_dir = out_dir / ROLLOUT_DIR
-    shutil.rmtree(rollout_dir, ignore_errors=True)  # videos of an earlier run would mix with these
     rollout_dir.mkdir(parents=True)
 
     started = time.perf_counter()
@@ -371,7 +387,7 @@ def evaluate(
         "overall": overall,
         "euler": euler,
         "failed": [{"id": t, "reason": why} for t, why in failed.items()],
-        "videos": sorted(v for o in outcomes for v in o.videos),
+        "videos": sorted(Path(v).relative_to(out_dir).as_posix() for o in outcomes for v in o.videos),  # within out_dir
         "wall_s": round(wall, 2),
     }
     write_json(out_dir / SUMMARY_FILE, summary)

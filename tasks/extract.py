@@ -6,11 +6,21 @@ buttons and normalize the sticks (padflow.overlay.readings), and write
 
     <out_dir>/<video_id>.parquet     action table (padflow.tables) with per-frame confidence
     <out_dir>/<video_id>.json        localization record: skin, transform, inliers, box, timings,
-                                     source video, versions (action schema, parser weights, config)
-    <out_dir>/extract_report.json    every video's status (extracted | no_overlay | failed) + reason
+                                     source video, versions (action schema, parser weights, config),
+                                     `unobserved`: the controls the skin does not draw
+    <out_dir>/extract_report.json    every video's status (extracted | no_overlay | unknown_skin | failed) + reason
 
-A video without an overlay gets its record (with the localizer's reason) but no action table; a
+Controls the matched skin does not draw (`skin.observed`) are *unobserved*: the table lists them
+(padflow.tables `padflow.unobserved`, cells neutral, never "not pressed") and so does the record.
+
+A video without an overlay gets its record (with the localizer's reason) but no action table; so
+does a video whose overlay no library skin explains (`unknown_skin`: the record and the report
+give the overlay's box and the reason, and nothing is read with a look-alike skin's layout); a
 video that fails (unreadable, corrupt mid-stream) is recorded as failed and the others finish.
+The parser is loaded and checked once, before any video: a bad weights file fails the stage with
+the file named. Outputs are written to a folder beside out_dir and swapped in only when the stage
+succeeds (padflow.io.replaced_dir); a failed stage, or one where every video failed, leaves the
+previous outputs as they were.
 
 When corpus ground truth exists (`truth_dir`), extraction is scored (padflow.overlay.scoring)
 and the headline numbers join the stage metrics.
@@ -29,11 +39,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from padflow.actions import ACTION_SCHEMA_VERSION
+from padflow.actions import ACTION_NAMES, ACTION_SCHEMA_VERSION
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.ingest.report import accepted_videos, read_report
-from padflow.io import file_sha256, write_json
+from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.overlay.readings import finish_actions, parse_overlay
@@ -41,9 +51,9 @@ from padflow.overlay.scoring import SPLITS, collect_scores, headline_metrics, su
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
 
-Status = Literal["extracted", "no_overlay", "failed"]
-STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "failed")
-EXTRACT_VERSION = 5  # bump when a change here changes the tables written for the same inputs
+Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
+STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
+EXTRACT_VERSION = 6  # bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -120,6 +130,7 @@ class ExtractOutcome:
     extract_s: float = 0.0  # wall seconds for the whole video, localization included
     skin_id: str | None = None
     buttons_recalibrated: int = 0  # buttons whose reading button calibration changed in some frame
+    box: list[int] | None = None  # unknown_skin: (x0, y0, x1, y1) of the overlay in frame px
 
 
 # One per worker process: the library, its template features and the parser are loaded once
@@ -184,17 +195,25 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         record["extract_s"] = round(time.perf_counter() - started, 3)
         write_json(job.out_dir / f"{job.video_id}.json", record)
         (job.out_dir / f"{job.video_id}.parquet").unlink(missing_ok=True)
-        return ExtractOutcome(job.video_id, source, "no_overlay", loc.reason, localize_s=loc.seconds, extract_s=record["extract_s"])
+        box = list(loc.box) if loc.unknown_skin and loc.box else None  # unknown_skin: where the overlay is
+        return ExtractOutcome(job.video_id, source, loc.outcome, loc.reason, localize_s=loc.seconds, extract_s=record["extract_s"], box=box)
     parser = _parser(job.parser_dir, job.parser_sha256)
     crop_size = tuple(parser.cfg.crop_size)
-    raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
+    skin = library.skins[loc.skin_id]
+    raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads)
     actions, decisions = finish_actions(raw, button_logits, cfg)
-    write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence)
+    unobserved = unobserved_controls(skin)
+    write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence, unobserved)
     seconds = round(time.perf_counter() - started, 3)
-    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), **decisions, extract_s=seconds)
+    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), unobserved=list(unobserved), **decisions, extract_s=seconds)
     write_json(job.out_dir / f"{job.video_id}.json", record)
-    recalibrated = len(decisions["button_frames_recalibrated"])
+    recalibrated = sum(name not in unobserved for name in decisions["button_frames_recalibrated"])  # an unobserved button's reading is no label
     return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id, recalibrated)
+
+
+def unobserved_controls(skin: Any) -> tuple[str, ...]:
+    """The buttons and axes a skin (either kind) does not draw, in the unified action order: no reading of them exists."""
+    return tuple(name for name in ACTION_NAMES if name not in skin.observed)
 
 
 def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig) -> None:
@@ -237,18 +256,24 @@ def ingested_videos(ingest_dir: Path) -> list[Mapping[str, Any]]:
 
 
 def extract_all(
-    cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = (), runner: TaskRunnerConfig = TaskRunnerConfig()
+    cfg: ExtractConfig, root: Path, skin_dirs: tuple[Path, ...] = (), runner: TaskRunnerConfig = TaskRunnerConfig(),
+    out_dir: Path | None = None,
 ) -> tuple[list[ExtractOutcome], float]:
-    """Extract every accepted video of the ingest report into cfg.out_dir on `runner`; return outcomes and wall seconds."""
-    ingest_dir, out_dir, parser_dir = root / cfg.ingest_dir, root / cfg.out_dir, root / cfg.parser_dir
+    """Extract every accepted video of the ingest report into `out_dir` (default cfg.out_dir, cleared
+    first) on `runner`; return outcomes and wall seconds. `stage` passes an empty folder it swaps in."""
+    ingest_dir, parser_dir = root / cfg.ingest_dir, root / cfg.parser_dir
     rows = ingested_videos(ingest_dir)
     weights = parser_dir / PARSER_WEIGHTS
     if not weights.is_file():
         raise ValueError(f"{weights}: overlay parser weights not found (run the parser_train stage first)")
-    # A malformed skin fails here, once, rather than in every video.
-    template_index(_library(skin_dirs), cfg.localize)
-    _clear_generated(out_dir)
     sha256 = file_sha256(weights)
+    # The parser (its weights checked against their record) and a malformed skin fail here, once,
+    # naming the file, before any video: not as the same failure in every video.
+    _parser(parser_dir, sha256)
+    template_index(_library(skin_dirs), cfg.localize)
+    if out_dir is None:
+        out_dir = root / cfg.out_dir
+        _clear_generated(out_dir)
     jobs = []
     for row in rows:
         provenance = {k: row.get(k) for k in ("path", "sha256", "source", "licence", "url")}
@@ -288,16 +313,23 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: extract every accepted video of params['extract'].ingest_dir."""
     cfg = from_mapping(ExtractConfig, params.get("extract"), "extract")
     skin_dirs = tuple(root / d for d in (params.get("overlay") or {}).get("skin_dirs") or ())
-    outcomes, wall = extract_all(cfg, root, skin_dirs, runner_config(params, "extract"))
-    metrics = extract_metrics(outcomes, wall)
     out_dir = root / cfg.out_dir
     artifacts = {"extract": out_dir / REPORT_FILE}
     truth_dir = root / cfg.truth_dir
-    if truth_dir.is_dir() and any(truth_dir.glob("*.parquet")):
-        scores = collect_scores(root, out_dir, truth_dir, root / cfg.ingest_dir)
-        reports = {split: summarize(scores, split) for split in SPLITS}
-        write_json(out_dir / SCORE_FILE, reports)
-        for split, report in reports.items():
-            metrics.update(headline_metrics(report, f"{split}_"))
-        artifacts["extract/score"] = out_dir / SCORE_FILE
+    # Written beside cfg.out_dir and swapped in only when everything below succeeded: a failed
+    # run leaves the previous tables as they were.
+    with replaced_dir(out_dir) as work_dir:
+        outcomes, wall = extract_all(cfg, root, skin_dirs, runner_config(params, "extract"), work_dir)
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed and len(failed) == len(outcomes):
+            raise ValueError(f"extract: all {len(outcomes)} videos failed (first, {failed[0].video_id}: {failed[0].reason}); "
+                             f"the previous outputs in {out_dir} are kept")
+        metrics = extract_metrics(outcomes, wall)
+        if truth_dir.is_dir() and any(truth_dir.glob("*.parquet")):
+            scores = collect_scores(root, work_dir, truth_dir, root / cfg.ingest_dir)
+            reports = {split: summarize(scores, split) for split in SPLITS}
+            write_json(work_dir / SCORE_FILE, reports)
+            for split, report in reports.items():
+                metrics.update(headline_metrics(report, f"{split}_"))
+            artifacts["extract/score"] = out_dir / SCORE_FILE
     return StageResult(params={"extract": asdict(cfg)}, metrics=metrics, artifacts=artifacts)

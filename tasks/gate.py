@@ -10,6 +10,12 @@ hours survive for the batch to look sane, the stage fails with a clear message. 
 every `chunk_stride` frames: with a stride below `chunk_size` they overlap (NitroGen trains on
 every window), and "hours kept" counts each frame of the kept chunks once.
 
+Unobserved controls (a table's `padflow.unobserved` list, padflow.tables: controls its overlay's
+skin does not draw) are not labels: the suite does not judge them (padflow.expectations), action
+density counts only observed controls, each kept chunk carries the table's observed mask into the
+index (`observed`) so training masks them too, and the verdict lists them. A table that observes
+no control at all has no labels and is quarantined (`no_observed_controls`).
+
 Inputs: every folder in `sources` holds action tables `<table_id>.parquet`, a record
 `<table_id>.json` beside each (`inliers`, `box`; optionally `frame_offset`, `expected_frames`,
 `inliers_note`) and a report listing them: `extract_report.json` (the extract stage: `videos`,
@@ -47,7 +53,7 @@ from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_fram
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.io import save_figure, write_json
 from padflow.stages import StageResult
-from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_to_actions, write_chunk_index
+from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_observed, table_to_actions, unobserved_names, write_chunk_index
 from padflow.video import iter_frames, probe
 
 SECONDS_PER_HOUR = 3600.0
@@ -137,6 +143,7 @@ class Verdict:
     chunks_dropped_static: int = 0
     table_id: str = ""  # the table judged (imported labels: one table per chunk of a video)
     notes: tuple[str, ...] = ()  # expectations not applied to this table, with the reason
+    unobserved: tuple[str, ...] = ()  # controls the table has no reading of (not labels; masked in training)
 
 
 @dataclass(frozen=True)
@@ -169,14 +176,19 @@ class GateFailed(RuntimeError):
     """The batch as a whole looks broken; raised after the report is written."""
 
 
-def action_density(actions: np.ndarray, deadzone: float) -> np.ndarray:
-    """(T, 21) → (T,) bool: a timestep acts when a button is held or a stick is off-centre."""
+def action_density(actions: np.ndarray, deadzone: float, observed: np.ndarray | None = None) -> np.ndarray:
+    """(T, 21) → (T,) bool: a timestep acts when an observed button is held or an observed stick axis is off-centre.
+
+    `observed` is the table's (21,) mask (None: every control); an unobserved value is no label, so never an action.
+    """
+    if observed is not None:
+        actions = np.where(observed, actions, 0.0)
     return (actions[:, BUTTON_SLICE] > 0.5).any(axis=1) | (np.abs(actions[:, AXIS_SLICE]) > deadzone).any(axis=1)
 
 
-def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig) -> list[tuple[int, float, float, str]]:
+def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig, observed: np.ndarray | None = None) -> list[tuple[int, float, float, str]]:
     """Chunks every `chunk_stride` frames → (start, density, motion, verdict) with verdict kept|density|static."""
-    acting = action_density(actions, cfg.stick_deadzone)
+    acting = action_density(actions, cfg.stick_deadzone, observed)
     out = []
     for start in range(0, len(actions) - cfg.chunk_size + 1, cfg.chunk_stride):
         density = float(acting[start : start + cfg.chunk_size].mean())
@@ -251,11 +263,20 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
         verdict = {"video_id": item.video_id, "hours_in": hours_in, "table_id": item.key, "notes": item.notes}
         try:
             table = read_action_table(item.table_path)
+            observed = table_observed(table)
         except ValueError as exc:
             verdicts.append(Verdict(status="quarantined", reasons=("unreadable",), failed_expectations=(str(exc),), **verdict))
             continue
+        unobserved = unobserved_names(observed)
+        verdict["unobserved"] = unobserved
+        if unobserved:
+            verdict["notes"] = (*item.notes, f"unobserved (not labels, not checked, masked in training): {', '.join(unobserved)}")
+        if not observed.any():
+            verdicts.append(Verdict(status="quarantined", reasons=("no_observed_controls",),
+                                    failed_expectations=("the table observes no control",), **verdict))
+            continue
         frame = table_frame(table, item.fps, item.inliers, cfg.min_confidence)
-        reasons, failed = validator.validate(item.key, frame, expected, localized=item.inliers is not None)
+        reasons, failed = validator.validate(item.key, frame, expected, localized=item.inliers is not None, unobserved=unobserved)
         if reasons:
             verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue
@@ -264,7 +285,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
         if cache_key not in motions:
             motions[cache_key] = video_motion(item.video_path, item.overlay_box, cfg)
         motion, game_box = motions[cache_key]
-        chunks = cut_chunks(actions, motion[item.frame_offset : item.frame_offset + len(actions)], cfg)
+        chunks = cut_chunks(actions, motion[item.frame_offset : item.frame_offset + len(actions)], cfg, observed)
         densities += [c[1] for c in chunks]
         kept = [c for c in chunks if c[3] == "kept"]
         for start, density, change, _ in kept:
@@ -280,6 +301,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
                 "game": item.game,
                 "density": density,
                 "motion": change,
+                "observed": observed.tolist(),
             })
         verdicts.append(Verdict(
             status="accepted",

@@ -1,8 +1,10 @@
 """parser_train: train the overlay parser on synthetic renders of the skin library.
 
-Training renders come from the skins that are not held out; two validation sets are rendered
-with other seeds, one from the training skins and one from the held-out skins the parser never
-sees, so the held-out numbers measure generalization to new controller designs.
+Training renders come from the skins that are not held out — the built-in library plus every
+folder of params `overlay.skin_dirs` (user skins of either kind; dvc.yaml lists those folders as
+deps, so adding a skin retrains); two validation sets are rendered with other seeds, one from the
+training skins and one from the held-out skins the parser never sees (library.HELD_OUT_SKINS and
+any layout with `"held_out": true`), so the held-out numbers measure generalization to new designs.
 
 The training itself is models/overlay_parser/training.py's LightningModule, run as the policy's
 is (models/training.py): Lightning logs into the stage's MLflow run, keeps checkpoints/last.ckpt
@@ -30,13 +32,13 @@ import torch
 from pydantic import Field
 
 from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, ParserConfig, save_parser
-from models.overlay_parser.training import ParserModule, RenderDataModule, pair_skins, predict_set, score
+from models.overlay_parser.training import ParserModule, RenderDataModule, pair_observed, pair_skins, predict_set, score
 from models.training import CHECKPOINT_DIR, fingerprint, last_checkpoint, stage_logger, start_or_resume
 from padflow.actions import BUTTONS, N_BUTTONS
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.io import save_figure
-from padflow.overlay.library import HELD_OUT_SKINS, load_library
+from padflow.overlay.library import load_library
 from padflow.overlay.synth import RenderSet, SynthConfig, render_split, save_shard
 from padflow.players.footage import collect_backgrounds
 from padflow.stages import StageResult
@@ -91,7 +93,7 @@ def render_sets(
     """The three render sets (training skins only in `train`) and each skin's family; renders fan out on `runner`."""
     library = load_library([root / d for d in skin_dirs])
     train_skins = {i: library.skins[i] for i in library.training_ids()}
-    held_out = {i: s for i, s in library.skins.items() if i in HELD_OUT_SKINS}
+    held_out = {i: library.skins[i] for i in library.held_out_ids()}
     backgrounds = collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, seed)
     plan = {"train": (train_skins, cfg.train_samples), "val_train_skins": (train_skins, cfg.val_samples), "val_held_out": (held_out, cfg.val_samples)}
     sets = {split: render_split(skins, cfg.clips(samples), backgrounds, cfg.synth, seed, split, cfg.render_workers, runner)
@@ -204,12 +206,13 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     report = out_dir / "report"
     for split in SPLITS[1:]:
         pred, conf, truth = predict_set(model, sets[split])
-        metrics.update({f"{split}_{k}": round(v, 5) for k, v in score(pred, truth).items()})
+        observed = pair_observed(sets[split], np.arange(len(pred)))  # controls a skin does not draw are not scored
+        metrics.update({f"{split}_{k}": round(v, 5) for k, v in score(pred, truth, observed).items()})
         metrics[f"{split}_mean_confidence"] = round(float(conf.mean()), 5)
         skins = pair_skins(sets[split])
         for family in sorted({families[s] for s in skins}):
             rows = np.array([families[s] == family for s in skins])
-            metrics[f"{split}_{family}_button_frame_accuracy"] = round(score(pred[rows], truth[rows])["button_frame_accuracy"], 5)
+            metrics[f"{split}_{family}_button_frame_accuracy"] = round(score(pred[rows], truth[rows], observed[rows])["button_frame_accuracy"], 5)
         if split == "val_held_out":
             confusion_figure(pred, truth, report / "confusion.png", "held-out skins: per-button confusion (rows true, columns predicted)")
     loss_figure(losses, report / "loss.png")

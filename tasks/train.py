@@ -38,7 +38,7 @@ from models.policy.processor import MaskPolicy
 from models.policy.training import PolicyModule, resolve_precision
 from models.training import CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume
 from padflow.config import config, from_mapping
-from padflow.io import file_sha256, save_figure, write_json
+from padflow.io import file_sha256, replaced_dir, save_figure, write_json
 from padflow.stages import StageResult
 from padflow.tables import read_chunk_index
 
@@ -179,7 +179,8 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
     trainer.save_checkpoint(checkpoint_dir / LAST_CHECKPOINT, weights_only=False)
     policy_dir, curve = out_dir / POLICY_DIR, out_dir / "loss_curve.png"
     if trainer.is_global_zero:
-        save_policy(module.policy, policy_dir)
+        with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
+            save_policy(module.policy, new_policy)
         loss_curve(module.train_losses, module.val_history, curve)
     counts = parameter_counts(module.policy)
     metrics = {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()}

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from padflow.cli import set_env_defaults
@@ -19,7 +20,7 @@ from padflow.config import select_run  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 # What a pipeline run needs from the project; data and tracking stores are made fresh.
 PROJECT_FILES = ("dvc.yaml", "params.yaml", "run.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
-PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models")
+PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models", "skins")
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -88,3 +89,45 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+def sprite_skin(folder: Path, skin_id: str = "sprite-pad", *, held_out: bool = False, sticks: bool = True) -> Path:
+    """A small sprite skin drawn here (padflow.overlay.sprite format): a grey body, four face
+    buttons, an analog trigger, a button-mode shoulder, a d-pad with nine state sprites and (with
+    `sticks`) two sticks, one with a clicked cap. START, BACK, GUIDE and the other shoulder and
+    trigger are not drawn (unobserved). Returns the layout path."""
+    from padflow.overlay.sprite import write_sprite_skin
+
+    rng = np.random.default_rng(sum(map(ord, skin_id)))
+    atlas = np.zeros((64, 160, 4), dtype=np.uint8)
+    atlas[:, :, 3] = 255
+    atlas[:, :120, :3] = (70, 74, 82)  # body, 120 x 64 at (0, 0), with blotches for localization's keypoints
+    for _ in range(40):
+        x, y, w, h = (int(v) for v in rng.integers((0, 0, 3, 3), (112, 56, 14, 10)))
+        atlas[y : y + h, x : min(x + w, 120), :3] = rng.integers(40, 140, 3)
+    cells = [(120 + 10 * (k % 4), 10 * (k // 4)) for k in range(24)]  # 10x10 sprites right of the body
+    for k, (u, v) in enumerate(cells):
+        atlas[v : v + 10, u : u + 10, :3] = rng.integers(30, 250, 3)
+        atlas[v + 2 : v + 8, u + 2 : u + 8, :3] = 255 - atlas[v + 5, u + 5, :3]
+        atlas[v + 4 + k % 3, u + 1 : u + 9, :3] = 20
+    rect = lambda k: [cells[k][0], cells[k][1], 10, 10]  # noqa: E731
+    layers: list[dict] = [{"type": "static", "sprite": [0, 0, 120, 64], "pos": [0, 0]}]
+    for k, (name, pos) in enumerate((("SOUTH", [92, 36]), ("EAST", [104, 24]), ("WEST", [80, 24]), ("NORTH", [92, 12]))):
+        layers.append({"type": "button", "control": name, "pos": pos, "idle": rect(k), "pressed": rect(k + 4)})
+    layers.append({"type": "trigger", "control": "RIGHT_TRIGGER", "pos": [100, 0], "idle": rect(8), "pressed": rect(9),
+                   "mode": "analog", "direction": "up"})
+    layers.append({"type": "button", "control": "LEFT_SHOULDER", "pos": [8, 0], "idle": None, "pressed": rect(10)})
+    states = ("idle", "up", "down", "left", "right", "up_left", "up_right", "down_left", "down_right")
+    layers.append({"type": "dpad", "pos": [20, 40], "sprites": {s: rect(11 + i) for i, s in enumerate(states)}})
+    if sticks:
+        layers.append({"type": "stick", "side": "left", "pos": [20, 16], "cap": rect(20), "cap_pressed": rect(21),
+                       "travel": 6.0, "travel_shape": "round"})
+        layers.append({"type": "stick", "side": "right", "pos": [60, 40], "cap": rect(22), "travel": 5.0, "travel_shape": "square"})
+    write_sprite_skin(folder, skin_id, "generic", (120, 64), atlas, layers, held_out=held_out)
+    return folder / f"{skin_id}.json"
+
+
+@pytest.fixture(scope="session")
+def make_sprite_skin():
+    """`make_sprite_skin(folder, skin_id="sprite-pad", held_out=False, sticks=True)` → layout path (see `sprite_skin`)."""
+    return sprite_skin

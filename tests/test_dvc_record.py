@@ -181,7 +181,8 @@ def test_params_mark_exactly_the_stages_that_read_them(recorded: Path):
         ("params.yaml", setp("gate", "min_action_density", value=0.4), {"gate"}),
         ("params.yaml", setp("extract", "localize", "min_inliers", value=21), {"extract", "gate"}),
         ("params.yaml", setp("overlay", "skin_dirs", value=["mine"]), {"corpus", "parser_train", "extract"}),
-        ("params.yaml", setp("seed", value=1), {"corpus", "parser_train", "train", "evaluate"}),
+        ("params.yaml", setp("seed", value=1), {"corpus", "parser_train", "idm_train", "train", "evaluate"}),
+        ("params.yaml", setp("pseudo_label", "min_confidence", value=0.7), {"pseudo_label"}),
         ("params.yaml", setp("orchestration", "deployment", value="other"), set()),
         ("params.yaml", setp("transfer", "episodes", value=3), set()),
         ("profiles/large.yaml", setp("parser_train", "epochs", value=9), set()),
@@ -197,3 +198,14 @@ def test_params_mark_exactly_the_stages_that_read_them(recorded: Path):
         if got != expected:
             wrong[f"{rel} #{len(wrong)}"] = {"marked": sorted(got), "expected": sorted(expected)}
     assert not wrong, json.dumps(wrong, indent=1)
+
+
+@pytest.mark.slow
+def test_adding_a_user_skin_marks_the_stages_that_load_skins(recorded: Path):
+    """A skin dropped into the project's skin folder (`padflow skins add`) reruns what renders, trains on or reads skins."""
+    added = recorded / "skins" / "added-pad.json"
+    added.write_text("{}\n")
+    try:
+        assert _changed(recorded) == {"corpus", "parser_train", "extract"}
+    finally:
+        added.unlink()

@@ -32,3 +32,35 @@ def test_written_files_get_the_permissions_of_any_new_file(tmp_path: Path):
     finally:
         os.umask(umask)
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_replaced_dir_swaps_in_only_a_finished_folder(tmp_path: Path):
+    from padflow.io import replaced_dir
+
+    out = tmp_path / "tables"
+    with replaced_dir(out) as work:
+        (work / "a.parquet").write_text("first run")
+    with pytest.raises(RuntimeError):
+        with replaced_dir(out) as work:
+            (work / "b.parquet").write_text("half of the second run")
+            raise RuntimeError("the stage failed")
+    assert [p.name for p in out.iterdir()] == ["a.parquet"] and (out / "a.parquet").read_text() == "first run"
+    with replaced_dir(out) as work:
+        (work / "c.parquet").write_text("third run")
+    assert [p.name for p in out.iterdir()] == ["c.parquet"]
+    assert [p.name for p in tmp_path.iterdir()] == ["tables"]  # no temp or old folder left beside it
+
+
+def test_replaced_dir_gets_the_permissions_of_any_new_folder(tmp_path: Path):
+    import os
+
+    from padflow.io import replaced_dir
+
+    umask = os.umask(0o027)
+    try:
+        with replaced_dir(tmp_path / "out") as work:
+            write_json(work / "report.json", {})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "out" / "report.json").stat().st_mode & 0o777 == 0o640

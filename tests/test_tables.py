@@ -7,9 +7,13 @@ import pytest
 from padflow.actions import ACTION_INDEX, noop
 from padflow.tables import (
     CHUNK_INDEX_SCHEMA,
+    UNOBSERVED_KEY,
+    chunk_observed,
     read_action_table,
     read_chunk_index,
+    table_observed,
     table_to_actions,
+    table_unobserved,
     write_action_table,
     write_chunk_index,
 )
@@ -73,3 +77,38 @@ def test_chunk_index_reader_names_what_is_missing(tmp_path: Path):
     path = write_chunk_index(pd.DataFrame([], columns=[f.name for f in CHUNK_INDEX_SCHEMA]), tmp_path / "empty.parquet")
     with pytest.raises(ValueError, match="no chunks; nothing to train on"):
         read_chunk_index(path)
+
+
+def test_unobserved_controls_round_trip_with_their_mask(tmp_path: Path):
+    actions = noop()[None].repeat(4, 0)
+    actions[:, ACTION_INDEX["BACK"]] = 1  # whatever a reading says about an unobserved control is not kept
+    actions[:, ACTION_INDEX["RIGHT_X"]] = 0.7
+    actions[:, ACTION_INDEX["SOUTH"]] = 1
+    path = write_action_table(tmp_path / "v.parquet", actions, 30.0, unobserved=["right_x", "SELECT", "RIGHT_Y"])
+    table = read_action_table(path)
+    assert table_unobserved(table) == ("BACK", "RIGHT_X", "RIGHT_Y")
+    mask = table_observed(table)
+    assert mask.sum() == 18 and not mask[[ACTION_INDEX["BACK"], ACTION_INDEX["RIGHT_X"], ACTION_INDEX["RIGHT_Y"]]].any()
+    values = table_to_actions(table)
+    assert (values[:, ~mask] == 0).all() and (values[:, ACTION_INDEX["SOUTH"]] == 1).all()
+
+
+def test_a_table_without_the_list_observes_everything_and_a_bad_list_is_named(tmp_path: Path):
+    path = write_action_table(tmp_path / "v.parquet", noop()[None], 30.0)
+    old = pq.read_table(path).replace_schema_metadata({"padflow.action_schema": "padflow-action/1"})
+    assert table_observed(old).all() and table_unobserved(read_action_table(path)) == ()
+    bad = old.replace_schema_metadata({UNOBSERVED_KEY: b'["TURBO"]'})
+    with pytest.raises(ValueError, match="padflow.unobserved.*TURBO"):
+        table_observed(bad)
+
+
+def test_chunk_index_carries_each_chunks_mask_and_an_old_index_observes_everything(tmp_path: Path):
+    import pandas as pd
+
+    rows = chunk_rows(2)
+    rows[1]["observed"] = [i != ACTION_INDEX["GUIDE"] for i in range(21)]
+    path = write_chunk_index(pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA]), tmp_path / "chunks.parquet")
+    mask = chunk_observed(read_chunk_index(path))
+    assert mask.shape == (2, 21) and mask[0].all() and mask[1].sum() == 20 and not mask[1, ACTION_INDEX["GUIDE"]]
+    pd.DataFrame(chunk_rows(1)).to_parquet(tmp_path / "old.parquet")  # written before the column existed
+    assert chunk_observed(read_chunk_index(tmp_path / "old.parquet")).all()

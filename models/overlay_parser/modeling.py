@@ -38,7 +38,7 @@ from transformers import SegformerModel
 
 from models.io import SavedModel, load_pretrained, save_pretrained
 from models.overlay_parser.configuration import ParserConfig
-from models.overlay_parser.processor import ParserReading, as_tensors, decode_outputs, stick_targets
+from models.overlay_parser.processor import ParserReading, as_tensors, decode_outputs, stick_observed, stick_targets
 from padflow.actions import N_BUTTONS
 from padflow.overlay.crops import INPUT_CHANNELS, N_STICKS, PIXEL_MEAN, PIXEL_STD, ParserBatch
 
@@ -184,11 +184,19 @@ def _pretrained_encoder(folder: Path, cfg: ParserConfig) -> SegformerModel:
 # --- loss ----------------------------------------------------------------------------------------
 
 
-def parser_loss(out: dict[str, torch.Tensor], actions: torch.Tensor, grid: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """Button BCE (summed over buttons) + soft-target cross-entropy over each stick's grid; and each part."""
-    buttons = F.binary_cross_entropy_with_logits(out["buttons"], actions[:, :N_BUTTONS], reduction="sum") / len(actions)
+def parser_loss(
+    out: dict[str, torch.Tensor], actions: torch.Tensor, grid: int, observed: torch.Tensor | None = None
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Button BCE (summed over buttons) + soft-target cross-entropy over each stick's grid; and each part.
+
+    `observed` (B, 21) bool leaves out the controls a pair's skin does not draw (their labels show nothing).
+    """
+    seen = torch.ones_like(actions, dtype=torch.bool) if observed is None else observed.bool()
+    bce = F.binary_cross_entropy_with_logits(out["buttons"], actions[:, :N_BUTTONS], reduction="none")
+    buttons = (bce * seen[:, :N_BUTTONS]).sum() / len(actions)
     target = stick_targets(actions, grid)
-    sticks = -(target * F.log_softmax(out["stick_logits"], dim=-1)).sum(-1).mean()
+    cross_entropy = -(target * F.log_softmax(out["stick_logits"], dim=-1)).sum(-1)  # (B, 2)
+    sticks = (cross_entropy * stick_observed(seen)).sum() / cross_entropy.numel()
     total = buttons + N_STICKS * sticks
     return total, {"buttons": buttons.item(), "sticks": sticks.item()}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from padflow.actions import ACTION_DIM, LEFT_STICK, N_BUTTONS, RIGHT_STICK
+from padflow.actions import ACTION_DIM, BUTTON_SLICE, LEFT_STICK, N_BUTTONS, RIGHT_STICK
 from padflow.overlay.crops import ParserBatch
 
 STICK_SLICES = (LEFT_STICK, RIGHT_STICK)
@@ -30,8 +30,22 @@ class ParserReading:
     """What the parser reads from a batch of B crop pairs."""
 
     actions: np.ndarray  # (B, 21) float32 unified actions: 17 buttons as 0/1, then LEFT_X, LEFT_Y, RIGHT_X, RIGHT_Y
-    confidence: np.ndarray  # (B,) float32 in [0, 1]
+    confidence: np.ndarray  # (B,) float32 in [0, 1], over every control
     button_logits: np.ndarray  # (B, 17) float32, before the 0.5 threshold (per-video calibration reads them)
+    button_certainty: np.ndarray | None = None  # (B, 17) float32: max(p, 1 - p) of each button
+    stick_mass: np.ndarray | None = None  # (B, 2) float32: each stick's probability mass around its reading
+
+    def confidence_over(self, observed: np.ndarray) -> np.ndarray:
+        """(B,) confidence over the controls a skin draws ((21,) bool, unified order): an undrawn control's reading is no label, so its doubt does not count."""
+        observed = np.asarray(observed, dtype=bool)
+        if self.button_certainty is None or self.stick_mass is None or observed.all():
+            return self.confidence
+        ones = np.ones(len(self.confidence), np.float32)
+        buttons = observed[BUTTON_SLICE]
+        sticks = stick_observed(torch.from_numpy(observed[None]))[0].numpy()
+        certainty = self.button_certainty[:, buttons].min(axis=1) if buttons.any() else ones
+        mass = self.stick_mass[:, sticks].min(axis=1) if sticks.any() else ones
+        return np.clip(certainty * mass, 0.0, 1.0).astype(np.float32)
 
 
 def as_tensors(batch: ParserBatch) -> ParserBatch:
@@ -39,6 +53,11 @@ def as_tensors(batch: ParserBatch) -> ParserBatch:
     # np.require copies only arrays torch cannot share: non-contiguous, or read-only (broadcast layout)
     frames, sticks, boxes, travel = (torch.as_tensor(np.require(x, requirements=("C", "W"))) if isinstance(x, np.ndarray) else x for x in batch)
     return ParserBatch(frames, sticks, boxes.float(), travel.float())
+
+
+def stick_observed(observed: torch.Tensor) -> torch.Tensor:
+    """(B, 21) bool observed mask → (B, 2) bool: a stick is observed when the skin draws it (both its axes)."""
+    return torch.stack([observed[:, s].all(dim=1) for s in STICK_SLICES], dim=1)
 
 
 def stick_grid_position(actions: torch.Tensor, grid: int) -> torch.Tensor:
@@ -93,7 +112,8 @@ def decode_outputs(out: dict[str, torch.Tensor], grid: int) -> ParserReading:
     Buttons are thresholded at 0.5; sticks are (x, y) in [-1, 1] (x right, y up) from the local
     soft-argmax of their grid, before any per-video normalization. Confidence = (least certain
     button's max(p, 1 - p)) x (lower of the two sticks' probability mass around its decoded
-    position): low when any single control is in doubt.
+    position): low when any single control is in doubt. The per-control parts are kept too
+    (`ParserReading.confidence_over` leaves out the controls a skin does not draw).
     """
     p_buttons = torch.sigmoid(out["buttons"])
     axes, mass = decode_sticks(out["stick_logits"], grid)  # (B, 2, 2), (B, 2)
@@ -101,6 +121,7 @@ def decode_outputs(out: dict[str, torch.Tensor], grid: int) -> ParserReading:
     actions[:, :N_BUTTONS] = (p_buttons > PRESS_THRESHOLD).float()
     for k, stick in enumerate(STICK_SLICES):
         actions[:, stick] = axes[:, k]
-    button_certainty = torch.maximum(p_buttons, 1 - p_buttons).min(dim=1).values
-    confidence = (button_certainty * mass.min(dim=1).values).clamp(0.0, 1.0)
-    return ParserReading(actions.numpy(), confidence.numpy().astype(np.float32), out["buttons"].float().numpy())
+    certainty = torch.maximum(p_buttons, 1 - p_buttons)  # (B, 17)
+    confidence = (certainty.min(dim=1).values * mass.min(dim=1).values).clamp(0.0, 1.0)
+    return ParserReading(actions.numpy(), confidence.numpy().astype(np.float32), out["buttons"].float().numpy(),
+                         certainty.float().numpy(), mass.float().numpy())

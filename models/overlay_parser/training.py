@@ -7,6 +7,10 @@ frames of a clip. Each epoch visits the pairs in a seeded shuffled order, in who
 last partial batch is dropped); the order of epoch e depends only on (seed, e), so a resumed run
 sees the batches an uninterrupted one would. Validation reads the first `curve_samples` pairs of
 each validation set in order and scores them (`score`): the per-epoch curves.
+
+Controls a pair's skin does not draw (its SkinView's `observed`, padflow.overlay.crops) show
+nothing, so their labels are no labels: the loss leaves them out (`parser_loss(..., observed)`) and
+`score` counts observed controls only.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from models.overlay_parser.configuration import ParserConfig
 from models.overlay_parser.modeling import OverlayParser, parser_loss
 from models.overlay_parser.processor import as_tensors, decode_outputs
 from models.training import TrainingHistory
-from padflow.actions import AXES, N_BUTTONS
+from padflow.actions import ACTION_DIM, AXES, N_BUTTONS
 from padflow.overlay.crops import ParserBatch
 from padflow.overlay.synth import RenderSet
 
@@ -52,23 +56,42 @@ def warmup_cosine_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Button accuracy (per button-frame and whole-frame), stick R² per axis and mean, stick MAE; (N, 21) each."""
+def score(pred: np.ndarray, truth: np.ndarray, observed: np.ndarray | None = None) -> dict[str, float]:
+    """Button accuracy (per button-frame and whole-frame), stick R² per axis and mean, stick MAE; (N, 21) each.
+
+    `observed` (N, 21) bool scores only the controls each pair's skin draws (None: all). An axis no
+    pair observes has no R² (NaN, left out of the mean).
+    """
+    seen = np.ones(pred.shape, bool) if observed is None else np.asarray(observed, bool)
     correct = pred[:, :N_BUTTONS] == truth[:, :N_BUTTONS]
-    out = {"button_accuracy": float(correct.mean()), "button_frame_accuracy": float(correct.all(axis=1).mean())}
+    scored = seen[:, :N_BUTTONS]
+    out = {"button_accuracy": float(correct[scored].mean()) if scored.any() else float("nan"),
+           "button_frame_accuracy": float((correct | ~scored).all(axis=1).mean())}  # fmt: skip
     r2 = []
     for k, axis in enumerate(AXES):
-        p, t = pred[:, N_BUTTONS + k], truth[:, N_BUTTONS + k]
-        value = 1.0 - float(((p - t) ** 2).sum()) / max(float(((t - t.mean()) ** 2).sum()), 1e-12)
+        rows = seen[:, N_BUTTONS + k]
+        p, t = pred[rows, N_BUTTONS + k], truth[rows, N_BUTTONS + k]
+        value = 1.0 - float(((p - t) ** 2).sum()) / max(float(((t - t.mean()) ** 2).sum()), 1e-12) if rows.any() else float("nan")
         out[f"stick_r2_{axis.lower()}"] = value
         r2.append(value)
-    out["stick_r2"] = float(np.mean(r2))
-    out["stick_mae"] = float(np.abs(pred[:, N_BUTTONS:] - truth[:, N_BUTTONS:]).mean())
+    out["stick_r2"] = float(np.nanmean(r2)) if not np.isnan(r2).all() else float("nan")
+    axes = seen[:, N_BUTTONS:]
+    out["stick_mae"] = float(np.abs(pred[:, N_BUTTONS:] - truth[:, N_BUTTONS:])[axes].mean()) if axes.any() else float("nan")
     return out
 
 
+def pair_observed(renders: RenderSet, index: np.ndarray) -> np.ndarray:
+    """(B, 21) bool: the controls each pair's skin draws (pairs are clip-major)."""
+    clip = np.asarray(index) // (renders.crops.shape[1] - 1)
+    by_skin = {skin: np.asarray(getattr(view, "observed", np.ones(ACTION_DIM, bool)), bool) for skin, view in renders.views.items()}
+    return np.stack([by_skin[renders.skin_ids[c]] for c in clip]) if len(clip) else np.ones((0, ACTION_DIM), bool)
+
+
 def predict_set(model: OverlayParser, renders: RenderSet, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predicted actions, confidences and true actions for the first `limit` pairs (all if None) of a render set."""
+    """Predicted actions, confidences and true actions for the first `limit` pairs (all if None) of a render set.
+
+    Score them with `score(pred, truth, pair_observed(renders, np.arange(len(pred))))`.
+    """
     preds, confs, truths = [], [], []
     n = renders.pairs if limit is None else min(limit, renders.pairs)
     for start in range(0, n, PREDICT_BATCH):
@@ -120,7 +143,7 @@ class PairBatches(torch.utils.data.Sampler):
 
 
 class RenderPairs(torch.utils.data.Dataset):
-    """A render set indexed by a batch of pair indices → (ParserBatch of tensors, true actions (B, 21))."""
+    """A render set indexed by a batch of pair indices → (ParserBatch of tensors, true actions (B, 21), observed (B, 21) bool)."""
 
     def __init__(self, renders: RenderSet):
         self.renders = renders
@@ -128,9 +151,9 @@ class RenderPairs(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.renders.pairs
 
-    def __getitem__(self, indices: np.ndarray) -> tuple[ParserBatch, torch.Tensor]:
+    def __getitem__(self, indices: np.ndarray) -> tuple[ParserBatch, torch.Tensor, torch.Tensor]:
         pairs, labels = self.renders.pair_batch(indices)
-        return as_tensors(pairs), torch.from_numpy(labels)
+        return as_tensors(pairs), torch.from_numpy(labels), torch.from_numpy(pair_observed(self.renders, indices))
 
 
 def _as_is(batch):
@@ -169,11 +192,11 @@ class ParserModule(TrainingHistory):
         self.trained_s = 0.0  # wall seconds inside this run's training epochs (validation excluded)
         self.trained_steps = 0  # optimizer steps this run took (not those a resumed checkpoint had)
         self._epoch_started = self._last_batch_end = 0.0
-        self._val: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        self._val: dict[int, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
 
-    def training_step(self, batch: tuple[ParserBatch, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        pairs, labels = batch
-        loss, _ = parser_loss(self.parser(pairs), labels, self.cfg.model.grid)
+    def training_step(self, batch: tuple[ParserBatch, torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        pairs, labels, observed = batch
+        loss, _ = parser_loss(self.parser(pairs), labels, self.cfg.model.grid, observed)
         self.log("train/loss", loss, batch_size=len(labels))
         self.train_losses.append(loss.item())
         self.trained_steps += 1
@@ -193,17 +216,18 @@ class ParserModule(TrainingHistory):
     def on_validation_epoch_start(self) -> None:
         self._val = {}
 
-    def validation_step(self, batch: tuple[ParserBatch, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
-        pairs, labels = batch
+    def validation_step(self, batch: tuple[ParserBatch, torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        pairs, labels, observed = batch
         reading = decode_outputs(self.parser(pairs), self.cfg.model.grid)
-        preds, truths = self._val.setdefault(dataloader_idx, ([], []))
+        preds, truths, seen = self._val.setdefault(dataloader_idx, ([], [], []))
         preds.append(reading.actions)
         truths.append(labels.cpu().numpy())
+        seen.append(observed.cpu().numpy())
 
     def on_validation_epoch_end(self) -> None:
         point: dict[str, float] = {}
-        for k, (preds, truths) in sorted(self._val.items()):
-            scores = score(np.concatenate(preds), np.concatenate(truths))
+        for k, (preds, truths, seen) in sorted(self._val.items()):
+            scores = score(np.concatenate(preds), np.concatenate(truths), np.concatenate(seen))
             point.update({f"{self.val_names[k]}_{m}": scores[m] for m in CURVE_METRICS})
         self.log_dict({f"val/{name}": value for name, value in point.items()}, add_dataloader_idx=False)
         if not self.trainer.sanity_checking:

@@ -10,6 +10,10 @@ size and kept as one uint8 array per video in the frame cache (reused by later r
 video, boxes, mask and size are unchanged). Train and validation never share a video (or a
 game, `split_by: game`); by video, validation holds new videos of games that training also sees
 (see split_videos).
+
+Each chunk also carries its observed mask (the index's `observed`, padflow.tables): controls the
+overlay's skin does not draw have no label, so the loss, the validation figures and the baselines
+leave those dimensions out.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from models.policy.configuration import PolicyConfig
 from models.policy.processor import crop_mask_resize
 from padflow.actions import ACTION_DIM, AXIS_SLICE
 from padflow.io import atomic_path
-from padflow.tables import read_action_table, read_chunk_index, table_to_actions
+from padflow.tables import chunk_observed, read_action_table, read_chunk_index, table_to_actions
 from padflow.video import read_frames_at
 
 SplitBy = Literal["video", "game"]  # the unit that never straddles train and validation
@@ -89,19 +93,30 @@ def split_videos(index: Any, val_fraction: float, split_by: str, seed: int) -> t
     return [v for v in videos if v not in val], val
 
 
-def game_mean_stick_mse(actions: np.ndarray, games: np.ndarray, is_val: np.ndarray) -> float:
+def observed_mean(actions: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """(D,) per-dimension mean of (N, H, D) chunks over the chunks that observe it (N, D); 0 (neutral) where none does."""
+    weight = np.broadcast_to(observed[:, None, :], actions.shape).astype(np.float64)
+    total = weight.reshape(-1, actions.shape[-1]).sum(0)
+    sums = (actions * weight).reshape(-1, actions.shape[-1]).sum(0)
+    return np.where(total > 0, sums / np.maximum(total, 1.0), 0.0).astype(np.float32)
+
+
+def game_mean_stick_mse(actions: np.ndarray, games: np.ndarray, is_val: np.ndarray, observed: np.ndarray | None = None) -> float:
     """Validation stick MSE of predicting each chunk's game's training mean (the global one for games training lacks).
 
     A reference next to the mean baseline: it knows the game but not the moment, so a policy
-    beats it only by reading the game state from the frame. actions (N, H, 21), games (N,), is_val (N,).
+    beats it only by reading the game state from the frame. actions (N, H, 21), games (N,), is_val (N,);
+    `observed` (N, 21) leaves unobserved axes out of the means and the error (None: all observed).
     """
-    sticks = actions[..., AXIS_SLICE]
-    overall = sticks[~is_val].reshape(-1, sticks.shape[-1]).mean(0)
+    observed = np.ones((len(actions), actions.shape[-1]), bool) if observed is None else observed
+    sticks, seen = actions[..., AXIS_SLICE], observed[:, AXIS_SLICE]
+    overall = observed_mean(sticks[~is_val], seen[~is_val])
     guess = np.empty_like(sticks[is_val])
     for game in np.unique(games[is_val]):
         trained = ~is_val & (games == game)
-        guess[games[is_val] == game] = sticks[trained].reshape(-1, sticks.shape[-1]).mean(0) if trained.any() else overall
-    return float(((guess - sticks[is_val]) ** 2).mean())
+        guess[games[is_val] == game] = observed_mean(sticks[trained], seen[trained]) if trained.any() else overall
+    cells = np.broadcast_to(seen[is_val][:, None, :], guess.shape)
+    return float(((guess - sticks[is_val]) ** 2)[cells].mean()) if cells.any() else float("nan")
 
 
 def table_frame_offset(table_path: Path) -> int:
@@ -169,10 +184,11 @@ def cache_chunk_frames(index: Any, root: Path, cache_dir: Path, mask_policy: str
 
 
 class ChunkDataset(torch.utils.data.Dataset):
-    """(chunk-start frame uint8 (S, S, 3), action chunk (H, 21)) pairs."""
+    """(chunk-start frame uint8 (S, S, 3), action chunk (H, 21), observed mask (21,) bool) triples."""
 
-    def __init__(self, arrays: list[np.ndarray], refs: np.ndarray, actions: np.ndarray):
+    def __init__(self, arrays: list[np.ndarray], refs: np.ndarray, actions: np.ndarray, observed: np.ndarray | None = None):
         self.arrays, self.refs, self.actions = arrays, refs, actions
+        self.observed = np.ones((len(actions), actions.shape[-1]), bool) if observed is None else observed
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -180,7 +196,7 @@ class ChunkDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         array, slot = self.refs[i]
         image = torch.from_numpy(np.array(self.arrays[array][slot]))
-        return {"images": image, "actions": torch.from_numpy(self.actions[i])}
+        return {"images": image, "actions": torch.from_numpy(self.actions[i]), "observed": torch.from_numpy(self.observed[i])}
 
 
 class ChunkDataModule(pl.LightningDataModule):
@@ -203,19 +219,20 @@ class ChunkDataModule(pl.LightningDataModule):
         train_groups, val_groups = split_videos(index, cfg.val_fraction, cfg.split_by, self.seed)
         column = "video_id" if cfg.split_by == "video" else "game"
         actions = chunk_actions(index, root, self.policy_cfg.action_horizon)
+        observed = chunk_observed(index)
         arrays, refs = cache_chunk_frames(index, root, root / cfg.frame_cache_dir, cfg.mask_policy, self.policy_cfg.image_size)
         is_val = index[column].astype(str).isin(val_groups).to_numpy()
-        self.train_set = ChunkDataset(arrays, refs[~is_val], actions[~is_val])
-        self.val_set = ChunkDataset(arrays, refs[is_val], actions[is_val])
+        self.train_set = ChunkDataset(arrays, refs[~is_val], actions[~is_val], observed[~is_val])
+        self.val_set = ChunkDataset(arrays, refs[is_val], actions[is_val], observed[is_val])
         self.split = {"split_by": cfg.split_by, "train": train_groups, "val": val_groups,
                       "train_chunks": int((~is_val).sum()), "val_chunks": int(is_val.sum())}
         games = index["game"].astype(str).to_numpy()
-        self.val_game_mean_stick_mse = game_mean_stick_mse(actions, games, is_val)  # split_videos always validates on some
+        self.val_game_mean_stick_mse = game_mean_stick_mse(actions, games, is_val, observed)  # split_videos always validates on some
 
     def train_mean_action(self) -> np.ndarray:
-        """(21,) mean action over the training chunks: the 'predict the mean' baseline."""
+        """(21,) mean action over the training chunks that observe each control: the 'predict the mean' baseline."""
         assert self.train_set is not None
-        return self.train_set.actions.reshape(-1, self.train_set.actions.shape[-1]).mean(0)
+        return observed_mean(self.train_set.actions, self.train_set.observed)
 
     def train_dataloader(self):
         assert self.train_set is not None

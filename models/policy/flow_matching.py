@@ -57,9 +57,25 @@ def target_velocity(actions: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     return actions - noise
 
 
-def flow_loss(pred_velocity: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between the predicted and the target velocity (a scalar)."""
-    return F.mse_loss(pred_velocity, target_velocity(actions, noise))
+def flow_loss(
+    pred_velocity: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor, observed: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared error between the predicted and the target velocity (a scalar).
+
+    `observed` (bool, (B, D) per chunk or (B, H, D)) masks dimensions that carry no label (controls
+    the overlay's skin does not draw): the mean runs over observed cells only, so a masked
+    dimension gets no gradient whatever its (neutral-filled) value. This is the action mask of
+    NVIDIA Isaac-GR00T's flow-matching head (gr00t/model/action_head/flow_matching_action_head.py:
+    per-element MSE × action_mask, summed, divided by the mask's sum).
+    """
+    error = F.mse_loss(pred_velocity, target_velocity(actions, noise), reduction="none")
+    if observed is None:
+        return error.mean()
+    mask = observed.to(device=error.device, dtype=error.dtype)
+    if mask.ndim == error.ndim - 1:
+        mask = mask.unsqueeze(1)  # one mask per chunk, for every timestep
+    mask = mask.expand_as(error)
+    return (error * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 def euler_sample(velocity_fn: VelocityFn, noise: torch.Tensor, steps: int) -> torch.Tensor:

@@ -15,8 +15,13 @@ Read top to bottom:
 Training is conditional flow matching (flow_matching.py); sampling integrates the velocity
 from noise with Euler steps, reusing the image context across steps.
 
-Actions are learned in model space (buttons as ±1, see processor.py); `sample` returns unified
-actions. `save_policy` / `load_policy` keep the weights as models/io.py does for both networks.
+Actions are learned in model space (buttons as ±1, see processor.py; or the released checkpoint's
+25-value layout, see action_space.py); `sample` returns unified actions either way. `save_policy` /
+`load_policy` keep the weights as models/io.py does for both networks.
+
+The fields of PolicyConfig that choose between padflow's design and the released NitroGen
+checkpoint's (time_embedding, mixer_norm, modulation, decoder, ...) switch small parts below;
+release.py cites the reference line behind each and maps the release's parameter names.
 
 Vision backbone: transformers' Siglip2VisionModel (SigLIP-2 NaFlex). It takes pre-cut patches
 plus their grid shape; at a fixed square input the patches are one reshape and the grid is a
@@ -38,14 +43,15 @@ from transformers import Siglip2VisionConfig, Siglip2VisionModel, SiglipVisionCo
 
 from models.io import SavedModel, load_pretrained, save_pretrained
 from models.policy.configuration import PolicyConfig
+from models.policy.action_space import from_model, labelled_dims, to_model
 from models.policy.flow_matching import euler_sample, flow_loss, interpolate, sample_time
-from models.policy.processor import actions_to_model, model_to_actions
-from padflow.actions import ACTION_SCHEMA_VERSION
+from padflow.actions import ACTION_DIM, ACTION_SCHEMA_VERSION
 
 POLICY_FORMAT = "padflow-policy/1"
 TIME_SCALE = 1000.0  # t in [0, 1] is scaled before the sinusoidal features, as in diffusion models
 MAX_PERIOD = 10000.0  # longest wavelength of the sinusoidal time features
-LAYER_NORM_EPS = 1e-6
+LAYER_NORM_EPS = 1e-6  # the output norm's, in padflow and the release alike
+TIME_BUCKETS = 1000  # time_embedding "buckets": t is floored into this many integer steps
 
 
 class Attention(nn.Module):
@@ -72,18 +78,18 @@ class Attention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, n, w))
 
 
-def mlp(width_in: int, hidden: int, width_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(width_in, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width_out))
+def mlp(width_in: int, hidden: int, width_out: int, act: nn.Module | None = None) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(width_in, hidden), act or nn.GELU(approximate="tanh"), nn.Linear(hidden, width_out))
 
 
 class MixerBlock(nn.Module):
     """Pre-LayerNorm transformer block: self-attention over image tokens, then an MLP."""
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float):
+    def __init__(self, width: int, heads: int, mlp_ratio: float, eps: float):
         super().__init__()
-        self.norm1 = nn.LayerNorm(width, eps=LAYER_NORM_EPS)
+        self.norm1 = nn.LayerNorm(width, eps=eps)
         self.attn = Attention(width, heads)
-        self.norm2 = nn.LayerNorm(width, eps=LAYER_NORM_EPS)
+        self.norm2 = nn.LayerNorm(width, eps=eps)
         self.mlp = mlp(width, int(width * mlp_ratio), width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,17 +100,19 @@ class MixerBlock(nn.Module):
 class DiTBlock(nn.Module):
     """Attention (cross to the image, or self over actions) on a time-modulated LayerNorm, then an MLP."""
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float, cross: bool, context_width: int):
+    def __init__(self, width: int, heads: int, cross: bool, cfg: PolicyConfig):
         super().__init__()
         self.cross = cross
-        self.norm1 = nn.LayerNorm(width, eps=LAYER_NORM_EPS, elementwise_affine=False)
-        self.modulation = nn.Linear(width, 2 * width)  # time embedding → (shift, scale) of norm1
-        self.attn = Attention(width, heads, context_width if cross else None)
-        self.norm2 = nn.LayerNorm(width, eps=LAYER_NORM_EPS)
-        self.mlp = mlp(width, int(width * mlp_ratio), width)
+        self.scale_first = cfg.modulation == "scale_shift"
+        self.norm1 = nn.LayerNorm(width, eps=cfg.layer_norm_eps, elementwise_affine=False)
+        self.modulation = nn.Linear(width, 2 * width)  # time embedding → (shift, scale) of norm1, in cfg.modulation order
+        self.attn = Attention(width, heads, cfg.mixer_width if cross else None)
+        self.norm2 = nn.LayerNorm(width, eps=cfg.layer_norm_eps, elementwise_affine=cfg.dit_mlp_norm_affine)
+        self.mlp = mlp(width, int(width * cfg.mlp_ratio), width)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-        shift, scale = self.modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)  # each (B, 1, W)
+        first, second = self.modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)  # each (B, 1, W)
+        shift, scale = (second, first) if self.scale_first else (first, second)
         h = self.norm1(x) * (1 + scale) + shift
         x = x + self.attn(h, kv if self.cross else None)
         return x + self.mlp(self.norm2(x))
@@ -118,19 +126,36 @@ def time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
 
-class ActionEncoder(nn.Module):
-    """Noisy actions (B, H, 21) and the time embedding (B, Wd) → one token per timestep (B, H, Wd)."""
+def bucket_features(buckets: torch.Tensor, dim: int) -> torch.Tensor:
+    """(B,) integer time buckets → (B, dim) cos‖sin, frequencies spaced over half - 1 (diffusers' flip_sin_to_cos,
+    downscale_freq_shift=1: the release's timestep features)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(MAX_PERIOD) * torch.arange(half, device=buckets.device, dtype=torch.float32) / (half - 1))
+    angles = buckets.float()[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
-    def __init__(self, action_dim: int, width: int, horizon: int):
+
+def bucket_token_features(buckets: torch.Tensor, dim: int) -> torch.Tensor:
+    """(B,) integer time buckets → (B, dim) sin‖cos over half: what the release's action encoder reads."""
+    half = dim // 2
+    freqs = torch.exp(-torch.arange(half, device=buckets.device, dtype=torch.float32) * (math.log(MAX_PERIOD) / half))
+    angles = buckets.float()[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class ActionEncoder(nn.Module):
+    """Noisy actions (B, H, D) and a time vector (B, Wd) → one token per timestep (B, H, Wd)."""
+
+    def __init__(self, action_dim: int, width: int, position_rows: int):
         super().__init__()
         self.embed = nn.Linear(action_dim, width)
         self.mix = nn.Sequential(nn.Linear(2 * width, width), nn.SiLU(), nn.Linear(width, width))
-        self.position = nn.Parameter(torch.randn(1, horizon, width) * 0.02)
+        self.position = nn.Parameter(torch.randn(1, position_rows, width) * 0.02)  # the first H rows are used
 
     def forward(self, x_t: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         h = self.embed(x_t)  # (B, H, Wd)
         h = self.mix(torch.cat([h, time.unsqueeze(1).expand_as(h)], dim=-1))  # time enters every token, not only adaLN
-        return h + self.position
+        return h + self.position[:, : h.shape[1]]
 
 
 class VisionEncoder(nn.Module):
@@ -157,7 +182,7 @@ class VisionEncoder(nn.Module):
 def _vision_config(cfg: PolicyConfig):
     common = dict(
         hidden_size=cfg.vision_width, intermediate_size=cfg.vision_mlp, num_hidden_layers=cfg.vision_layers,
-        num_attention_heads=cfg.vision_heads, patch_size=cfg.patch_size, vision_use_head=False,
+        num_attention_heads=cfg.vision_heads, patch_size=cfg.patch_size, vision_use_head=cfg.vision_head,
     )
     if cfg.vision_arch == "siglip":
         return SiglipVisionConfig(image_size=cfg.image_size, **common)
@@ -176,7 +201,7 @@ def _load_pretrained_vision(cfg: PolicyConfig) -> nn.Module:
         raise ValueError(f"pretrained: {folder} is not a transformers model folder (no config.json)")
     cls = SiglipVisionModel if cfg.vision_arch == "siglip" else Siglip2VisionModel
     try:
-        model = cls.from_pretrained(str(folder), local_files_only=True, vision_use_head=False)
+        model = cls.from_pretrained(str(folder), local_files_only=True, vision_use_head=cfg.vision_head)
     except (OSError, ValueError, TypeError) as exc:
         raise ValueError(f"pretrained: cannot load {cfg.vision_arch} vision weights from {folder}: {exc}") from None
     got, want = model.config, _vision_config(cfg)
@@ -203,16 +228,21 @@ class FlowMatchingPolicy(nn.Module):
         wm, wd = cfg.mixer_width, cfg.dit_width
         self.vision = VisionEncoder(cfg)
         self.vision_proj = nn.Linear(cfg.vision_width, wm) if cfg.vision_width != wm else nn.Identity()
-        self.mixer = nn.ModuleList(MixerBlock(wm, cfg.mixer_heads, cfg.mlp_ratio) for _ in range(cfg.mixer_blocks))
-        self.mixer_norm = nn.LayerNorm(wm, eps=LAYER_NORM_EPS)
-        self.time_embed = mlp(cfg.time_features, wd, wd)
-        self.action_encoder = ActionEncoder(cfg.action_dim, wd, cfg.action_horizon)
+        self.mixer = nn.ModuleList(
+            MixerBlock(wm, cfg.mixer_heads, cfg.mlp_ratio, cfg.layer_norm_eps) for _ in range(cfg.mixer_blocks)
+        )
+        self.mixer_norm = nn.LayerNorm(wm, eps=LAYER_NORM_EPS) if cfg.mixer_norm else nn.Identity()
+        bucketed = cfg.time_embedding == "buckets"
+        self.time_embed = mlp(cfg.time_features, wd, wd, nn.SiLU() if bucketed else None)
+        self.action_encoder = ActionEncoder(cfg.action_dim, wd, cfg.position_rows or cfg.action_horizon)
         self.dit = nn.ModuleList(
-            DiTBlock(wd, cfg.dit_heads, cfg.mlp_ratio, cross=i % 2 == 0, context_width=wm) for i in range(cfg.dit_blocks)
+            DiTBlock(wd, cfg.dit_heads, cross=i % 2 == 0 or not cfg.dit_self_attention, cfg=cfg) for i in range(cfg.dit_blocks)
         )
         self.out_norm = nn.LayerNorm(wd, eps=LAYER_NORM_EPS, elementwise_affine=False)
         self.out_modulation = nn.Linear(wd, 2 * wd)  # time embedding → (shift, scale) of out_norm
-        self.action_decoder = mlp(wd, wd, cfg.action_dim)
+        relu = cfg.decoder == "relu_projected"
+        self.out_projection = nn.Linear(wd, wd) if relu else nn.Identity()
+        self.action_decoder = mlp(wd, wd, cfg.action_dim, nn.ReLU() if relu else None)
 
     def encode_image(self, frames: torch.Tensor) -> ImageContext:
         """frames (B, 3, S, S) → image tokens, mixer, and the K/V of every cross-attention block."""
@@ -220,33 +250,51 @@ class FlowMatchingPolicy(nn.Module):
         if frames.ndim != 4 or tuple(frames.shape[1:]) != (3, s, s):
             raise ValueError(f"frames must be (B, 3, {s}, {s}), got {tuple(frames.shape)}")
         x = self.vision_proj(self.vision(frames))  # (B, N, Wm)
+        if self.cfg.context_length > x.shape[1]:  # zero tokens in front, attended to like the image's
+            x = torch.cat([x.new_zeros(x.shape[0], self.cfg.context_length - x.shape[1], x.shape[2]), x], dim=1)
         for block in self.mixer:
             x = block(x)
         x = self.mixer_norm(x)
         return ImageContext(x, [block.attn.keys_values(x) for block in self.dit if block.cross])
 
-    def velocity(self, x_t: torch.Tensor, t: torch.Tensor, context: ImageContext) -> torch.Tensor:
-        """Noisy chunk (B, H, 21) at times t (B,) → predicted velocity (B, H, 21)."""
-        time = self.time_embed(time_features(t, self.cfg.time_features).to(x_t.dtype))  # (B, Wd)
-        h = self.action_encoder(x_t, time)  # (B, H, Wd)
+    def velocity(
+        self, x_t: torch.Tensor, t: torch.Tensor, context: ImageContext, buckets: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Noisy chunk (B, H, D) at times t (B,) → predicted velocity (B, H, D).
+
+        With time_embedding "buckets", t is floored into TIME_BUCKETS steps unless `buckets` (B,) gives them.
+        """
+        if self.cfg.time_embedding == "buckets":
+            b = torch.floor(t.float() * TIME_BUCKETS) if buckets is None else buckets
+            time = self.time_embed(bucket_features(b, self.cfg.time_features).to(x_t.dtype))  # (B, Wd)
+            token_time = bucket_token_features(b, self.cfg.dit_width).to(x_t.dtype)  # (B, Wd)
+        else:
+            time = token_time = self.time_embed(time_features(t, self.cfg.time_features).to(x_t.dtype))
+        h = self.action_encoder(x_t, token_time)  # (B, H, Wd)
         cross = iter(context.cross_kv)
         for block in self.dit:
             h = block(h, time, next(cross) if block.cross else None)
         shift, scale = self.out_modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)
-        return self.action_decoder(self.out_norm(h) * (1 + scale) + shift)
+        return self.action_decoder(self.out_projection(self.out_norm(h) * (1 + scale) + shift))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Flow-matching loss of a batch {frames (B, 3, S, S), actions (B, H, 21) unified}."""
+        """Flow-matching loss of a batch {frames (B, 3, S, S), actions (B, H, 21) unified, optional observed (B, 21) bool}.
+
+        Dimensions `observed` marks False (controls the overlay did not show) carry no label and are
+        masked out. In the release layout the loss covers the 21 values a unified action labels, in
+        unified order (the four RIGHT_* tokens are not among them, see padflow.actions).
+        """
         frames, actions = batch["frames"], batch["actions"]
-        expected = (self.cfg.action_horizon, self.cfg.action_dim)
+        expected = (self.cfg.action_horizon, ACTION_DIM)
         if actions.ndim != 3 or tuple(actions.shape[1:]) != expected:
             raise ValueError(f"actions must be (B, {expected[0]}, {expected[1]}), got {tuple(actions.shape)}")
-        target = actions_to_model(actions)
+        target = to_model(self.cfg.action_layout, actions)
         noise = torch.randn_like(target)
         c = self.cfg
         t = sample_time(target.shape[0], c.time_alpha, c.time_beta, c.time_cutoff, device=target.device)
         pred = self.velocity(interpolate(target, noise, t), t, self.encode_image(frames))
-        return flow_loss(pred, target, noise)
+        dims = labelled_dims(self.cfg.action_layout)
+        return flow_loss(pred[..., dims], target[..., dims], noise[..., dims], batch.get("observed"))
 
     @torch.no_grad()
     def sample(
@@ -265,12 +313,21 @@ class FlowMatchingPolicy(nn.Module):
         noise = torch.randn(
             (b, self.cfg.action_horizon, self.cfg.action_dim), generator=generator, device=frames.device, dtype=frames.dtype
         )
+        return from_model(self.cfg.action_layout, self.denoise(frames, noise, steps, recompute_context))
+
+    @torch.no_grad()
+    def denoise(self, frames: torch.Tensor, noise: torch.Tensor, steps: int, recompute_context: bool = False) -> torch.Tensor:
+        """Euler-integrate the velocity from `noise` (B, H, D): the chunk in model space."""
         context = None if recompute_context else self.encode_image(frames)
+        bucketed = self.cfg.time_embedding == "buckets"
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.velocity(x, t, self.encode_image(frames) if context is None else context)
+            # The release floors the step's time i/steps in double precision (nitrogen.py:602-603);
+            # flooring float32 t could land one bucket lower (0.7 → 699).
+            buckets = torch.full_like(t, int(round(float(t[0]) * steps) / steps * TIME_BUCKETS)) if bucketed else None
+            return self.velocity(x, t, self.encode_image(frames) if context is None else context, buckets)
 
-        return model_to_actions(euler_sample(velocity, noise, steps))
+        return euler_sample(velocity, noise, steps)
 
 
 def parameter_counts(model: FlowMatchingPolicy) -> dict[str, int]:
@@ -278,7 +335,7 @@ def parameter_counts(model: FlowMatchingPolicy) -> dict[str, int]:
     parts = {
         "vision": [model.vision],
         "mixer": [model.vision_proj, model.mixer, model.mixer_norm],
-        "dit": [model.dit, model.time_embed, model.out_norm, model.out_modulation],
+        "dit": [model.dit, model.time_embed, model.out_norm, model.out_modulation, model.out_projection],
         "action_encoder": [model.action_encoder],
         "action_decoder": [model.action_decoder],
     }

@@ -4,7 +4,9 @@ validation figures) that tasks/train.py wires to the chunk data, the EMA callbac
 Validation scores the weights Lightning validates with (the EMA weights, under
 EMAWeightAveraging): the flow loss at fixed noise, and on K sampled chunks per validation chunk
 the button F1 (presses of each sample counted) and the stick MSE (of the samples' mean), each
-beside the 'predict the training mean action' baseline.
+beside the 'predict the training mean action' baseline. A batch's `observed` mask (B, 21)
+(padflow.tables: controls the overlay did not show) masks the loss, and the figures count observed
+cells only: an unobserved control is neither a press nor a release.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class PolicyModule(TrainingHistory):
         return augment(frames, self.cfg.augmentation) if training else frames
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.policy.loss({"frames": self._frames(batch["images"], True), "actions": batch["actions"]})
+        loss = self.policy.loss({"frames": self._frames(batch["images"], True), "actions": batch["actions"], "observed": _observed(batch)})
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["actions"]))
         self.train_losses.append(float(loss.detach()))
         return loss
@@ -85,30 +87,32 @@ class PolicyModule(TrainingHistory):
                                         "base_fn", "base_stick_se"), 0.0)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        frames, labels = self._frames(batch["images"], False), batch["actions"]
+        frames, labels, observed = self._frames(batch["images"], False), batch["actions"], _observed(batch)
         b = len(labels)
+        seen = observed[:, None, :].expand_as(labels)  # (B, H, 21): cells that are labels
         # Fixed noise and times per batch, so validation moves only when the weights do; the
         # forked RNG leaves the training stream as it was.
         with torch.random.fork_rng(devices=[frames.device] if frames.device.type == "cuda" else []):
             torch.manual_seed(batch_idx)
-            loss = self.policy.loss({"frames": frames, "actions": labels})
+            loss = self.policy.loss({"frames": frames, "actions": labels, "observed": observed})
             # (K, B, H, 21). Buttons are scored on every sampled chunk (the presses the policy would
             # make, counted over K draws: one draw of rare presses is mostly luck); sticks on the
             # mean of the K chunks (the policy's expected stick, what MSE rewards).
             chunks = torch.stack([self.policy.sample(frames, steps=self.cfg.sample_steps) for _ in range(self.cfg.val_chunk_samples)])
         base = self.mean_action.expand_as(labels)
         truth = labels[..., BUTTON_SLICE] > 0.5
+        scored, scored_axes = seen[..., BUTTON_SLICE], seen[..., AXIS_SLICE]
         s = self._val_sums
         s["loss"] += float(loss) * b
         s["n"] += b
         k = len(chunks)
         for prefix, pressed, weight in (("", chunks[..., BUTTON_SLICE] > 0.5, 1.0 / k), ("base_", base[..., BUTTON_SLICE] > 0.5, 1.0)):
-            s[prefix + "tp"] += weight * float((pressed & truth).sum())
-            s[prefix + "fp"] += weight * float((pressed & ~truth).sum())
-            s[prefix + "fn"] += weight * float((~pressed & truth).sum())
+            s[prefix + "tp"] += weight * float((pressed & truth & scored).sum())
+            s[prefix + "fp"] += weight * float((pressed & ~truth & scored).sum())
+            s[prefix + "fn"] += weight * float((~pressed & truth & scored).sum())
         for prefix, sticks in (("", chunks[..., AXIS_SLICE].mean(0)), ("base_", base[..., AXIS_SLICE])):
-            s[prefix + "stick_se"] += float(((sticks - labels[..., AXIS_SLICE]) ** 2).sum())
-        s["stick_n"] += labels[..., AXIS_SLICE].numel()
+            s[prefix + "stick_se"] += float((((sticks - labels[..., AXIS_SLICE]) ** 2) * scored_axes).sum())
+        s["stick_n"] += float(scored_axes.sum())
 
     def on_validation_epoch_end(self) -> None:
         keys = sorted(self._val_sums)
@@ -116,12 +120,13 @@ class PolicyModule(TrainingHistory):
         s = dict(zip(keys, self.trainer.strategy.reduce(totals, reduce_op="sum").tolist()))  # over all devices
         if not s.get("n"):
             return
+        stick_n = s["stick_n"] or float("nan")  # no observed stick in validation: no stick figure
         metrics = {
             "val/loss": s["loss"] / s["n"],
             "val/button_f1": button_f1(s["tp"], s["fp"], s["fn"]),
-            "val/stick_mse": s["stick_se"] / s["stick_n"],
+            "val/stick_mse": s["stick_se"] / stick_n,
             "val/baseline_button_f1": button_f1(s["base_tp"], s["base_fp"], s["base_fn"]),
-            "val/baseline_stick_mse": s["base_stick_se"] / s["stick_n"],
+            "val/baseline_stick_mse": s["base_stick_se"] / stick_n,
         }
         self.log_dict(metrics)
         if not self.trainer.sanity_checking:
@@ -136,6 +141,14 @@ class PolicyModule(TrainingHistory):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _observed(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The batch's (B, 21) observed mask; every control observed when the batch has none."""
+    if "observed" in batch:
+        return batch["observed"].bool()
+    labels = batch["actions"]
+    return torch.ones((labels.shape[0], labels.shape[-1]), dtype=torch.bool, device=labels.device)
 
 
 def resolve_precision(cfg: PrecisionSettings) -> str:

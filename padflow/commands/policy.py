@@ -1,4 +1,5 @@
-"""`padflow policy info|act`: parameter counts of a policy size, and one chunk of actions from an image."""
+"""`padflow policy info|act|import-nitrogen`: parameter counts of a policy size, one chunk of actions from
+an image, and the released NitroGen checkpoint converted without executing its pickle."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ def register(subparsers) -> None:
     act.add_argument("--seed", type=int, default=0, help="seed of the starting noise")
     act.add_argument("--json", action="store_true", help="print the chunk as a JSON list of {control: value}")
     act.set_defaults(func=run_act)
+
+    imp = sub.add_parser("import-nitrogen", help=(
+        "convert the released NitroGen checkpoint (ng.pt) into a policy folder; its pickle is read without "
+        "executing anything"))
+    imp.add_argument("checkpoint", type=Path, metavar="NG_PT", help="the released checkpoint file (ng.pt)")
+    imp.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="folder to write policy.safetensors + policy_config.json + release_import.json")
+    imp.set_defaults(func=run_import_nitrogen)
 
 
 def run_info(args) -> int:
@@ -70,4 +79,17 @@ def run_act(args) -> int:
     for i, a in enumerate(chunk):
         lx, ly, rx, ry = (float(v) for v in a[17:])
         print(f"{i:>4}  {lx:>6.2f} {ly:>6.2f} {rx:>6.2f} {ry:>6.2f}  {' '.join(pressed(a)) or '-'}")
+    return 0
+
+
+def run_import_nitrogen(args) -> int:
+    # torch and the model load only when a policy command runs (cold CLI path)
+    from models.policy.release import import_release
+
+    record = import_release(args.checkpoint, args.out)
+    steps = record["release"].get("euler_steps")
+    print(f"{args.checkpoint}: {record['tensors']} tensors, {record['parameters']:,} parameters → {args.out}")
+    if record["dropped"]:
+        print(f"  dropped (not built by padflow; see docs/nitrogen.md): {', '.join(record['dropped'])}")
+    print(f"  run it: padflow policy act --checkpoint {args.out} --image FRAME.png --steps {steps or 16}")
     return 0

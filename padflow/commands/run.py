@@ -1,11 +1,18 @@
-"""`padflow run [--profile P] [--input PATH] [--stages ...]`: the whole pipeline as a Prefect flow."""
+"""`padflow run [--profile P] [--input PATH] [--stages ...]`: the whole pipeline as a Prefect flow.
+
+Before Prefect loads, the whole params.yaml (with the profile), the input path and the tracking
+store are checked (`check_run`): a mistake fails in about a second with one line, not after stages ran.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from padflow import tracking
 from padflow.commands.stage import import_from_project
 from padflow.config import project_root
+from padflow.params_schema import load_checked_params
 from padflow.stages import STAGES
 
 
@@ -18,9 +25,21 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    root = project_root()
+    check_run(root, args.profile, args.input_dir)
     # Prefect (and the flow's stages) load only for this command, not on every CLI start.
-    pipeline = import_from_project(project_root(), "flows.pipeline").pipeline
+    pipeline = import_from_project(root, "flows.pipeline").pipeline
 
     results = pipeline(profile=args.profile, input_dir=args.input_dir, stages=args.stages)
     print(json.dumps(results, indent=2))
     return 0
+
+
+def check_run(root: Path, profile: str | None, input_dir: str | None) -> None:
+    """What a user can get wrong, checked in about a second before Prefect loads or any stage runs:
+    the whole params.yaml with the profile (a bad value, an unknown key or profile), the input
+    path, the tracking store. ValueError / TrackingUnavailable, one line each."""
+    load_checked_params(root, profile)
+    if input_dir and not Path(input_dir).expanduser().exists():
+        raise ValueError(f"--input {input_dir}: no such folder or manifest")
+    tracking.check_tracking(tracking.tracking_uri(root))

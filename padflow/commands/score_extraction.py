@@ -32,6 +32,8 @@ def run(args) -> int:
     for key in ("localization_rate", "false_overlay_rate", "skin_id_accuracy", "action_coverage", "button_accuracy", "button_all_correct_rate", "stick_r2"):
         print(f"  {key:24s} {_fmt(report[key])}")
     print("  stick R² per axis       " + "  ".join(f"{k} {_fmt(v)}" for k, v in report["stick_r2_axes"].items()))
+    if report["unobserved_frames"]:  # controls the videos' skins do not draw: not scored, not misses
+        print("  unobserved (frames)     " + "  ".join(f"{k} {n}" for k, n in report["unobserved_frames"].items()))
     for title in ("per_family", "by_opacity", "by_scale", "by_crf", "by_lag"):
         print(f"{title}:")
         for label, row in report[title].items():

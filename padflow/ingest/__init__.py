@@ -24,7 +24,14 @@ Input, one of:
                   fields an item leaves out. Missing metadata is "unknown" (url: null).
                   Relative paths are relative to the manifest's folder, which is the input root.
 
-A path (or symlink) that resolves outside the input root is rejected as `escapes_root`.
+A path (or symlink) that resolves outside the input root is rejected as `escapes_root`; so is
+each entry of a folder's manifest.json that points outside the folder (`../x.mp4`, an absolute
+path), and an entry naming no file is `unreadable`: every entry gets a report row.
+
+Duplicates (same sha256): one copy is kept, the one the manifest describes if any (else the one
+ingested before, else the first listed); fields it leaves unknown are taken from the other copies'
+entries, and each dropped copy's row names the kept one and why. Frames smaller than
+min_width x min_height are rejected as `too_small` before decoding.
 
 Output (OUT):
     videos/<video_id>.mp4    normalized video, video_id = the first 16 hex digits of the input's

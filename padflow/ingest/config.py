@@ -29,6 +29,11 @@ class IngestConfig:
         "output width bound, pixels (even): larger videos are scaled down, aspect ratio kept"))] = 1280
     max_height: Annotated[int, Field(ge=16, multiple_of=2, description=(
         "output height bound, pixels (even): larger videos are scaled down, aspect ratio kept"))] = 720
+    min_width: Annotated[int, Field(ge=1, description=(
+        "narrower videos are rejected (too_small), pixels: a controller overlay is a fraction of the frame, "
+        "and below this it is a few pixels no parser can read (a 1x1 or 2x2 video is a broken encode)"))] = 32
+    min_height: Annotated[int, Field(ge=1, description=(
+        "shorter (in pixels) videos are rejected (too_small), pixels; see min_width"))] = 32
     min_duration_s: Annotated[float, Field(gt=0.0, description=(
         "shorter videos are rejected (too_short), seconds"))] = 1.0
     max_duration_s: Annotated[float, Field(gt=0.0, description=(
@@ -58,6 +63,11 @@ class IngestConfig:
     output: Annotated[str, Field(description="the stage's output folder, relative to the project root")] = "data/ingest"
 
     def __post_init__(self) -> None:
+        if self.min_width > self.max_width or self.min_height > self.max_height:
+            raise ValueError(
+                f"min_width/min_height ({self.min_width}x{self.min_height}) must not exceed "
+                f"max_width/max_height ({self.max_width}x{self.max_height})"
+            )
         if not self.min_duration_s < self.max_duration_s:
             raise ValueError(
                 f"min_duration_s and max_duration_s must satisfy 0 < min < max, "

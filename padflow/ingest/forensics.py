@@ -46,14 +46,17 @@ def probe_video(path: Path) -> VideoProbe | Rejection:
     except (FFmpegError, OSError, UnicodeDecodeError) as exc:
         return classify_unopenable(path, exc)
     probe = contents.video
+    damage = mp4_damage(path) if contents.format_name.startswith("mov,mp4") else None
     if probe is None:
+        if damage is not None:  # an index cut or damaged before its video track: not an audio file
+            return damage
         kinds = contents.stream_types
         found = f"only {', '.join(kinds)} stream(s)" if kinds else "no streams"
         return Rejection("no_video_stream", f"{contents.format_name} file with {found}")
     if any(contents.format_name.endswith(suffix) for suffix in STILL_IMAGE_FORMAT_SUFFIXES):
         return Rejection("not_a_video", f"a still image ({contents.format_name})")
     if not probe.width or not probe.height:
-        return Rejection("corrupt", f"video stream declares no frame size ({probe.codec})")
+        return damage or Rejection("corrupt", f"video stream declares no frame size ({probe.codec})")
     return probe
 
 
@@ -70,7 +73,9 @@ def classify_unopenable(path: Path, error: Exception) -> Rejection:
 
 
 def mp4_damage(path: Path) -> Rejection | None:
-    """Walk an MP4's top-level boxes: one running past the end of the file means it was cut off."""
+    """Walk an MP4's top-level boxes: one running past the end of the file means it was cut off
+    (truncated), unless its header cannot be right (a type that is no four-character code, or an
+    index box larger than the whole file): then the index itself is damaged (corrupt)."""
     size = path.stat().st_size
     seen: list[bytes] = []
     with open(path, "rb") as f:
@@ -83,8 +88,16 @@ def mp4_damage(path: Path) -> Rejection | None:
                 box_size = int.from_bytes(header[8:16], "big")
             elif box_size == 0:  # box runs to the end of the file
                 box_size = size - offset
+            if not _is_box_type(box_type):
+                return Rejection("corrupt", f"corrupt index: the MP4 box at byte {offset} has no valid type ({box_type!r})")
             if box_size < 8:
-                return Rejection("corrupt", f"MP4 box {box_type!r} at byte {offset} has invalid size {box_size}")
+                return Rejection("corrupt", f"corrupt index: MP4 box {box_type!r} at byte {offset} has invalid size {box_size}")
+            if box_size > size and box_type != b"mdat":  # only the media data can be most of a file that was cut
+                return Rejection(
+                    "corrupt",
+                    f"corrupt index: MP4 box {box_type.decode('latin-1')!r} at byte {offset} declares {box_size:,} bytes, "
+                    f"more than the whole file ({size:,})",
+                )
             if offset + box_size > size:
                 return Rejection(
                     "truncated",
@@ -96,3 +109,8 @@ def mp4_damage(path: Path) -> Rejection | None:
     if b"moov" not in seen and b"moof" not in seen:
         return Rejection("truncated", "MP4 has no 'moov' index (the recording or download stopped early)")
     return None
+
+
+def _is_box_type(box_type: bytes) -> bool:
+    """A four-character code: printable ASCII, or the © that QuickTime's metadata boxes start with."""
+    return len(box_type) == 4 and all(32 <= b < 127 or b == 0xA9 for b in box_type)

@@ -107,10 +107,18 @@ def list_inputs(src: Path, out: Path, extensions: tuple[str, ...]) -> tuple[Path
         candidates, ignored = _walk_folder(root, out.resolve(), extensions)
         sidecar = root / FOLDER_MANIFEST
         if sidecar.is_file():  # metadata for the folder's videos; files it does not list stay "unknown"
-            metas = {os.path.abspath(p): meta for p, meta in read_manifest(sidecar)}
+            entries = read_manifest(sidecar)
+            metas = {os.path.abspath(p): meta for p, meta in entries}
             candidates = [
                 Candidate(c.path, c.display_path, metas.get(os.path.abspath(c.path), c.meta)) for c in candidates
             ]
+            # An entry for a file outside the folder (../x, an absolute path) or for none at all
+            # is listed too, so the report says why it was not ingested (escapes_root, unreadable).
+            walked = {os.path.abspath(c.path) for c in candidates}
+            for path, meta in entries:
+                absolute = os.path.abspath(path)
+                if absolute not in walked and (not Path(absolute).is_relative_to(root) or not os.path.lexists(path)):
+                    candidates.append(Candidate(path, f"{FOLDER_MANIFEST}: {_display(path, root)}", meta))
         return root, candidates, ignored
     if src.suffix.lower() in extensions:
         raise ValueError(f"{src}: is a video; give its folder or a manifest that lists it")

@@ -146,6 +146,9 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
     declared = probe.duration_s if probe.duration_s is not None else probe.container_duration_s
     base.update(fps_in=probe.fps, size_in=(probe.width, probe.height), duration_s=declared)
     # Bounds the container already breaks are rejected before paying for a full decode.
+    if probe.width < cfg.min_width or probe.height < cfg.min_height:
+        detail = f"{probe.width}x{probe.height} frames, smaller than min_width x min_height = {cfg.min_width}x{cfg.min_height}"
+        return IngestRow(status="rejected", reason="too_small", detail=detail, **base)
     if declared is not None and declared > cfg.max_duration_s:
         detail = f"declares {declared:.2f} s, more than max_duration_s={cfg.max_duration_s:g} s"
         return IngestRow(status="rejected", reason="too_long", detail=detail, **base)
@@ -158,9 +161,9 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
         reason, detail = rejected.rejection.reason, rejected.rejection.detail
         if reason == "corrupt" and probe.format_name.startswith("mov,mp4"):
             # A cut-off MP4 whose index comes first opens, then fails to decode where the data stops.
-            cut = mp4_damage(job.path)
-            if cut is not None and cut.reason == "truncated":
-                reason, detail = "truncated", f"{cut.detail}; {detail}"
+            damage = mp4_damage(job.path)
+            if damage is not None:
+                reason, detail = damage.reason, f"{damage.detail}; {detail}"
         return IngestRow(status="rejected", reason=reason, detail=detail, **base)
     except PermissionError as exc:
         return IngestRow(status="rejected", reason="unreadable", detail=f"no permission to read: {exc}", **base)

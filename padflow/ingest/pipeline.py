@@ -13,9 +13,9 @@ from padflow.fanout import TaskRunnerConfig, fan_out
 from padflow.ingest.cache import previous_report, remove_stale, reusable, write_record
 from padflow.ingest.config import IngestConfig
 from padflow.ingest.forensics import Rejection
-from padflow.ingest.manifest import Candidate, check_readable, list_inputs
+from padflow.ingest.manifest import Candidate, VideoMeta, check_readable, list_inputs
 from padflow.ingest.normalize import IngestJob, ingest_one, video_id_for
-from padflow.ingest.report import METRICS_FILE, REPORT_FILE, VIDEOS_DIR, IngestReport, IngestRow
+from padflow.ingest.report import METRICS_FILE, REPORT_FILE, UNKNOWN, VIDEOS_DIR, IngestReport, IngestRow
 from padflow.io import file_sha256, write_json
 
 
@@ -85,26 +85,44 @@ def plan(
             meta = asdict(candidate.meta)
             rows[i] = IngestRow(candidate.display_path, "rejected", rejection.reason, rejection.detail, **meta)
 
-    # One input per content hash: the one ingested before if it is still listed, else the first.
+    # One input per content hash. Kept: a copy the manifest describes (its source, licence and game
+    # must not leave with a dropped copy), else the one ingested before if it is still listed, else
+    # the first. A field the kept copy leaves unknown is filled from the other copies' entries.
     before = previous.get("files", [])
     accepted_before = {r.get("sha256"): r.get("path") for r in before if r.get("status") == "accepted"}
-    owner: dict[str, int] = {}
-    for i in sorted(hashed, key=lambda i: (candidates[i].display_path != accepted_before.get(hashed[i][1]), i)):
-        owner.setdefault(hashed[i][1], i)
+
+    def preference(i: int) -> tuple[bool, bool, int]:
+        return candidates[i].meta == VideoMeta(), candidates[i].display_path != accepted_before.get(hashed[i][1]), i
+
+    copies: dict[str, list[int]] = {}
+    for i in sorted(hashed, key=preference):
+        copies.setdefault(hashed[i][1], []).append(i)
+    merged = {sha256: merge_meta([candidates[i].meta for i in group]) for sha256, group in copies.items()}
 
     jobs: dict[int, IngestJob] = {}
     for i, (resolved, sha256, size) in hashed.items():
-        candidate = candidates[i]
-        meta = asdict(candidate.meta)
-        if owner[sha256] != i:
-            detail = f"same bytes as {candidates[owner[sha256]].display_path}"
+        candidate, kept = candidates[i], copies[sha256][0]
+        if kept != i:
+            undescribed, not_before, _ = (a != b for a, b in zip(preference(kept), preference(i)))
+            why = "the manifest describes it" if undescribed else "ingested before" if not_before else "listed first"
+            detail = f"same bytes as {candidates[kept].display_path}, which is kept ({why})"
+            meta = asdict(candidate.meta)
             rows[i] = IngestRow(candidate.display_path, "rejected", "duplicate", detail, sha256, bytes_in=size, **meta)
         elif sha256 in reused:
-            rows[i] = dataclasses.replace(reused[sha256], path=candidate.display_path, processed=False, **meta)
+            rows[i] = dataclasses.replace(reused[sha256], path=candidate.display_path, processed=False, **asdict(merged[sha256]))
         else:
             output = out / VIDEOS_DIR / f"{video_id_for(sha256)}.mp4"
-            jobs[i] = IngestJob(resolved, candidate.display_path, sha256, size, candidate.meta, output)
+            jobs[i] = IngestJob(resolved, candidate.display_path, sha256, size, merged[sha256], output)
     return rows, jobs
+
+
+def merge_meta(metas: list[VideoMeta]) -> VideoMeta:
+    """The first known value of each field, in the order given (the kept copy first)."""
+    fields = {}
+    for f in dataclasses.fields(VideoMeta):
+        known = [getattr(m, f.name) for m in metas if getattr(m, f.name) not in (UNKNOWN, None)]
+        fields[f.name] = known[0] if known else getattr(metas[0], f.name)
+    return VideoMeta(**fields)
 
 
 def _run_jobs(

@@ -21,6 +21,7 @@ Reason = Literal[
     "no_video_stream",  # a media file without a video stream (audio only)
     "too_short",  # shorter than IngestConfig.min_duration_s
     "too_long",  # longer than IngestConfig.max_duration_s
+    "too_small",  # frames narrower or shorter than IngestConfig.min_width / min_height
     "duplicate",  # same bytes as another input, which is the one ingested
     "unreadable",  # missing, not a regular file, or no permission to read it
     "escapes_root",  # the path or a symlink in it resolves outside the input root

@@ -10,7 +10,10 @@ which both boxes are given), frames and times, plus `fps`, and the source's `url
 source at `url`). `bbox_controller_overlay` is the localization box, `bbox_game_area` the gate's
 game box. Export then import gives back the same actions (importing re-ingests the normalized
 video, whose new MP4 bytes give it a new padflow video_id; the exported id stays in each table's
-record as the chunk's original_video.video_id).
+record as the chunk's original_video.video_id). The release has no notion of a control the overlay
+did not show: a table's unobserved controls (padflow.tables) go into each chunk's metadata as
+padflow's addition `unobserved` (their cells hold the neutral value, which is no label), and import
+reads them back.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from padflow.ingest.report import accepted_videos, read_report
 from padflow.io import write_json
 from padflow.nitrogen.chunks import ACTIONS_DIR, REPORT_FORMAT, NitrogenConfig, chunk_name, shard_name, write_chunk
 from padflow.nitrogen.metadata import ChunkMetadata, OriginalVideo
-from padflow.tables import read_action_table, table_to_actions
+from padflow.tables import read_action_table, table_to_actions, unobserved_names
 
 EXPORT_REPORT = "export_report.json"
 
@@ -145,7 +148,9 @@ def _export_metadata(
     )
     localization = record.get("localization") or {}
     controller = record.get("controller_type") or localization.get("skin_id") or "unknown"
+    unobserved = () if row.get("observed") is None else unobserved_names(np.asarray(row["observed"], bool))
     return ChunkMetadata(
+        **({"unobserved": list(unobserved)} if unobserved else {}),  # padflow's addition, as the keys of original_video
         uuid=f"{chunk_name(video_id, chunk_id)}_actions",
         chunk_id=chunk_id,
         chunk_size=len(actions),

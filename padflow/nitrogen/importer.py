@@ -45,7 +45,7 @@ from padflow.nitrogen.chunks import (
     read_chunk,
 )
 from padflow.nitrogen.metadata import SAFE_VIDEO_ID, Box, ChunkError, ChunkReason
-from padflow.tables import write_action_table
+from padflow.tables import observed_mask, write_action_table
 
 IMPORT_REPORT = "import_report.json"  # the gate reads this name (tasks.gate.TABLE_REPORTS)
 IMPORT_INGEST_DIR = "ingest"  # the import's normalized videos, relative to its output folder
@@ -198,7 +198,15 @@ def _import_chunk(
                   f"lasts {frames_out / fps:.2f} s")  # fmt: skip
         return ChunkOutcome(where, "rejected", "outside_video", detail, video_id=row.video_id, **ids), None
     table_id = chunk_name(original.video_id, meta.chunk_id)
-    write_action_table(out_dir / f"{table_id}.parquet", chunk.actions[rows], fps)
+    unobserved = (meta.model_extra or {}).get("unobserved") or []  # padflow's export adds it: controls the overlay did not show
+    try:
+        if not isinstance(unobserved, list) or not all(isinstance(n, str) for n in unobserved):
+            raise ValueError("not a list of control names")
+        observed_mask(unobserved)
+    except ValueError as exc:
+        detail = f"metadata.json unobserved {unobserved!r}: {exc}"
+        return ChunkOutcome(where, "rejected", "malformed_metadata", detail, video_id=row.video_id, **ids), None
+    write_action_table(out_dir / f"{table_id}.parquet", chunk.actions[rows], fps, unobserved=unobserved)
     box = scale_box(meta.bbox_controller_overlay, original.resolution, row.size_out)
     write_json(out_dir / f"{table_id}.json", {
         "source": "nitrogen",

@@ -9,22 +9,25 @@ scale, position and small rotations are undone before the parser looks. Each fra
                                    scale: a full deflection moves the cap only a few crop pixels
 
 Because the skin is known, the parser also gets a `SkinView`: the skin's rest image through the
-same crops (a reference showing every button released and both sticks centred) and where each
-control sits. A `ParserBatch` is what the parser reads for N frames: two consecutive frames side
+same crops (a reference showing every button released and both sticks centred), where each
+control sits, and which controls the skin draws at all. Both skin kinds (parametric, sprite) go
+through the same path; a control a sprite skin does not draw gets an empty box, and a stick it
+does not draw a patch at the skin's centre with zero travel (its readings are not labels). A `ParserBatch` is what the parser reads for N frames: two consecutive frames side
 by side (previous left, current right) with the rest image stacked on as three more channels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from padflow.actions import BUTTONS, N_BUTTONS
-from padflow.overlay.skin import Skin
+from padflow.actions import ACTION_NAMES, BUTTONS, N_BUTTONS
+from padflow.overlay.skin import STICK_SIDES, Skin
+from padflow.overlay.sprite import SpriteSkin
 
 # ImageNet statistics, as SegFormer checkpoints expect (kept for pretrained-weight compatibility).
 PIXEL_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -35,6 +38,7 @@ N_STICKS = 2
 # margin keeps the well's rim in view when localization is off by a pixel or two.
 STICK_PATCH_MARGIN = 1.2
 REST_BACKGROUND = 128  # grey level the rest image is composited over (overlays are semi-transparent)
+ABSENT_STICK_PATCH = 0.25  # half-side of the patch of a stick the skin does not draw, fraction of the skin's shorter side
 
 Box = tuple[float, float, float, float]
 
@@ -49,6 +53,7 @@ class SkinView:
     stick_regions: tuple[Box, Box]  # template px (x0, y0, x1, y1) of each stick patch
     button_boxes: np.ndarray  # (17, 4) float32: each button's box, fractions of the skin's (w, h)
     stick_travel: np.ndarray  # (2,) float32: cap travel at full deflection / patch half-side
+    observed: np.ndarray = field(default_factory=lambda: np.ones(len(ACTION_NAMES), dtype=bool))  # (21,) bool: controls the skin draws
 
 
 class ParserBatch(NamedTuple):
@@ -99,12 +104,21 @@ def rectify(frame: np.ndarray, transform: np.ndarray, out_size: tuple[int, int],
     )
 
 
-def stick_regions(skin: Skin) -> tuple[Box, Box]:
+def stick_geometry(skin: Skin | SpriteSkin) -> list[tuple[tuple[float, float], float, float] | None]:
+    """Per side (left, right): (cap centre at rest, travel, cap radius) in skin px, or None if the skin draws no such stick."""
+    by_side = {s.side: s for s in skin.sticks}
+    return [(by_side[side].centre, by_side[side].travel, by_side[side].cap_radius) if side in by_side else None for side in STICK_SIDES]
+
+
+def stick_regions(skin: Skin | SpriteSkin) -> tuple[Box, Box]:
     """The square template region each stick patch covers (left, right)."""
     out = []
-    for stick in skin.sticks:
-        half = (stick.travel + stick.cap_radius) * STICK_PATCH_MARGIN
-        cx, cy = stick.centre
+    for geometry in stick_geometry(skin):
+        if geometry is None:
+            (cx, cy), half = (skin.size[0] / 2, skin.size[1] / 2), ABSENT_STICK_PATCH * min(skin.size)
+        else:
+            (cx, cy), travel, radius = geometry
+            half = (travel + radius) * STICK_PATCH_MARGIN
         out.append((cx - half, cy - half, cx + half, cy + half))
     return out[0], out[1]
 
@@ -118,7 +132,7 @@ def frame_crops(frame: np.ndarray, transform: np.ndarray, view: SkinView, skin_s
     return crop, sticks
 
 
-def skin_view(skin: Skin, crop_size: tuple[int, int], stick_size: int) -> SkinView:
+def skin_view(skin: Skin | SpriteSkin, crop_size: tuple[int, int], stick_size: int) -> SkinView:
     """The rest image through the crop path, and the layout in crop units, for one skin."""
     alpha = skin.rest[..., 3:4].astype(np.float32) / 255.0
     rest = (skin.rest[..., :3] * alpha + REST_BACKGROUND * (1.0 - alpha)).round().astype(np.uint8)
@@ -128,9 +142,11 @@ def skin_view(skin: Skin, crop_size: tuple[int, int], stick_size: int) -> SkinVi
     rest_crop = rectify(rest, identity, crop_size, (0.0, 0.0, float(w), float(h)))
     rest_sticks = np.stack([rectify(rest, identity, (stick_size, stick_size), r) for r in regions])
     boxes = skin.regions()
-    button_boxes = np.array([[boxes[b][0] / w, boxes[b][1] / h, boxes[b][2] / w, boxes[b][3] / h] for b in BUTTONS], dtype=np.float32)
-    travel = np.array([s.travel / ((s.travel + s.cap_radius) * STICK_PATCH_MARGIN) for s in skin.sticks], dtype=np.float32)
-    return SkinView(skin.id, rest_crop, rest_sticks, regions, np.clip(button_boxes, 0.0, 1.0), travel)
+    empty = (0.0, 0.0, 0.0, 0.0)  # an undrawn button: no cell of the crop belongs to it
+    button_boxes = np.array([[v / d for v, d in zip(boxes.get(b, empty), (w, h, w, h))] for b in BUTTONS], dtype=np.float32)
+    travel = np.array([0.0 if g is None else g[1] / ((g[1] + g[2]) * STICK_PATCH_MARGIN) for g in stick_geometry(skin)], dtype=np.float32)
+    observed = np.array([name in skin.observed for name in ACTION_NAMES], dtype=bool)
+    return SkinView(skin.id, rest_crop, rest_sticks, regions, np.clip(button_boxes, 0.0, 1.0), travel, observed)
 
 
 def _side_by_side(previous: np.ndarray, current: np.ndarray, rest: np.ndarray) -> np.ndarray:

@@ -143,7 +143,8 @@ def parse_video(
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps, (T, 17) button logits.
 
-    `parser` is a loaded overlay parser (models.overlay_parser): `read(inputs)` and `cfg`.
+    `parser` is a loaded overlay parser (models.overlay_parser): `read(inputs)` and `cfg`. The
+    confidence covers the controls the skin draws (`view.observed`).
     """
     actions, confidence, logits = [], [], []
     last: tuple[np.ndarray, np.ndarray] | None = None
@@ -155,7 +156,7 @@ def parse_video(
         previous = (np.concatenate([head[0], crops[:-1]]), np.concatenate([head[1], sticks[:-1]]))
         reading = parser.read(parser_inputs(previous, (crops, sticks), view))
         actions.append(np.asarray(reading.actions, np.float32))
-        confidence.append(np.asarray(reading.confidence, np.float32))
+        confidence.append(np.asarray(reading.confidence_over(view.observed), np.float32))  # undrawn controls' doubt does not count
         logits.append(np.asarray(reading.button_logits, np.float32))
         last = (crops[-1:], sticks[-1:])
     if not actions:

@@ -3,7 +3,8 @@
 The corpus draws an overlay on every frame of many videos, so a skin is prepared once per output
 width (`_SkinSprites`: the rest image with empty stick wells, and one pre-rendered patch per
 pressed button); a render then copies the base, pastes the patches of the held buttons and
-draws the two stick caps at sub-pixel positions.
+draws the two stick caps at sub-pixel positions. A sprite skin (padflow.overlay.sprite) is drawn
+by its own module: its layers composited at skin resolution, then resized to the asked width.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from padflow.actions import ACTION_DIM, AXIS_INDEX, BUTTON_INDEX, noop, validate_action
 from padflow.overlay.shapes import Canvas, Colour, over
 from padflow.overlay.skin import STICK_AXES, STICK_BUTTONS, ButtonLayout, PressedStyle, Skin, StickLayout
+from padflow.overlay.sprite import SpriteSkin, render_sprite
 
 # anchor → (vertical, horizontal) position of the overlay in the frame
 _ANCHOR_SIDES: dict[str, tuple[str, str]] = {
@@ -144,11 +146,13 @@ class _ByLayout:
         return isinstance(other, _ByLayout) and self.key == other.key
 
 
-def render_overlay(skin: Skin, action: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:
-    """The skin showing `action`, as a (H, W, 4) uint8 RGBA image `width` px wide (native if None)."""
+def render_overlay(skin: Skin | SpriteSkin, action: Sequence[float] | np.ndarray, width: int | None = None) -> np.ndarray:
+    """The skin (either kind) showing `action`, as a (H, W, 4) uint8 RGBA image `width` px wide (native if None)."""
     action = validate_action(action)
     if action.ndim != 1:
         raise ValueError(f"render_overlay takes one action, got shape {action.shape}")
+    if isinstance(skin, SpriteSkin):
+        return render_sprite(skin, action, _checked_width(skin.size[0] if width is None else width))
     sprites = _prepared(skin, skin.size[0] if width is None else width)
     out = sprites.base.copy()
     held = action > 0.5
@@ -189,7 +193,7 @@ def composite(
 
 
 def draw_overlay(
-    frame: np.ndarray, skin: Skin, action: Sequence[float] | np.ndarray, placement: Placement, inplace: bool = False
+    frame: np.ndarray, skin: Skin | SpriteSkin, action: Sequence[float] | np.ndarray, placement: Placement, inplace: bool = False
 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Render `action` on `skin` at the placement's size and composite it onto `frame`."""
     if frame.ndim != 3:
@@ -242,10 +246,14 @@ def pressed_layer(skin: Skin, button: ButtonLayout) -> tuple[np.ndarray, tuple[i
     return (layer if halo_px is None else over(layer, halo_px)), origin
 
 
-def _prepared(skin: Skin, width: int) -> _SkinSprites:
+def _checked_width(width: int) -> int:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < MIN_RENDER_WIDTH:
         raise ValueError(f"overlay width {width!r} must be an integer >= {MIN_RENDER_WIDTH} px")
-    return _cached_sprites(_ByLayout(skin), int(width))
+    return int(width)
+
+
+def _prepared(skin: Skin, width: int) -> _SkinSprites:
+    return _cached_sprites(_ByLayout(skin), _checked_width(width))
 
 
 @functools.lru_cache(maxsize=SPRITE_CACHE_SIZE)

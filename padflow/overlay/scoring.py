@@ -7,13 +7,19 @@ corpus sidecars (`<truth_dir>/<name>.json` + `.parquet`) and to extract's output
 Definitions:
     button accuracy        mean over frames and the 17 buttons of (extracted == shown), NitroGen's
                            "button frame accuracy"; frames of overlay videos that were extracted
-    all-buttons rate       share of those frames where all 17 buttons are right
+    all-buttons rate       share of those frames where all (observed) buttons are right
+    unobserved controls    controls an extracted table marks unobserved (its skin does not draw them,
+                           padflow.tables) are no reading: they are not scored, neither as hits nor as
+                           misses, and the report counts them (`unobserved_frames`: frames per
+                           control; each video's row lists its `unobserved`)
     stick R²               per axis, 1 - SS_res / SS_tot pooled over every scored frame of the group
                            (pooled, because a stick that never moves in one video has no per-video
                            R²); `stick_r2` is the mean of the 4 axes; None when no axis varies
     localization rate      overlay videos whose extracted box has IoU >= 0.8 with the drawn box
-                           (a video that failed or was judged overlay-free counts as a miss)
-    false-overlay rate     no-overlay videos given an overlay anyway
+                           (a video that failed, was judged overlay-free or unknown_skin counts as a miss)
+    unknown skin           overlay videos recorded unknown_skin (an overlay no library skin explains:
+                           a box and a reason, no table), `unknown_skin_videos`
+    false-overlay rate     no-overlay videos given an overlay anyway (found, or recorded unknown_skin)
     action coverage        share of the overlay videos' frames that have an extracted action
 
 Splits: "all", and "heldout" (overlay videos whose skin the parser never trained on). No-overlay
@@ -32,10 +38,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from padflow.actions import AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
+from padflow.actions import ACTION_DIM, ACTION_NAMES, AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.overlay.crops import box_iou
-from padflow.tables import read_action_table, table_to_actions
+from padflow.tables import read_action_table, table_observed, table_to_actions, unobserved_names
 
 Split = Literal["all", "heldout"]
 SPLITS: tuple[str, ...] = ("all", "heldout")
@@ -60,6 +66,8 @@ class _Tally:
     overlay_frames: int = 0
     frames: int = 0
     button_right: np.ndarray = field(default_factory=lambda: np.zeros(len(BUTTONS), np.int64))
+    button_n: np.ndarray = field(default_factory=lambda: np.zeros(len(BUTTONS), np.int64))  # frames each button was scored
+    unobserved_frames: np.ndarray = field(default_factory=lambda: np.zeros(ACTION_DIM, np.int64))  # frames each control had no reading
     all_right: int = 0
     n_axis: np.ndarray = field(default_factory=lambda: np.zeros(len(AXES), np.int64))
     sum_y: np.ndarray = field(default_factory=lambda: np.zeros(len(AXES)))
@@ -73,18 +81,19 @@ class _Tally:
     def summary(self) -> dict[str, Any]:
         r2 = self.axis_r2()
         valid = [v for v in r2.values() if v is not None]
-        per_button = self.button_right / self.frames if self.frames else np.full(len(BUTTONS), np.nan)
+        per_button = np.where(self.button_n > 0, self.button_right / np.maximum(self.button_n, 1), np.nan)
         return {
             "videos": self.videos,
             "frames_scored": self.frames,
             "localization_rate": _ratio(self.localized, self.videos),
             "skin_id_accuracy": _ratio(self.skin_right, self.localized),
             "action_coverage": _ratio(self.frames, self.overlay_frames),
-            "button_accuracy": _ratio(int(self.button_right.sum()), self.frames * len(BUTTONS)),
+            "button_accuracy": _ratio(int(self.button_right.sum()), int(self.button_n.sum())),
             "button_all_correct_rate": _ratio(self.all_right, self.frames),
             "stick_r2": round(float(np.mean(valid)), 4) if valid else None,
             "stick_r2_axes": r2,
             "per_button": {b: (None if np.isnan(v) else round(float(v), 4)) for b, v in zip(BUTTONS, per_button)},
+            "unobserved_frames": {name: int(n) for name, n in zip(ACTION_NAMES, self.unobserved_frames) if n},
         }
 
     def axis_r2(self) -> dict[str, float | None]:
@@ -109,11 +118,12 @@ class VideoScore:
     overlay_width: float | None  # fraction of frame width
     crf: int
     lag: int | None
-    status: str  # extract's status: extracted | no_overlay | failed | missing
+    status: str  # extract's status: extracted | no_overlay | unknown_skin | failed | missing
     found: bool  # extraction gave it an overlay
     iou: float | None  # of the extracted box against the drawn one (overlay videos)
     skin_right: bool
     tally: _Tally = field(compare=False, repr=False)
+    unobserved: tuple[str, ...] = ()  # controls the extracted table has no reading of (not scored)
 
     def row(self) -> dict[str, Any]:
         s = self.tally.summary()
@@ -122,18 +132,27 @@ class VideoScore:
             "family": self.family, "status": self.status, "found": self.found,
             "iou": None if self.iou is None else round(self.iou, 4),
             "button_accuracy": s["button_accuracy"], "stick_r2": s["stick_r2"], "frames_scored": s["frames_scored"],
+            "unobserved": list(self.unobserved),
         }  # fmt: skip
 
 
-def action_tally(extracted: np.ndarray, truth: np.ndarray) -> _Tally:
-    """Sums for button accuracy and stick R² of (T, 21) extracted vs shown actions, frame by frame."""
+def action_tally(extracted: np.ndarray, truth: np.ndarray, observed: np.ndarray | None = None) -> _Tally:
+    """Sums for button accuracy and stick R² of (T, 21) extracted vs shown actions, frame by frame.
+
+    `observed` (21,) bool is the extracted table's mask (None: all observed); unobserved controls are counted, not scored.
+    """
     if extracted.shape != truth.shape:
         raise ValueError(f"extracted actions {extracted.shape} and truth {truth.shape} differ in shape")
+    seen = np.ones(ACTION_DIM, bool) if observed is None else np.asarray(observed, bool)
+    buttons, axes = seen[BUTTON_SLICE], seen[AXIS_SLICE]
     right = (extracted[:, BUTTON_SLICE] > 0.5) == (truth[:, BUTTON_SLICE] > 0.5)
     y, yhat = truth[:, AXIS_SLICE].astype(np.float64), extracted[:, AXIS_SLICE].astype(np.float64)
-    t = _Tally(frames=len(truth), button_right=right.sum(0), all_right=int(right.all(1).sum()))
-    t.n_axis = np.full(len(AXES), len(truth), np.int64)
-    t.sum_y, t.sum_y2, t.sum_res2 = y.sum(0), (y**2).sum(0), ((y - yhat) ** 2).sum(0)
+    n = len(truth)
+    t = _Tally(frames=n, button_right=right.sum(0) * buttons, button_n=np.where(buttons, n, 0),
+               all_right=int((right | ~buttons).all(1).sum()))  # fmt: skip
+    t.unobserved_frames = np.where(seen, 0, n).astype(np.int64)
+    t.n_axis = np.where(axes, n, 0).astype(np.int64)
+    t.sum_y, t.sum_y2, t.sum_res2 = y.sum(0) * axes, (y**2).sum(0) * axes, ((y - yhat) ** 2).sum(0) * axes
     return t
 
 
@@ -145,8 +164,9 @@ def score_video(
     report_row: Mapping[str, Any] | None,
     record: Mapping[str, Any] | None,
     extracted: np.ndarray | None,
+    observed: np.ndarray | None = None,
 ) -> VideoScore:
-    """Join one corpus video's truth with what extraction made of it."""
+    """Join one corpus video's truth with what extraction made of it; `observed` is the extracted table's mask."""
     plan = truth["plan"]
     has_overlay = plan.get("skin_id") is not None
     status = report_row["status"] if report_row else "missing"
@@ -163,7 +183,7 @@ def score_video(
         if extracted is not None:
             # Ingest keeps 30 fps videos frame for frame; score the frames both sides have.
             n = min(len(extracted), len(truth_actions))
-            tally.add(action_tally(extracted[:n], truth_actions[:n]))
+            tally.add(action_tally(extracted[:n], truth_actions[:n], observed))
     return VideoScore(
         name=name,
         video_id=video_id,
@@ -179,6 +199,7 @@ def score_video(
         iou=iou,
         skin_right=bool(tally.skin_right),
         tally=tally,
+        unobserved=() if observed is None or extracted is None else unobserved_names(observed),
     )
 
 
@@ -204,13 +225,14 @@ def collect_scores(root: Path, extract_dir: Path, truth_dir: Path, ingest_dir: P
         name = truth_json.stem
         video_id = id_of.get(name)
         row = rows.get(video_id) if video_id else None
-        record = extracted = None
+        record = extracted = observed = None
         if video_id and (extract_dir / f"{video_id}.json").is_file():
             record = json.loads((extract_dir / f"{video_id}.json").read_text())
         if video_id and (extract_dir / f"{video_id}.parquet").is_file():
-            extracted = table_to_actions(read_action_table(extract_dir / f"{video_id}.parquet"))
+            table_read = read_action_table(extract_dir / f"{video_id}.parquet")
+            extracted, observed = table_to_actions(table_read), table_observed(table_read)
         truth_actions = table_to_actions(read_action_table(table))
-        scores.append(score_video(name, truth, truth_actions, video_id, row, record, extracted))
+        scores.append(score_video(name, truth, truth_actions, video_id, row, record, extracted, observed))
     if not scores:
         raise ValueError(f"{truth_dir}: no corpus videos (<name>.json + <name>.parquet) found")
     return scores
@@ -223,12 +245,13 @@ def summarize(scores: list[VideoScore], split: Split = "all") -> dict[str, Any]:
     overlay = [s for s in scores if s.has_overlay and (split == "all" or s.held_out)]
     plain = [s for s in scores if not s.has_overlay]
     headline = _group(overlay).summary()
-    false_overlays = sum(s.found for s in plain)
+    false_overlays = sum(s.found or s.status == "unknown_skin" for s in plain)
     return {
         "split": split,
         "overlay_videos": len(overlay),
         "no_overlay_videos": len(plain),
         **{k: v for k, v in headline.items() if k != "videos"},
+        "unknown_skin_videos": sum(s.status == "unknown_skin" for s in overlay),
         "false_overlay_rate": _ratio(false_overlays, len(plain)),
         "false_overlays": false_overlays,
         "per_family": _breakdown(overlay, lambda s: s.family or "none"),

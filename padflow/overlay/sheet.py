@@ -1,4 +1,4 @@
-"""A contact sheet of the skin library drawn on real game frames, for people to look at."""
+"""A contact sheet of the skin library (either kind of skin) drawn on real game frames, for people to look at."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from padflow.actions import action_from_dict, noop
 from padflow.io import atomic_path
-from padflow.overlay.library import FAMILIES, HELD_OUT_SKINS, SkinLibrary, load_library
+from padflow.overlay.library import BUILTIN_SKIN_DIR, FAMILIES, AnySkin, SkinLibrary, is_held_out, load_library
 from padflow.overlay.render import Placement, draw_overlay
-from padflow.overlay.skin import Skin
 
 FRAME_SIZE = (854, 480)  # (width, height): 480p, the smallest size the corpus writes
 SHEET_GAMES: tuple[str, ...] = ("ALE/Pong-v5", "ALE/Breakout-v5", "ALE/SpaceInvaders-v5", "ALE/MsPacman-v5")
 WARMUP_STEPS = 120  # random steps before grabbing a frame, so the screen shows play, not a title
 SKINS_PER_FAMILY_SHOWN = 3
+USER_SKINS_SHOWN = 24  # skins outside the built-in folder, each one row
 SHOWN_SKIN_STRIDE = 5
 SMALL_WIDTH, MEDIUM_WIDTH, LARGE_WIDTH = 0.08, 0.15, 0.30  # the overlay sizes shown, fraction of frame width
 CELL_PAD = 10  # px of frame kept around the overlay in each cell
@@ -77,33 +77,37 @@ def contact_sheet(path: str | Path, library: SkinLibrary | None = None, backgrou
     return path
 
 
-def _pick_skins(library: SkinLibrary) -> list[Skin]:
+def _pick_skins(library: SkinLibrary) -> list[AnySkin]:
+    """A few built-in skins per family, then every user skin (up to USER_SKINS_SHOWN): the ones a user wants to check."""
+    builtin = [s for s in library.skins.values() if s.layout_path.parent.resolve() == BUILTIN_SKIN_DIR]
     chosen = []
-    families = [f for f in FAMILIES if any(s.family == f for s in library.skins.values())]
-    families += sorted({s.family for s in library.skins.values()} - set(families))
+    families = [f for f in FAMILIES if any(s.family == f for s in builtin)]
+    families += sorted({s.family for s in builtin} - set(families))
     for family in families:
-        members = [s for s in library.skins.values() if s.family == family]
+        members = [s for s in builtin if s.family == family]
         # every fifth skin: built-in body shapes cycle every 4 and generic layouts every 3, so this shows each
         chosen += members[::SHOWN_SKIN_STRIDE][:SKINS_PER_FAMILY_SHOWN]
-    return chosen
+    builtin_ids = {s.id for s in builtin}
+    user = [s for s in library.skins.values() if s.id not in builtin_ids]
+    return chosen + user[:USER_SKINS_SHOWN]
 
 
-def _cell(frame: np.ndarray, skin: Skin, action: np.ndarray, width_frac: float) -> np.ndarray:
+def _cell(frame: np.ndarray, skin: AnySkin, action: np.ndarray, width_frac: float) -> np.ndarray:
     """The overlay on the frame's bottom-left corner, cropped with a margin of real frame around it."""
     out, (x0, y0, x1, y1) = draw_overlay(frame, skin, action, Placement("bottom-left", width_frac, 1.0, 0.02))
     h, w = out.shape[:2]
     return out[max(0, y0 - CELL_PAD) : min(h, y1 + CELL_PAD), max(0, x0 - CELL_PAD) : min(w, x1 + CELL_PAD)]
 
 
-def _skin_row(skin: Skin, frame: np.ndarray) -> np.ndarray:
-    cells = [_label(f"{skin.id}\n{skin.family}" + ("\nheld out" if skin.id in HELD_OUT_SKINS else ""), LABEL_WIDTH)]
+def _skin_row(skin: AnySkin, frame: np.ndarray) -> np.ndarray:
+    cells = [_label(f"{skin.id}\n{skin.family}" + ("\nheld out" if is_held_out(skin) else ""), LABEL_WIDTH)]
     for width_frac in (SMALL_WIDTH, MEDIUM_WIDTH):
         cells += [_cell(frame, skin, action, width_frac) for _, action in DEMO_ACTIONS]
     cells.append(_cell(frame, skin, DEMO_ACTIONS[3][1], LARGE_WIDTH))
     return _hstack(cells)
 
 
-def _header(first_row: np.ndarray, backgrounds: Sequence[np.ndarray], skins: list[Skin]) -> np.ndarray:
+def _header(first_row: np.ndarray, backgrounds: Sequence[np.ndarray], skins: list[AnySkin]) -> np.ndarray:
     """Whole frames at true scale (8 % top-left, 15 % bottom-right), then a legend."""
     frames = []
     for k, (anchor, frac, opacity) in enumerate((("top-left", SMALL_WIDTH, 1.0), ("bottom-right", MEDIUM_WIDTH, 0.7))):

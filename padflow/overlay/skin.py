@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from padflow.actions import BUTTONS, canonical_name
+from padflow.actions import ACTION_NAMES, BUTTONS, canonical_name
 from padflow.overlay.shapes import GLYPH_KINDS, SHAPES, Box, Colour
 
 SKIN_FORMAT_VERSION = 1
 PRESSED_STYLES: tuple[str, ...] = ("fill", "glow", "swap")
 CAP_STYLES: tuple[str, ...] = ("solid", "concave", "dot", "ball")
 STICK_SIDES: tuple[str, ...] = ("left", "right")
+OBSERVE_ALL: frozenset[str] = frozenset(ACTION_NAMES)  # every button and axis of padflow.actions
 # The thumb-stick clicks are drawn by their stick (`sticks.<side>.pressed`), not as a button.
 STICK_BUTTONS: dict[str, str] = {"left": "LEFT_THUMB", "right": "RIGHT_THUMB"}
 STICK_AXES: dict[str, tuple[str, str]] = {"left": ("LEFT_X", "LEFT_Y"), "right": ("RIGHT_X", "RIGHT_Y")}
@@ -100,6 +101,13 @@ class Skin:
     layout_path: Path
     image_path: Path
     rest: np.ndarray = field(compare=False, repr=False)  # (H, W, 4) uint8 RGBA, read-only
+    held_out: bool = False  # layout's "held_out": kept out of the overlay parser's training renders
+    kind = "parametric"  # the layout's optional "kind" (padflow.overlay.sprite reads "sprite" skins)
+
+    @property
+    def observed(self) -> frozenset[str]:
+        """Controls this skin draws: a parametric skin draws all 17 buttons and 4 axes."""
+        return OBSERVE_ALL
 
     def button(self, name: str) -> ButtonLayout:
         name = canonical_name(name)
@@ -145,7 +153,12 @@ def parse_layout(data: Any, rest: np.ndarray, path: Path, image_path: Path) -> S
     p = _Parser(path)
     if not isinstance(data, Mapping):
         raise p.error("(top level)", "expected a JSON object")
-    p.keys(data, "(top level)", required=("format_version", "id", "family", "size", "buttons", "sticks"))
+    p.keys(data, "(top level)", required=("format_version", "id", "family", "size", "buttons", "sticks"), optional=("kind", "held_out"))
+    if data.get("kind", "parametric") != "parametric":
+        raise p.error("kind", f"{data['kind']!r}: a format_version {SKIN_FORMAT_VERSION} layout is 'parametric' (sprite skins: format_version 2)")
+    held_out = data.get("held_out", False)
+    if not isinstance(held_out, bool):
+        raise p.error("held_out", f"expected true or false, got {held_out!r}")
     version = data["format_version"]
     if version != SKIN_FORMAT_VERSION:
         raise p.error("format_version", f"{version!r} is not supported; this padflow reads version {SKIN_FORMAT_VERSION}")
@@ -198,6 +211,7 @@ def parse_layout(data: Any, rest: np.ndarray, path: Path, image_path: Path) -> S
         layout_path=path,
         image_path=image_path,
         rest=rest,
+        held_out=held_out,
     )
 
 

@@ -6,12 +6,14 @@ run of real game frames: random actions (held buttons persist, sticks drift, sna
 spring back to centre), opacity, blur, colour shift, JPEG or H.264 compression, and a jittered
 template→frame transform (the extract stage rectifies with an *estimated* transform). Each clip
 gives `frames_per_clip - 1` parser pairs (previous frame, current frame) labelled with the action
-the overlay shows in the current frame.
+the overlay shows in the current frame. Skins of either kind (parametric, sprite) render the same
+way; controls a sprite skin does not draw are left at rest in its actions and flagged in its
+SkinView's `observed`, so training can mask them (they are not labels).
 
 `render_split` renders many clips (in worker processes, each clip seeded by its index, so the
 result does not depend on the worker count) and `save_shard` / `load_shard` keep them as one
 uncompressed .npz: crops (N, T, h, w, 3) uint8, stick patches (N, T, 2, s, s, 3) uint8,
-actions (N, T, 21) float32, skin ids, and the SkinView of every skin used.
+actions (N, T, 21) float32, skin ids, and the SkinView of every skin used (with its observed mask).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from padflow.io import atomic_path
 from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, placement_transform, skin_view
 from padflow.overlay.render import ANCHORS, MAX_MARGIN_FRAC, Placement, composite, render_overlay
 from padflow.overlay.skin import Skin
+from padflow.overlay.sprite import SpriteSkin
 from padflow.players.footage import fit_to_upload
 from padflow.video import h264_round_trip
 
@@ -192,7 +195,7 @@ def _reordered(view: SkinView, order: np.ndarray) -> SkinView:
 
 
 def render_clip(
-    skin: Skin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig, rng: np.random.Generator, view: SkinView | None = None
+    skin: Skin | SpriteSkin, backgrounds: Sequence[np.ndarray], cfg: SynthConfig, rng: np.random.Generator, view: SkinView | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Render one clip of `skin`: crops (T, h, w, 3), stick patches (T, 2, s, s, 3) uint8, the shown actions (T, 21)
     and the COLOUR_ORDERS row the skin was drawn with.
@@ -200,7 +203,9 @@ def render_clip(
     `backgrounds` are runs of consecutive game frames (n, H, W, 3); the clip plays a stretch of one.
     """
     t_frames = cfg.frames_per_clip
+    view = view or skin_view(skin, cfg.crop_size, cfg.stick_size)
     actions = random_actions(t_frames, rng)
+    actions[:, ~view.observed] = 0.0  # undrawn controls: nothing to see, masked in training
     colour = int(rng.integers(len(COLOUR_ORDERS))) if cfg.reorder_colours else 0
     colour_order = np.append(COLOUR_ORDERS[colour], 3)  # RGBA: alpha stays last
     fw, fh = cfg.frame_sizes[int(rng.integers(len(cfg.frame_sizes)))]
@@ -231,7 +236,6 @@ def render_clip(
         patches.append(frame[y0:y1, x0:x1])
     patches = _degrade(np.stack(patches), cfg, rng)
     transform = _jittered_transform(placement_transform((box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0), skin.size), skin.size, cfg, rng)
-    view = view or skin_view(skin, cfg.crop_size, cfg.stick_size)
     crops, sticks = zip(*(frame_crops(p, transform, view, skin.size) for p in patches))
     return np.stack(crops), np.stack(sticks), actions, colour
 
@@ -283,7 +287,7 @@ def _jittered_transform(transform: np.ndarray, skin_size: tuple[int, int], cfg: 
 _WORKER_STATE: dict[str, object] = {}
 
 
-def _init_worker(skins: dict[str, Skin], backgrounds: list[np.ndarray], cfg: SynthConfig, views: dict[str, SkinView]) -> None:
+def _init_worker(skins: dict[str, Skin | SpriteSkin], backgrounds: list[np.ndarray], cfg: SynthConfig, views: dict[str, SkinView]) -> None:
     cv2.setNumThreads(1)
     _WORKER_STATE.update(skins=skins, backgrounds=backgrounds, cfg=cfg, views=views)
 
@@ -298,7 +302,7 @@ def _render_clips(jobs: list[tuple[int, str, tuple[int, ...]]]) -> list[tuple[in
 
 
 def render_split(
-    skins: dict[str, Skin],
+    skins: dict[str, Skin | SpriteSkin],
     clips: int,
     backgrounds: list[np.ndarray],
     cfg: SynthConfig,
@@ -358,6 +362,7 @@ def save_shard(renders: RenderSet, path: Path) -> Path:
                 stick_regions=np.array([v.stick_regions for v in views], dtype=np.float64),
                 button_boxes=np.stack([v.button_boxes for v in views]),
                 stick_travel=np.stack([v.stick_travel for v in views]),
+                observed=np.stack([v.observed for v in views]),
             )
     return path
 
@@ -367,6 +372,8 @@ def load_shard(path: Path) -> RenderSet:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in ("crops", "sticks", "actions", "skin_ids", "colour_orders", "view_ids", "rest_crops", "rest_sticks", "stick_regions", "button_boxes", "stick_travel")}
+            # shards written before sprite skins have no observed masks: every control was drawn
+            observed = data["observed"] if "observed" in data.files else np.ones((len(arrays["view_ids"]), ACTION_DIM), dtype=bool)
     except FileNotFoundError:
         raise ValueError(f"{path}: render shard not found") from None
     except (OSError, KeyError, ValueError) as exc:
@@ -376,8 +383,8 @@ def load_shard(path: Path) -> RenderSet:
     if crops.ndim != 5 or sticks.shape[:3] != (*crops.shape[:2], 2) or actions.shape != (*crops.shape[:2], ACTION_DIM) or len(ids) != len(crops) or colours.shape != ids.shape:
         raise ValueError(f"{path}: inconsistent shapes crops {crops.shape}, sticks {sticks.shape}, actions {actions.shape}, {len(ids)} skin ids")
     views = {
-        str(v): SkinView(str(v), rc, rs, (tuple(reg[0]), tuple(reg[1])), bb, tr)
-        for v, rc, rs, reg, bb, tr in zip(*(arrays[k] for k in ("view_ids", "rest_crops", "rest_sticks", "stick_regions", "button_boxes", "stick_travel")))
+        str(v): SkinView(str(v), rc, rs, (tuple(reg[0]), tuple(reg[1])), bb, tr, ob.astype(bool))
+        for v, rc, rs, reg, bb, tr, ob in zip(*(arrays[k] for k in ("view_ids", "rest_crops", "rest_sticks", "stick_regions", "button_boxes", "stick_travel")), observed)
     }
     missing = sorted({str(i) for i in ids} - set(views))
     if missing:

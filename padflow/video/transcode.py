@@ -64,7 +64,7 @@ def inspect_container(path: Path) -> ContainerContents:
         if not container.streams.video:
             return ContainerContents(format_name, kinds, None)
         stream = container.streams.video[0]
-        ctx = stream.codec_context
+        ctx = stream.codec_context  # None when the stream's codec description is missing (a damaged MP4 index)
         duration_s = None
         if stream.duration is not None and stream.time_base is not None:
             duration_s = float(stream.duration * stream.time_base)
@@ -72,10 +72,10 @@ def inspect_container(path: Path) -> ContainerContents:
         rate = stream.average_rate or stream.guessed_rate
         probe = VideoProbe(
             format_name=format_name,
-            codec=ctx.name,
-            width=ctx.width or 0,
-            height=ctx.height or 0,
-            pix_fmt=ctx.pix_fmt,
+            codec=ctx.name if ctx is not None else "unknown",
+            width=(ctx.width or 0) if ctx is not None else 0,
+            height=(ctx.height or 0) if ctx is not None else 0,
+            pix_fmt=ctx.pix_fmt if ctx is not None else None,
             fps=float(rate) if rate else None,
             duration_s=duration_s,
             container_duration_s=container_duration_s,

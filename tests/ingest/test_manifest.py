@@ -8,6 +8,7 @@ import pytest
 
 from padflow.ingest import ingest
 from padflow.ingest.manifest import read_manifest
+from padflow.video import write_mp4
 
 
 def test_manifest_carries_licence_and_source_into_report_and_records(samples, inputs: Path, tmp_path: Path):
@@ -63,3 +64,45 @@ def test_text_manifest_skips_comments_and_bad_manifests_name_the_problem(samples
         read_manifest(bad)
     with pytest.raises(ValueError, match="input not found"):
         ingest(tmp_path / "nowhere", tmp_path / "out", samples.CFG)
+
+
+def test_a_duplicate_keeps_the_copy_the_manifest_describes_and_merges_the_rest(samples, tmp_path: Path):
+    src = tmp_path / "videos"
+    write_mp4(src / "a_download.mp4", samples.moving_frames(45), 30.0)
+    shutil.copyfile(src / "a_download.mp4", src / "b_described.mp4")
+    write_mp4(src / "c_game.mp4", samples.moving_frames(45, seed=1), 30.0)
+    shutil.copyfile(src / "c_game.mp4", src / "d_licence.mp4")
+    (src / "manifest.json").write_text(json.dumps([
+        {"path": "b_described.mp4", "source": "my channel", "licence": "CC-BY-4.0", "game": "pong"},
+        {"path": "c_game.mp4", "game": "breakout"},
+        {"path": "d_licence.mp4", "licence": "CC0-1.0", "url": "https://example.invalid/d"},
+    ]))
+    report = ingest(src, tmp_path / "out", samples.CFG)
+    rows = samples.rows_by_path(report)
+    kept = rows["b_described.mp4"]
+    assert kept.status == "accepted" and (kept.source, kept.licence, kept.game) == ("my channel", "CC-BY-4.0", "pong")
+    dropped = rows["a_download.mp4"]
+    assert dropped.reason == "duplicate" and "b_described.mp4, which is kept (the manifest describes it)" in dropped.detail
+    merged = rows["c_game.mp4"]
+    assert merged.status == "accepted" and (merged.game, merged.licence, merged.url) == ("breakout", "CC0-1.0", "https://example.invalid/d")
+    assert rows["d_licence.mp4"].reason == "duplicate" and "c_game.mp4, which is kept (listed first)" in rows["d_licence.mp4"].detail
+    record = json.loads((tmp_path / "out" / kept.output).with_suffix(".json").read_text())
+    assert (record["source"], record["licence"]) == ("my channel", "CC-BY-4.0")
+
+
+def test_folder_manifest_entries_outside_the_folder_are_reported_one_by_one(samples, tmp_path: Path):
+    src = tmp_path / "videos"
+    write_mp4(src / "inside.mp4", samples.moving_frames(45), 30.0)
+    write_mp4(tmp_path / "secret" / "outside.mp4", samples.moving_frames(45, seed=2), 30.0)
+    (src / "manifest.json").write_text(json.dumps([
+        "inside.mp4", "../secret/outside.mp4", str(tmp_path / "secret" / "outside.mp4"), "missing.mp4",
+    ]))
+    report = ingest(src, tmp_path / "out", samples.CFG)
+    by_reason = sorted((r.reason or "accepted", r.path) for r in report.files)
+    assert by_reason == sorted([
+        ("accepted", "inside.mp4"),
+        ("escapes_root", f"manifest.json: {src / '../secret/outside.mp4'}"),
+        ("escapes_root", f"manifest.json: {tmp_path / 'secret' / 'outside.mp4'}"),
+        ("unreadable", "manifest.json: missing.mp4"),
+    ])
+    assert report.summary()["rejected_escapes_root"] == 2

@@ -139,3 +139,12 @@ def test_a_folder_manifest_gives_provenance_and_game_to_the_videos_it_lists(samp
     assert (rows["listed.mp4"].game, rows["listed.mp4"].source, rows["listed.mp4"].licence) == ("pong", "my stream", "CC-BY-4.0")
     assert (rows["unlisted.mp4"].game, rows["unlisted.mp4"].source) == ("unknown", "unknown")
     assert {r.status for r in rows.values()} == {"accepted"}
+
+
+def test_tiny_videos_are_rejected_for_their_frame_size(samples, tmp_path: Path):
+    src = tmp_path / "videos"
+    write_mp4(src / "two.mp4", samples.level_frames(45, width=2, height=2), 30.0)
+    write_mp4(src / "fine.mp4", samples.level_frames(45, width=64, height=32), 30.0)
+    rows = samples.rows_by_path(ingest(src, tmp_path / "out", samples.CFG))
+    assert rows["two.mp4"].reason == "too_small" and "2x2" in rows["two.mp4"].detail and "32x32" in rows["two.mp4"].detail
+    assert rows["fine.mp4"].status == "accepted"

@@ -59,3 +59,18 @@ def test_mismatch_names_missing_unexpected_and_wrongly_shaped_tensors():
     found = {"b": torch.zeros(4), "c": torch.zeros(1), "d": torch.zeros(1)}
     assert state_dict_mismatch(expected, found) == "missing a; unexpected d; wrong shapes: b (4,) != (3,)"
     assert state_dict_mismatch(expected, expected) == ""
+
+
+def test_weights_get_the_same_file_mode_as_every_other_output(tmp_path: Path):
+    import os
+
+    from padflow.io import write_json
+
+    umask = os.umask(0o022)
+    try:
+        save_pretrained(Net(Sizes()), Sizes(), tmp_path / "model", NET)
+        write_json(tmp_path / "report.json", {})
+    finally:
+        os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in [*(tmp_path / "model").iterdir(), tmp_path / "report.json"]}
+    assert modes == {"net.safetensors": 0o644, "net_config.json": 0o644, "report.json": 0o644}

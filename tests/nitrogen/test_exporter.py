@@ -10,7 +10,7 @@ import pytest
 
 from padflow.ingest import ingest
 from padflow.nitrogen import NitrogenConfig, export_nitrogen, import_nitrogen
-from padflow.tables import read_action_table, table_to_actions, write_action_table, write_chunk_index
+from padflow.tables import observed_mask, read_action_table, table_to_actions, table_unobserved, write_action_table, write_chunk_index
 from tasks.gate import GateConfig, collect_inputs, gate_tables
 
 
@@ -22,9 +22,12 @@ def test_export_then_import_gives_back_the_same_actions(samples, tmp_path: Path)
     ingested = ingest(tmp_path / "raw", root / "data/ingest", samples.INGEST)
     extract = root / "data/extract"
     truth = {}
+    unobserved = {}  # the second video's overlay does not show BACK and GUIDE
     for i, row in enumerate(ingested.accepted):
         truth[row.video_id] = samples.busy_actions(row.frames_out, seed=i)
-        write_action_table(extract / f"{row.video_id}.parquet", truth[row.video_id], samples.FPS)
+        unobserved[row.video_id] = ("BACK", "GUIDE") if i else ()
+        truth[row.video_id][:, ~observed_mask(unobserved[row.video_id])] = 0.0  # neutral cells: no labels
+        write_action_table(extract / f"{row.video_id}.parquet", truth[row.video_id], samples.FPS, unobserved=unobserved[row.video_id])
         (extract / f"{row.video_id}.json").write_text(json.dumps({"inliers": 80, "box": samples.OVERLAY}))
     listing = {"videos": [{"video_id": v, "status": "extracted"} for v in truth]}
     (extract / "extract_report.json").write_text(json.dumps(listing))
@@ -47,4 +50,5 @@ def test_export_then_import_gives_back_the_same_actions(samples, tmp_path: Path)
         # the exported video_id names the normalized video, which the import ingests again
         table = table_to_actions(read_action_table(tmp_path / "back" / f"{c.table_id}.parquet"))
         assert np.array_equal(table, truth[c.nitrogen_video_id][c.frame_offset : c.frame_offset + c.frames])
+        assert table_unobserved(read_action_table(tmp_path / "back" / f"{c.table_id}.parquet")) == unobserved[c.nitrogen_video_id]
     assert sum(c.frames for c in back.chunks) == sum(len(a) for a in truth.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,56 @@ def test_templates_command_json(tmp_path, capsys, make_skin):
     args = parser.parse_args(["templates"])
     assert args.func(args) == 0
     assert "48 skins (12 held out)" in capsys.readouterr().out
+
+
+def test_templates_on_a_folder_without_skins_says_so_and_fails(tmp_path, capsys):
+    from padflow.cli import main
+
+    assert main(["templates", "--dir", str(tmp_path)]) != 0
+    assert f"{tmp_path}: no skins found" in capsys.readouterr().err
+    assert main(["templates", "--dir", str(tmp_path / "missing")]) != 0  # a folder that is not there fails too
+
+
+def test_held_out_field_keeps_a_user_skin_out_of_training(tmp_path, make_skin):
+    make_skin(tmp_path, "my-pad", edit=lambda layout: layout.update(held_out=True, kind="parametric"))
+    library = load_library([tmp_path])
+    assert library.skins["my-pad"].held_out and "my-pad" in library.held_out_ids() and "my-pad" not in library.training_ids()
+    assert next(r for r in list_skins([tmp_path]) if r["id"] == "my-pad")["held_out"]
+
+
+def _project(root: Path) -> Path:
+    """The smallest project `padflow skins` works in: params.yaml naming a skin folder, and the default profile."""
+    (root / "profiles").mkdir(parents=True)
+    (root / "params.yaml").write_text("overlay:\n  skin_dirs: [skins]\n")
+    (root / "profiles" / "default.yaml").write_text("overlay: {}\n")
+    return root
+
+
+def test_skins_add_copies_a_validated_skin_that_the_library_then_lists(tmp_path, monkeypatch, capsys, make_skin, make_sprite_skin):
+    from padflow.cli import main
+
+    root = _project(tmp_path / "project")
+    monkeypatch.setenv("PADFLOW_ROOT", str(root))
+    downloads = tmp_path / "downloads"
+    make_sprite_skin(downloads, "snes-pad", sticks=False)
+    make_skin(downloads, "my-pad")
+    assert main(["skins", "add", str(downloads / "snes-pad.json")]) == 0
+    assert main(["skins", "add", str(downloads / "my-pad.json"), "--held-out"]) == 0
+    assert sorted(p.name for p in (root / "skins").iterdir()) == ["my-pad.json", "my-pad.png", "snes-pad.json", "snes-pad.png"]
+    capsys.readouterr()
+    assert main(["skins", "list", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["snes-pad"]["kind"] == "sprite" and rows["snes-pad"]["observed"] == 10 and not rows["snes-pad"]["held_out"]
+    assert rows["my-pad"]["held_out"] and rows["xbox-01"]["kind"] == "parametric"
+    library = load_library([root / "skins"])
+    assert "snes-pad" in library.training_ids() and "my-pad" in library.held_out_ids()
+    # an id already in the library is refused, nothing is copied; a broken skin is refused with its file and key
+    assert main(["skins", "add", str(downloads / "snes-pad.json")]) != 0
+    assert "already in the library" in capsys.readouterr().err
+    make_skin(tmp_path / "broken", "xbox-01")
+    assert main(["skins", "add", str(tmp_path / "broken")]) != 0
+    assert main(["skins", "add", str(downloads / "snes-pad.json"), "--replace"]) == 0
+    make_skin(tmp_path / "bad", "bad-pad", edit=lambda layout: layout["buttons"].pop("GUIDE"))
+    assert main(["skins", "add", str(tmp_path / "bad")]) != 0
+    assert "bad-pad.json: buttons: missing button(s) GUIDE" in capsys.readouterr().err
+    assert not (root / "skins" / "bad-pad.json").exists()

@@ -101,6 +101,19 @@ def test_heldout_split_keeps_only_held_out_skins(tmp_path):
     assert report["false_overlay_rate"] == 1.0  # computed on every no-overlay video
 
 
+def test_unobserved_controls_are_not_scored_as_misses_and_are_reported(tmp_path):
+    write_case(tmp_path)
+    # b's skin does not draw EAST (the button extraction got wrong) nor the right stick
+    write_action_table(tmp_path / "extract" / "id-b.parquet", actions(EAST=[0, 0, 0, 1]), 30.0, unobserved=["EAST", "RIGHT_X", "RIGHT_Y"])
+    report = score(tmp_path, "heldout")
+    assert report["button_accuracy"] == 1.0 and report["button_all_correct_rate"] == 1.0  # 64 of 64 observed cells
+    assert report["per_button"]["EAST"] is None and report["per_button"]["SOUTH"] == 1.0
+    assert report["unobserved_frames"] == {"EAST": 4, "RIGHT_X": 4, "RIGHT_Y": 4}
+    assert [v["unobserved"] for v in report["videos"] if v["name"] == "b"] == [["EAST", "RIGHT_X", "RIGHT_Y"]]
+    everything = score(tmp_path, "all")  # a observes everything: its buttons are all scored, b's EAST is not
+    assert everything["button_accuracy"] == pytest.approx(131 / 132, abs=1e-4) and everything["per_button"]["EAST"] == 1.0
+
+
 def test_missing_inputs_are_named(tmp_path):
     write_case(tmp_path)
     (tmp_path / "extract" / "extract_report.json").unlink()

@@ -42,3 +42,17 @@ def test_a_bad_range_names_its_field() -> None:
         CorpusConfig(crf=(30, 20))
     with pytest.raises(ValueError, match="skills"):
         CorpusConfig(skills=("godlike",))
+
+
+def test_the_stage_swaps_in_a_whole_new_corpus(tmp_path: Path) -> None:
+    from tasks.corpus import stage
+
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "raw" / "old_video.mp4").write_bytes(b"an earlier run's video")
+    params = {"seed": 3, "corpus": {"videos": 1, "seconds": [0.5, 0.5], "tasks": ["pong_score_point"],
+                                    "resolutions": [[320, 180]], "workers": 1}}
+    stage(params, tmp_path)
+    raw = sorted(p.name for p in (tmp_path / "data" / "raw").iterdir())
+    assert len(raw) == 2 and "manifest.json" in raw and "old_video.mp4" not in raw
+    assert (tmp_path / "data" / "corpus_truth" / "corpus_manifest.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["corpus_truth", "raw", "reports"]  # no temp folder left

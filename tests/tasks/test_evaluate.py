@@ -157,3 +157,21 @@ def test_rollout_gif_shows_in_the_mlflow_ui(tmp_path: Path) -> None:
     # Pong's court colour (the GIF's dominant colour) fills a GIF-sized patch of the page only if the GIF renders.
     court = np.array([144, 72, 17])
     assert (np.abs(pixels - court).max(axis=1) <= 12).sum() > 150 * 100
+
+
+def test_a_truncated_policy_fails_before_any_episode_and_keeps_the_previous_evaluation(tmp_path: Path, policy_dir: Path) -> None:
+    import shutil
+
+    from models.policy import WEIGHTS_FILE
+
+    damaged = shutil.copytree(policy_dir, tmp_path / "policy")
+    weights = damaged / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out = tmp_path / "out"
+    (out / "rollouts").mkdir(parents=True)
+    (out / "rates.md").write_text("the previous evaluation")
+    cfg = EvaluateConfig(checkpoint=str(damaged), tasks=(SHORT_TASKS[0],), episodes=1, euler_steps_compare=(),
+                         baselines=("noop",), workers=1, videos_per_task=0, out_dir=str(out))
+    with pytest.raises(ValueError, match=WEIGHTS_FILE):
+        evaluate(cfg, tmp_path, seed=0)
+    assert (out / "rates.md").read_text() == "the previous evaluation" and (out / "rollouts").is_dir()

@@ -13,7 +13,7 @@ from padflow.overlay.render import Placement, draw_overlay
 from padflow.players.footage import fit_to_upload, record_gameplay
 from padflow.tables import read_action_table, table_to_actions
 from padflow.video import write_mp4
-from tasks.extract import ExtractConfig, stage
+from tasks.extract import ExtractConfig, ExtractJob, extract_video, stage
 
 FRAME_SIZE = (480, 270)
 FRAMES = 36  # 1.2 s at 30 fps: just above ingest's minimum duration
@@ -113,3 +113,110 @@ def test_missing_parser_or_ingest_report_is_named(tmp_path):
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExtractConfig(**{field: value})
+
+
+def test_a_truncated_parser_fails_before_any_video_and_keeps_the_previous_tables(tmp_path):
+    ingest_dir, extract_dir = tmp_path / "data" / "ingest", tmp_path / "data" / "extract"
+    ingest_dir.mkdir(parents=True)
+    row = {"status": "accepted", "video_id": "v1", "output": "videos/v1.mp4", "path": "v1.mp4"}
+    (ingest_dir / "ingest_report.json").write_text(json.dumps({"files": [row]}))
+    save_parser(tiny_parser(), tmp_path / "data" / "parser")
+    weights = tmp_path / "data" / "parser" / "parser.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a copy cut short
+    extract_dir.mkdir(parents=True)
+    (extract_dir / "v0.parquet").write_bytes(b"the previous run's table")
+    with pytest.raises(ValueError, match="parser.safetensors"):
+        stage({}, tmp_path)
+    assert (extract_dir / "v0.parquet").read_bytes() == b"the previous run's table"
+    assert sorted(p.name for p in extract_dir.parent.iterdir()) == ["extract", "ingest", "parser"]  # no temp folder left
+
+
+@pytest.mark.slow
+def test_controls_a_skin_omits_are_unobserved_from_table_through_gate_to_the_training_mask(tmp_path, make_sprite_skin):
+    """A sprite skin without START, BACK, GUIDE, RIGHT_SHOULDER, LEFT_TRIGGER or a clickable right stick:
+    extraction marks those unobserved, the gate accepts the table and indexes its mask, and the policy's
+    loss gives them no gradient."""
+    import torch
+
+    from models.policy.data import ChunkDataset, chunk_actions
+    from padflow.actions import ACTION_NAMES
+    from padflow.overlay.library import load_any_skin
+    from padflow.tables import chunk_observed, read_chunk_index, table_unobserved
+    from tasks.gate import stage as gate_stage
+    from models.policy import FlowMatchingPolicy, PolicyConfig
+
+    skin = load_any_skin(make_sprite_skin(tmp_path / "skins"))
+    omitted = tuple(name for name in ACTION_NAMES if name not in skin.observed)
+    assert omitted == ("RIGHT_SHOULDER", "LEFT_TRIGGER", "RIGHT_THUMB", "START", "BACK", "GUIDE")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0 : FRAME_SIZE[1], 0 : FRAME_SIZE[0]]
+    frames = []
+    for i in range(32):  # a moving gradient behind the overlay (the gate drops still pictures)
+        game = np.stack([(xx + 3 * i) % 256, (2 * yy + i) % 256, ((xx + yy) // 2) % 256], -1).astype(np.uint8)
+        action = noop()
+        action[:17] = rng.random(17) < 0.5
+        frames.append(draw_overlay(game, skin, action, Placement(anchor="bottom-right", width_frac=0.3, opacity=1.0))[0])
+    write_mp4(tmp_path / "raw" / "pad.mp4", frames, 30.0, crf=20)
+    ingest(tmp_path / "raw", tmp_path / "data" / "ingest", IngestConfig(min_duration_s=1.0))
+    save_parser(tiny_parser(), tmp_path / "data" / "parser")
+    stage({"extract": {"workers": 1, "batch_size": 16, "localize": {"frames": 8}}, "overlay": {"skin_dirs": ["skins"]}}, tmp_path)
+
+    table_path = next((tmp_path / "data" / "extract").glob("*.parquet"))
+    assert table_unobserved(read_action_table(table_path)) == omitted
+    assert json.loads(table_path.with_suffix(".json").read_text())["unobserved"] == list(omitted)
+    # An untrained parser reads noise: the gate's confidence, hold and density bars are opened so the table passes on its mask.
+    gate = {"min_confidence": 0.0, "max_button_hold_s": 60.0, "min_action_density": 0.0, "static_threshold": 0.0, "min_kept_share": 0.0}
+    gate_stage({"gate": gate}, tmp_path)
+    index = read_chunk_index(tmp_path / "data" / "gate" / "chunks.parquet")
+    observed = chunk_observed(index)
+    assert len(index) == 2 and (observed == np.array([n not in omitted for n in ACTION_NAMES])).all()
+
+    chunks = ChunkDataset([np.zeros((1, 32, 32, 3), np.uint8)], np.zeros((len(index), 2), np.int64), chunk_actions(index, tmp_path, 16), observed)
+    batch = next(iter(torch.utils.data.DataLoader(chunks, batch_size=len(chunks))))
+    torch.manual_seed(0)
+    policy = FlowMatchingPolicy(PolicyConfig(image_size=32, patch_size=8, vision_width=32, vision_layers=1, vision_heads=2, vision_mlp=64, mixer_blocks=1,
+                                             mixer_width=32, mixer_heads=2, dit_blocks=1, dit_width=32, dit_heads=2, time_features=16))
+    policy.loss({"frames": torch.zeros(len(chunks), 3, 32, 32), "actions": batch["actions"], "observed": batch["observed"]}).backward()
+    unseen = [ACTION_NAMES.index(n) for n in omitted]
+    assert (policy.action_decoder[-1].bias.grad[unseen] == 0).all() and (policy.action_decoder[-1].weight.grad[unseen] == 0).all()
+
+
+def test_an_overlay_whose_skin_is_not_in_the_library_is_recorded_unknown_skin_with_no_table(tmp_path, game_frames):
+    from PIL import Image
+
+    from padflow.overlay.crops import box_iou
+    from padflow.overlay.localize import LocalizeConfig, localize_overlay
+
+    # A user's own skin, never added to the library: xbox-01 in other colours (channels rotated, in its picture and layout).
+    builtin = load_library().skins["xbox-01"]
+    skins = tmp_path / "skins"
+    skins.mkdir()
+
+    def rotated(value):
+        if isinstance(value, dict):
+            return {k: rotated(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rotated(v) for v in value]
+        if isinstance(value, str) and value.startswith("#") and len(value) == 7:
+            return "#" + value[3:5] + value[5:7] + value[1:3]
+        return value
+
+    (skins / "my-pad.json").write_text(json.dumps({**rotated(json.loads(builtin.layout_path.read_text())), "id": "my-pad"}))
+    Image.fromarray(np.ascontiguousarray(builtin.rest[..., [1, 2, 0, 3]])).save(skins / "my-pad.png")
+    skin = load_library([skins]).skins["my-pad"]
+    drawn = [draw_overlay(f, skin, noop(), Placement(anchor="bottom-left", width_frac=0.3, opacity=1.0)) for f in game_frames]
+    video = tmp_path / "my-pad.mp4"
+    write_mp4(video, [d[0] for d in drawn], 30.0, crf=20)
+    cfg = ExtractConfig(localize=LocalizeConfig(frames=8))
+    out = tmp_path / "extract"
+    out.mkdir()
+    job = ExtractJob("v1", video, {"path": "my-pad.mp4"}, out, tmp_path / "no-parser", "", (), cfg)
+
+    outcome = extract_video(job)
+    assert outcome.status == "unknown_skin", outcome.reason
+    assert box_iou(outcome.box, drawn[0][1]) >= 0.8 and outcome.reason.startswith("unknown skin")
+    assert not (out / "v1.parquet").exists()  # nothing read with a look-alike's layout
+    record = json.loads((out / "v1.json").read_text())["localization"]
+    assert record["unknown_skin"] is True and record["skin_id"] is None and record["box"] == outcome.box
+    # With its folder in the library, the same overlay is found as that skin.
+    assert localize_overlay(video, load_library([skins]), cfg.localize).skin_id == "my-pad"

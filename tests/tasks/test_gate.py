@@ -16,7 +16,8 @@ import pytest
 
 from padflow.actions import ACTION_INDEX
 from padflow.expectations import TableValidator, table_frame
-from padflow.tables import actions_to_table
+from padflow.tables import actions_to_table, chunk_observed, observed_mask, read_chunk_index, write_action_table
+from padflow.video import write_mp4
 from tasks.gate import GateConfig, GateFailed, covered_frames, cut_chunks, stage
 
 FPS = 30.0
@@ -141,3 +142,35 @@ def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_p
 def test_config_is_validated():
     with pytest.raises(ValueError, match=r"min_action_density\s+Input should be less than or equal to 1"):
         replace(GateConfig(), min_action_density=1.5)
+
+
+def test_unobserved_values_are_not_labels_for_the_suite_or_the_density_filter(validator):
+    no_right_x = actions_to_table(busy_actions(), FPS, unobserved=["RIGHT_X"])
+    right = no_right_x.column("j_right").to_pylist()
+    # another tool may leave NaN in an unobserved cell: no expectation judges it
+    nan_cells = with_column(no_right_x, "j_right", pa.array([[np.nan, y] for _, y in right], pa.list_(pa.float32(), 2)))
+    df = table_frame(nan_cells, FPS, inliers=60, min_confidence=CFG.min_confidence)
+    assert validator.validate("no_right_x", df, N, unobserved=("RIGHT_X",)) == ([], [])
+    assert validator.validate("no_right_x", df, N)[0] == ["axis_nan"]
+    # a chunk whose only activity is on an unobserved control does not act
+    a = np.zeros((16, 21), np.float32)
+    a[:, ACTION_INDEX["BACK"]] = 1
+    assert cut_chunks(a, np.full(16, 100.0, np.float32), GateConfig())[0][3] == "kept"
+    assert cut_chunks(a, np.full(16, 100.0, np.float32), GateConfig(), observed_mask(["BACK"]))[0][3] == "density"
+
+
+def test_a_table_with_unobserved_controls_is_accepted_and_its_chunks_carry_the_mask(tmp_path: Path):
+    extract, ingest = tmp_path / "data/extract", tmp_path / "data/ingest"
+    rng = np.random.default_rng(0)
+    write_mp4(ingest / "videos/v.mp4", (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(32)), FPS)
+    write_action_table(extract / "v.parquet", busy_actions(32), FPS, unobserved=["BACK", "GUIDE", "RIGHT_X", "RIGHT_Y"])
+    (extract / "v.json").write_text(json.dumps({"localization": {"inliers": 60, "box": [40, 30, 64, 48]}}))
+    (extract / "extract_report.json").write_text(json.dumps({"videos": [{"video_id": "v", "status": "extracted"}]}))
+    files = [{"video_id": "v", "status": "accepted", "frames_out": 32, "output": "videos/v.mp4"}]
+    (ingest / "ingest_report.json").write_text(json.dumps({"files": files, "config": {"fps": FPS}}))
+    stage({"gate": {"max_button_hold_s": 2.0, "static_threshold": 1.0}}, tmp_path)
+    verdict = json.loads((tmp_path / "data/gate/gate_report.json").read_text())["videos"][0]
+    assert verdict["status"] == "accepted" and verdict["chunks_kept"] == 2, verdict
+    assert verdict["unobserved"] == ["BACK", "GUIDE", "RIGHT_X", "RIGHT_Y"]
+    mask = chunk_observed(read_chunk_index(tmp_path / "data/gate/chunks.parquet"))
+    assert mask.shape == (2, 21) and (mask == observed_mask(["BACK", "GUIDE", "RIGHT_X", "RIGHT_Y"])).all()

@@ -23,6 +23,8 @@ def test_config_checks_its_fields():
 @pytest.mark.slow
 def test_stage_runs_on_the_debug_profile_and_writes_weights_and_metrics(tmp_path: Path):
     params = load_params(REPO / "params.yaml", profile="debug")
+    for folder in params["overlay"]["skin_dirs"]:  # the project's (empty) user skin folder
+        (tmp_path / folder).mkdir(parents=True)
     result = stage(params, tmp_path)
     out = tmp_path / params["parser_train"]["out_dir"]
     model = load_parser(out)

@@ -10,7 +10,7 @@ from padflow.config import config
 
 Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
-LOCALIZE_VERSION = 5  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 6  # bump when a change here can change a Localization for the same inputs
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 
 
@@ -91,6 +91,10 @@ class LocalizeConfig:
         int,
         Field(ge=0, description="skins of other families whose fits place the overlay where the best fit does, with at most this many locations fewer, are look-alikes told apart by their rest colours, as the best skin's own family always is"),
     ] = 4
+    min_skin_agreement: Annotated[
+        float,
+        Field(ge=-1.0, le=1.0, description="the found skin's rest image, warped into the frames, must agree this well with the overlay seen there (correlation of its colour groups with what the sampled frames' median shows there, localize.verify); below it the video is unknown_skin: an overlay whose skin is not in the library is never read with a look-alike's layout (bench/unknown_skin.py: true skins of faint overlays over static game backgrounds score down to 0.43, look-alikes up to 0.99)"),
+    ] = 0.4
     seed: Annotated[int, Field(description="RANSAC random seed (OpenCV's RNG), so a localization is reproducible")] = 0
 
     def __post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""The localization's steps in order: match every sampled frame, fit, and when needed rescue, pick by colour, refine."""
+"""The localization's steps in order: match every sampled frame, fit, and when needed rescue, pick by colour, refine, check the skin."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from padflow.overlay.localize.refine import refine
 from padflow.overlay.localize.rescue import rescue
 from padflow.overlay.localize.result import Localization
 from padflow.overlay.localize.sample import sample_frames, spread_order
+from padflow.overlay.localize.verify import check_skin
 
 EARLY_STOP_CHECK = 4  # with early stopping, the fit is checked after every this many sampled frames
 
@@ -67,4 +68,6 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
         result = pick_by_colour(used, index, fits, result, cfg, scale)
     if result.found and cfg.refine:
         result = refine(used, index, result, cfg)
+    if result.found:
+        result = check_skin(used, index, fits, result, cfg, scale)
     return replace(result, seconds=round(time.perf_counter() - started, 3))

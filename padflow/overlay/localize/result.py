@@ -16,9 +16,15 @@ FOUND_BY_RESCUE = " by guided matching of a voted pose"  # in the reason of a fi
 
 @dataclass(frozen=True)
 class Localization:
-    """Where the overlay is in one video, or why none was accepted."""
+    """Where the overlay is in one video, or why none was accepted.
 
-    found: bool
+    Three outcomes (`outcome`): "found" (a library skin explains the overlay: skin_id, transform
+    and box are set), "unknown_skin" (an overlay is there, at `box`, but its best-fitting library
+    skin, `nearest_skin`, does not explain its looks: no skin, no transform, so nothing is read
+    with a wrong layout) and "no_overlay".
+    """
+
+    found: bool  # a library skin was found (False for unknown_skin and no_overlay)
     skin_id: str | None  # best-matching skin (None when not found)
     family: str | None
     transform: tuple[tuple[float, float, float], tuple[float, float, float]] | None  # 2x3 template→frame px
@@ -32,6 +38,15 @@ class Localization:
     runner_up: str | None = None  # second-best skin, for diagnosis
     runner_up_locations: int = 0
     rescue_locations: int = 0  # most locations guided matching found at a voted pose when no fit passed (0: none tried or matched)
+    unknown_skin: bool = False  # an overlay is at `box`, but no library skin explains it (see `verify`)
+    nearest_skin: str | None = None  # the library skin that fits the overlay best (found or unknown_skin)
+    skin_agreement: float | None = None  # how well nearest_skin's rest image explains the overlay (`verify`); None: not checked
+    runner_up_agreement: float | None = None  # the same for the best other skin whose fit puts the overlay there; None: none
+
+    @property
+    def outcome(self) -> str:
+        """found | unknown_skin | no_overlay."""
+        return "found" if self.found else "unknown_skin" if self.unknown_skin else "no_overlay"
 
     @property
     def matrix(self) -> np.ndarray:

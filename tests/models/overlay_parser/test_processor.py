@@ -2,8 +2,9 @@
 
 import torch
 
-from models.overlay_parser.processor import decode_sticks, stick_targets
-from padflow.actions import ACTION_DIM
+from models.overlay_parser.processor import decode_outputs, decode_sticks, stick_targets
+from padflow.actions import ACTION_DIM, ACTION_INDEX
+from padflow.tables import observed_mask
 
 
 def test_stick_grid_encoding_round_trips_any_position():
@@ -27,3 +28,13 @@ def test_soft_argmax_ignores_a_distant_second_mode():
     axes, mass = decode_sticks(logits, 3)
     assert torch.allclose(axes[0, 0], torch.tensor([-1.0, 1.0]), atol=1e-4)  # not dragged to the centre
     assert 0.45 < mass[0, 0] < 0.55
+
+
+def test_confidence_over_a_skins_controls_ignores_the_doubt_of_undrawn_ones():
+    buttons = torch.full((2, 17), 8.0)  # every button read with certainty...
+    buttons[:, ACTION_INDEX["BACK"]] = 0.0  # ...but BACK, at p = 0.5
+    target = stick_targets(torch.zeros(2, ACTION_DIM), 5)
+    reading = decode_outputs({"buttons": buttons, "stick_logits": torch.log(target.clamp(min=1e-12))}, 5)
+    assert (reading.confidence < 0.51).all()
+    assert (reading.confidence_over(observed_mask(["BACK"])) > 0.99).all()
+    assert (reading.confidence_over(observed_mask()) == reading.confidence).all()

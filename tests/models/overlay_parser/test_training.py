@@ -4,8 +4,16 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from models.overlay_parser.training import PairBatches, score, warmup_cosine_factor
+from models.overlay_parser import OverlayParser, ParserConfig, parser_loss
+from models.overlay_parser.training import PairBatches, RenderPairs, score, warmup_cosine_factor
+from padflow.actions import ACTION_INDEX, ACTION_NAMES
+from padflow.overlay.library import load_library
+from padflow.overlay.sprite import load_sprite_skin
+from padflow.overlay.synth import SynthConfig, render_split
+
+TINY = ParserConfig(crop_size=(64, 48), hidden_sizes=(8, 16, 32, 48), depths=(1, 1, 1, 1), num_attention_heads=(1, 1, 2, 2), head_size=32)
 
 
 def test_score_reports_frame_accuracy_and_r2():
@@ -39,3 +47,39 @@ def test_pair_order_is_one_seeded_stream_and_a_resumed_epoch_sees_the_same_batch
     assert [b.tolist() for b in resumed] == [b.tolist() for b in batches]
     assert [sorted(b.tolist()) for b in PairBatches(pairs=3, batch_size=4, seed=0)] == [[0, 1, 2]]  # fewer pairs than a batch: one short batch
     assert [b.tolist() for b in PairBatches(pairs=10, batch_size=4, limit=6)] == [[0, 1, 2, 3], [4, 5]]  # validation: in order
+
+
+def test_score_counts_only_the_controls_each_skin_draws():
+    truth = np.zeros((4, 21), np.float32)
+    truth[:, 17] = [-1.0, -0.5, 0.5, 1.0]
+    pred = truth.copy()
+    pred[:, ACTION_INDEX["BACK"]] = 1.0  # a reading of a control the skin does not draw
+    pred[:, 19] = 0.3
+    observed = np.ones((4, 21), bool)
+    observed[:, [ACTION_INDEX["BACK"], 19, 20]] = False
+    s = score(pred, truth, observed)
+    assert s["button_frame_accuracy"] == 1.0 and s["button_accuracy"] == 1.0
+    assert np.isnan(s["stick_r2_right_x"]) and s["stick_r2"] == 1.0 and s["stick_mae"] == 0.0
+
+
+def test_training_pairs_carry_their_skins_mask_and_unobserved_controls_get_no_gradient(tmp_path, make_sprite_skin):
+    sprite = load_sprite_skin(make_sprite_skin(tmp_path, sticks=False))
+    skins = {"xbox-01": load_library().skins["xbox-01"], sprite.id: sprite}
+    backgrounds = [np.random.default_rng(0).integers(0, 255, (4, 120, 160, 3), dtype=np.uint8)]
+    renders = render_split(skins, 2, backgrounds, SynthConfig(crop_size=TINY.crop_size, frames_per_clip=2), seed=0, split="train")
+    pairs, labels, observed = RenderPairs(renders)[np.arange(renders.pairs)]
+    by_skin = dict(zip(renders.skin_ids, observed.numpy()))
+    assert by_skin["xbox-01"].all()
+    unseen = [i for i, name in enumerate(ACTION_NAMES) if name not in sprite.observed]
+    assert unseen and not by_skin[sprite.id][unseen].any() and by_skin[sprite.id].sum() == 21 - len(unseen)
+    torch.manual_seed(0)
+    model = OverlayParser(TINY)
+    sprite_only = torch.tensor([s == sprite.id for s in renders.skin_ids])
+    loss, _ = parser_loss(model(pairs), labels, TINY.grid, observed | ~sprite_only[:, None])
+    loss.backward()
+    buttons = [i for i in unseen if i < 17]
+    assert (model.button_embedding.grad[buttons] != 0).any(dim=1).all(), "the parametric skin's pairs still train them"
+    model.zero_grad()
+    only_sprite = parser_loss(model(pairs), labels, TINY.grid, observed & sprite_only[:, None])[0]
+    only_sprite.backward()
+    assert (model.button_embedding.grad[buttons] == 0).all()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from models.policy.data import game_mean_stick_mse, split_videos
+from models.policy.data import ChunkDataset, game_mean_stick_mse, observed_mean, split_videos
 from padflow.actions import AXIS_SLICE
 
 
@@ -41,3 +42,15 @@ def test_game_mean_reference_predicts_each_games_training_mean():
     is_val = np.array([False, True, False, True])
     # val chunk 1 (game a) is guessed 0.5 → error 1.0; game c never trained → the overall mean 0.25 → error 0.75
     assert game_mean_stick_mse(actions, games, is_val) == pytest.approx((1.0**2 + 0.75**2) / 2)
+
+
+def test_unobserved_values_stay_out_of_the_means_and_the_dataset_hands_the_mask_on():
+    actions = np.zeros((2, 2, 21), np.float32)
+    actions[0, :, AXIS_SLICE] = 0.8  # chunk 0 observes the sticks
+    observed = np.ones((2, 21), bool)
+    observed[1, AXIS_SLICE] = False  # chunk 1's pad has no sticks: its neutral 0 is no reading
+    assert observed_mean(actions, observed)[AXIS_SLICE] == pytest.approx([0.8] * 4)
+    is_val = np.array([False, True])
+    assert np.isnan(game_mean_stick_mse(actions, np.array(["a", "a"]), is_val, observed))  # nothing observed to score
+    item = ChunkDataset([np.zeros((1, 4, 4, 3), np.uint8)], np.zeros((2, 2), np.int64), actions, observed)[1]
+    assert item["observed"].dtype == torch.bool and not item["observed"][AXIS_SLICE].any()

@@ -30,6 +30,16 @@ def test_target_velocity_and_loss_pinned():
     assert flow_loss(target_velocity(ACTIONS, NOISE), ACTIONS, NOISE).item() == 0.0
 
 
+def test_masked_loss_averages_observed_cells_and_gives_masked_dimensions_no_gradient():
+    pred = torch.zeros_like(ACTIONS, requires_grad=True)
+    observed = torch.tensor([[True, False]])  # (B, D): dimension 1 is unobserved in this chunk
+    loss = flow_loss(pred, ACTIONS, NOISE, observed)
+    assert loss.item() == pytest.approx((0.8**2 + 1.5**2) / 2)  # only the two observed cells
+    loss.backward()
+    assert (pred.grad[..., 1] == 0).all() and (pred.grad[..., 0] != 0).all()
+    assert flow_loss(pred, ACTIONS, NOISE, torch.ones(1, 2, dtype=torch.bool)).item() == pytest.approx(2.2125)
+
+
 def test_euler_sample_integrates_known_fields():
     x0 = torch.zeros(1, 1, 1)
     # dx/dt = t with 4 steps: dt·Σ t_i = 0.25·(0 + 0.25 + 0.5 + 0.75) = 0.375 (left Riemann sum)

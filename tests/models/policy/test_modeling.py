@@ -54,6 +54,24 @@ def label_chunks(n: int = 4) -> torch.Tensor:
     return labels
 
 
+def test_loss_gives_no_gradient_to_unobserved_dimensions():
+    policy = tiny_policy().train()
+    frames = prepare_frames(game_frames(4), None, None, "none", 32)
+    observed = torch.ones(4, 21, dtype=torch.bool)
+    unseen = [15, 16, 19, 20]  # BACK, GUIDE, RIGHT_X, RIGHT_Y: a pad without them
+    observed[:2, unseen] = False  # half the batch comes from that pad
+    torch.manual_seed(0)
+    policy.loss({"frames": frames, "actions": label_chunks(4), "observed": observed}).backward()
+    out = policy.action_decoder[-1]  # the last layer: one weight row and bias per action dimension
+    assert (out.weight.grad[unseen] != 0).all(dim=1).any(), "chunks that observe them still train them"
+    policy.zero_grad()
+    observed[2:, unseen] = False
+    torch.manual_seed(0)
+    policy.loss({"frames": frames, "actions": label_chunks(4), "observed": observed}).backward()
+    assert (out.weight.grad[unseen] == 0).all() and (out.bias.grad[unseen] == 0).all()
+    assert (out.bias.grad[[0, 17]] != 0).all()
+
+
 def test_sample_returns_valid_unified_actions():
     policy = tiny_policy()
     frames = prepare_frames(game_frames(2), None, None, "none", 32)

@@ -1,0 +1,436 @@
+"""Real OBS input-overlay presets, drawn as the plugin draws them over gameplay, read by padflow's extraction.
+
+    python bench/real_overlays.py --input-overlay /work/ext/input-overlay [--parser DIR] [--frames 60]
+                                  [--presets SUBSTRING ...] [--seed 0] [--json] [--write-doc]
+
+The plugin's repository (github.com/univrsal/input-overlay) is third-party material: fetch it to a
+folder outside the project and pass its path; the bench skips (exit 0, with a message) when the
+path is absent. Every preset JSON under `presets/` with a gamepad element (button, analog stick,
+trigger, gamepad id, d-pad) is used, with one atlas PNG of its folder (the same stem, else the one
+sharing most name words, then the shortest name). No preset is ever part of padflow's training renders.
+
+Per preset, one clip: gameplay of one of several games (random-player runs of real game frames,
+padflow.players.footage.collect_backgrounds), the games taken in turn, at 1280x720, 960x540 or
+854x480; the preset drawn at 12-30 % of the frame width, opacity 0.6-1, in a random corner;
+`--frames` frames at 30 fps, H.264 (padflow.video.write_mp4, crf 20-28). The shown actions are
+padflow.overlay.synth.random_actions (every button and both sticks move), with opposite d-pad
+directions never held together (a physical d-pad cannot report them).
+
+The overlay is drawn by `PluginDrawing`, a renderer written here from the plugin's source rules
+(padflow/overlay/input_overlay.py cites them) and NOT padflow's renderer: the bench measures
+padflow against another hand's drawing. The preset canvas is drawn at its own resolution
+(premultiplied "over", sticks at sub-pixel positions, bilinear) and scaled to its on-screen width
+(point filtering for pixel-art presets, as their READMEs ask, area filtering otherwise).
+
+Extraction is padflow's: localization (params extract.localize) and the overlay parser (`--parser`,
+default params extract.parser_dir) with extract's button calibration and stick normalization, run
+twice per clip:
+  (a) library = the built-in skins only: what a user gets before adding the preset. Any skin named
+      is a wrong skin; "unknown_skin" (no library skin explains the overlay) is the right answer.
+  (b) library = the built-in skins + every preset imported with `padflow skins import-input-overlay`
+      (padflow.overlay.input_overlay, held out): the library of a user who imported the repository's
+      presets. The right skin must be told from its siblings (colour variants, with/without sticks).
+Scores: IoU of the located box with the drawn canvas; button F1 (pooled over frames and the
+buttons the preset draws), accuracy, and the accuracy of "nothing pressed" for scale; stick R²
+(per axis pooled over frames, mean over the axes the preset draws). Controls the preset does not
+draw are not scored. Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
+keeps every row, and `--from-json` prints (or writes) the table of a saved run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, N_BUTTONS
+from padflow.config import from_mapping, load_params, project_root
+from padflow.overlay.crops import box_iou
+from padflow.overlay.input_overlay import PresetWarning, import_preset
+from padflow.overlay.library import load_library
+from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from padflow.overlay.readings import finish_actions, parse_overlay
+from padflow.overlay.synth import random_actions
+from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
+from padflow.sim import all_tasks
+from padflow.video import write_mp4
+from tasks.extract import ExtractConfig
+
+GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot")
+RESOLUTIONS = ((1280, 720), (960, 540), (854, 480))
+WIDTH_FRAC, OPACITY, CRF = (0.12, 0.30), (0.6, 1.0), (20, 28)
+MARGIN_FRAC = 0.02
+FPS = 30.0
+IOU_FLOOR = 0.8
+PAD_TYPES = {2, 5, 6, 7, 8}  # gamepad button, analog stick, trigger, gamepad id, d-pad
+PIXEL_ART_SIDE = 64  # px; presets whose canvas is no longer than this are pixel art (point filtering)
+BORDER = 3  # px between sprites in an input-overlay atlas
+# padflow button → SDL3 gamepad button index (SDL_gamepad.h), for the plugin's button state
+SDL_INDEX = {"SOUTH": 0, "EAST": 1, "WEST": 2, "NORTH": 3, "BACK": 4, "GUIDE": 5, "START": 6, "LEFT_THUMB": 7, "RIGHT_THUMB": 8,
+             "LEFT_SHOULDER": 9, "RIGHT_SHOULDER": 10, "DPAD_UP": 11, "DPAD_DOWN": 12, "DPAD_LEFT": 13, "DPAD_RIGHT": 14}  # fmt: skip
+# Pre-SDL codes as the plugin's config tool rewrites them (docs/cct/js/vc.js), so legacy presets light up.
+LEGACY = {0xEC00 + n: sdl for n, sdl in enumerate((0, 1, 2, 3, 9, 10, 4, 6, 5, 7, 8, 13, 14, 11, 12))}
+
+
+# --- the plugin's drawing ------------------------------------------------------------------------
+
+
+class PluginDrawing:
+    """One preset drawn element by element as the plugin's draw() methods do, on a canvas that holds every sprite."""
+
+    def __init__(self, preset: dict[str, Any], atlas_rgba: np.ndarray) -> None:
+        self.elements = [e for e in preset["elements"] if e.get("type") in (0, 2, 5, 6, 7, 8)]
+        w0, h0 = preset["overlay_width"], preset["overlay_height"]
+        x0, y0, x1, y1 = 0, 0, w0, h0
+        need_w, need_h = atlas_rgba.shape[1], atlas_rgba.shape[0]
+        for e in self.elements:
+            (px, py), (u, v, w, h) = e["pos"], e["mapping"]
+            r = e.get("stick_radius", 0) if e["type"] == 5 else 0
+            x0, y0, x1, y1 = min(x0, px - r), min(y0, py - r), max(x1, px + w + r), max(y1, py + h + r)
+            need_w = max(need_w, u + 9 * (w + BORDER))  # the widest strip any element reads (d-pad: 9 sprites)
+            need_h = max(need_h, v + 2 * h + BORDER)
+        self.origin = (-x0, -y0)
+        self.size = (x1 - x0, y1 - y0)
+        self.pixel_art = max(w0, h0) <= PIXEL_ART_SIDE
+        a = atlas_rgba.astype(np.float32) / 255.0
+        a[..., :3] *= a[..., 3:4]  # OBS loads the atlas premultiplied (GS_IMAGE_ALPHA_PREMULTIPLY)
+        # OBS samples with clamped addressing: texels past the atlas repeat its edge.
+        self.atlas = np.pad(a, ((0, need_h - a.shape[0]), (0, need_w - a.shape[1]), (0, 0)), mode="edge")
+
+    def draw(self, action: np.ndarray) -> np.ndarray:
+        """(H, W, 4) float32 premultiplied canvas of one padflow action."""
+        buttons = np.zeros(26, bool)
+        for name, i in SDL_INDEX.items():
+            buttons[i] = action[BUTTON_INDEX[name]] > 0.5
+        # SDL axes: LEFTX, LEFTY, RIGHTX, RIGHTY (y down), LEFT_TRIGGER, RIGHT_TRIGGER
+        axes = [action[AXIS_INDEX["LEFT_X"]], -action[AXIS_INDEX["LEFT_Y"]], action[AXIS_INDEX["RIGHT_X"]], -action[AXIS_INDEX["RIGHT_Y"]],
+                action[BUTTON_INDEX["LEFT_TRIGGER"]], action[BUTTON_INDEX["RIGHT_TRIGGER"]]]  # fmt: skip
+        canvas = np.zeros((self.size[1], self.size[0], 4), np.float32)
+        for e in self.elements:
+            pos, (u, v, w, h) = e["pos"], e["mapping"]
+            pressed = (u, v + h + BORDER, w, h)
+            t = e["type"]
+            if t == 0:
+                self._blit(canvas, (u, v, w, h), pos)
+            elif t == 2:
+                code = LEGACY.get(e["code"], e["code"])
+                self._blit(canvas, pressed if code < 26 and buttons[code] else (u, v, w, h), pos)
+            elif t == 5:
+                left = e["side"] == 0
+                dx, dy = (axes[0], axes[1]) if left else (axes[2], axes[3])
+                r = e["stick_radius"]
+                self._blit(canvas, pressed if buttons[7 if left else 8] else (u, v, w, h), (pos[0] + dx * r, pos[1] + dy * r))
+            elif t == 6:
+                progress = axes[4] if e["side"] == 0 else axes[5]
+                if e.get("trigger_mode"):
+                    self._blit(canvas, pressed if progress >= 0.1 else (u, v, w, h), pos)
+                else:
+                    self._blit(canvas, (u, v, w, h), pos)
+                    pu, pv, pw, ph = pressed
+                    px, py = pos
+                    d = e.get("direction", 0)
+                    if d == 1:
+                        ph = int(h * progress)
+                        pv, py = pv + (h - ph), py + (h - ph)
+                    elif d == 2:
+                        ph = int(h * progress)
+                    elif d == 3:
+                        pw = int(w * progress)
+                        pu, px = pu + (w - pw), px + (w - pw)
+                    elif d == 4:
+                        pw = int(w * progress)
+                    if pw > 0 and ph > 0:
+                        self._blit(canvas, (pu, pv, pw, ph), (px, py))
+            elif t == 8:
+                i = _dpad_sprite(buttons)
+                self._blit(canvas, (u + (i + 1) * (w + BORDER), v, w, h) if i >= 0 else (u, v, w, h), pos)
+            elif t == 7:
+                if buttons[5]:
+                    self._blit(canvas, (u + 4 * (w + BORDER), v, w, h), pos)
+                self._blit(canvas, (u + 1 * (w + BORDER), v, w, h), pos)  # player one: m_mappings[0]
+        return canvas
+
+    def _blit(self, canvas: np.ndarray, rect: tuple[int, int, int, int], pos: tuple[float, float]) -> None:
+        u, v, w, h = rect
+        sprite = self.atlas[v : v + h, u : u + w]
+        x, y = pos[0] + self.origin[0], pos[1] + self.origin[1]
+        ix, iy = math.floor(x), math.floor(y)
+        if x != ix or y != iy:  # sub-pixel: bilinear, as the GPU samples a translated quad
+            m = np.array([[1.0, 0.0, x - ix], [0.0, 1.0, y - iy]])
+            sprite = cv2.warpAffine(sprite, m, (w + 1, h + 1), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        H, W = canvas.shape[:2]
+        cx0, cy0, cx1, cy1 = max(0, ix), max(0, iy), min(W, ix + sprite.shape[1]), min(H, iy + sprite.shape[0])
+        if cx1 <= cx0 or cy1 <= cy0:
+            return
+        src = sprite[cy0 - iy : cy1 - iy, cx0 - ix : cx1 - ix]
+        dst = canvas[cy0:cy1, cx0:cx1]
+        dst *= 1.0 - src[..., 3:4]  # blend ONE, INVSRCALPHA
+        dst += src
+
+
+def _dpad_sprite(b: np.ndarray) -> int:
+    """The plugin's get_direction: index into left, right, up, down, up-left, up-right, down-left, down-right; -1 none."""
+    up, down, left, right = b[11], b[12], b[13], b[14]
+    if up:
+        return 4 if left else 5 if right else 2
+    if down:
+        return 6 if left else 7 if right else 3
+    if right:
+        return 5 if up else 7 if down else 1
+    if left:
+        return 4 if up else 6 if down else 0
+    return -1
+
+
+def composite(frame: np.ndarray, canvas: np.ndarray, box: tuple[int, int, int, int], opacity: float, nearest: bool) -> np.ndarray:
+    """The canvas scaled into `box` of the frame, over it, at `opacity`."""
+    x0, y0, x1, y1 = box
+    scaled = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+    out = frame.astype(np.float32) / 255.0
+    region = out[y0:y1, x0:x1]
+    region *= 1.0 - opacity * scaled[..., 3:4]
+    region += opacity * scaled[..., :3]
+    return (out * 255.0).round().clip(0, 255).astype(np.uint8)
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+
+def gamepad_presets(repo: Path) -> list[Path]:
+    out = []
+    for path in sorted((repo / "presets").rglob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and any(isinstance(e, dict) and e.get("type") in PAD_TYPES for e in data.get("elements") or []):
+            out.append(path)
+    return out
+
+
+def pick_atlas(preset: Path) -> Path:
+    same = preset.with_suffix(".png")
+    if same.is_file():
+        return same
+    words = set(re.split(r"[-_ .]+", preset.stem.lower()))
+    pngs = sorted(preset.parent.glob("*.png"))
+    if not pngs:
+        raise ValueError(f"{preset}: no atlas PNG in its folder")
+    return min(pngs, key=lambda p: (-len(words & set(re.split(r"[-_ .]+", p.stem.lower()))), len(p.name), p.name))
+
+
+def skin_id(repo: Path, preset: Path) -> str:
+    rel = preset.relative_to(repo / "presets").with_suffix("")
+    return "io-" + re.sub(r"[^a-z0-9]+", "-", "-".join(rel.parts).lower()).strip("-")
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def score(read: np.ndarray, shown: np.ndarray, observed: frozenset[str]) -> dict[str, Any]:
+    n = min(len(read), len(shown))
+    read, shown = read[:n], shown[:n]
+    cols = [BUTTON_INDEX[b] for b in BUTTONS if b in observed]
+    r, s = read[:, cols] > 0.5, shown[:, cols] > 0.5
+    tp, fp, fn = int((r & s).sum()), int((r & ~s).sum()), int((~r & s).sum())
+    out: dict[str, Any] = {
+        "button_f1": round(2 * tp / (2 * tp + fp + fn), 3) if tp + fp + fn else None,
+        "button_accuracy": round(float((r == s).mean()), 3),
+        "nothing_pressed_accuracy": round(float((~s).mean()), 3),
+    }
+    r2 = []
+    for axis in (a for a in AXES if a in observed):
+        y, p = shown[:, AXIS_INDEX[axis]], read[:, AXIS_INDEX[axis]]
+        ss_tot = float(((y - y.mean()) ** 2).sum())
+        if ss_tot > 1e-9:
+            r2.append(1.0 - float(((y - p) ** 2).sum()) / ss_tot)
+    out["stick_r2"] = round(float(np.mean(r2)), 3) if r2 else None
+    return out
+
+
+def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: ExtractConfig, truth_box: tuple, shown: np.ndarray, observed: frozenset[str]) -> dict[str, Any]:
+    loc = localize_overlay(video, library, cfg)
+    outcome = getattr(loc, "outcome", "found" if loc.found else "no_overlay")
+    row: dict[str, Any] = {"outcome": outcome, "skin": loc.skin_id, "nearest": getattr(loc, "nearest_skin", None),
+                           "iou": round(box_iou(loc.box, truth_box), 3) if loc.box else None, "reason": loc.reason}  # fmt: skip
+    if loc.found:
+        try:
+            raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads)
+            actions, _ = finish_actions(raw, logits, ext)
+            row.update(score(actions, shown, observed))
+        except Exception as exc:  # the bench reports a reading that fails instead of stopping
+            row["parse_error"] = f"{type(exc).__name__}: {exc}"[:200]
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--input-overlay", type=Path, help="checkout of github.com/univrsal/input-overlay (outside the project)")
+    ap.add_argument("--parser", type=Path, help="trained overlay parser folder (default: params extract.parser_dir)")
+    ap.add_argument("--frames", type=int, default=60, help="frames per clip (30 fps)")
+    ap.add_argument("--presets", nargs="*", default=[], help="only presets whose path contains one of these")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--commit", help="the checkout's commit, when it is not a git working tree (printed as the source)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--write-doc", action="store_true", help="write the table to docs/results-real-overlays.md")
+    ap.add_argument("--save-json", type=Path, help="also write the full result (every row) as JSON to this file")
+    ap.add_argument("--from-json", type=Path, help="print (and with --write-doc write) the table of a run saved with --save-json")
+    args = ap.parse_args()
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        # runs saved before the command was recorded: rebuild it from what they did record
+        command = result.get("command") or (f"--input-overlay CHECKOUT --parser {result['parser']} --frames {result['frames']} "
+                                            f"--seed {result['seed']} --commit {result['source'].rsplit(' @ ', 1)[-1]}")  # fmt: skip
+        text = table(result, command, f" Table written by `python bench/real_overlays.py --from-json {args.from_json.name} --write-doc` from that run's saved rows.")
+        print(text)
+        if args.write_doc:
+            (project_root() / "docs" / "results-real-overlays.md").write_text(text + "\n")
+        return 0
+    if args.input_overlay is None:
+        ap.error("--input-overlay (or --from-json) is required")
+    repo = args.input_overlay
+    if not (repo / "presets").is_dir():
+        print(f"skipped: {repo} is not a checkout of univrsal/input-overlay (no presets/ folder); "
+              "fetch github:univrsal/input-overlay to a folder outside the project and pass it", file=sys.stderr)  # fmt: skip
+        return 0
+    root = project_root()
+    params = load_params(root / "params.yaml")
+    ext = from_mapping(ExtractConfig, params.get("extract"), "extract")
+    cfg = from_mapping(LocalizeConfig, (params.get("extract") or {}).get("localize"), "extract.localize")
+    parser_dir = args.parser or root / ext.parser_dir
+    from models.overlay_parser import load_parser  # local: torch loads only once the arguments are checked
+
+    parser = load_parser(parser_dir)
+    presets = [p for p in gamepad_presets(repo) if not args.presets or any(s in str(p) for s in args.presets)]
+    commit = args.commit or subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown commit"
+    rng = np.random.default_rng(args.seed)
+    tasks = all_tasks()
+    started = time.perf_counter()
+    runs = collect_backgrounds(GAMES, args.frames, 2, args.seed)
+    builtin = load_library([])
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        skins = Path(tmp) / "skins"
+        imported: dict[Path, Any] = {}
+        for preset_path in presets:
+            atlas_path, sid = pick_atlas(preset_path), skin_id(repo, preset_path)
+            row: dict[str, Any] = {"preset": str(preset_path.relative_to(repo)), "atlas": atlas_path.name, "skin_id": sid}
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PresetWarning)
+                try:
+                    imported[preset_path] = import_preset(preset_path, skins, atlas_path, sid, held_out=True)
+                    row.update(imported=True, observed=len(imported[preset_path].skin.observed), sticks=len(imported[preset_path].skin.sticks))
+                except ValueError as exc:
+                    row.update(imported=False, error=str(exc))
+            row["skipped"] = [str(w.message).split(": ", 1)[1] for w in caught]
+            rows.append(row)
+        with_presets = load_library([skins]) if imported else builtin
+        for k, (preset_path, row) in enumerate((p, r) for p, r in zip(presets, rows) if r["imported"]):
+            atlas_path, sid = preset_path.parent / row["atlas"], row["skin_id"]
+            game = GAMES[k % len(GAMES)]
+            width, height = RESOLUTIONS[k % len(RESOLUTIONS)]
+            drawing = PluginDrawing(json.loads(preset_path.read_text()), np.asarray(Image.open(atlas_path).convert("RGBA")))
+            ow = round(rng.uniform(*WIDTH_FRAC) * width)
+            oh = round(ow * drawing.size[1] / drawing.size[0])
+            margin = round(MARGIN_FRAC * width)
+            x0 = margin if rng.random() < 0.5 else width - margin - ow
+            y0 = margin if rng.random() < 0.5 else height - margin - oh
+            box = (x0, y0, x0 + ow, y0 + oh)
+            opacity, crf = float(rng.uniform(*OPACITY)), int(rng.integers(CRF[0], CRF[1] + 1))
+            shown = random_actions(args.frames, rng)
+            dpad = [BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")]
+            shown[:, dpad[1]] *= 1 - shown[:, dpad[0]]  # a d-pad cannot report up and down, or left and right, at once
+            shown[:, dpad[3]] *= 1 - shown[:, dpad[2]]
+            aspect = DISPLAY_ASPECT.get(tasks[game].engine)
+            video = Path(tmp) / f"{sid}.mp4"
+            frames = (composite(fit_to_upload(runs[k % len(GAMES)][t], width, height, aspect)[0], drawing.draw(shown[t]), box, opacity, drawing.pixel_art)
+                      for t in range(args.frames))  # fmt: skip
+            write_mp4(video, frames, FPS, crf=crf)
+            row.update(game=game, frame=[width, height], width_frac=round(ow / width, 3), opacity=round(opacity, 2), crf=crf)
+            observed = imported[preset_path].skin.observed
+            row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)
+            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed)
+            print(f"{sid}: a {row['a']['outcome']} {row['a']['skin']} | b {row['b']['outcome']} {row['b']['skin']} iou {row['b']['iou']}", file=sys.stderr)
+    result = {"command": " ".join(sys.argv[1:]), "source": f"github.com/univrsal/input-overlay @ {commit}", "parser": str(parser_dir),
+              "frames": args.frames, "seed": args.seed,
+              "seconds": round(time.perf_counter() - started, 1), "summary": summary(rows), "rows": rows}  # fmt: skip
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(table(result, result["command"]))
+    if args.save_json:
+        args.save_json.write_text(json.dumps(result, indent=2))
+    if args.write_doc:
+        (root / "docs" / "results-real-overlays.md").write_text(table(result, result["command"]) + "\n")
+    return 0
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    done = [r for r in rows if r.get("imported") and "a" in r]
+    a = [r["a"] for r in done]
+    b = [r["b"] for r in done]
+
+    def mean(values: list[Any]) -> float | None:
+        values = [v for v in values if v is not None]
+        return round(float(np.mean(values)), 3) if values else None
+
+    return {
+        "presets": len(rows), "imported": sum(bool(r.get("imported")) for r in rows), "clips": len(done),
+        "a_wrong_skin_named": sum(x["outcome"] == "found" for x in a), "a_unknown_skin": sum(x["outcome"] == "unknown_skin" for x in a),
+        "a_no_overlay": sum(x["outcome"] == "no_overlay" for x in a),
+        "b_localized": sum(x["iou"] is not None and x["iou"] >= IOU_FLOOR and x["outcome"] == "found" for x in b),
+        "b_right_skin": sum(x["skin"] == r["skin_id"] for x, r in zip(b, done)),
+        "b_button_f1_mean": mean([x.get("button_f1") for x in b]), "b_button_accuracy_mean": mean([x.get("button_accuracy") for x in b]),
+        "b_nothing_pressed_accuracy_mean": mean([x.get("nothing_pressed_accuracy") for x in b]),
+        "b_stick_r2_mean": mean([x.get("stick_r2") for x in b if x.get("stick_r2") is not None]),
+    }  # fmt: skip
+
+
+def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
+    fmt = lambda v: "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = [
+        "# Real input-overlay presets: localization and reading (bench/real_overlays.py)",
+        "",
+        f"Generated by `python bench/real_overlays.py {command}`. Source: {result['source']} (third-party, "
+        f"kept outside the project; never in training). Parser: {result['parser']}. {result['frames']} frames per clip, "
+        f"seed {result['seed']}, {result['seconds']} s.{provenance}",
+        "",
+        "(a) built-in library only (the preset unknown to padflow: naming any skin is wrong); "
+        "(b) built-ins + every imported preset. F1/accuracy over the buttons the preset draws; "
+        "'none' = accuracy of reading nothing pressed; R² = mean over the stick axes it draws.",
+        "",
+        "| preset | atlas | game | width | opacity | (a) outcome | (a) skin named | (b) IoU | (b) skin | F1 | acc | none | stick R² |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        if not r.get("imported"):
+            lines.append(f"| {r['preset']} | {r['atlas']} | import failed: {r.get('error', '')[:80]} |||||||||||")
+            continue
+        a, b = r["a"], r["b"]
+        skin_b = "right" if b["skin"] == r["skin_id"] else (b["skin"] or b["outcome"])
+        err = f" ({b['parse_error'][:60]})" if "parse_error" in b else ""
+        lines.append(f"| {r['preset']} | {r['atlas']} | {r['game']} | {r['width_frac']:.2f} | {r['opacity']:.2f} | {a['outcome']} | "
+                     f"{a['skin'] or a.get('nearest') or '–'} | {fmt(b['iou'])} | {skin_b}{err} | {fmt(b.get('button_f1'))} | "
+                     f"{fmt(b.get('button_accuracy'))} | {fmt(b.get('nothing_pressed_accuracy'))} | {fmt(b.get('stick_r2'))} |")  # fmt: skip
+    s = result["summary"]
+    lines += ["", "Summary: " + ", ".join(f"{k} {fmt(v)}" for k, v in s.items()), "", "Elements skipped or changed on import:", ""]
+    for r in result["rows"]:
+        for note in r.get("skipped", []):
+            lines.append(f"- {r['preset']}: {note}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

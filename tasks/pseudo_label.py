@@ -1,0 +1,146 @@
+"""pseudo_label: label every overlay-free video with the IDM, check the tables with the gate's suite, score them.
+
+For each ingested video extract recorded `no_overlay`: find its game picture (the gate's
+convention: pixels ever brighter than `game_area_threshold`), decode it cropped (no overlay to
+mask), label it whole with the IDM of idm_train (models.idm.processor.label_video) and write
+
+    <out_dir>/<video_id>.parquet          action table in extract's format (padflow.tables); per-frame
+                                          confidence = the least sure button's max(p, 1 - p)
+    <out_dir>/<video_id>.json             record: `source: idm`, the IDM's weights hash, game box,
+                                          `inliers: null` (nothing was localized) with the reason
+    <out_dir>/pseudo_label_report.json    every video's status (labelled | quarantined), the gate
+                                          suite's reasons, and the pseudo-label score
+
+Each table is validated with the gate's Great Expectations suite (padflow.expectations:
+schema, contiguity, length, timing, ranges, stuck buttons) with this stage's confidence bar
+(`min_confidence`, `max_low_confidence_share`): the IDM-confidence expectation. A table that fails
+is `quarantined` and listed with its reasons.
+
+Why a stage after idm_train and not an input of the gate: the IDM trains on the gate's accepted
+overlay chunks, so a gate that also read pseudo-labels would depend on its own output
+(docs/idm.md). When corpus ground truth exists, the pseudo-labels and the IDM on idm_train's
+held-out overlay videos are scored (models.idm.evaluation; `padflow score-idm` prints the same).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+from pydantic import Field
+
+from models.idm import decode_video, label_video, lit_box, load_idm
+from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
+from padflow.actions import BUTTON_SLICE
+from padflow.config import config, from_mapping
+from padflow.expectations import TableValidator, table_frame
+from padflow.ingest.report import accepted_videos, read_report
+from padflow.io import file_sha256, replaced_dir, write_json
+from padflow.stages import StageResult
+from padflow.tables import read_action_table, write_action_table
+
+REPORT_FILE = "pseudo_label_report.json"
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+@config
+class PseudoLabelConfig:
+    min_confidence: Annotated[Share, Field(description=(
+        "IDM confidence (least sure button's max(p, 1 - p), in [0.5, 1]) below which a frame is low-confidence"))] = 0.6
+    max_low_confidence_share: Annotated[Share, Field(description=(
+        "a pseudo-labelled table with a larger share of low-confidence frames is quarantined (the IDM-confidence expectation)"))] = 0.5
+    max_button_hold_s: Annotated[float, Field(gt=0.0, description="seconds; a longer unchanged hold looks stuck (the gate's expectation)")] = 15.0
+    max_frame_count_error: Annotated[int, Field(ge=0, description="frames; |table rows - ingested frames| allowed")] = 2
+    timing_tolerance_s: Annotated[float, Field(ge=0.0, description="seconds; |t - frame/fps| allowed per row")] = 0.002
+    game_area_threshold: Annotated[int, Field(ge=0, le=255, description=(
+        "grey level above which a pixel belongs to the game picture: the gate's, so crops match the IDM's training"))] = 16
+    batch_size: Annotated[int, Field(ge=1, description="windows per IDM forward pass")] = 32
+    idm_dir: Annotated[str, Field(description="the IDM idm_train exported")] = "data/idm"
+    index: Annotated[str, Field(description="the gate's chunk index (held-out overlay videos' boxes, for scoring)")] = "data/gate/chunks.parquet"
+    extract_dir: Annotated[str, Field(description="extract's outputs: which videos have no overlay")] = "data/extract"
+    ingest_dir: Annotated[str, Field(description="the ingested videos")] = "data/ingest"
+    truth_dir: Annotated[str, Field(description="corpus ground truth; scored when present")] = "data/corpus_truth"
+    out_dir: Annotated[str, Field(description="pseudo-label tables, records and the report")] = "data/pseudo_label"
+
+    @property
+    def min_inliers(self) -> None:
+        """The suite's localization bar: nothing is localized in an overlay-free video (not checked)."""
+        return None
+
+
+def pseudo_label(cfg: PseudoLabelConfig, root: Path) -> dict[str, Any]:
+    """Label, validate and (with truth) score every no_overlay video; returns the report."""
+    idm_dir = root / cfg.idm_dir
+    model = load_idm(idm_dir)
+    weights_sha = file_sha256(idm_dir / "idm.safetensors")
+    ingest = read_report(root / cfg.ingest_dir)
+    fps = float(ingest["config"]["fps"])
+    ingested = accepted_videos(ingest)
+    extract_rows = json.loads((root / cfg.extract_dir / "extract_report.json").read_text())["videos"]
+    targets = [r for r in extract_rows if r["status"] == "no_overlay"]
+    validator = TableValidator(cfg)
+    rows = []
+    torch.set_grad_enabled(False)
+    with replaced_dir(root / cfg.out_dir) as work:
+        for row in targets:
+            video_id = row["video_id"]
+            video_path = root / cfg.ingest_dir / ingested[video_id].get("output", f"videos/{video_id}.mp4")
+            game_box = lit_box(video_path, cfg.game_area_threshold)
+            frames = decode_video(video_path, game_box, None, model.config.image_size)
+            actions, confidence = label_video(model, frames, cfg.batch_size)
+            actions[:, BUTTON_SLICE] = actions[:, BUTTON_SLICE] > 0.5  # press probabilities → presses
+            table_path = write_action_table(work / f"{video_id}.parquet", actions, fps, confidence)
+            write_json(work / f"{video_id}.json", {
+                "video_id": video_id, "source": "idm", "idm_sha256": weights_sha, "game_box": list(game_box),
+                "inliers": None, "inliers_note": "labelled by the IDM: the video has no overlay to localize",
+                "box": None, "frames": len(actions), "mean_confidence": round(float(confidence.mean()), 4),
+            })
+            frame = table_frame(read_action_table(table_path), fps, None, cfg.min_confidence)
+            reasons, failed = validator.validate(video_id, frame, int(ingested[video_id].get("frames_out") or len(actions)), localized=False)
+            rows.append({"video_id": video_id, "source": row.get("source"), "status": "quarantined" if reasons else "labelled",
+                         "reasons": reasons, "failed_expectations": failed, "frames": len(actions),
+                         "mean_confidence": round(float(confidence.mean()), 4)})
+        report: dict[str, Any] = {"videos": rows, "config": asdict(cfg), "idm_sha256": weights_sha}
+        write_json(work / REPORT_FILE, report)
+        if (root / cfg.truth_dir).is_dir():
+            report["score"] = score_idm(cfg, root, work)
+            write_json(work / REPORT_FILE, report)
+    return report
+
+
+def score_idm(cfg: PseudoLabelConfig, root: Path, pseudo_dir: Path | None = None) -> dict[str, Any]:
+    """Pseudo-labels vs truth, and the IDM on idm_train's held-out overlay videos vs truth and overlay labels."""
+    truth = corpus_truth(root / cfg.truth_dir, root / cfg.ingest_dir)
+    model = load_idm(root / cfg.idm_dir)
+    return {"pseudo_labels": score_pseudo_labels(pseudo_dir or root / cfg.out_dir, truth),
+            "heldout_overlay": score_heldout_overlay(model, root, root / cfg.index, root / cfg.idm_dir / "split.json", truth)}
+
+
+def headline(score: Mapping[str, Any]) -> dict[str, float]:
+    """The figures metrics/pseudo_label.json carries (None-valued ones left out)."""
+    groups = {"pseudo": score["pseudo_labels"]["all"], "heldout_truth": score["heldout_overlay"]["vs_truth"]["all"],
+              "heldout_overlay": score["heldout_overlay"]["vs_overlay_labels"]["all"]}
+    out: dict[str, float] = {}
+    for prefix, s in groups.items():
+        for key in ("button_accuracy", "button_f1", "stick_r2", "baseline_button_accuracy"):
+            if s.get(key) is not None:
+                out[f"{prefix}_{key}"] = s[key]
+    return out
+
+
+def stage(params: Mapping[str, Any], root: Path) -> StageResult:
+    """The DVC stage: pseudo-label extract's no_overlay videos with data/idm into data/pseudo_label."""
+    cfg = from_mapping(PseudoLabelConfig, params.get("pseudo_label"), "pseudo_label")
+    report = pseudo_label(cfg, root)
+    rows = report["videos"]
+    metrics: dict[str, float] = {"videos": len(rows), "labelled": sum(r["status"] == "labelled" for r in rows),
+                                 "quarantined": sum(r["status"] == "quarantined" for r in rows),
+                                 "frames": sum(r["frames"] for r in rows)}
+    if "score" in report:
+        metrics.update(headline(report["score"]))
+    out_dir = root / cfg.out_dir
+    return StageResult(params={"pseudo_label": asdict(cfg)}, metrics=metrics, artifacts={"pseudo_label": out_dir / REPORT_FILE})

@@ -1,0 +1,82 @@
+"""idm_train: real videos + overlay-labelled chunks → an exported IDM; a killed run resumes from its checkpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from models.idm import load_idm
+from padflow.actions import ACTION_INDEX
+from padflow.tables import CHUNK_INDEX_SCHEMA, write_action_table, write_chunk_index
+from padflow.video import write_mp4
+from tasks.idm_train import IdmTrainConfig, train_idm
+
+FPS = 30.0
+FRAMES = 48
+TINY = {"image_size": 16, "window": 8, "channels": [8, 8, 16], "width": 16, "layers": 1, "heads": 2}
+
+
+def make_labelled_project(root: Path, videos: int = 3) -> None:
+    """Videos whose block moves with the left stick, their action tables and the gate's chunk index."""
+    rows = []
+    for v in range(videos):
+        x = np.sin(np.arange(FRAMES) / 5 + v).astype(np.float32)
+        actions = np.zeros((FRAMES, 21), np.float32)
+        actions[:, ACTION_INDEX["LEFT_X"]] = np.round(x, 2)
+        actions[:, ACTION_INDEX["SOUTH"]] = x > 0
+        frames = np.full((FRAMES, 48, 64, 3), 40, np.uint8)
+        for i in range(FRAMES):
+            col = int(32 + 20 * x[i])
+            frames[i, 10:30, col - 4 : col + 4] = (230, 200, 60)
+        video, table = f"data/ingest/videos/v{v}.mp4", f"data/extract/v{v}.parquet"
+        write_mp4(root / video, frames, FPS, crf=18, preset="ultrafast")
+        write_action_table(root / table, actions, FPS)
+        rows += [{"video_id": f"v{v}", "video_path": video, "table_path": table, "start_frame": s, "frames": 16, "fps": FPS,
+                  "overlay_box": [52, 36, 64, 48], "game_box": [0, 0, 64, 48], "game": "blocks", "density": 1.0, "motion": 30.0}
+                 for s in range(0, FRAMES - 15, 16)]
+    write_chunk_index(pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA]), root / "data/gate/chunks.parquet")
+
+
+def test_idm_train_exports_an_idm_and_scores_held_out_videos(tmp_path: Path):
+    make_labelled_project(tmp_path)
+    result = train_idm(IdmTrainConfig(model=TINY, max_steps=8, batch_size=4, val_every_n_epochs=1), tmp_path, seed=0)
+    metrics = result["metrics"]
+    assert metrics["global_step"] == 8 and metrics["train_videos"] == 2 and metrics["val_videos"] == 1
+    assert 0.0 <= metrics["val_button_accuracy"] <= 1.0
+    assert load_idm(tmp_path / "data/idm").config.window == 8
+
+
+def test_idm_train_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path: Path):
+    make_labelled_project(tmp_path)
+    checkpoint = tmp_path / "data/idm/checkpoints/last.ckpt"
+    script = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+              "from tasks.idm_train import IdmTrainConfig, train_idm;"
+              f"train_idm(IdmTrainConfig(model={TINY!r}, max_steps=200, batch_size=4, checkpoint_every_n_steps=4, "
+              "val_every_n_epochs=1000), Path('.').resolve(), 0)")
+    child = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).resolve().parents[2])], cwd=tmp_path,
+                             env={**os.environ, "PADFLOW_ROOT": str(tmp_path)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not checkpoint.is_file() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert checkpoint.is_file(), child.stderr.read().decode()[-2000:] if child.poll() is not None else "no checkpoint"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    killed_at = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
+    assert 4 <= killed_at < 200, "the kill must land mid-run for this test to mean anything"
+    assert not (tmp_path / "data/idm/idm.safetensors").exists()
+
+    cfg = IdmTrainConfig(model=TINY, max_steps=200, batch_size=4, checkpoint_every_n_steps=4, val_every_n_epochs=1000)
+    metrics = train_idm(cfg, tmp_path, 0)["metrics"]
+    assert metrics["resumed_from_step"] == killed_at
+    assert metrics["global_step"] == 200

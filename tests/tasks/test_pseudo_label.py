@@ -1,0 +1,52 @@
+"""pseudo_label: an overlay-free video is labelled by the IDM in extract's table format and checked by the gate's suite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from models.idm import IdmConfig, InverseDynamicsModel, save_idm
+from padflow.io import write_json
+from padflow.tables import read_action_table, table_to_actions
+from padflow.video import write_mp4
+from tasks.pseudo_label import REPORT_FILE, PseudoLabelConfig, pseudo_label
+
+FRAMES = 40
+TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2)
+
+
+def make_overlay_free_project(root: Path) -> None:
+    """One ingested video extract found no overlay in, and an IDM to label it."""
+    frames = np.full((FRAMES, 48, 64, 3), 40, np.uint8)
+    for i in range(FRAMES):
+        frames[i, 10:30, 10 + i : 18 + i] = (230, 200, 60)
+    write_mp4(root / "data/ingest/videos/n0.mp4", frames, 30.0, crf=18, preset="ultrafast")
+    write_json(root / "data/ingest/ingest_report.json", {"config": {"fps": 30.0}, "files": [
+        {"status": "accepted", "video_id": "n0", "output": "videos/n0.mp4", "frames_out": FRAMES, "path": "n0.mp4"}]})
+    write_json(root / "data/extract/extract_report.json", {"videos": [
+        {"video_id": "n0", "status": "no_overlay", "source": "n0.mp4"}]})
+    save_idm(InverseDynamicsModel(TINY), root / "data/idm")
+
+
+def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tmp_path: Path):
+    make_overlay_free_project(tmp_path)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path)
+    [row] = report["videos"]
+    assert row["status"] == "labelled" and row["reasons"] == []
+    table = read_action_table(tmp_path / "data/pseudo_label/n0.parquet")
+    actions = table_to_actions(table)
+    assert actions.shape == (FRAMES, 21)
+    confidence = table.column("confidence").to_numpy()
+    assert ((confidence >= 0.5) & (confidence <= 1.0)).all()
+    record = json.loads((tmp_path / "data/pseudo_label/n0.json").read_text())
+    assert record["source"] == "idm" and record["inliers"] is None
+    assert (tmp_path / "data/pseudo_label" / REPORT_FILE).is_file()
+
+
+def test_an_unsure_idm_is_quarantined_by_the_confidence_expectation(tmp_path: Path):
+    make_overlay_free_project(tmp_path)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.999, max_low_confidence_share=0.1), tmp_path)
+    [row] = report["videos"]
+    assert row["status"] == "quarantined" and "low_confidence" in row["reasons"]
