@@ -157,7 +157,8 @@ def test_extract_killed_mid_run_then_rerun_matches_the_uninterrupted_run(built: 
         deadline = time.monotonic() + 180
         fresh: list[Path] = []
         while not fresh and child.poll() is None and time.monotonic() < deadline:
-            fresh = [p for p in (built / "data/extract").glob("*.parquet") if _mtime(p) > started]
+            # extract writes into a temp folder beside data/extract and swaps it in only at the end
+            fresh = [p for p in (built / "data").glob(".extract.*.tmp/*.parquet") if _mtime(p) > started]
             time.sleep(0.02)
         assert fresh, child.stderr.read().decode()[-3000:] if child.poll() is not None else "no table written in time"
         os.killpg(child.pid, signal.SIGKILL)  # the stage and any worker under it, as a killed pipeline
@@ -166,6 +167,7 @@ def test_extract_killed_mid_run_then_rerun_matches_the_uninterrupted_run(built: 
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
     assert not report.exists(), "the kill must land before extract finished"
+    assert not (built / "data/extract").exists(), "a killed run publishes nothing"
 
     assert dvc(built, "status", "extract").strip() != "Data and pipelines are up to date.", "DVC must not trust the half-written outputs"
     # --force: recompute, rather than restore the complete outputs DVC cached from the uninterrupted
@@ -174,3 +176,4 @@ def test_extract_killed_mid_run_then_rerun_matches_the_uninterrupted_run(built: 
     assert "Running stage 'extract'" in out
     assert snapshot(built / "data/extract") == uninterrupted
     assert not [p.name for p in (built / "data/extract").iterdir() if p.name.startswith(".")], "no temp files left"
+    assert not list((built / "data").glob(".extract.*.tmp")), "the killed run's temp folder is gone"
