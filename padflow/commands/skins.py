@@ -30,7 +30,7 @@ from padflow.config import load_params, project_root
 from padflow.io import write_text
 from padflow.overlay.input_overlay import PresetWarning, import_preset
 from padflow.overlay.library import AnySkin, is_held_out, load_any_skin, load_library
-from padflow.overlay.sprite import read_layout_json
+from padflow.overlay.skin import read_layout_json
 
 
 def register(subparsers) -> None:

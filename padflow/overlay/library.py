@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from padflow.overlay.skin import Skin, load_skin
-from padflow.overlay.sprite import SpriteSkin, is_sprite_layout, load_sprite_skin, read_layout_json
+from padflow.overlay.skin import Skin, load_skin, read_layout_json
+from padflow.overlay.sprite import SpriteSkin, is_sprite_layout, load_sprite_skin
 
 AnySkin = Skin | SpriteSkin
 

@@ -127,25 +127,37 @@ class Skin:
 def load_skin(json_path: str | Path) -> Skin:
     """Read and validate `<id>.json` and its `<id>.png`; ValueError names the file and the field."""
     path = Path(json_path)
+    data = read_layout_json(path)
+    image_path = path.with_suffix(".png")
+    rest = read_rgba(path, image_path, "rest image")
+    return parse_layout(data, rest, path, image_path)
+
+
+def read_layout_json(path: Path) -> Any:
+    """A layout file's decoded JSON; ValueError names the file."""
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"{path}: layout file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read layout: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON: {exc}") from None
-    image_path = path.with_suffix(".png")
+
+
+def read_rgba(path: Path, image_path: Path, what: str) -> np.ndarray:
+    """The picture beside layout `path` as a read-only (h, w, 4) uint8 array; ValueError names the
+    layout and `what` the picture is to it ("rest image", "atlas: image")."""
     try:
         with Image.open(image_path) as img:
             img.load()
-            rest = np.asarray(img.convert("RGBA")).copy()
+            rgba = np.asarray(img.convert("RGBA")).copy()
     except FileNotFoundError:
-        raise ValueError(f"{path}: rest image {image_path.name} not found beside the layout") from None
+        raise ValueError(f"{path}: {what} {image_path.name} not found beside the layout") from None
     except OSError as exc:
-        raise ValueError(f"{path}: rest image {image_path.name} is not a readable image: {exc}") from None
-    rest.flags.writeable = False
-    return parse_layout(data, rest, path, image_path)
+        raise ValueError(f"{path}: {what} {image_path.name} is not a readable image: {exc}") from None
+    rgba.flags.writeable = False
+    return rgba
 
 
 def parse_layout(data: Any, rest: np.ndarray, path: Path, image_path: Path) -> Skin:

@@ -32,7 +32,8 @@ from PIL import Image
 from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, canonical_name, noop, validate_action
 from padflow.io import atomic_path, write_text
 from padflow.overlay.shapes import Box
-from padflow.overlay.skin import MIN_SKIN_SIDE, STICK_AXES, STICK_BUTTONS, STICK_SIDES, _is_int, _Parser
+from padflow.overlay.skin import (
+    MIN_SKIN_SIDE, STICK_AXES, STICK_BUTTONS, STICK_SIDES, _is_int, _Parser, read_layout_json, read_rgba)
 
 SPRITE_FORMAT_VERSION = 2
 SPRITE_KIND = "sprite"
@@ -345,14 +346,7 @@ def load_sprite_skin(json_path: str | Path, data: Any = None) -> SpriteSkin:
     if not isinstance(atlas_name, str) or not atlas_name or Path(atlas_name).name != atlas_name:
         raise ValueError(f"{path}: atlas: expected a file name in the layout's folder, got {atlas_name!r}")
     image_path = path.parent / atlas_name
-    try:
-        with Image.open(image_path) as img:
-            img.load()
-            atlas = np.asarray(img.convert("RGBA")).copy()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: atlas: image {atlas_name} not found beside the layout") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: atlas: {atlas_name} is not a readable image: {exc}") from None
+    atlas = read_rgba(path, image_path, "atlas: image")
     return parse_sprite_layout(data, atlas, path, image_path)
 
 
@@ -390,18 +384,6 @@ def parse_sprite_layout(data: Any, atlas: np.ndarray, path: Path, image_path: Pa
     rest.flags.writeable = False
     object.__setattr__(skin, "rest", rest)
     return skin
-
-
-def read_layout_json(path: Path) -> Any:
-    """A layout file's decoded JSON; ValueError names the file."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: layout file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read layout: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from None
 
 
 class _SpriteParser(_Parser):
