@@ -28,6 +28,7 @@ another way) is read as observing everything (`chunk_observed`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,7 +50,7 @@ from padflow.actions import (
     canonical_name,
     validate_action,
 )
-from padflow.io import atomic_path
+from padflow.io import atomic_path, file_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -223,3 +224,15 @@ def chunk_observed(index: pd.DataFrame) -> np.ndarray:
 def _missing(value: object) -> bool:
     """A chunk's `observed` cell left empty (None, or NaN from a DataFrame built without the column)."""
     return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def data_fingerprint(index_path: Path, root: Path) -> str:
+    """sha256 of the chunk index and of every action table it points at (videos are named by their content).
+
+    A new gate output (new chunks, or new labels in the same chunks) must start training afresh,
+    not resume a finished run on the old data and export it again.
+    """
+    digest = hashlib.sha256(file_sha256(index_path).encode())
+    for table in sorted(read_chunk_index(index_path)["table_path"].astype(str).unique()):
+        digest.update(file_sha256(root / table).encode())
+    return digest.hexdigest()[:16]

@@ -33,11 +33,12 @@ from models.idm import IdmConfig, label_video, save_idm
 from models.idm.data import WindowDataset, load_labelled_videos, split_by_video
 from models.idm.scoring import score_videos
 from models.idm.training import IdmModule
-from models.training import CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume
+from models.training import (
+    CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume)
 from padflow.config import config, from_mapping
-from padflow.io import file_sha256, write_json
+from padflow.io import write_json
 from padflow.stages import StageResult
-from padflow.tables import read_chunk_index
+from padflow.tables import data_fingerprint
 
 RUNTIME_ONLY = ("torch_threads",)  # changes neither the model nor its training: a rerun still resumes
 
@@ -65,13 +66,6 @@ class IdmTrainConfig:
     def __post_init__(self) -> None:
         if self.warmup_share + self.decay_share > 1:
             raise ValueError(f"warmup_share + decay_share must be within [0, 1], got {self.warmup_share} + {self.decay_share}")
-
-
-def data_fingerprint(index_path: Path, root: Path) -> str:
-    """The chunk index and every table it names: new labels start training afresh instead of resuming."""
-    parts = [file_sha256(index_path)]
-    parts += [file_sha256(root / t) for t in sorted(read_chunk_index(index_path)["table_path"].astype(str).unique())]
-    return fingerprint({"data": parts})
 
 
 def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:

@@ -19,7 +19,6 @@ new data starts afresh.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, field
@@ -36,11 +35,12 @@ from models.policy import Augmentation, PolicyConfig, parameter_counts, policy_p
 from models.policy.data import ChunkDataModule, SplitBy
 from models.policy.processor import MaskPolicy
 from models.policy.training import PolicyModule, resolve_precision
-from models.training import CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume
+from models.training import (
+    CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume)
 from padflow.config import config, from_mapping
-from padflow.io import file_sha256, replaced_dir, save_figure, write_json
+from padflow.io import replaced_dir, save_figure, write_json
 from padflow.stages import StageResult
-from padflow.tables import read_chunk_index
+from padflow.tables import data_fingerprint
 
 POLICY_DIR = "policy"
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed"]
@@ -109,18 +109,6 @@ def config_fingerprint(cfg: TrainConfig, seed: int, data: str) -> str:
     """What a checkpoint must share with this run to be resumed: the config, the seed and the data (`data_fingerprint`)."""
     record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY}
     return fingerprint({**record, "seed": seed, "policy": asdict(cfg.policy_config()), "data": data})
-
-
-def data_fingerprint(index_path: Path, root: Path) -> str:
-    """sha256 of the chunk index and of every action table it points at (videos are named by their content).
-
-    A new gate output (new chunks, or new labels in the same chunks) must start training afresh,
-    not resume a finished run on the old data and export it again.
-    """
-    digest = hashlib.sha256(file_sha256(index_path).encode())
-    for table in sorted(read_chunk_index(index_path)["table_path"].astype(str).unique()):
-        digest.update(file_sha256(root / table).encode())
-    return digest.hexdigest()[:16]
 
 
 def loss_curve(train_losses: list[float], val: list[dict[str, float]], path: Path) -> Path:
