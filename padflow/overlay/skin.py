@@ -168,20 +168,10 @@ def parse_layout(data: Any, rest: np.ndarray, path: Path, image_path: Path) -> S
     p.keys(data, "(top level)", required=("format_version", "id", "family", "size", "buttons", "sticks"), optional=("kind", "held_out"))
     if data.get("kind", "parametric") != "parametric":
         raise p.error("kind", f"{data['kind']!r}: a format_version {SKIN_FORMAT_VERSION} layout is 'parametric' (sprite skins: format_version 2)")
-    held_out = data.get("held_out", False)
-    if not isinstance(held_out, bool):
-        raise p.error("held_out", f"expected true or false, got {held_out!r}")
     version = data["format_version"]
     if version != SKIN_FORMAT_VERSION:
         raise p.error("format_version", f"{version!r} is not supported; this padflow reads version {SKIN_FORMAT_VERSION}")
-    skin_id = p.slug(data["id"], "id")
-    if skin_id != path.stem:
-        raise p.error("id", f"{skin_id!r} must equal the file stem {path.stem!r}")
-    family = p.slug(data["family"], "family")
-    size = data["size"]
-    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v >= MIN_SKIN_SIDE for v in size)):
-        raise p.error("size", f"expected [width, height] integers >= {MIN_SKIN_SIDE}, got {size!r}")
-    width, height = size
+    skin_id, family, (width, height), held_out = p.identity(data)
     if rest.shape[:2] != (height, width):
         raise p.error("size", f"{width}x{height} does not match the rest image {image_path.name} ({rest.shape[1]}x{rest.shape[0]})")
     p.image_size = (width, height)
@@ -249,6 +239,20 @@ class _Parser:
 
     def error(self, where: str, reason: str) -> ValueError:
         return ValueError(f"{self.path}: {where}: {reason}")
+
+    def identity(self, data: Mapping) -> tuple[str, str, tuple[int, int], bool]:
+        """`id` (equal to the file stem), `family`, `size` [width, height] and `held_out`: what every skin kind states."""
+        skin_id = self.slug(data["id"], "id")
+        if skin_id != self.path.stem:
+            raise self.error("id", f"{skin_id!r} must equal the file stem {self.path.stem!r}")
+        family = self.slug(data["family"], "family")
+        size = data["size"]
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v >= MIN_SKIN_SIDE for v in size)):
+            raise self.error("size", f"expected [width, height] integers >= {MIN_SKIN_SIDE}, got {size!r}")
+        held_out = data.get("held_out", False)
+        if not isinstance(held_out, bool):
+            raise self.error("held_out", f"expected true or false, got {held_out!r}")
+        return skin_id, family, (size[0], size[1]), held_out
 
     def keys(self, data: Mapping, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
         missing = [k for k in required if k not in data]

@@ -33,7 +33,7 @@ from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, canonical_n
 from padflow.io import atomic_path, write_text
 from padflow.overlay.shapes import Box
 from padflow.overlay.skin import (
-    MIN_SKIN_SIDE, STICK_AXES, STICK_BUTTONS, STICK_SIDES, _is_int, _Parser, read_layout_json, read_rgba)
+    STICK_AXES, STICK_BUTTONS, STICK_SIDES, _is_int, _Parser, read_layout_json, read_rgba)
 
 SPRITE_FORMAT_VERSION = 2
 SPRITE_KIND = "sprite"
@@ -360,16 +360,7 @@ def parse_sprite_layout(data: Any, atlas: np.ndarray, path: Path, image_path: Pa
         raise p.error("format_version", f"{data['format_version']!r} is not supported; sprite skins are version {SPRITE_FORMAT_VERSION}")
     if data["kind"] != SPRITE_KIND:
         raise p.error("kind", f"{data['kind']!r}: this reader reads {SPRITE_KIND!r} skins")
-    skin_id = p.slug(data["id"], "id")
-    if skin_id != path.stem:
-        raise p.error("id", f"{skin_id!r} must equal the file stem {path.stem!r}")
-    family = p.slug(data["family"], "family")
-    size = data["size"]
-    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v >= MIN_SKIN_SIDE for v in size)):
-        raise p.error("size", f"expected [width, height] integers >= {MIN_SKIN_SIDE}, got {size!r}")
-    held_out = data.get("held_out", False)
-    if not isinstance(held_out, bool):
-        raise p.error("held_out", f"expected true or false, got {held_out!r}")
+    skin_id, family, size, held_out = p.identity(data)
     atlas = np.array(atlas, dtype=np.uint8, copy=True)
     atlas.flags.writeable = False
     p.image_size = (size[0], size[1])
