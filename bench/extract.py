@@ -3,7 +3,8 @@
     python bench/extract.py [--videos 24] [--repeats 2] [--workers 1 2] [--runner process|thread|dask] [--no-decode]
 
 Inputs are the project's ingested videos (data/ingest, the default corpus after `padflow stage
-corpus` and `padflow stage ingest`). The parser is data/parser when it has been trained, else a
+corpus` and `padflow stage ingest`), read as the stage reads them: each video's native-rate
+rendition (a 60 fps source is twice the frames of a 30 fps one of the same length). The parser is data/parser when it has been trained, else a
 parser of the default ParserConfig with random weights (speed does not depend on training).
 
 decode-only    every frame of every video decoded to RGB (padflow.video.iter_frames, FFmpeg
@@ -34,6 +35,7 @@ from pathlib import Path
 from padflow.config import from_mapping, load_params, project_root
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.ingest.report import REPORT_FILE as INGEST_REPORT
+from padflow.ingest.report import native_video
 from padflow.video import iter_frames
 from tasks.extract import PARSER_WEIGHTS, ExtractConfig, extract_all, ingested_videos
 
@@ -85,10 +87,12 @@ def main() -> None:
     rows = list(ingested_videos(root / cfg.ingest_dir))[: args.videos]
     if not rows:
         raise SystemExit(f"no ingested videos in {root / cfg.ingest_dir}: run `padflow stage corpus` and `padflow stage ingest`")
-    videos = [root / cfg.ingest_dir / r["output"] for r in rows]
+    videos = [root / cfg.ingest_dir / native_video(r)[0] for r in rows]
+    rates = sorted({native_video(r)[1] or float(params.get("ingest", {}).get("fps", 30.0)) for r in rows})
     sizes = sorted({tuple(r["size_out"]) for r in rows if r.get("size_out")})
     trained = (root / cfg.parser_dir / PARSER_WEIGHTS).is_file()
-    result: dict = {"videos": len(rows), "resolutions": [list(s) for s in sizes], "parser": "trained" if trained else "untrained default",
+    result: dict = {"videos": len(rows), "resolutions": [list(s) for s in sizes], "frame_rates": rates,
+                    "parser": "trained" if trained else "untrained default",
                     "runner": runner.kind if runner.address is None else f"dask at {runner.address}"}
     with tempfile.TemporaryDirectory() as tmp:
         work = project_copy(root, cfg, rows, Path(tmp))
@@ -106,6 +110,7 @@ def main() -> None:
                 "end_to_end_frames_per_s": round(best, 1),
                 "end_to_end_over_decode": None if decode_fps is None else round(best / decode_fps, 3),
                 "runs_frames_per_s": [round(v, 1) for v in e2e],
+                "frames": sum(o.frames for o in outcomes),
                 "statuses": statuses,
             }
     fewest, most = min(args.workers), max(args.workers)

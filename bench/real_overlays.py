@@ -1,7 +1,9 @@
 """Real OBS input-overlay presets, drawn as the plugin draws them over gameplay, read by padflow's extraction.
 
     python bench/real_overlays.py --input-overlay /work/ext/input-overlay [--parser DIR] [--frames 60]
-                                  [--presets SUBSTRING ...] [--seed 0] [--json] [--write-doc]
+                                  [--presets SUBSTRING ...] [--tune-presets FOLDER ...] [--seed 0]
+                                  [--skip-unknown] [--json] [--write-doc] [--save-json F [--keep-readings]]
+    python bench/real_overlays.py --from-json F [--refinish] [--write-doc]
 
 The plugin's repository (github.com/univrsal/input-overlay) is third-party material: fetch it to a
 folder outside the project and pass its path; the bench skips (exit 0, with a message) when the
@@ -34,7 +36,15 @@ Scores: IoU of the located box with the drawn canvas; button F1 (pooled over fra
 buttons the preset draws), accuracy, and the accuracy of "nothing pressed" for scale; stick R²
 (per axis pooled over frames, mean over the axes the preset draws). Controls the preset does not
 draw are not scored. Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
-keeps every row, and `--from-json` prints (or writes) the table of a saved run again.
+keeps every row, and `--from-json` prints (or writes) the table of a saved run again. `--skip-unknown` leaves run (a) out
+(half the time, when only the reading is measured).
+
+Tuning vs report (issue 19 item 6): the presets split by folder into a *tuning* set (`--tune-presets`, default
+TUNE_FOLDERS), on which extraction thresholds may be chosen (bench/reading_rules.py), and a *report* set (every other
+preset), on which they are only reported; each row and the summary say which set. `--keep-readings` stores each clip's
+raw parser readings (actions, button logits) and the shown actions in the saved JSON, and `--from-json F --refinish`
+re-applies today's reading rules (padflow.overlay.readings.finish_actions with params extract) to them and scores again,
+keeping the saved scores as "before": a change to the rules measured on the same parser output.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, N_BUTTONS
+from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.input_overlay import PresetWarning, import_preset
@@ -77,6 +87,9 @@ IOU_FLOOR = 0.8
 PAD_TYPES = {2, 5, 6, 7, 8}  # gamepad button, analog stick, trigger, gamepad id, d-pad
 PIXEL_ART_SIDE = 64  # px; presets whose canvas is no longer than this are pixel art (point filtering)
 BORDER = 3  # px between sprites in an input-overlay atlas
+# Preset folders whose clips may tune extraction thresholds; every other preset is report-only. Split by folder so
+# a preset's colour/analog siblings fall on one side; 7 clips with sticks on each side.
+TUNE_FOLDERS = ("Xbox KBA minimal", "arcade-stick", "ds3", "f710", "gameboy-pixel", "gamepad", "hitbox", "nes", "nes-pixel")
 # padflow button → SDL3 gamepad button index (SDL_gamepad.h), for the plugin's button state
 SDL_INDEX = {"SOUTH": 0, "EAST": 1, "WEST": 2, "NORTH": 3, "BACK": 4, "GUIDE": 5, "START": 6, "LEFT_THUMB": 7, "RIGHT_THUMB": 8,
              "LEFT_SHOULDER": 9, "RIGHT_SHOULDER": 10, "DPAD_UP": 11, "DPAD_DOWN": 12, "DPAD_LEFT": 13, "DPAD_RIGHT": 14}  # fmt: skip
@@ -260,7 +273,13 @@ def score(read: np.ndarray, shown: np.ndarray, observed: frozenset[str]) -> dict
     return out
 
 
-def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: ExtractConfig, truth_box: tuple, shown: np.ndarray, observed: frozenset[str]) -> dict[str, Any]:
+def preset_set(repo: Path, preset: Path, tune_folders: tuple[str, ...]) -> str:
+    """"tune" when the preset's folder (its first part under presets/) is a tuning folder, else "report"."""
+    return "tune" if preset.relative_to(repo / "presets").parts[0] in tune_folders else "report"
+
+
+def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: ExtractConfig, truth_box: tuple, shown: np.ndarray,
+            observed: frozenset[str], keep_readings: bool = False) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
     outcome = getattr(loc, "outcome", "found" if loc.found else "no_overlay")
     row: dict[str, Any] = {"outcome": outcome, "skin": loc.skin_id, "nearest": getattr(loc, "nearest_skin", None),
@@ -270,6 +289,8 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
             raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads)
             actions, _ = finish_actions(raw, logits, ext)
             row.update(score(actions, shown, observed))
+            if keep_readings:
+                row["readings"] = {"raw": np.round(raw, 4).tolist(), "logits": np.round(logits, 3).tolist(), "shown": shown.tolist()}
         except Exception as exc:  # the bench reports a reading that fails instead of stopping
             row["parse_error"] = f"{type(exc).__name__}: {exc}"[:200]
     return row
@@ -281,6 +302,10 @@ def main() -> int:
     ap.add_argument("--parser", type=Path, help="trained overlay parser folder (default: params extract.parser_dir)")
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (30 fps)")
     ap.add_argument("--presets", nargs="*", default=[], help="only presets whose path contains one of these")
+    ap.add_argument("--tune-presets", nargs="*", default=list(TUNE_FOLDERS), help="preset folders of the tuning set (the rest: report set)")
+    ap.add_argument("--skip-unknown", action="store_true", help="leave out run (a), the built-in library only")
+    ap.add_argument("--keep-readings", action="store_true", help="store each clip's raw readings in --save-json (for --refinish and bench/reading_rules.py)")
+    ap.add_argument("--refinish", action="store_true", help="with --from-json: apply today's reading rules to the saved readings and score again")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--commit", help="the checkout's commit, when it is not a git working tree (printed as the source)")
     ap.add_argument("--json", action="store_true")
@@ -290,10 +315,14 @@ def main() -> int:
     args = ap.parse_args()
     if args.from_json:
         result = json.loads(args.from_json.read_text())
+        if args.refinish:
+            refinish(result)
         # runs saved before the command was recorded: rebuild it from what they did record
         command = result.get("command") or (f"--input-overlay CHECKOUT --parser {result['parser']} --frames {result['frames']} "
                                             f"--seed {result['seed']} --commit {result['source'].rsplit(' @ ', 1)[-1]}")  # fmt: skip
-        text = table(result, command, f" Table written by `python bench/real_overlays.py --from-json {args.from_json.name} --write-doc` from that run's saved rows.")
+        again = " --refinish" if args.refinish else ""
+        text = table(result, command, f" Table written by `python bench/real_overlays.py --from-json {args.from_json.name}{again} --write-doc` from that run's saved rows"
+                     + (f" (reading rules of today applied again to its saved parser readings; 'before': {result.get('before_rules', 'the rules it ran with')})." if args.refinish else "."))  # fmt: skip
         print(text)
         if args.write_doc:
             (project_root() / "docs" / "results-real-overlays.md").write_text(text + "\n")
@@ -326,7 +355,8 @@ def main() -> int:
         imported: dict[Path, Any] = {}
         for preset_path in presets:
             atlas_path, sid = pick_atlas(preset_path), skin_id(repo, preset_path)
-            row: dict[str, Any] = {"preset": str(preset_path.relative_to(repo)), "atlas": atlas_path.name, "skin_id": sid}
+            row: dict[str, Any] = {"preset": str(preset_path.relative_to(repo)), "atlas": atlas_path.name, "skin_id": sid,
+                                   "set": preset_set(repo, preset_path, tuple(args.tune_presets))}  # fmt: skip
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", PresetWarning)
                 try:
@@ -360,11 +390,13 @@ def main() -> int:
             write_mp4(video, frames, FPS, crf=crf)
             row.update(game=game, frame=[width, height], width_frac=round(ow / width, 3), opacity=round(opacity, 2), crf=crf)
             observed = imported[preset_path].skin.observed
-            row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)
-            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed)
-            print(f"{sid}: a {row['a']['outcome']} {row['a']['skin']} | b {row['b']['outcome']} {row['b']['skin']} iou {row['b']['iou']}", file=sys.stderr)
+            row["observed_controls"] = sorted(observed)
+            if not args.skip_unknown:
+                row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)
+            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed, args.keep_readings)
+            print(f"{sid}: b {row['b']['outcome']} {row['b']['skin']} iou {row['b']['iou']} F1 {row['b'].get('button_f1')} R2 {row['b'].get('stick_r2')}", file=sys.stderr)
     result = {"command": " ".join(sys.argv[1:]), "source": f"github.com/univrsal/input-overlay @ {commit}", "parser": str(parser_dir),
-              "frames": args.frames, "seed": args.seed,
+              "frames": args.frames, "seed": args.seed, "tune_folders": list(args.tune_presets),
               "seconds": round(time.perf_counter() - started, 1), "summary": summary(rows), "rows": rows}  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
@@ -377,29 +409,53 @@ def main() -> int:
     return 0
 
 
+def refinish(result: dict[str, Any]) -> None:
+    """Apply today's reading rules (params extract) to every saved clip's raw readings and score again; the saved scores become "before"."""
+    ext = from_mapping(ExtractConfig, load_params(project_root() / "params.yaml").get("extract"), "extract")
+    for r in result["rows"]:
+        b = r.get("b") or {}
+        readings = b.get("readings")
+        if readings is None:
+            continue
+        observed = frozenset(r["observed_controls"])
+        actions, _ = finish_actions(np.asarray(readings["raw"], np.float32), np.asarray(readings["logits"], np.float32), ext)
+        before = {k: b[k] for k in ("button_f1", "button_accuracy", "stick_r2") if k in b}
+        b.update(score(actions, np.asarray(readings["shown"], np.float32), observed), before=b.get("before", before))
+    result["summary"] = summary(result["rows"])
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    done = [r for r in rows if r.get("imported") and "a" in r]
-    a = [r["a"] for r in done]
-    b = [r["b"] for r in done]
+    done = [r for r in rows if r.get("imported") and "b" in r]
+    a = [r["a"] for r in done if "a" in r]
 
     def mean(values: list[Any]) -> float | None:
         values = [v for v in values if v is not None]
         return round(float(np.mean(values)), 3) if values else None
 
-    return {
-        "presets": len(rows), "imported": sum(bool(r.get("imported")) for r in rows), "clips": len(done),
-        "a_wrong_skin_named": sum(x["outcome"] == "found" for x in a), "a_unknown_skin": sum(x["outcome"] == "unknown_skin" for x in a),
-        "a_no_overlay": sum(x["outcome"] == "no_overlay" for x in a),
-        "b_localized": sum(x["iou"] is not None and x["iou"] >= IOU_FLOOR and x["outcome"] == "found" for x in b),
-        "b_right_skin": sum(x["skin"] == r["skin_id"] for x, r in zip(b, done)),
-        "b_button_f1_mean": mean([x.get("button_f1") for x in b]), "b_button_accuracy_mean": mean([x.get("button_accuracy") for x in b]),
-        "b_nothing_pressed_accuracy_mean": mean([x.get("nothing_pressed_accuracy") for x in b]),
-        "b_stick_r2_mean": mean([x.get("stick_r2") for x in b if x.get("stick_r2") is not None]),
-    }  # fmt: skip
+    out: dict[str, Any] = {"presets": len(rows), "imported": sum(bool(r.get("imported")) for r in rows), "clips": len(done)}
+    if a:
+        out.update(a_wrong_skin_named=sum(x["outcome"] == "found" for x in a), a_unknown_skin=sum(x["outcome"] == "unknown_skin" for x in a),
+                   a_no_overlay=sum(x["outcome"] == "no_overlay" for x in a))  # fmt: skip
+    out.update(b_localized=sum(r["b"]["iou"] is not None and r["b"]["iou"] >= IOU_FLOOR and r["b"]["outcome"] == "found" for r in done),
+               b_right_skin=sum(r["b"]["skin"] == r["skin_id"] for r in done))  # fmt: skip
+    for name in ("all", "tune", "report"):
+        b = [r["b"] for r in done if name == "all" or r.get("set") == name]
+        if not b:
+            continue
+        tag = "b" if name == "all" else f"b_{name}"
+        out[f"{tag}_button_f1_mean"] = mean([x.get("button_f1") for x in b])
+        out[f"{tag}_button_accuracy_mean"] = mean([x.get("button_accuracy") for x in b])
+        out[f"{tag}_nothing_pressed_accuracy_mean"] = mean([x.get("nothing_pressed_accuracy") for x in b])
+        out[f"{tag}_stick_r2_mean"] = mean([x.get("stick_r2") for x in b])
+        if any("before" in x for x in b):
+            out[f"{tag}_button_f1_before_mean"] = mean([x.get("before", {}).get("button_f1") for x in b])
+            out[f"{tag}_stick_r2_before_mean"] = mean([x.get("before", {}).get("stick_r2") for x in b])
+    return out
 
 
 def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
     fmt = lambda v: "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    before = any("before" in (r.get("b") or {}) for r in result["rows"])
     lines = [
         "# Real input-overlay presets: localization and reading (bench/real_overlays.py)",
         "",
@@ -409,21 +465,27 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
         "",
         "(a) built-in library only (the preset unknown to padflow: naming any skin is wrong); "
         "(b) built-ins + every imported preset. F1/accuracy over the buttons the preset draws; "
-        "'none' = accuracy of reading nothing pressed; R² = mean over the stick axes it draws.",
+        "'none' = accuracy of reading nothing pressed; R² = mean over the stick axes it draws. "
+        "set: 'tune' presets may choose extraction thresholds (bench/reading_rules.py), 'report' presets never do."
+        + (" 'before': the same parser readings under the reading rules the run was made with." if before else ""),
         "",
-        "| preset | atlas | game | width | opacity | (a) outcome | (a) skin named | (b) IoU | (b) skin | F1 | acc | none | stick R² |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| preset | set | atlas | game | width | opacity | (a) outcome | (a) skin named | (b) IoU | (b) skin | F1 | acc | none | stick R² |"
+        + (" F1 before | R² before |" if before else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""),
     ]
     for r in result["rows"]:
         if not r.get("imported"):
-            lines.append(f"| {r['preset']} | {r['atlas']} | import failed: {r.get('error', '')[:80]} |||||||||||")
+            lines.append(f"| {r['preset']} | {r.get('set', '–')} | {r['atlas']} | import failed: {r.get('error', '')[:80]} |||||||||||")
             continue
-        a, b = r["a"], r["b"]
+        a, b = r.get("a") or {"outcome": "not run", "skin": None}, r["b"]
         skin_b = "right" if b["skin"] == r["skin_id"] else (b["skin"] or b["outcome"])
         err = f" ({b['parse_error'][:60]})" if "parse_error" in b else ""
-        lines.append(f"| {r['preset']} | {r['atlas']} | {r['game']} | {r['width_frac']:.2f} | {r['opacity']:.2f} | {a['outcome']} | "
-                     f"{a['skin'] or a.get('nearest') or '–'} | {fmt(b['iou'])} | {skin_b}{err} | {fmt(b.get('button_f1'))} | "
-                     f"{fmt(b.get('button_accuracy'))} | {fmt(b.get('nothing_pressed_accuracy'))} | {fmt(b.get('stick_r2'))} |")  # fmt: skip
+        line = (f"| {r['preset']} | {r.get('set', '–')} | {r['atlas']} | {r['game']} | {r['width_frac']:.2f} | {r['opacity']:.2f} | {a['outcome']} | "
+                f"{a['skin'] or a.get('nearest') or '–'} | {fmt(b['iou'])} | {skin_b}{err} | {fmt(b.get('button_f1'))} | "
+                f"{fmt(b.get('button_accuracy'))} | {fmt(b.get('nothing_pressed_accuracy'))} | {fmt(b.get('stick_r2'))} |")  # fmt: skip
+        if before:
+            line += f" {fmt(b.get('before', {}).get('button_f1'))} | {fmt(b.get('before', {}).get('stick_r2'))} |"
+        lines.append(line)
     s = result["summary"]
     lines += ["", "Summary: " + ", ".join(f"{k} {fmt(v)}" for k, v in s.items()), "", "Elements skipped or changed on import:", ""]
     for r in result["rows"]:

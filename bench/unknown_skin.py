@@ -17,8 +17,8 @@ Every clip is localized against the library with extract's settings (params.yaml
 `extract.localize`). Per set it prints the counts: library clips → right skin / wrong skin /
 unknown_skin / missed (IoU < 0.8 or no overlay), new clips → unknown_skin (box at IoU >= 0.8, or
 anywhere) / wrong skin named / missed; and the skin-agreement scores the decision reads (best fit,
-runner-up), so the threshold (`extract.localize.min_skin_agreement`) can be chosen on the tune
-set and checked on the report set. Clips are kept in `--work` (default: a temporary folder) and
+runner-up), so the thresholds (`extract.localize.min_skin_agreement`, `min_skin_margin`) are chosen
+on the tune set and checked on the report set (each set's summary says which it is). Clips are kept in `--work` (default: a temporary folder) and
 reused when the folder already holds them.
 
 The skins of the new clips share their geometry (up to a few px) with the built-in family they
@@ -50,6 +50,7 @@ from padflow.overlay.localize import LocalizeConfig, localize_overlay
 from tasks.corpus import CorpusConfig, load_truth, make_video, plan_videos
 
 IOU_FLOOR = 0.8  # a box with at least this IoU against the drawn one is in the right place
+SET_ROLES = {"tune": "thresholds chosen on this set", "report": "reported only: other seeds and styles, never tuned on"}
 SET_SEEDS = {"tune": 100, "report": 200}  # corpus plan seeds of the two sets (gameplay, placement, library skins)
 NEW_SKIN_SEEDS = {"tune": 1001, "report": 2002}  # skingen seeds of the skins outside the library (built-in: LIBRARY_SEED)
 NEW_SKIN_INDICES = range(13, 25)  # style indices drawn per family: built-in skins use 1..12, and the same index gives a near-twin (same body and face colours)
@@ -146,7 +147,7 @@ def score_set(set_name: str, clips: list[dict[str, Any]], work: Path, cfg: Local
     counts["new"]["unknown_skin_box_iou_0.8"] = sum(
         r["outcome"] == "unknown_skin" and r["iou"] is not None and r["iou"] >= IOU_FLOOR for r in rows if r["kind"] == "new"
     )
-    return {"set": set_name, "counts": counts, "agreement": _agreements(rows), "rows": rows}
+    return {"set": set_name, "role": SET_ROLES[set_name], "counts": counts, "agreement": _agreements(rows), "rows": rows}
 
 
 def _agreements(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -179,7 +180,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         results = [score_set(s, make_clips(s, corpus, args.library_clips, args.new_clips, work), work, cfg) for s in args.sets]
-    summary = {"min_skin_agreement": cfg.min_skin_agreement, "sets": [{k: r[k] for k in ("set", "counts", "agreement")} for r in results],
+    summary = {"min_skin_agreement": cfg.min_skin_agreement, "min_skin_margin": cfg.min_skin_margin,
+               "sets": [{k: r[k] for k in ("set", "role", "counts", "agreement")} for r in results],
                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     if args.json:
         print(json.dumps({**summary, "rows": [row for r in results for row in r["rows"]]}, indent=2))

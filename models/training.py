@@ -27,6 +27,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 
+from padflow import progress
 from padflow.io import write_json
 
 log = logging.getLogger(__name__)
@@ -109,3 +110,35 @@ class TrainingHistory(pl.LightningModule):
         history = checkpoint.get(HISTORY_KEY, {})
         self.train_losses = list(history.get("train_losses", []))
         self.val_history = list(history.get("val", []))
+
+
+class TrainingProgress(pl.Callback):
+    """Optimizer steps shown through padflow.progress (a bar on a terminal, a line every few seconds
+    in a log); Lightning's own bar stays off: off a terminal it writes a line per refresh."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.shown: progress.Bar | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        total = trainer.max_steps if trainer.max_steps > 0 else None
+        batches = trainer.num_training_batches
+        if total is None and trainer.max_epochs and batches != float("inf"):
+            total = int(trainer.max_epochs * batches) // max(trainer.accumulate_grad_batches, 1)
+        self.shown = progress.bar(self.description, total=total, unit="steps").__enter__()
+        self.shown.advance(trainer.global_step)  # a resumed run starts where its checkpoint left off
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.shown is not None and trainer.global_step > self.shown.done:
+            self.shown.advance(trainer.global_step - self.shown.done, note=f"epoch {trainer.current_epoch + 1}")
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close(None)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._close(type(exception))
+
+    def _close(self, kind: type[BaseException] | None) -> None:
+        if self.shown is not None:
+            self.shown.__exit__(kind, None, None)
+            self.shown = None

@@ -6,7 +6,9 @@ Each stage owns its config class (decorated with `config`); this module only rea
     profiles/<name>.yaml      an overlay deep-merged over params.yaml (debug, default, large, ...);
                               it lists every section of params.yaml, `{}` for one it leaves alone
                               (dvc.yaml reads `profiles/${profile}.yaml: [<section>]` for each stage)
-    run.yaml                  the run's selection: `profile` and `input` (the videos ingest reads);
+    run.yaml                  the run's selection: `profile`, `input` (the videos ingest reads) and
+                              `overrides` (`padflow run --set KEY=VALUE`, laid over the profile; it
+                              lists every section, `{}` for none, as dvc.yaml reads `overrides.<section>`);
                               written whole by `select_run`, never edited in params.yaml
 
 dvc.yaml interpolates run.yaml (`vars`), so dvc.lock records exactly the profile file and the
@@ -22,7 +24,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +44,7 @@ RUN_FILE = "run.yaml"
 PROFILES_DIR = "profiles"
 DEFAULT_PROFILE = "default"
 DEFAULT_INPUT = "data/raw"  # the corpus stage's videos (run.yaml's committed value)
-RUN_KEYS = ("profile", "input")
+RUN_KEYS = ("profile", "input", "overrides")
 
 
 def project_root() -> Path:
@@ -83,16 +85,20 @@ def profile_names(root: str | Path | None = None) -> list[str]:
 
 
 def read_run(root: str | Path | None = None) -> dict[str, Any]:
-    """run.yaml's selection ({'profile', 'input'}); without the file: the default profile and input."""
+    """run.yaml's selection ({'profile', 'input', 'overrides'}); without the file: the default profile
+    and input, no overrides."""
     path = _params_file(root).parent / RUN_FILE
     run = _read_mapping(path, "run file") if path.is_file() else {}
     unknown = sorted(set(run) - set(RUN_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(RUN_KEYS)}")
-    for key in RUN_KEYS:
+    for key in ("profile", "input"):
         if key in run and not isinstance(run[key], str):
             raise ValueError(f"{path}: {key} must be a string, got {run[key]!r}")
-    return {"profile": run.get("profile", DEFAULT_PROFILE), "input": run.get("input", DEFAULT_INPUT)}
+    overrides = run.get("overrides") or {}
+    if not isinstance(overrides, Mapping) or not all(isinstance(v, Mapping) for v in overrides.values()):
+        raise ValueError(f"{path}: overrides must map each params.yaml section to its keys ({{}} for none), got {overrides!r}")
+    return {"profile": run.get("profile", DEFAULT_PROFILE), "input": run.get("input", DEFAULT_INPUT), "overrides": dict(overrides)}
 
 
 def load_profile(root: str | Path | None, name: str, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -120,8 +126,10 @@ def load_profile(root: str | Path | None, name: str, base: Mapping[str, Any] | N
     return overlay
 
 
-def load_params(root: str | Path | None = None, profile: str | None = None) -> dict[str, Any]:
-    """params.yaml deep-merged with profiles/<profile>.yaml (the argument, else run.yaml's profile).
+def load_params(root: str | Path | None = None, profile: str | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """params.yaml deep-merged with profiles/<profile>.yaml (the argument, else run.yaml's profile),
+    then with the overrides ({section: {key: value}}: the argument, else run.yaml's).
 
     `root` is the project folder or its params.yaml (default: project_root()). The result also
     carries run.yaml's selection: `profile` (the overlay applied) and `input` (ingest's videos).
@@ -137,25 +145,79 @@ def load_params(root: str | Path | None = None, profile: str | None = None) -> d
     run = read_run(params_file)
     name = profile or run["profile"]
     params = deep_merge(base, load_profile(params_file, name, base))
+    chosen = run["overrides"] if overrides is None else overrides
+    params = deep_merge(params, checked_overrides(chosen, base, params_file.parent / RUN_FILE if overrides is None else "--set"))
     return {**params, "profile": name, "input": run["input"]}
 
 
-def select_run(root: str | Path | None = None, profile: str | None = None, input: str | Path | None = None) -> dict[str, Any]:
-    """Choose the profile and/or input of the next run: rewrite run.yaml whole (atomically); returns the selection.
+def checked_overrides(overrides: Mapping[str, Any], base: Mapping[str, Any], where: str | Path) -> dict[str, Any]:
+    """`overrides` ({section: {key: value}}) when every section is a mapping section of params.yaml
+    (`base`); what the keys may hold is checked with the rest (padflow.params_schema)."""
+    sections = [key for key, value in base.items() if isinstance(value, Mapping)]
+    unknown = sorted(set(overrides) - set(sections))
+    if unknown:
+        raise ValueError(f"{where}: overrides: {', '.join(unknown)} is not a section of {PARAMS_FILE}; "
+                         f"sections: {', '.join(sections)} (a top-level key such as seed is set in {PARAMS_FILE} or a profile)")
+    return {section: dict(value) for section, value in overrides.items() if value}
 
-    Arguments left None keep run.yaml's current value. params.yaml is never edited.
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """`SECTION.KEY[.SUB]=VALUE` pairs (`padflow run --set`) as nested {section: {key: value}}; VALUE is
+    read as YAML (3e-4 as a number too, where YAML 1.1 would read a string)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) < 2 or not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) for p in parts):
+            raise ValueError(f"--set {pair!r}: expected SECTION.KEY=VALUE, e.g. train.lr=3e-4")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ValueError(f"--set {pair!r}: VALUE is not valid YAML: {exc}") from None
+        if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
+            value = float(value)
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {pair!r}: {part} is set to a value and used as a section")
+        node[parts[-1]] = value
+    return out
+
+
+def format_overrides(overrides: Mapping[str, Any], prefix: str = "") -> str:
+    """{train: {lr: 0.0003}} → "train.lr=0.0003": overrides as `padflow run --set` takes them."""
+    parts = [format_overrides(value, f"{prefix}{key}.") if isinstance(value, Mapping) else f"{prefix}{key}={value}"
+             for key, value in overrides.items()]
+    return " ".join(p for p in parts if p)
+
+
+def select_run(root: str | Path | None = None, profile: str | None = None, input: str | Path | None = None,
+               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Choose the profile, input and/or overrides of the next run: rewrite run.yaml whole (atomically);
+    returns the selection.
+
+    Arguments left None keep run.yaml's current value; `overrides` ({section: {key: value}}, see
+    parse_overrides) replaces the previous ones. params.yaml is never edited.
     """
     params_file = _params_file(root)
     run = read_run(params_file)
+    base = _read_mapping(params_file, "params file")
     if profile is not None:
-        load_profile(params_file, profile)  # ValueError naming the file for an unknown or incomplete profile
+        load_profile(params_file, profile, base)  # ValueError naming the file for an unknown or incomplete profile
         run["profile"] = profile
     if input is not None:
         run["input"] = str(input)
+    if overrides is not None:
+        run["overrides"] = dict(overrides)
+    chosen = checked_overrides(run["overrides"], base, params_file.parent / RUN_FILE)
+    # Every section listed ({} for none): dvc.yaml reads `run.yaml: overrides.<section>` for each stage.
+    run["overrides"] = {key: chosen.get(key, {}) for key, value in base.items() if isinstance(value, Mapping)}
     text = (
-        "# The run's selection, read by dvc.yaml (vars) and padflow.config.load_params. Written by\n"
-        "# `padflow run --profile NAME --input PATH` (padflow.config.select_run); params.yaml stays as is.\n"
-        "# profile: the overlay in profiles/<profile>.yaml; input: the folder or manifest of videos ingest reads.\n"
+        "# The run's selection, read by dvc.yaml (vars, params) and padflow.config.load_params. Written by\n"
+        "# `padflow run --profile NAME --input PATH --set SECTION.KEY=VALUE` (padflow.config.select_run);\n"
+        "# params.yaml stays as is. profile: the overlay in profiles/<profile>.yaml; input: the folder or\n"
+        "# manifest of videos ingest reads; overrides: laid over params.yaml and the profile ({} for none).\n"
         + yaml.safe_dump({key: run[key] for key in RUN_KEYS}, sort_keys=False, default_flow_style=False)
     )
     path = params_file.parent / RUN_FILE

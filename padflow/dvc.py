@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,11 +48,23 @@ class DvcError(RuntimeError):
         return self.stage_exit == STAGE_EXIT_TRANSIENT
 
 
-def repro_stage(root: Path, stage: str, env: dict[str, str] | None = None) -> ReproOutcome:
-    """`dvc repro --single-item STAGE` in `root`; DvcError (with DVC's own output) when it fails."""
+def repro_stage(root: Path, stage: str, env: dict[str, str] | None = None,
+                on_line: Callable[[str], None] | None = None) -> ReproOutcome:
+    """`dvc repro --single-item STAGE` in `root`; DvcError (with DVC's own output) when it fails.
+
+    `on_line(line)` gets each line of DVC's and the stage's output as it comes (the stage's start and
+    end lines, its progress lines), so a long stage is not silent until it ends.
+    """
     cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
-    proc = subprocess.run(cmd, cwd=root, env={**os.environ, **(env or {})}, capture_output=True, text=True)
-    log = proc.stdout + proc.stderr
+    lines: list[str] = []
+    with subprocess.Popen(cmd, cwd=root, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+    log = "".join(lines)
     if proc.returncode != 0:
         exits = _EXIT.findall(log)
         raise DvcError(f"dvc repro {stage} failed in {root} (exit {proc.returncode}):\n{log.strip()}",

@@ -40,6 +40,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import cloudpickle  # a dask dependency: functions by value, both ways
 from pydantic import Field
 
+from padflow import progress as progress_display
 from padflow.config import config, from_mapping
 
 T = TypeVar("T")
@@ -106,6 +107,7 @@ def fan_out(
     setup: Callable[[], None] | None = None,
     on_error: Callable[[T, BaseException], R] | None = None,
     progress: Callable[[int, int, R], None] | None = None,
+    unit: str = "items",
 ) -> list[R]:
     """`[fn(item) for item in items]` on `runner`, `workers` at a time, results in input order.
 
@@ -116,7 +118,8 @@ def fan_out(
     An item whose call raises (or whose worker process dies: BrokenProcessPool, Dask's
     KilledWorker) becomes `on_error(item, exception)`; without `on_error` the first error
     propagates and the items not started yet are cancelled. `progress(done, total, result)` is
-    called in this process, in this thread, as each item finishes.
+    called in this process, in this thread, as each item finishes. Progress is shown as `name`
+    (padflow.progress: a bar on a terminal, a line every few seconds elsewhere), counting `unit`.
     """
     items = list(items)
     if workers < 1:
@@ -126,8 +129,13 @@ def fan_out(
         raise ValueError(f"labels: {len(labels)} labels for {len(items)} items")
     if not items:
         return []
+    with progress_display.bar(name, total=len(items), unit=unit) as shown:
+        return _fan_out(fn, items, name, runner, workers, labels, setup, _Collector(items, labels, on_error, progress, shown))
+
+
+def _fan_out(fn, items: list, name: str, runner: TaskRunnerConfig, workers: int, labels: list[str],
+             setup: Callable[[], None] | None, collect: _Collector) -> list:
     once = None if setup is None else _Once(f"{name}-{uuid.uuid4().hex}", setup)
-    collect = _Collector(items, on_error, progress)
     if runner.kind != "dask" and (workers == 1 or len(items) == 1):
         for i, item in enumerate(items):
             try:
@@ -163,14 +171,16 @@ def fan_out(
 
 
 class _Collector:
-    """Results by input position, `on_error` for failures, `progress` as each item settles."""
+    """Results by input position, `on_error` for failures, `progress` and the shown bar as each item settles."""
 
-    def __init__(self, items: list, on_error: Callable | None, progress: Callable | None) -> None:
-        self.items, self.on_error, self.progress = items, on_error, progress
+    def __init__(self, items: list, labels: list[str], on_error: Callable | None, progress: Callable | None,
+                 shown: progress_display.Bar) -> None:
+        self.items, self.labels, self.on_error, self.progress, self.shown = items, labels, on_error, progress, shown
         self.by_position: dict[int, Any] = {}
 
     def done(self, i: int, result: Any) -> None:
         self.by_position[i] = result
+        self.shown.advance(note=self.labels[i])
         if self.progress is not None:
             self.progress(len(self.by_position), len(self.items), result)
 
@@ -228,12 +238,29 @@ def _call_pickled(pickled_fn: bytes, pickled_item: bytes, pickled_once: bytes | 
     return cloudpickle.dumps(_call(cloudpickle.loads(pickled_fn), cloudpickle.loads(pickled_item), once))
 
 
+def _client_security(address: str) -> Any:
+    """Dask's client security from its configuration (DASK_DISTRIBUTED__COMM__TLS__... or
+    ~/.config/dask/distributed.yaml); a tls:// scheduler without a CA and a client certificate there
+    is a ValueError that names them, not Dask's TypeError about an SSL context."""
+    from distributed.security import Security  # heavy: only when a stage runs on Dask
+
+    security = Security()
+    if address.startswith("tls://"):
+        missing = [key for key, value in (("distributed.comm.tls.ca-file", security.tls_ca_file),
+                                          ("distributed.comm.tls.client.cert", security.tls_client_cert))
+                   if not value]  # fmt: skip
+        if missing:
+            raise ValueError(f"{SECTION}.address {address}: a TLS scheduler needs Dask's {' and '.join(missing)} "
+                             f"(environment DASK_DISTRIBUTED__COMM__TLS__..., docs/operations.md)")
+    return security
+
+
 def _on_dask(fn, items, labels, once, collect: _Collector, name: str, runner: TaskRunnerConfig, workers: int) -> list:
     from distributed import Client, LocalCluster, as_completed  # heavy (~1 s): only when a stage runs on Dask
 
     if runner.address:
         cluster = None
-        client = Client(runner.address)
+        client = Client(runner.address, security=_client_security(runner.address))
     else:
         # processes: the per-item work is CPU-bound Python (decoding, SIFT, torch) that threads
         # would serialize on the GIL. Loopback only and no dashboard: nothing listens beyond this machine.

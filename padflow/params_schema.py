@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from padflow.config import load_params
+from padflow.config import load_params, read_run
 
 SCHEMA_FILE = Path(__file__).with_name("params.schema.json")
 SHOWN_ERRORS = 3  # problems listed in one message; the rest are counted
@@ -65,9 +65,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_checked_params(root: Path, profile: str | None = None) -> dict[str, Any]:
-    """params.yaml of the project at `root` with `profile` (else run.yaml's) laid over it, checked
-    whole; ValueError naming the file, the profile and the bad keys."""
-    params = load_params(root / "params.yaml", profile=profile)
-    check_params(params, f"{root / 'params.yaml'} (profile {params['profile']})")
+def load_checked_params(root: Path, profile: str | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """params.yaml of the project at `root` with `profile` and `overrides` (else run.yaml's) laid over
+    it, checked whole; ValueError naming the file, the profile, the overrides and the bad keys."""
+    params = load_params(root / "params.yaml", profile=profile, overrides=overrides)
+    chosen = read_run(root)["overrides"] if overrides is None else overrides
+    where = f"profile {params['profile']}" + (", run.yaml overrides / --set" if any(chosen.values()) else "")
+    check_params(params, f"{root / 'params.yaml'} ({where})")
     return params

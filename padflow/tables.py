@@ -3,7 +3,9 @@
 Schema (one row per video frame):
 
     frame       int64            0, 1, 2, ... (contiguous)
-    t           float64          seconds from the start of the video (frame / fps)
+    t           float64          seconds from the start of the video (frame / fps): the frame's
+                                 presentation time at the table's own rate, the source's for
+                                 extracted tables (docs/overlay.md, "Frame rates")
     south ... guide              17 bool columns, NITROGEN_BUTTON_COLUMNS order
     j_left      fixed list<float32>[2]   (x, y) in [-1, 1], x right, y up
     j_right     fixed list<float32>[2]
@@ -31,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +67,8 @@ ACTION_TABLE_SCHEMA = pa.schema(
     metadata={"padflow.action_schema": ACTION_SCHEMA_VERSION},
 )
 _BUTTON_POS = [BUTTON_INDEX[c.upper()] for c in NITROGEN_BUTTON_COLUMNS]
+RATE_DENOMINATOR = 1001  # frame rates are exact fractions with at most this denominator (as padflow.ingest states them)
+TICK_TOLERANCE = 1e-6  # frames: float error in row times; within it, a tie (the earlier row wins)
 UNOBSERVED_KEY = b"padflow.unobserved"  # schema metadata: JSON list of the controls the table has no reading of
 
 
@@ -145,6 +150,47 @@ def table_to_actions(table: pa.Table) -> np.ndarray:
     return out
 
 
+def table_times(table: pa.Table) -> np.ndarray:
+    """(T,) float64 seconds of each row from the table's row 0 (the `t` column); ValueError when it is missing."""
+    if "t" not in table.column_names:
+        raise ValueError("action table lacks column t")
+    return table.column("t").to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def rows_at_rate(t: np.ndarray, rate: float) -> np.ndarray:
+    """The row of a table for each step of a `rate` frames/s timeline that starts at the table's row 0.
+
+    `t`: the table's row times, seconds, ascending (table_times). Step k (time k / rate) takes the
+    row nearest it, the earlier on a tie, as ingest's resampler gives a tick the source frame
+    nearest it; there is a step for every tick before the last row's frame ends (its time plus the
+    table's frame step). A table at `rate` maps step k to row k; a 60 fps table at rate 30 gives
+    rows 0, 2, 4, ...; a 24 fps one repeats a row now and then. See docs/overlay.md, "Frame rates".
+    """
+    t = np.asarray(t, dtype=np.float64)
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0 frames/s, got {rate}")
+    # Exact as ingest states rates (29.97 → 30000/1001): a float32 copy of a rate (the chunk index's
+    # `fps`) would drift by a frame over a few hours of ticks.
+    rate = float(Fraction(float(rate)).limit_denominator(RATE_DENOMINATOR))
+    if len(t) == 0:
+        return np.zeros(0, np.int64)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / rate
+    ticks = np.arange(max(1, int(np.ceil((t[-1] + step) * rate - TICK_TOLERANCE)))) / rate
+    after = np.clip(np.searchsorted(t, ticks), 0, len(t) - 1)
+    before = np.clip(after - 1, 0, None)
+    nearer_after = (t[after] - ticks) < (ticks - t[before]) - TICK_TOLERANCE / rate
+    return np.where(nearer_after, after, before).astype(np.int64)
+
+
+def video_rate_actions(table: pa.Table, rate: float | None) -> np.ndarray:
+    """(T', 21) actions of a table at `rate` frames/s, one per step (rows_at_rate); the table's own rows
+    when `rate` is None or NaN (an index without `fps`). A chunk index's `fps` is its video's rate."""
+    actions = table_to_actions(table)
+    if rate is None or not np.isfinite(rate) or rate <= 0:
+        return actions
+    return actions[rows_at_rate(table_times(table), float(rate))]
+
+
 def write_action_table(
     path: str | Path, actions: np.ndarray, fps: float, confidence: np.ndarray | None = None, unobserved: Iterable[str] = ()
 ) -> Path:
@@ -167,9 +213,9 @@ CHUNK_INDEX_SCHEMA = pa.schema(
         pa.field("video_id", pa.string()),
         pa.field("video_path", pa.string()),  # normalized video, relative to the project root
         pa.field("table_path", pa.string()),  # its action table, relative to the project root
-        pa.field("start_frame", pa.int64()),  # first frame of the chunk
+        pa.field("start_frame", pa.int64()),  # first frame of the chunk, in video_path's frames
         pa.field("frames", pa.int32()),  # chunk length, timesteps
-        pa.field("fps", pa.float32()),
+        pa.field("fps", pa.float32()),  # video_path's rate = the chunk's step rate; table rows are taken at it (rows_at_rate)
         pa.field("overlay_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) to mask in training
         pa.field("game_box", pa.list_(pa.int32(), 4)),  # (x0, y0, x1, y1) of the game picture
         pa.field("game", pa.string()),  # title when the source says, else "unknown"
@@ -236,3 +282,35 @@ def data_fingerprint(index_path: Path, root: Path) -> str:
     for table in sorted(read_chunk_index(index_path)["table_path"].astype(str).unique()):
         digest.update(file_sha256(root / table).encode())
     return digest.hexdigest()[:16]
+
+
+def table_frame_offset(table_path: Path) -> int:
+    """Video frame of the table's row 0: `frame_offset` of the record beside the table (imported labels), else 0."""
+    record = Path(table_path).with_suffix(".json")
+    if record.is_file():
+        return int(json.loads(record.read_text()).get("frame_offset", 0) or 0)
+    return 0
+
+
+def chunk_actions(index: pd.DataFrame, root: Path, horizon: int) -> np.ndarray:
+    """(N, horizon, 21) float32 action chunks for every row of a chunk index (tables relative to `root`).
+
+    A chunk steps at the index's `fps` (its video's rate); a table at another rate gives each step the
+    row nearest its time (rows_at_rate). An index without `fps` steps at each table's own rate.
+    Unobserved controls read as neutral: take `chunk_observed(index)` with the values.
+    """
+    out = np.zeros((len(index), horizon, ACTION_DIM), np.float32)
+    tables: dict[str, tuple[np.ndarray, int]] = {}
+    rates = index["fps"].to_numpy(np.float64) if "fps" in index.columns else np.full(len(index), np.nan)
+    for i, row in enumerate(index.itertuples()):
+        if int(row.frames) != horizon:
+            raise ValueError(f"chunk {i} of {row.table_path} has {row.frames} frames; {horizon} expected")
+        if row.table_path not in tables:
+            path = Path(root) / row.table_path
+            tables[row.table_path] = (video_rate_actions(read_action_table(path), rates[i]), table_frame_offset(path))
+        actions, offset = tables[row.table_path]
+        start = int(row.start_frame) - offset
+        if start < 0 or start + horizon > len(actions):
+            raise ValueError(f"{row.table_path}: chunk at frame {row.start_frame} runs outside the table ({len(actions)} rows)")
+        out[i] = actions[start : start + horizon]
+    return out

@@ -3,13 +3,19 @@
 Default store: `sqlite:///<project>/mlflow.db` with artifacts in `<project>/mlartifacts` (both
 git-ignored); `MLFLOW_TRACKING_URI` overrides. A copied or moved project keeps logging inside
 itself (`repoint_artifacts`). A stage started by the pipeline flow finds its
-parent run in $PADFLOW_MLFLOW_PARENT_RUN_ID; started by plain `dvc repro` it logs a run of its own.
+parent run in $PADFLOW_MLFLOW_PARENT_RUN_ID; started by plain `dvc repro` it logs a run of its own,
+tagged padflow.standalone=true (PIPELINE_RUNS_FILTER hides those in the UI). Every run names the
+process that opened it (PID_TAG): the next run to start marks KILLED a run left RUNNING by a process
+that is gone. Metric names keep their dotted levels as `/` sections, which the UI groups
+(`metric_name`). The experiment carries a description (the UI's "Description" of `padflow`).
+Models and datasets: padflow/registry.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sqlite3
 import time
 import urllib.error
@@ -23,7 +29,18 @@ EXPERIMENT_ENV = "PADFLOW_MLFLOW_EXPERIMENT"
 DEFAULT_EXPERIMENT = "padflow"
 STAGE_TAG = "padflow.stage"
 PIPELINE_TAG = "padflow.pipeline"
+STANDALONE_TAG = "padflow.standalone"  # "true" on a stage run outside a pipeline run (bare `padflow stage`, `dvc repro`)
+PID_TAG = "padflow.pid"  # the process that opened the run, as "<host>:<pid>:<start ticks>"
+# The run list's filter for pipeline runs and their stage runs only (every padflow run carries the tag).
+PIPELINE_RUNS_FILTER = f"tags.`{STANDALONE_TAG}` = 'false'"
+EXPERIMENT_DESCRIPTION = (
+    "padflow: gameplay videos with a gamepad overlay → action tables → a flow-matching policy scored in real games. "
+    "Each `pipeline` run (padflow run) holds a nested run per stage; runs tagged padflow.standalone=true come from a "
+    "bare `padflow stage` or `dvc repro` (show only pipeline runs with the filter tags.`padflow.standalone` = 'false'). "
+    "Registered models: padflow-policy and padflow-overlay-parser, alias `champion` = best by its evaluation score."
+)
 ARTIFACTS_DIR = "mlartifacts"  # beside mlflow.db in the project folder
+NOTE_TAG = "mlflow.note.content"  # the experiment description the MLflow UI shows
 HEALTH_TIMEOUT_S = 5.0  # how long an http tracking server may take to answer /health
 
 
@@ -114,8 +131,53 @@ def setup(root: Path) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         location = None if uri.startswith("http") else artifact_root(root)
-        return mlflow.create_experiment(name, artifact_location=location)
-    return experiment.experiment_id
+        experiment_id = mlflow.create_experiment(name, artifact_location=location, tags={NOTE_TAG: EXPERIMENT_DESCRIPTION})
+    else:
+        experiment_id = experiment.experiment_id
+        if NOTE_TAG not in experiment.tags:  # an experiment made before padflow described it
+            mlflow.MlflowClient().set_experiment_tag(experiment_id, NOTE_TAG, EXPERIMENT_DESCRIPTION)
+    close_orphaned_runs(experiment_id)
+    return experiment_id
+
+
+def run_tags(standalone: bool) -> dict[str, str]:
+    """Tags every padflow run carries: whether it is outside a pipeline run (the UI filters on it) and which
+    process opened it (a later run closes it if that process died: close_orphaned_runs)."""
+    return {STANDALONE_TAG: str(standalone).lower(), PID_TAG: f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"}
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux /proc), '' elsewhere: guards against pid reuse."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _process_alive(tag: str) -> bool:
+    host, pid, ticks = (tag.split(":") + ["", "", ""])[:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's run: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    return not ticks or _start_ticks(int(pid)) in ("", ticks)
+
+
+def close_orphaned_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the RUNNING runs whose process (this machine's, by PID_TAG) is gone: a run killed mid-way is
+    closed when the next run starts instead of staying RUNNING for ever. Returns their run ids."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    orphans = [r.info.run_id for r in running if PID_TAG in r.data.tags and not _process_alive(r.data.tags[PID_TAG])]
+    for run_id in orphans:
+        client.set_terminated(run_id, status="KILLED")
+    return orphans
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -137,11 +199,25 @@ def stage_run(root: Path, stage: str, tags: Mapping[str, str] | None = None) -> 
 
     experiment_id = setup(root)
     parent = os.environ.get(PARENT_RUN_ENV) or None
-    all_tags = {STAGE_TAG: stage, **(tags or {})}
+    all_tags = {**run_tags(standalone=parent is None), STAGE_TAG: stage, **(tags or {})}
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=stage, parent_run_id=parent, nested=parent is not None, tags=all_tags
     ) as run:
         yield run
+
+
+def metric_name(name: str, stage: str | None = None) -> str:
+    """A metric's MLflow name: its dotted levels as `/` sections (`policy.task.pong` → `policy/task/pong`), which the
+    MLflow UI draws as one collapsible section per prefix; on the pipeline's parent run, under the stage's section."""
+    name = name.replace(".", "/")
+    return f"{stage}/{name}" if stage else name
+
+
+def log_pipeline_metrics(stage: str, metrics: Mapping[str, float]) -> None:
+    """A stage's metrics on the active (parent) run as `<stage>/<metric>`: one section per stage, none at the top."""
+    import mlflow
+
+    mlflow.log_metrics({metric_name(k, stage): float(v) for k, v in metrics.items()})
 
 
 def log_stage(
@@ -156,7 +232,7 @@ def log_stage(
     flat = flatten(params)
     for start in range(0, len(flat), 100):  # MLflow caps one batch at 100 params
         mlflow.log_params(dict(list(flat.items())[start : start + 100]))
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+    mlflow.log_metrics({metric_name(k): float(v) for k, v in metrics.items()})
     if curves:
         from mlflow.entities import Metric
 
@@ -171,3 +247,14 @@ def log_stage(
             mlflow.log_artifacts(str(path), artifact_path=name)
         elif path.is_file():
             mlflow.log_artifact(str(path), artifact_path=name)
+
+
+def log_tables(tables: Mapping[str, Path]) -> None:
+    """Parquet files as MLflow tables of the active run (name → file; names end in .json), for the UI's table view."""
+    if not tables:
+        return
+    import mlflow
+    import pandas as pd
+
+    for name, path in tables.items():
+        mlflow.log_table(pd.read_parquet(path), artifact_file=name)

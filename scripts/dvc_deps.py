@@ -5,6 +5,8 @@ directly or not (grimp, the graph import-linter uses; function-local imports cou
 `__init__.py` of every package on the way (Python runs them), plus the data folders those packages
 read. A folder is listed whole when all of its modules are imported, else its files one by one.
 Deps outside the code (data/..., ${input}) are kept as written, after the code, with their comments.
+Each stage's params also get `run.yaml: [overrides.<section>, ...]` for the sections it reads from the
+profile (`padflow run --set`, padflow.config.select_run), so an override reruns exactly those stages.
 
 --check: write nothing; exit 1 and print the difference when dvc.yaml is not current
 (tests/test_dvc_record.py runs it).
@@ -41,6 +43,9 @@ PACKAGE_DATA: dict[str, tuple[str, ...]] = {}
 # extract, so adding a skin reruns them. Taken from params.yaml; rerun this script after editing the key.
 PARAM_FOLDERS: dict[str, str] = {"overlay.skin_dirs": "overlay"}
 PARAMS_FILE = "params.yaml"
+PROFILE_PARAMS = "profiles/${profile}.yaml"  # a stage's params entry naming the sections it reads from the profile
+RUN_PARAMS = "run.yaml"
+OVERRIDES_KEY = "overrides"  # run.yaml's `padflow run --set` values, by section
 SKIP_DIRS = {"__pycache__"}
 
 
@@ -213,9 +218,37 @@ def render(root: Path = ROOT, graph=None) -> str:
         if old.ca.comment:
             new.ca.comment = old.ca.comment
         body["deps"] = new
+        set_override_params(body.get("params") or [])
     out = io.StringIO()
     yaml.dump(doc, out)
     return out.getvalue()
+
+
+def set_override_params(params) -> None:
+    """In a stage's params list: `run.yaml: [overrides.<s>, ...]` for each section <s> of its profile entry
+    (other run.yaml keys, such as ingest's `input`, kept first); nothing for a stage without a profile entry."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    sections: list[str] = []
+    run_entry = None
+    for entry in params:
+        if isinstance(entry, dict) and PROFILE_PARAMS in entry:
+            sections = [str(s) for s in entry[PROFILE_PARAMS]]
+        if isinstance(entry, dict) and RUN_PARAMS in entry:
+            run_entry = entry
+    if not sections:
+        return
+    wanted = [f"{OVERRIDES_KEY}.{section}" for section in sections]
+    if run_entry is None:
+        params.append(CommentedMap([(RUN_PARAMS, CommentedSeq(wanted))]))
+        return
+    old = run_entry[RUN_PARAMS]
+    kept = CommentedSeq(k for k in old if not str(k).startswith(f"{OVERRIDES_KEY}."))
+    for index, key in enumerate(old):
+        if not str(key).startswith(f"{OVERRIDES_KEY}.") and index in old.ca.items:
+            kept.ca.items[list(kept).index(key)] = old.ca.items[index]
+    kept.extend(wanted)
+    run_entry[RUN_PARAMS] = kept
 
 
 def check(root: Path = ROOT) -> str:

@@ -212,7 +212,7 @@ def build_corpus(cfg: CorpusConfig, seed: int, root: Path, skin_dirs: tuple[str,
         _clear_generated(root / folder)
     started = time.perf_counter()
     truths = fan_out(functools.partial(make_video, cfg=cfg, root=root, skin_dirs=skin_dirs), plans, name="corpus",
-                     runner=runner, workers=cfg.workers, labels=[p.name for p in plans])
+                     runner=runner, workers=cfg.workers, labels=[p.name for p in plans], unit="videos")
     return truths, time.perf_counter() - started
 
 

@@ -1,7 +1,12 @@
 """evaluate: roll the trained policy out in every simulator task, next to the baselines.
 
 Each task is played for the same seeded episodes (seed, seed + 1, ...) by the policy and by the
-baseline players (random, no-op, scripted expert). The policy sees each frame through the same
+baseline players (random, no-op, scripted expert, and `prior`: chunks of the game's training
+actions replayed whatever the frame shows, padflow/players/prior.py, read from the gate's chunk
+index `index` and its action tables).
+
+Tasks come in two splits reported apart: `tasks`, the ones the corpus played (the policy saw their
+videos), and `held_out_tasks`, other tasks of the same games that no training video shows. The policy sees each frame through the same
 preprocessing as training (models/policy/processor.py; in the simulator the whole frame is the game
 picture and there is no overlay), samples a 16-step action chunk and executes its first
 `replan_every` actions before it looks again (padflow/players/policy.py). Stepping is
@@ -12,10 +17,11 @@ The policy is also run at each Euler step count of `euler_steps_compare` on the 
 the speed/quality trade of fewer denoising steps is measured (rates and ms per chunk).
 
 Outputs (out_dir):
-    rates.parquet      long table: level (task/game/category/dim/overall), group, player,
-                       successes, episodes, rate, Wilson 95% interval
+    rates.parquet      long table: split (trained/held_out), level (task/game/category/dim/overall), group,
+                       player, successes, episodes, rate, Wilson 95% interval
     rates.md           the same as Markdown tables, with failed tasks and their reasons
-    summary.json       one object: per task id, category, dim and each player's rate (the CLI's --json)
+    summary.json       one object: per task id, split, category, dim and each player's rate (the CLI's --json);
+                       the trained split's aggregates at the top, the held-out split's under `held_out`
     plots/             bar charts: players per category and 2D/3D, and per task
     rollouts/          MP4 + GIF of the first `videos_per_task` policy episodes of each task, the
                        chosen actions drawn as a controller overlay
@@ -23,6 +29,10 @@ Outputs (out_dir):
 A task that crashes (an engine error, a player error) is recorded as failed with its reason and
 left out of every aggregate for every player, so category and dim rates compare players on the
 same tasks; the other tasks finish. The tables, Markdown and plots are padflow/players/report.py's.
+
+The stage shell then records the policy's `policy.overall` rate on its `padflow-policy` model version
+(registered by train; registered here if it is not) and moves the `champion` alias to it when it beats
+the champion's (padflow/registry.py); the per-task rates are the run's MLflow table `evaluate/rates.json`.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -43,6 +53,7 @@ import torch
 from pydantic import Field
 
 from models.policy import load_policy, prepare_frames
+from padflow import progress as progress_display
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
 from padflow.io import atomic_path, replaced_dir, write_json, write_text
@@ -51,9 +62,12 @@ from padflow.overlay.render import MAX_WIDTH_FRAC, MIN_WIDTH_FRAC, Placement, dr
 from padflow.overlay.skin import Skin, load_skin
 from padflow.players import PLAYER_KINDS, make_player
 from padflow.players.policy import POLICY, PolicyPlayer
+from padflow.players.prior import PRIOR, game_chunks, prior_player
 from padflow.players.recording import RolloutRecorder, record_episode
 from padflow.players.report import (
+    HELD_OUT,
     OVERALL,
+    TRAINED,
     failed_tasks,
     group_summaries,
     markdown_report,
@@ -64,7 +78,8 @@ from padflow.players.report import (
 )
 from padflow.players.rollout import EpisodeResult, run_episode
 from padflow.sim.registry import all_tasks, get_task, make_env
-from padflow.stages import StageResult
+from padflow.stages import ModelExport, StageResult
+from padflow.tables import read_chunk_index
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +88,7 @@ MARKDOWN_FILE = "rates.md"
 SUMMARY_FILE = "summary.json"
 PLOTS_DIR = "plots"
 ROLLOUT_DIR = "rollouts"
+POLICY_MODEL = "padflow-policy"  # registered model name (models/pyfunc.py wraps it)
 # The simulator frame is the game picture itself: no game box to crop and no overlay to mask.
 SIM_GAME_BOX = None
 SIM_OVERLAY_BOX = None
@@ -83,6 +99,9 @@ OVERLAY_OPACITY = 0.9
 EVALUATE_TASKS = ("boxing_score_10", "seaquest_sink_5", "freeway_cross_once", "road_runner_eat_4_seeds",
                   "ms_pacman_eat_30_dots", "pong_hold_15s", "breakout_break_5_bricks", "doom_basic_first_shot",
                   "freedoom_map01_first_kill", "crafter_collect_wood")
+# Held out by default: short tasks of three trained games (one per engine) that the corpus never plays.
+HELD_OUT_TASKS = ("freeway_cross_three", "doom_predict_position_hit", "crafter_place_table")
+BASELINES = (PRIOR, *PLAYER_KINDS)  # the prior needs the chunk index; the others only the task
 
 
 @config
@@ -90,8 +109,12 @@ class EvaluateConfig:
     checkpoint: Annotated[str, Field(
         description="policy folder (models.policy.save_policy): the train stage's EMA export")] = "data/train/policy"
     tasks: Annotated[tuple[str, ...], Field(
-        description="task ids to evaluate, in suite order; empty = the whole suite. By default one short task "
-                    "per game, the corpus's tasks")] = EVALUATE_TASKS
+        description="trained task ids to evaluate (the corpus's tasks: the policy saw videos of them), in suite order; "
+                    "empty = every suite task not in held_out_tasks. By default one short task per game")] = EVALUATE_TASKS
+    held_out_tasks: Annotated[tuple[str, ...], Field(
+        description="task ids of trained games that the corpus does not play, reported apart from `tasks` (does the "
+                    "policy generalize to a new goal in a game it knows?); empty = none. Each costs an episode per "
+                    "player and seed like a trained task")] = HELD_OUT_TASKS
     episodes: Annotated[int, Field(
         ge=1, description="seeded episodes per task and player (the same seeds for the policy and every baseline)")] = 3
     seed: Annotated[int | None, Field(
@@ -102,8 +125,12 @@ class EvaluateConfig:
     euler_steps: Annotated[int, Field(ge=1, description="denoising steps of the headline `policy` player")] = 16
     euler_steps_compare: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(
         description="also run the policy at these Euler step counts on the same seeds (speed/quality trade)")] = (16, 4)
-    baselines: Annotated[tuple[Literal[PLAYER_KINDS], ...], Field(
-        description="baseline players run on the same seeds")] = ("random", "noop", "scripted")
+    baselines: Annotated[tuple[Literal[BASELINES], ...], Field(
+        description="baseline players run on the same seeds; `prior` replays chunks of the game's training actions "
+                    "(from `index`) whatever the frame shows")] = BASELINES
+    index: Annotated[str, Field(
+        description="chunk index (the gate's accepted chunks and their action tables) the prior baseline replays; "
+                    "read only when `prior` is a baseline")] = "data/gate/chunks.parquet"
     workers: Annotated[int, Field(
         ge=1, description="jobs in parallel (fan_out on orchestration.task_runner), each worker loading the "
                           "policy once; 1 = in the stage's process")] = 2
@@ -118,21 +145,33 @@ class EvaluateConfig:
     overlay_width_frac: Annotated[float, Field(
         ge=MIN_WIDTH_FRAC, le=MAX_WIDTH_FRAC,
         description="overlay width in rollout videos, as a share of the (upscaled) frame width")] = 0.3
-    gif_width: Annotated[int, Field(ge=1, description="px, width of the rollout GIF")] = 160
+    gif_width: Annotated[int, Field(ge=1, description=(
+        "px, width of the rollout GIF; 320 keeps the drawn controller and the caption legible"))] = 320
     gif_fps: Annotated[float, Field(gt=0, le=50, description="frames/s of the rollout GIF")] = 8.0
     gif_max_seconds: Annotated[float, Field(
         gt=0, description="seconds; the GIF shows the episode's start, up to this long")] = 10.0
     out_dir: Annotated[str, Field(description="where the tables, plots and rollouts go")] = "data/evaluate"
 
     def __post_init__(self) -> None:
-        if len(set(self.tasks)) != len(self.tasks):
-            raise ValueError(f"tasks: listed twice: {sorted({t for t in self.tasks if self.tasks.count(t) > 1})}")
+        for name in ("tasks", "held_out_tasks"):
+            ids = getattr(self, name)
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{name}: listed twice: {sorted({t for t in ids if ids.count(t) > 1})}")
+        both = sorted(set(self.tasks) & set(self.held_out_tasks))
+        if both:
+            raise ValueError(f"held_out_tasks: {both} also in tasks; a task is either trained on or held out")
+
+    def splits(self) -> dict[str, str]:
+        """Selected task id → TRAINED or HELD_OUT, in suite order; an unknown id is a ValueError naming it."""
+        for task_id in (*self.tasks, *self.held_out_tasks):
+            get_task(task_id)
+        held_out = set(self.held_out_tasks)
+        return {t: HELD_OUT if t in held_out else TRAINED for t in all_tasks()
+                if t in held_out or (t in self.tasks if self.tasks else True)}
 
     def task_ids(self) -> list[str]:
-        """The selected task ids in suite order; an unknown id is a ValueError naming it."""
-        for task_id in self.tasks:
-            get_task(task_id)
-        return [t for t in all_tasks() if not self.tasks or t in self.tasks]
+        """The selected task ids (both splits) in suite order; an unknown id is a ValueError naming it."""
+        return list(self.splits())
 
     def policy_players(self) -> dict[str, int]:
         """Policy player name → Euler steps: the headline first, then each other compared count."""
@@ -199,7 +238,7 @@ def _draw_action(frame: np.ndarray, action: np.ndarray, skin: Skin, placement: P
     return draw_overlay(frame, skin, action, placement, inplace=True)[0]
 
 
-def rollout_recorder(stem: Path, fps: float, cfg: EvaluateConfig) -> RolloutRecorder:
+def rollout_recorder(stem: Path, fps: float, cfg: EvaluateConfig, caption: str = "") -> RolloutRecorder:
     """A recorder to `stem`.mp4 / .gif drawing the chosen actions with the config's built-in skin."""
     layout = BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json"
     if not layout.is_file():
@@ -207,12 +246,13 @@ def rollout_recorder(stem: Path, fps: float, cfg: EvaluateConfig) -> RolloutReco
     placement = Placement(anchor=OVERLAY_ANCHOR, width_frac=cfg.overlay_width_frac, opacity=OVERLAY_OPACITY)
     draw = functools.partial(_draw_action, skin=load_skin(layout), placement=placement)
     return RolloutRecorder(stem.with_suffix(".mp4"), stem.with_suffix(".gif"), fps, draw, min_width=cfg.video_min_width,
-                           gif_width=cfg.gif_width, gif_fps=cfg.gif_fps, gif_max_seconds=cfg.gif_max_seconds)
+                           gif_width=cfg.gif_width, gif_fps=cfg.gif_fps, gif_max_seconds=cfg.gif_max_seconds,
+                           caption=caption)
 
 
 def recorded_episode(env: Any, player: Any, seed: int, stem: Path, cfg: EvaluateConfig) -> tuple[EpisodeResult, list[Path]]:
     """One episode with its MP4 + GIF written to `stem`.mp4 / .gif."""
-    return record_episode(env, player, seed, rollout_recorder(stem, env.fps, cfg))
+    return record_episode(env, player, seed, rollout_recorder(stem, env.fps, cfg, caption=f"{env.task.id}   seed {seed}"))
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -239,15 +279,16 @@ class JobOutcome:
     videos: list[str] = field(default_factory=list)
 
 
-_WORKER: dict[str, Any] = {}  # per worker: the evaluate config and the policy, loaded once
+_WORKER: dict[str, Any] = {}  # per worker: the evaluate config, the policy (loaded once) and the prior's chunks
 
 
-def init_worker(cfg: EvaluateConfig, checkpoint: Path | None) -> None:
-    """Set up a worker: torch threads, and the policy (None when only baselines run)."""
+def init_worker(cfg: EvaluateConfig, checkpoint: Path | None, priors: Mapping[str, np.ndarray] | None = None) -> None:
+    """Set up a worker: torch threads, the policy (None when only baselines run), game → the prior's chunks."""
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     _WORKER["cfg"] = cfg
     _WORKER["model"] = None if checkpoint is None else load_checked_policy(checkpoint, cfg.replan_every, cfg.device)
+    _WORKER["priors"] = dict(priors or {})
 
 
 def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
@@ -257,7 +298,9 @@ def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
     env = player = None
     try:
         env = make_env(job.task_id)
-        if job.euler_steps is None:
+        if job.player == PRIOR:
+            player = prior_player(_WORKER["priors"][env.task.game], cfg.replan_every)
+        elif job.euler_steps is None:
             player = make_player(job.player, env.task, env.fps)
         else:
             player = policy_player(_WORKER["model"], job.euler_steps, cfg.replan_every, job.player)
@@ -277,7 +320,7 @@ def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
                 env.close()
             except Exception as exc:  # the episodes are done; a failing close is only worth a line
                 log.warning("evaluate: closing %s failed: %s", job.task_id, exc)
-    if isinstance(player, PolicyPlayer):
+    if isinstance(player, PolicyPlayer) and job.euler_steps is not None:
         outcome.policy_calls, outcome.policy_seconds = player.calls, player.seconds
     return outcome
 
@@ -289,6 +332,7 @@ def play_jobs(
     rollout_dir: Path,
     progress: Callable[[int, int, JobOutcome], None] | None = None,
     runner: TaskRunnerConfig = TaskRunnerConfig(),
+    priors: Mapping[str, np.ndarray] | None = None,
 ) -> list[JobOutcome]:
     """Run jobs with fan_out on `runner`, `cfg.workers` at a time; outcomes in job order."""
 
@@ -297,20 +341,36 @@ def play_jobs(
 
     return fan_out(functools.partial(run_job, rollout_dir=rollout_dir), list(jobs), name="evaluate", runner=runner,
                    workers=cfg.workers, labels=[f"{job.task_id}/{job.player}" for job in jobs],
-                   setup=functools.partial(init_worker, cfg, checkpoint), on_error=died, progress=progress)
+                   setup=functools.partial(init_worker, cfg, checkpoint, priors), on_error=died, progress=progress,
+                   unit="task × player jobs")
 
 
 # --- the stage ----------------------------------------------------------------------------------
 
 
-def build_jobs(cfg: EvaluateConfig, task_ids: Sequence[str], seeds: tuple[int, ...]) -> list[Job]:
-    """Policy jobs first (they take longest), each task's headline policy job recording its videos."""
+def build_jobs(cfg: EvaluateConfig, task_ids: Sequence[str], seeds: tuple[int, ...], prior_games: Iterable[str] = ()) -> list[Job]:
+    """Policy jobs first (they take longest), each task's headline policy job recording its videos; a prior
+    job only for tasks of `prior_games` (the games with training chunks)."""
     jobs = [
         Job(t, name, seeds, euler_steps=steps, record=min(cfg.videos_per_task, len(seeds)) if name == POLICY else 0)
         for name, steps in cfg.policy_players().items()
         for t in task_ids
     ]
-    return jobs + [Job(t, kind, seeds) for kind in cfg.baselines for t in task_ids]
+    games = set(prior_games)
+    return jobs + [Job(t, kind, seeds) for kind in cfg.baselines for t in task_ids
+                   if kind != PRIOR or get_task(t).game in games]
+
+
+def load_priors(cfg: EvaluateConfig, root: Path, task_ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """game → the prior baseline's chunks, for the selected tasks' games that have chunks in `cfg.index`
+    ({} when `prior` is not a baseline); a missing or unreadable index is a ValueError naming it."""
+    if PRIOR not in cfg.baselines:
+        return {}
+    path = root / cfg.index
+    if not path.is_file():
+        raise ValueError(f"index {path}: no chunk index for the prior baseline; run the gate stage, point "
+                         "evaluate.index at one, or drop `prior` from evaluate.baselines")
+    return dict(game_chunks(read_chunk_index(path), root, {get_task(t).game for t in task_ids}))
 
 
 def evaluate(
@@ -329,9 +389,10 @@ def evaluate(
     load_checked_policy(checkpoint, cfg.replan_every)  # a bad checkpoint fails here, before any episode
     if cfg.videos_per_task and not (BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json").is_file():
         raise ValueError(f"video_skin: no built-in skin {cfg.video_skin!r} in {BUILTIN_SKIN_DIR}")
+    priors = load_priors(cfg, root, task_ids)  # so does a missing chunk index
     final_dir = root / cfg.out_dir
     with replaced_dir(final_dir) as work_dir:
-        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner)
+        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner, priors)
     result["plots"] = [final_dir / Path(p).relative_to(work_dir) for p in result["plots"]]
     return {**result, "out_dir": final_dir, "rollouts": final_dir / ROLLOUT_DIR}
 
@@ -344,6 +405,7 @@ def _evaluate_into(
     seed: int,
     progress: Callable[[int, int, JobOutcome], None] | None,
     runner: TaskRunnerConfig,
+    priors: Mapping[str, np.ndarray],
 ) -> dict[str, Any]:
     first = cfg.seed if cfg.seed is not None else seed
     seeds = tuple(range(first, first + cfg.episodes))
@@ -351,11 +413,15 @@ def _evaluate_into(
     rollout_dir.mkdir(parents=True)
 
     started = time.perf_counter()
-    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds), cfg, checkpoint, rollout_dir, progress, runner)
+    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds, priors), cfg, checkpoint, rollout_dir, progress, runner, priors)
     wall = time.perf_counter() - started
     players = cfg.players()
+    splits = cfg.splits()
     failed = failed_tasks((o.job.task_id, o.job.player, o.error) for o in outcomes)
-    rows = rate_rows((r for o in outcomes for r in o.results), players, task_ids, failed)
+    # A game with no training chunks has no prior to replay: its tasks' prior cells stay empty ("—"), with the reason.
+    no_prior = {t: f"no chunks of game {get_task(t).game!r} in {cfg.index}" for t in task_ids
+                if PRIOR in cfg.baselines and get_task(t).game not in priors}
+    rows = rate_rows((r for o in outcomes for r in o.results), players, task_ids, failed, splits)
     euler = []
     for name, steps in cfg.policy_players().items():
         calls = sum(o.policy_calls for o in outcomes if o.job.player == name)
@@ -363,8 +429,10 @@ def _evaluate_into(
         euler.append({"player": name, "euler_steps": steps, "chunks": calls,
                       "ms_per_chunk": round(1000 * seconds / calls, 2) if calls else math.nan})
     overall = group_summaries(rows, "overall").get(OVERALL, {})
+    held_out_overall = group_summaries(rows, "overall", HELD_OUT).get(OVERALL, {})
     for e in euler:
         e["overall"] = overall.get(e["player"], {}).get("rate")
+        e["held_out_overall"] = held_out_overall.get(e["player"], {}).get("rate")
 
     table = pd.DataFrame(rows)
     with atomic_path(out_dir / TABLE_FILE) as tmp:
@@ -372,6 +440,8 @@ def _evaluate_into(
     header = (f"# Simulator evaluation\n\ncheckpoint `{cfg.checkpoint}`, {cfg.episodes} seeded episodes per task and player "
               f"(seeds {seeds[0]}..{seeds[-1]}), replanning every {cfg.replan_every} steps; `{POLICY}` samples with "
               f"{cfg.euler_steps} Euler steps. Cells: completion rate [Wilson 95% interval].")
+    if no_prior:
+        header += "\n\n`prior` has no chunks to replay (cells —) on: " + "; ".join(f"`{t}` ({why})" for t, why in no_prior.items())
     write_text(out_dir / MARKDOWN_FILE, markdown_report(rows, players, failed, euler, header))
     plots = plot_rates(rows, players, out_dir / PLOTS_DIR)
     summary = {
@@ -381,12 +451,16 @@ def _evaluate_into(
         "replan_every": cfg.replan_every,
         "players": players,
         "tasks": task_summaries(rows, players, failed),
+        "splits": {split: [t for t, s in splits.items() if s == split] for split in (TRAINED, HELD_OUT)},
         "categories": group_summaries(rows, "category"),
         "dims": group_summaries(rows, "dim"),
         "games": group_summaries(rows, "game"),
         "overall": overall,
+        "held_out": {"categories": group_summaries(rows, "category", HELD_OUT), "dims": group_summaries(rows, "dim", HELD_OUT),
+                     "games": group_summaries(rows, "game", HELD_OUT), "overall": held_out_overall},
         "euler": euler,
         "failed": [{"id": t, "reason": why} for t, why in failed.items()],
+        "no_prior": [{"id": t, "reason": why} for t, why in no_prior.items()],
         "videos": sorted(Path(v).relative_to(out_dir).as_posix() for o in outcomes for v in o.videos),  # within out_dir
         "wall_s": round(wall, 2),
     }
@@ -394,7 +468,8 @@ def _evaluate_into(
     metrics = rate_metrics(rows)
     metrics.update({f"{e['player']}.ms_per_chunk": e["ms_per_chunk"] for e in euler if e["chunks"]})
     episodes = sum(len(o.results) for o in outcomes)
-    metrics.update({"tasks": len(task_ids), "failed_tasks": len(failed), "episodes": episodes,
+    metrics.update({"tasks": len(task_ids), "held_out_tasks": sum(s == HELD_OUT for s in splits.values()),
+                    "failed_tasks": len(failed), "episodes": episodes,
                     "episodes_per_s": round(episodes / wall, 3) if wall > 0 else math.nan})
     return {"metrics": metrics, "summary": summary, "out_dir": out_dir, "plots": plots, "rollouts": rollout_dir}
 
@@ -415,7 +490,25 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
             "evaluate/tables": out_dir / TABLE_FILE,
             "evaluate/summary": out_dir / SUMMARY_FILE,
         },
+        # dvc.yaml's "completion rate by task" plot: a table per player (DVC draws one panel per file).
+        plots={f"rates_{p}": [{"task": t["id"], "rate": t[p]} for t in result["summary"]["tasks"]]
+               for p in result["summary"]["players"]},
+        tables={"evaluate/rates.json": out_dir / TABLE_FILE},
+        models=[registered_policy(cfg, root, seed, result["metrics"])],
     )
+
+
+def registered_policy(cfg: EvaluateConfig, root: Path, seed: int, metrics: Mapping[str, float]) -> ModelExport:
+    """The evaluated policy for run_stage to register (once per weights: train already did) with its success rate,
+    which moves padflow-policy's `champion` alias when it beats the champion's; a simulator frame is the input example."""
+    env = make_env(cfg.task_ids()[0])
+    try:
+        frame, _ = env.reset(seed=seed)
+    finally:
+        env.close()
+    rate = metrics.get(f"{POLICY}.overall")
+    return ModelExport(POLICY_MODEL, (root / cfg.checkpoint).resolve(), np.asarray(frame),
+                       score=None if rate is None else (f"{POLICY}.overall", float(rate)))
 
 
 def log_progress(done: int, total: int, outcome: JobOutcome) -> None:
@@ -424,4 +517,4 @@ def log_progress(done: int, total: int, outcome: JobOutcome) -> None:
         status = f"FAILED ({outcome.error})"
     else:
         status = f"{sum(r.success for r in outcome.results)}/{len(outcome.results)} completed"
-    print(f"[evaluate {done}/{total}] {job.task_id} / {job.player}: {status}", flush=True)
+    progress_display.say(f"[evaluate {done}/{total}] {job.task_id} / {job.player}: {status}")

@@ -10,6 +10,11 @@ buttons and normalize the sticks (padflow.overlay.readings), and write
                                      `unobserved`: the controls the skin does not draw
     <out_dir>/extract_report.json    every video's status (extracted | no_overlay | unknown_skin | failed) + reason
 
+Frames are read from ingest's native-rate rendition (padflow.ingest: the source's own rate up to
+ingest.native_max_fps), so a table has a row for every source frame, its `t` the frame's
+presentation time (frame / the rendition's fps; docs/overlay.md, "Frame rates"); the gate and
+training step through it at the normalized video's rate.
+
 Controls the matched skin does not draw (`skin.observed`) are *unobserved*: the table lists them
 (padflow.tables `padflow.unobserved`, cells neutral, never "not pressed") and so does the record.
 
@@ -39,10 +44,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from padflow import progress as progress_display
 from padflow.actions import ACTION_NAMES, ACTION_SCHEMA_VERSION
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
-from padflow.ingest.report import accepted_videos, read_report
+from padflow.ingest.report import accepted_videos, native_video, read_report
 from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
@@ -53,7 +59,7 @@ from padflow.tables import write_action_table
 
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 6  # bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 7  # 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -69,39 +75,26 @@ class ExtractConfig:
         "videos extracted in parallel, on the stage's runner (orchestration.stage_runners.extract, else "
         "orchestration.task_runner); 1: in the stage's process"))] = 2
     stick_percentile: Annotated[float, Field(ge=50.0, le=100.0, description=(
-        "each moving stick axis is divided by this percentile of its |value| over the video (NitroGen: 99), "
-        "as overlay software scales the drawn travel differently"))] = 99.0
+        "each moving stick axis is divided by this percentile of its |offset| from its rest reading over the video "
+        "(NitroGen: 99), as overlay software scales the drawn travel differently"))] = 99.0
+    stick_rest_bandwidth: Annotated[float, Field(gt=0.0, lt=1.0, description=(
+        "axis units; half-width of the window of readings whose densest placement (within their middle half) is an "
+        "axis's rest reading in a video: where a released stick returns, however far off centre the parser reads it "
+        "on that skin; every axis is re-centred on it (bench/reading_rules.py tunes it)"))] = 0.1
     stick_min_range: Annotated[float, Field(gt=0.0, lt=1.0, description=(
-        "an axis whose readings stay within this of their median (at stick_percentile), with the median within "
-        "stick_rest_offset of centre, never moved (parser jitter around rest): it is re-centred on the median, "
-        "not scaled, so jitter does not become full deflections"))] = 0.5
-    stick_rest_offset: Annotated[float, Field(ge=0.0, lt=1.0, description=(
-        "largest offset the parser reads for a stick at rest; a resting-looking axis whose median lies farther "
-        "out is a stick held for the whole video (unless its reading is still, see stick_still_range)"))] = 0.3
-    stick_still_range: Annotated[float, Field(ge=0.0, description=(
-        "a reading within this of its median all video (at stick_percentile) is a resting stick however far off "
-        "centre it reads (a resting cap over a background edge; a held stick is released now and then), short of "
-        "stick_rim; at most stick_min_range"))] = 0.05
-    stick_rim: Annotated[float, Field(le=1.0, description=(
-        "a still reading this far out is a stick pushed to the rim for the whole video, kept as a hold; "
-        "at least stick_rest_offset"))] = 0.8
-    button_rest_quantile: Annotated[float, Field(ge=0.0, lt=0.5, description=(
-        "a button's rest level in a video is this quantile of its logits (some skins' rest looks read "
-        "half-pressed), so a button held for up to 1 - this share of the video keeps its presses (the gate "
-        "quarantines one held throughout)"))] = 0.1
+        "axis units; an axis whose offsets from its rest reading stay within this (at stick_percentile) never moved "
+        "(parser jitter around rest): it is re-centred, not scaled, so jitter does not become full deflections"))] = 0.5
+    stick_rim: Annotated[float, Field(gt=0.0, le=1.0, description=(
+        "axis units; a rest reading this far out at an end of the readings' range is a stick held at the rim (released "
+        "now and then, or never), not a rest: the axis keeps centre 0 (1: never; bench/reading_rules.py tunes it)"))] = 0.6
     button_min_rise: Annotated[float, Field(ge=0.0, description=(
-        "logits; a frame reads pressed only with its logit this far above the button's rest level "
-        "(4: e^4, 55x the odds)"))] = 4.0
+        "logits; a button's logits over a video split into a low (released) and a high (pressed) group, and its "
+        "frames in the high group read pressed only when that group's mean stands this far above the low one's "
+        "(some skins' rest looks read half-pressed all video; bench/reading_rules.py tunes it)"))] = 3.0
     ingest_dir: Annotated[str, Field(description="ingest's output: ingest_report.json + videos/")] = "data/ingest"
     parser_dir: Annotated[str, Field(description="the overlay parser: parser.safetensors + its config")] = "data/parser"
     out_dir: Annotated[str, Field(description="action tables, localization records and the extract report")] = "data/extract"
     truth_dir: Annotated[str, Field(description="corpus ground truth; extraction is scored against it when present")] = "data/corpus_truth"
-
-    def __post_init__(self) -> None:
-        if self.stick_still_range > self.stick_min_range:
-            raise ValueError(f"stick_still_range: must be in [0, stick_min_range={self.stick_min_range}], got {self.stick_still_range}")
-        if self.stick_rim < self.stick_rest_offset:
-            raise ValueError(f"stick_rim: must be in [stick_rest_offset={self.stick_rest_offset}, 1], got {self.stick_rim}")
 
 
 @dataclass(frozen=True)
@@ -237,13 +230,14 @@ def run_jobs(jobs: list[ExtractJob], workers: int, threads: int, runner: TaskRun
         return ExtractOutcome(job.video_id, str(job.source.get("path", job.video)), "failed", f"worker crashed: {exc!r}")
 
     def progress(done: int, total: int, outcome: ExtractOutcome) -> None:
-        print(f"[extract {done}/{total}] {outcome.status} {outcome.video_id} ({outcome.source}): {outcome.reason}", flush=True)
+        progress_display.say(f"[extract {done}/{total}] {outcome.status} {outcome.video_id} ({outcome.source}): {outcome.reason}")
 
     setup = functools.partial(start_worker, threads, jobs[0].skin_dirs, jobs[0].cfg.localize)
     # Longest first: the last video to finish then is a short one, and no worker idles long at the end.
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i].pixels)
     outcomes = fan_out(extract_video, [jobs[i] for i in order], name="extract", runner=runner, workers=workers,
-                       labels=[jobs[i].video_id for i in order], setup=setup, on_error=crashed, progress=progress)
+                       labels=[jobs[i].video_id for i in order], setup=setup, on_error=crashed, progress=progress,
+                       unit="videos")
     in_job_order: list[ExtractOutcome] = [None] * len(jobs)  # type: ignore[list-item]
     for i, outcome in zip(order, outcomes):
         in_job_order[i] = outcome
@@ -277,9 +271,11 @@ def extract_all(
     jobs = []
     for row in rows:
         provenance = {k: row.get(k) for k in ("path", "sha256", "source", "licence", "url")}
-        video = ingest_dir / row["output"]
+        # Labels at the source rate: the native-rate rendition (a 60 fps source's every frame).
+        output, _, frames = native_video(row)
+        video = ingest_dir / output
         width, height = row.get("size_out") or (0, 0)
-        pixels = int(row.get("frames_out") or 0) * int(width) * int(height)
+        pixels = frames * int(width) * int(height)
         jobs.append(ExtractJob(row["video_id"], video, provenance, out_dir, parser_dir, sha256, skin_dirs, cfg, pixels))
     started = time.perf_counter()
     outcomes = run_jobs(jobs, cfg.workers, cfg.threads, runner)

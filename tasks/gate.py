@@ -6,7 +6,10 @@ fails is quarantined with the names of the failed expectations and a reason for 
 stops the stage. Accepted tables are cut into `chunk_size`-step chunks; a chunk is dropped when
 fewer than `min_action_density` of its timesteps carry any action (so the policy does not learn
 to do nothing) or when the game picture barely changes (menus, loading screens). If too few
-hours survive for the batch to look sane, the stage fails with a clear message. Chunks start
+hours survive for the batch to look sane, the stage fails with a clear message: its report, Data
+Docs and histogram go to `<out_dir>_failed/` and out_dir keeps the previous batch's outputs (they
+are built beside it and swapped in only when the batch passes; a later pass removes the failed
+folder). Chunks start
 every `chunk_stride` frames: with a stride below `chunk_size` they overlap (NitroGen trains on
 every window), and "hours kept" counts each frame of the kept chunks once.
 
@@ -25,6 +28,12 @@ the ingest folder of its videos). A table covers frames [frame_offset, frame_off
 expected_frames) of its normalized video; its own `frame` column counts from 0. A record with
 `inliers: null` (imported labels were never localized by padflow) gets no weak_localization
 expectation; the gate report says so in the table's `notes`.
+
+Rates (docs/overlay.md, "Frame rates"): a table runs at the rate of the video it was read from,
+its record's `fps` (extract reads ingest's native-rate rendition: a 60 fps source's table has 60
+rows a second). It is validated at that rate (row count, timing, holds in seconds) and chunked at
+the normalized video's rate, which training decodes: each video frame takes the row nearest its
+time (padflow.tables.rows_at_rate), and the index's `fps` is the video's.
 
 Outputs (out_dir):
     chunks.parquet       the accepted-chunk index (padflow.tables.CHUNK_INDEX_SCHEMA; train reads it)
@@ -50,10 +59,19 @@ from pydantic import Field
 from padflow.actions import AXIS_SLICE, BUTTON_SLICE
 from padflow.config import config, from_mapping
 from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_frame
-from padflow.ingest.report import accepted_videos, read_report
-from padflow.io import save_figure, write_json
+from padflow.ingest.report import accepted_videos, native_video, read_report
+from padflow.io import replaced_dir, save_figure, write_json
 from padflow.stages import StageResult
-from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_observed, table_to_actions, unobserved_names, write_chunk_index
+from padflow.tables import (
+    CHUNK_INDEX_SCHEMA,
+    read_action_table,
+    rows_at_rate,
+    table_observed,
+    table_times,
+    table_to_actions,
+    unobserved_names,
+    write_chunk_index,
+)
 from padflow.video import iter_frames, probe
 
 SECONDS_PER_HOUR = 3600.0
@@ -111,8 +129,8 @@ class TableInput:
     video_id: str
     table_path: Path
     video_path: Path
-    fps: float
-    frames_ingested: int
+    fps: float  # the table's own rate, frames/s (an extracted table: its source's, up to 60)
+    frames_ingested: int  # frames of the video the table was read from (its rows when it covers all of it)
     inliers: int | None  # None: the table's source never localized an overlay (weak_localization not checked)
     overlay_box: tuple[int, int, int, int]
     game: str = "unknown"
@@ -120,6 +138,12 @@ class TableInput:
     frame_offset: int = 0  # the table's row 0 is this frame of the normalized video
     expected_frames: int | None = None  # rows the table should have; None = the whole video
     notes: tuple[str, ...] = ()  # what the gate did not check for this table, and why
+    video_fps: float | None = None  # video_path's rate, the chunks' step rate, frames/s; None = fps
+
+    @property
+    def step_fps(self) -> float:
+        """The rate chunks step at: video_path's, which training decodes (padflow.tables.rows_at_rate)."""
+        return self.fps if self.video_fps is None else self.video_fps
 
     @property
     def key(self) -> str:
@@ -280,12 +304,16 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
         if reasons:
             verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue
-        actions = table_to_actions(table)
+        # Validated at its own rate, chunked at the video's: one action per video frame, the row
+        # nearest its time (a 60 fps table gives every other row to a 30 fps video).
+        actions = table_to_actions(table)[rows_at_rate(table_times(table), item.step_fps)]
         cache_key = (item.video_path, item.overlay_box)
         if cache_key not in motions:
             motions[cache_key] = video_motion(item.video_path, item.overlay_box, cfg)
         motion, game_box = motions[cache_key]
-        chunks = cut_chunks(actions, motion[item.frame_offset : item.frame_offset + len(actions)], cfg, observed)
+        motion = motion[item.frame_offset : item.frame_offset + len(actions)]
+        actions = actions[: len(motion)]
+        chunks = cut_chunks(actions, motion, cfg, observed)
         densities += [c[1] for c in chunks]
         kept = [c for c in chunks if c[3] == "kept"]
         for start, density, change, _ in kept:
@@ -295,7 +323,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
                 "table_path": _relative(item.table_path, root),
                 "start_frame": item.frame_offset + start,
                 "frames": cfg.chunk_size,
-                "fps": item.fps,
+                "fps": item.step_fps,
                 "overlay_box": list(item.overlay_box),
                 "game_box": list(game_box),
                 "game": item.game,
@@ -305,7 +333,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
             })
         verdicts.append(Verdict(
             status="accepted",
-            hours_kept=covered_frames([c[0] for c in kept], cfg.chunk_size) / item.fps / SECONDS_PER_HOUR,
+            hours_kept=covered_frames([c[0] for c in kept], cfg.chunk_size) / item.step_fps / SECONDS_PER_HOUR,
             chunks_kept=len(kept),
             chunks_dropped_density=sum(c[3] == "density" for c in chunks),
             chunks_dropped_static=sum(c[3] == "static" for c in chunks),
@@ -343,7 +371,7 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
     listing = json.loads(report_path.read_text())
     ingest_dir = source_dir / listing["ingest_dir"] if "ingest_dir" in listing else default_ingest_dir
     ingest_report = read_report(ingest_dir)
-    fps = float(ingest_report["config"]["fps"])  # every ingested video runs at this constant rate
+    fps = float(ingest_report["config"]["fps"])  # every normalized video runs at this constant rate: the chunks' step rate
     ingest_rows = accepted_videos(ingest_report)
     inputs, skipped = [], []
     for row in listing["tables"] if "tables" in listing else listing["videos"]:
@@ -364,12 +392,16 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
         if inliers is None:
             notes = (f"weak_localization not checked: {record.get('inliers_note') or 'the record has no inlier count'}",)
         expected = record.get("expected_frames")
+        # A table is at the rate of the video it was read from (its record's `fps`): extract reads
+        # the native-rate rendition (a 60 fps source's every frame), an import the normalized video.
+        native, native_fps, native_frames = native_video(ingested) if ingested else ("", None, 0)
+        read_native = native_fps is not None and Path(str(record.get("video", ""))).name == Path(native).name
         inputs.append(TableInput(
             video_id=video_id,
             table_path=source_dir / f"{table_id}.parquet",
             video_path=ingest_dir / ingested.get("output", f"videos/{video_id}.mp4"),
-            fps=fps,
-            frames_ingested=frames,
+            fps=float(record.get("fps") or (native_fps if read_native else fps)),
+            frames_ingested=native_frames if read_native else frames,
             inliers=inliers,
             overlay_box=tuple(int(v) for v in located["box"]),
             game=str(row.get("game") or ingested.get("game") or "unknown"),
@@ -377,6 +409,7 @@ def _collect_source(source_dir: Path, default_ingest_dir: Path) -> tuple[list[Ta
             frame_offset=int(record.get("frame_offset", 0)),
             expected_frames=None if expected is None else int(expected),
             notes=notes,
+            video_fps=fps,
         ))
     return inputs, skipped
 
@@ -407,25 +440,42 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
         localize = ((params.get("extract") or {}).get("localize") or {})
         cfg = replace(cfg, min_inliers=int(localize.get("min_inliers", DEFAULT_MIN_INLIERS)))
     out_dir = root / cfg.out_dir
+    failed_dir = failed_batch_dir(out_dir)
     inputs, skipped = collect_inputs(cfg, root)
-    report, index, densities = gate_tables(inputs, skipped, cfg, root, out_dir)
-    totals = report.totals()
-    write_json(out_dir / "gate_report.json", {"totals": totals, "videos": [asdict(v) for v in report.verdicts],
-                                              "config": report.config})
-    write_chunk_index(index, out_dir / "chunks.parquet")
-    hist = density_histogram(densities, cfg.min_action_density, out_dir / "density_hist.png")
-    kept_share = totals["hours_kept"] / totals["hours_in"] if totals["hours_in"] else 0.0
-    if kept_share < cfg.min_kept_share:
-        # Quarantine reasons, plus why skipped videos had no table (their first reason is the status).
-        reasons = Counter(r for v in report.verdicts if v.status == "quarantined" for r in v.reasons)
-        reasons.update(v.reasons[0] for v in report.verdicts if v.status == "skipped" and v.reasons)
-        raise GateFailed(
-            f"gate: only {100 * kept_share:.1f}% of {totals['hours_in'] * 60:.1f} input minutes survived "
-            f"(batch expectation: at least {100 * cfg.min_kept_share:.0f}%); the batch looks broken. "
-            f"Reasons: {dict(reasons) or 'none recorded'}; see {out_dir / 'gate_report.json'}"
-        )
+    # Written beside out_dir and swapped in only when the batch passes: a failed batch leaves the
+    # previous chunk index (which train and idm_train read) as it was.
+    with replaced_dir(out_dir) as work_dir:
+        report, index, densities = gate_tables(inputs, skipped, cfg, root, work_dir)
+        totals = report.totals()
+        write_json(work_dir / "gate_report.json", {"totals": totals, "videos": [asdict(v) for v in report.verdicts],
+                                                   "config": report.config})
+        write_chunk_index(index, work_dir / "chunks.parquet")
+        density_histogram(densities, cfg.min_action_density, work_dir / "density_hist.png")
+        kept_share = totals["hours_kept"] / totals["hours_in"] if totals["hours_in"] else 0.0
+        if kept_share < cfg.min_kept_share:
+            # The failed batch's report, Data Docs and histogram are what a user reads to see why:
+            # they go to their own folder, never into out_dir.
+            with replaced_dir(failed_dir) as failed_work:
+                for path in work_dir.iterdir():
+                    shutil.move(path, failed_work / path.name)
+            # Quarantine reasons, plus why skipped videos had no table (their first reason is the status).
+            reasons = Counter(r for v in report.verdicts if v.status == "quarantined" for r in v.reasons)
+            reasons.update(v.reasons[0] for v in report.verdicts if v.status == "skipped" and v.reasons)
+            raise GateFailed(
+                f"gate: only {100 * kept_share:.1f}% of {totals['hours_in'] * 60:.1f} input minutes survived "
+                f"(batch expectation: at least {100 * cfg.min_kept_share:.0f}%); the batch looks broken. "
+                f"Reasons: {dict(reasons) or 'none recorded'}; see {failed_dir / 'gate_report.json'} "
+                f"({out_dir} keeps the previous outputs)"
+            )
+    shutil.rmtree(failed_dir, ignore_errors=True)  # an older failure's report would now mislead
     return StageResult(
         params={"gate": asdict(cfg)},
         metrics=totals,
-        artifacts={"gate": out_dir / "gate_report.json", "gate/plots": hist, "gate/data_docs": out_dir / "data_docs"},
+        artifacts={"gate": out_dir / "gate_report.json", "gate/plots": out_dir / "density_hist.png",
+                   "gate/data_docs": out_dir / "data_docs"},
     )
+
+
+def failed_batch_dir(out_dir: Path) -> Path:
+    """Where a batch that fails the gate leaves its report, Data Docs and histogram (beside out_dir)."""
+    return out_dir.with_name(f"{out_dir.name}_failed")

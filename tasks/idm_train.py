@@ -34,7 +34,7 @@ from models.idm.data import WindowDataset, load_labelled_videos, split_by_video
 from models.idm.scoring import score_videos
 from models.idm.training import IdmModule
 from models.training import (
-    CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume)
+    CHECKPOINT_DIR, LAST_CHECKPOINT, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume)
 from padflow.config import config, from_mapping
 from padflow.io import write_json
 from padflow.stages import StageResult
@@ -91,7 +91,8 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
     logger = stage_logger()
     trainer = pl.Trainer(
         max_steps=cfg.max_steps, max_epochs=-1, accelerator="cpu", devices=1, deterministic=True,
-        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), last_checkpoint(checkpoint_dir, every_n_train_steps=cfg.checkpoint_every_n_steps)],
+        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), last_checkpoint(checkpoint_dir, every_n_train_steps=cfg.checkpoint_every_n_steps),
+                   TrainingProgress("idm_train")],
         logger=logger if logger else False, check_val_every_n_epoch=cfg.val_every_n_epochs, log_every_n_steps=10,
         limit_val_batches=1.0 if val_loader else 0, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, default_root_dir=out_dir,

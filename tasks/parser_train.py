@@ -5,6 +5,9 @@ folder of params `overlay.skin_dirs` (user skins of either kind; dvc.yaml lists 
 deps, so adding a skin retrains); two validation sets are rendered with other seeds, one from the
 training skins and one from the held-out skins the parser never sees (library.HELD_OUT_SKINS and
 any layout with `"held_out": true`), so the held-out numbers measure generalization to new designs.
+The training skins also include `style_skins` skins of padflow.overlay.styles (other drawing
+styles and pressed looks than the library's); a third validation set renders that generator's
+held-out styles (`style_held_out_skins`), never trained on.
 
 The training itself is models/overlay_parser/training.py's LightningModule, run as the policy's
 is (models/training.py): Lightning logs into the stage's MLflow run, keeps checkpoints/last.ckpt
@@ -12,6 +15,7 @@ and resumes from it when config, seed and data match.
 
 Outputs (under out_dir):
     parser.safetensors, parser_config.json   what extract loads (models.overlay_parser.load_parser)
+    README.md                                the model card: render data, params, metrics, intended use
     renders/<split>.npz                      the rendered crops and labels (padflow.overlay.synth)
     report/confusion.png, report/loss.png    held-out per-button confusion matrices, loss curve
     checkpoints/last.ckpt, checkpoints/run.json   the Lightning checkpoint a rerun resumes from
@@ -20,6 +24,7 @@ Outputs (under out_dir):
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, field
@@ -31,20 +36,26 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from models.overlay_parser import CONFIG_FILE, WEIGHTS_FILE, ParserConfig, save_parser
+from models.card import write_card
+from models.overlay_parser import ParserConfig, save_parser
 from models.overlay_parser.training import ParserModule, RenderDataModule, pair_observed, pair_skins, predict_set, score
-from models.training import CHECKPOINT_DIR, fingerprint, last_checkpoint, stage_logger, start_or_resume
+from models.training import CHECKPOINT_DIR, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume
 from padflow.actions import BUTTONS, N_BUTTONS
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.io import save_figure
-from padflow.overlay.library import load_library
+from padflow.overlay.library import AnySkin, load_library
+from padflow.overlay.styles import parametric_variants, style_skins
 from padflow.overlay.synth import RenderSet, SynthConfig, render_split, save_shard
 from padflow.players.footage import collect_backgrounds
-from padflow.stages import StageResult
+from padflow.stages import ModelExport, StageResult
 
-SPLITS = ("train", "val_train_skins", "val_held_out")
+SPLITS = ("train", "val_train_skins", "val_held_out", "val_held_out_styles")  # the last only when style_held_out_skins > 0
 FIGURE_DPI = 110  # confusion matrices hold 17 small panels: a little sharper than the default
+PARSER_MODEL = "padflow-overlay-parser"  # registered model name (models/pyfunc.py wraps it)
+# The champion alias moves on this held-out score: every button of a frame right, on skins the parser never saw (sticks,
+# scored by R², move with it; a single frame-level number is what extract's tables depend on).
+CHAMPION_METRIC = "val_held_out_button_frame_accuracy"
 LOG_EVERY_N_STEPS = 10  # optimizer steps between the training losses Lightning logs to MLflow
 # Knobs that change neither the renders nor the training trajectory: a rerun that only changes
 # these still resumes from last.ckpt.
@@ -67,6 +78,16 @@ class ParserTrainConfig:
     warmup_steps: Annotated[int, Field(ge=0, description="optimizer steps of linear warmup from 0 to lr")] = 100
     threads: Annotated[int, Field(ge=1, description="torch intra-op threads (fixed, for reproducible timings and results)")] = 2
     render_workers: Annotated[int, Field(ge=1, description="processes rendering clips")] = 2
+    style_skins: Annotated[int, Field(ge=0, description=(
+        "skins of the style generator (padflow.overlay.styles: outline art, gradients, pixel art, semi-transparent bodies, "
+        "dark / subtle / glow / fade pressed looks) added to the training skins, so the parser learns what changed on a "
+        "controller rather than one drawing style; 0 = library skins only (the default until a full-size run shows the mix "
+        "does not cost the library's held-out skins; the large profile trains on 48)"))] = 0
+    style_held_out_skins: Annotated[int, Field(ge=0, description=(
+        "skins of the generator's held-out styles (never trained on) in the val_held_out_styles set; 0 = no such set "
+        "(it costs renders: ~2,000 pairs at 16)"))] = 0
+    parametric_variants: Annotated[int, Field(ge=0, description=(
+        "parametric skins redrawn by skingen from another seed (new colours, glyphs, pressed looks) added to the training skins"))] = 0
     background_tasks: Annotated[tuple[str, ...], Field(min_length=1, description="games whose frames sit behind the overlay")] = (
         "pong_score_point", "ms_pacman_eat_30_dots", "freeway_cross_once", "boxing_score_10",
         "doom_basic_first_shot", "doom_defend_center_kill5", "crafter_collect_wood",
@@ -92,13 +113,19 @@ def render_sets(
 ) -> tuple[dict[str, RenderSet], dict[str, str]]:
     """The three render sets (training skins only in `train`) and each skin's family; renders fan out on `runner`."""
     library = load_library([root / d for d in skin_dirs])
-    train_skins = {i: library.skins[i] for i in library.training_ids()}
+    train_skins: dict[str, AnySkin] = {i: library.skins[i] for i in library.training_ids()}
+    train_skins.update(style_skins(cfg.style_skins))
+    train_skins.update(parametric_variants(cfg.parametric_variants))
     held_out = {i: library.skins[i] for i in library.held_out_ids()}
     backgrounds = collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, seed)
     plan = {"train": (train_skins, cfg.train_samples), "val_train_skins": (train_skins, cfg.val_samples), "val_held_out": (held_out, cfg.val_samples)}
+    held_out_styles = style_skins(cfg.style_held_out_skins, held_out=True)
+    if held_out_styles:
+        plan["val_held_out_styles"] = (held_out_styles, cfg.val_samples)
     sets = {split: render_split(skins, cfg.clips(samples), backgrounds, cfg.synth, seed, split, cfg.render_workers, runner)
             for split, (skins, samples) in plan.items()}
-    return sets, {i: s.family for i, s in library.skins.items()}
+    families = {i: s.family for i, s in (*library.skins.items(), *train_skins.items(), *held_out_styles.items())}
+    return sets, families
 
 
 def render_digest(renders: RenderSet) -> str:
@@ -121,12 +148,13 @@ def train(cfg: ParserTrainConfig, sets: Mapping[str, RenderSet], seed: int, out_
     renders = {split: render_digest(renders) for split, renders in sets.items()}
     resume, resumed_from = start_or_resume(checkpoint_dir, fingerprint({**record, "seed": seed, "renders": renders}),
                                            {"config": asdict(cfg), "seed": seed})
-    data = RenderDataModule(cfg, sets["train"], {split: sets[split] for split in SPLITS[1:]}, seed)
-    module = ParserModule(cfg, steps_per_epoch=max(1, sets["train"].pairs // cfg.batch_size), val_names=SPLITS[1:])
+    val_names = [split for split in SPLITS[1:] if split in sets]
+    data = RenderDataModule(cfg, sets["train"], {split: sets[split] for split in val_names}, seed)
+    module = ParserModule(cfg, steps_per_epoch=max(1, sets["train"].pairs // cfg.batch_size), val_names=val_names)
     logger = stage_logger()
     trainer = pl.Trainer(
         max_epochs=cfg.epochs, accelerator="cpu", devices=1, precision="32-true", deterministic=True,
-        callbacks=[last_checkpoint(checkpoint_dir, every_n_epochs=1)], logger=logger if logger else False,
+        callbacks=[last_checkpoint(checkpoint_dir, every_n_epochs=1), TrainingProgress("parser_train")], logger=logger if logger else False,
         log_every_n_steps=LOG_EVERY_N_STEPS, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, default_root_dir=out_dir,
     )
@@ -204,7 +232,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
         "resumed_from_step": resumed_from,
     }
     report = out_dir / "report"
-    for split in SPLITS[1:]:
+    for split in (s for s in SPLITS[1:] if s in sets):
         pred, conf, truth = predict_set(model, sets[split])
         observed = pair_observed(sets[split], np.arange(len(pred)))  # controls a skin does not draw are not scored
         metrics.update({f"{split}_{k}": round(v, 5) for k, v in score(pred, truth, observed).items()})
@@ -216,9 +244,44 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
         if split == "val_held_out":
             confusion_figure(pred, truth, report / "confusion.png", "held-out skins: per-button confusion (rows true, columns predicted)")
     loss_figure(losses, report / "loss.png")
+    write_parser_card(out_dir, cfg, seed, metrics, sets, families)
+    first_pair, _ = sets["val_held_out"].pair_batch(np.arange(1))
     return StageResult(
         params={"parser_train": asdict(cfg), "seed": seed},
         metrics=metrics,
-        artifacts={"parser": out_dir / WEIGHTS_FILE, "parser_config": out_dir / CONFIG_FILE, "parser_report": report},
+        # the parser itself (weights, config, card) is logged once, as the registered MLflow model
+        artifacts={"parser_report": report},
         curves={"train_loss": losses, **module.curves()},
+        models=[ModelExport(PARSER_MODEL, out_dir, {f: np.asarray(v) for f, v in first_pair._asdict().items()},
+                            score=(CHAMPION_METRIC, metrics[CHAMPION_METRIC]))],
+    )
+
+
+def write_parser_card(folder: Path, cfg: ParserTrainConfig, seed: int, metrics: Mapping[str, float],
+                      sets: Mapping[str, RenderSet], families: Mapping[str, str]) -> Path:
+    skins = {split: sorted(set(renders.skin_ids)) for split, renders in sets.items()}
+    digests = {split: render_digest(renders) for split, renders in sets.items()}
+    data = {
+        "digest": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16],
+        "render digests": ", ".join(f"{k} {v}" for k, v in digests.items()),
+        "training skins": [f"{s} ({families[s]})" for s in skins["train"]],
+        "held-out skins (never trained on)": [f"{s} ({families[s]})" for s in skins["val_held_out"]],
+        "backgrounds": f"frames of the simulator tasks {', '.join(cfg.background_tasks)}",
+        "ingested videos": "none: the parser learns from synthetic renders, so no video manifest licence applies",
+    }
+    return write_card(
+        folder, title="padflow overlay parser",
+        summary=("A SegFormer-based overlay parser trained by padflow's parser_train stage on synthetic renders of the skin "
+                 "library. Input: the previous and current rectified crops of a gamepad input overlay (and the stick "
+                 "patches); output: the pad's 17 buttons and 4 stick axes as unified actions, and a confidence. The extract "
+                 "stage runs it on every localized overlay."),
+        data=data, params={"parser_train": asdict(cfg), "seed": seed}, metrics=metrics,
+        intended_use=("Reading gamepad input overlays of gameplay videos into action tables (padflow's extract stage), "
+                      "for skins like those of the library; held-out-skin metrics measure designs it never saw."),
+        limitations=("Skins far from the library (other layouts, heavy stylization) read worse than the held-out metrics "
+                     "suggest; an overlay no skin explains is recorded unknown_skin by extract, not parsed."),
+        usage=("```python\nfrom models.overlay_parser import OverlayParser\nparser = OverlayParser.from_pretrained(\"this/folder\")"
+               "\n# or, registered in MLflow:\nimport mlflow\nmodel = mlflow.pyfunc.load_model(\"models:/padflow-overlay-parser@champion\")"
+               "\nout = model.predict({field: array for field in ParserBatch._fields})  # actions (N, 21), confidence (N,)\n```"),
+        tags=["overlay-parser", "gamepad"],
     )

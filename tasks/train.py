@@ -8,9 +8,13 @@ Outputs (out_dir):
     checkpoints/last.ckpt   Lightning checkpoint (EMA weights in state_dict); a rerun resumes from it
     checkpoints/run.json    fingerprint of the config the checkpoint belongs to
     policy/                 EMA weights: policy.safetensors + policy_config.json (models.policy.load_policy)
+                            + README.md, the model card (data digest and licences, params, metrics)
     loss_curve.png          training loss per step and validation loss per epoch
     split.json              which videos trained and which validated
     frame_cache/            preprocessed chunk-start frames, one .npy per video
+
+The stage shell logs policy/ as the MLflow model `padflow-policy` (a new version, once per weights;
+models/pyfunc.py) and the chunk index as the run's dataset (digest: padflow.tables.data_fingerprint).
 
 Resume needs out_dir kept between runs (checkpoints are not a DVC output): a rerun with the
 same config and data continues from last.ckpt (the global step continues); a changed config or
@@ -19,6 +23,7 @@ new data starts afresh.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, field
@@ -33,16 +38,19 @@ from pydantic import Field
 
 from models.policy import Augmentation, PolicyConfig, parameter_counts, policy_profile, save_policy
 from models.policy.data import ChunkDataModule, SplitBy
-from models.policy.processor import MaskPolicy
+from models.card import index_provenance, write_card
+from models.policy.processor import MaskPolicy, crop_mask_resize
 from models.policy.training import PolicyModule, resolve_precision
 from models.training import (
-    CHECKPOINT_DIR, LAST_CHECKPOINT, fingerprint, last_checkpoint, stage_logger, start_or_resume)
+    CHECKPOINT_DIR, LAST_CHECKPOINT, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume)
 from padflow.config import config, from_mapping
 from padflow.io import replaced_dir, save_figure, write_json
-from padflow.stages import StageResult
-from padflow.tables import data_fingerprint
+from padflow.stages import DatasetInput, ModelExport, StageResult
+from padflow.tables import data_fingerprint, read_chunk_index
+from padflow.video import read_frames_at
 
 POLICY_DIR = "policy"
+POLICY_MODEL = "padflow-policy"  # registered model name (models/pyfunc.py wraps it)
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed"]
 # Knobs that change neither the model nor its training trajectory: a rerun that only changes
 # these still resumes from last.ckpt.
@@ -156,7 +164,7 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
         max_steps=cfg.max_steps, max_epochs=-1, accelerator=cfg.accelerator, devices=cfg.devices,
         num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=resolve_precision(cfg),
         gradient_clip_val=cfg.grad_clip, deterministic=True if on_cpu else "warn",
-        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), checkpoint], logger=logger if logger else False,
+        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), checkpoint, TrainingProgress("train")], logger=logger if logger else False,
         check_val_every_n_epoch=cfg.val_every_n_epochs, log_every_n_steps=cfg.log_every_n_steps,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=out_dir,
     )
@@ -166,10 +174,6 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
     final = trainer.validate(module, datamodule=data, verbose=False, weights_only=True)[0]
     trainer.save_checkpoint(checkpoint_dir / LAST_CHECKPOINT, weights_only=False)
     policy_dir, curve = out_dir / POLICY_DIR, out_dir / "loss_curve.png"
-    if trainer.is_global_zero:
-        with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
-            save_policy(module.policy, new_policy)
-        loss_curve(module.train_losses, module.val_history, curve)
     counts = parameter_counts(module.policy)
     metrics = {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()}
     metrics.update({
@@ -181,7 +185,53 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
         "parameters": counts["total"],
         "final_train_loss": round(float(np.mean(module.train_losses[-10:])), 6) if module.train_losses else math.nan,
     })
-    return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve}
+    provenance = index_provenance(root / cfg.index, root)
+    if trainer.is_global_zero:
+        with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
+            save_policy(module.policy, new_policy)
+            write_policy_card(new_policy, cfg, seed, metrics, provenance)
+        loss_curve(module.train_losses, module.val_history, curve)
+    return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve,
+            "data": provenance}
+
+
+def write_policy_card(folder: Path, cfg: TrainConfig, seed: int, metrics: Mapping[str, float], data: Mapping[str, Any]) -> Path:
+    """README.md in the exported policy folder: what it is, its data (digest, licences), params, metrics, use."""
+    return write_card(
+        folder, title="padflow flow-matching policy",
+        summary=(f"A `{cfg.model}` flow-matching vision-action policy ({metrics.get('parameters', 0):,} parameters) trained by "
+                 "padflow's train stage on gameplay videos whose actions were read from their gamepad overlay. Input: one RGB "
+                 f"game frame (overlay {'blacked out' if cfg.mask_policy == 'black' else 'left visible'} in training); output: a "
+                 f"{cfg.policy_config().action_horizon}-step chunk of unified gamepad actions (17 buttons, 4 stick axes). "
+                 "These are the EMA weights; every metric below scores them."),
+        data=data, params={"train": asdict(cfg), "seed": seed}, metrics=metrics,
+        intended_use=("Research on vision-action agents for games: play padflow's simulator tasks (`padflow play TASK "
+                      "--player policy`), fine-tune, compare checkpoints. Not for games or uses the data's licences exclude."),
+        limitations=("Trained on the videos listed above only; completion rates in games are measured by the evaluate stage "
+                     "(data/evaluate/rates.md, and the `padflow.score.*` tags of its MLflow model version), not here."),
+        usage=("```python\nfrom models.policy import FlowMatchingPolicy\npolicy = FlowMatchingPolicy.from_pretrained(\"this/folder\")"
+               "\n# or, registered in MLflow:\nimport mlflow\nmodel = mlflow.pyfunc.load_model(\"models:/padflow-policy@champion\")"
+               "\nchunks = model.predict(frames_uint8_nhwc)  # (N, 16, 21)\n```"),
+        tags=["flow-matching", "vision-action", "gamepad"],
+    )
+
+
+def example_frame(index_path: Path, root: Path, cfg: TrainConfig) -> np.ndarray:
+    """The first chunk's start frame as the model sees it (game box cropped, overlay masked): the input example the
+    registered policy is logged with."""
+    first = read_chunk_index(index_path).iloc[0]
+    frame = read_frames_at(root / str(first["video_path"]), [int(first["start_frame"])])[int(first["start_frame"])]
+    boxes = [None if b is None else tuple(int(v) for v in b) for b in (first["game_box"], first["overlay_box"])]
+    return crop_mask_resize(frame, boxes[0], boxes[1], cfg.mask_policy, cfg.policy_config().image_size)
+
+
+def chunk_dataset(index_path: Path, digest: str) -> DatasetInput:
+    """The chunk index as an MLflow dataset (list columns as text: MLflow's schema has no fixed-size lists)."""
+    rows = read_chunk_index(index_path)
+    for column in ("overlay_box", "game_box", "observed"):
+        if column in rows:
+            rows[column] = rows[column].map(lambda v: json.dumps(np.asarray(v).tolist()))
+    return DatasetInput(name="chunk_index", source=index_path, digest=digest, context="training", rows=rows)
 
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
@@ -190,9 +240,13 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     seed = int(params.get("seed", 0))
     result = train(cfg, root, seed)
     out_dir = root / cfg.out_dir
+    index = root / cfg.index
     return StageResult(
         params={"train": asdict(cfg), "seed": seed},
         metrics=result["metrics"],
-        artifacts={"train/policy": result["policy_dir"], "train/plots": result["curve"], "train": out_dir / "split.json"},
+        # the policy folder itself is logged once, as the registered MLflow model
+        artifacts={"train/plots": result["curve"], "train": out_dir / "split.json"},
         curves=result["curves"],
+        models=[ModelExport(POLICY_MODEL, result["policy_dir"], example_frame(index, root, cfg))],
+        datasets=[chunk_dataset(index, result["data"]["digest"])],
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +48,28 @@ def copy_project(dest: Path, profile: str = "debug") -> Path:
     _git(dest, "add", "-A")
     _git(dest, "commit", "-q", "-m", "test project")
     return dest
+
+
+def kill_when_file_appears(script: str, cwd: Path, watched: Path, *args: str, timeout_s: float = 300) -> None:
+    """Run `python -c script` in `cwd` (PADFLOW_ROOT=cwd) and SIGKILL it as soon as `watched` exists, as a run killed
+    for memory or by a user would be; fails with the child's stderr if it ended before writing the file."""
+    child = subprocess.Popen([sys.executable, "-c", script, *args], cwd=cwd, env={**os.environ, "PADFLOW_ROOT": str(cwd)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not watched.is_file() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watched.is_file(), child.stderr.read().decode()[-2000:] if child.poll() is not None else f"no {watched.name}"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.fixture(scope="session")
+def kill_when():
+    """`kill_when(script, cwd, watched, *args)`: see `kill_when_file_appears`."""
+    return kill_when_file_appears
 
 
 def remux_faststart(source: Path, dest: Path) -> None:

@@ -116,8 +116,9 @@ def test_select_run_writes_run_yaml_and_leaves_params_alone(tmp_path: Path):
     (tmp_path / "profiles").mkdir()
     for name in ("default", "debug"):
         (tmp_path / "profiles" / f"{name}.yaml").write_text("ingest: {}\n")
-    assert select_run(tmp_path, profile="debug") == {"profile": "debug", "input": "data/raw"}
-    assert select_run(tmp_path, input="/videos/mine") == {"profile": "debug", "input": "/videos/mine"}
+    none = {"ingest": {}}  # every section listed, {}: no overrides
+    assert select_run(tmp_path, profile="debug") == {"profile": "debug", "input": "data/raw", "overrides": none}
+    assert select_run(tmp_path, input="/videos/mine") == {"profile": "debug", "input": "/videos/mine", "overrides": none}
     loaded = load_params(tmp_path)
     assert (loaded["profile"], loaded["input"]) == ("debug", "/videos/mine")
     assert (tmp_path / "params.yaml").read_text() == params
@@ -132,3 +133,43 @@ def test_project_profiles_load(tmp_path: Path):
         params = load_params(root, name)
         assert params["profile"] == name and "profiles" not in params
     assert load_params(root, "debug")["corpus"]["videos"] < load_params(root, "default")["corpus"]["videos"]
+
+
+def test_overrides_lie_over_the_profile_and_live_in_run_yaml_not_params_yaml(tmp_path: Path):
+    from padflow.config import format_overrides, parse_overrides, select_run
+
+    params = "# my comment\nseed: 0\ntrain: {lr: 0.001, steps: 10, model: {width: 8}}\ngate: {min: 0.1}\n"
+    (tmp_path / "params.yaml").write_text(params)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "default.yaml").write_text("train: {steps: 5}\ngate: {}\n")
+    overrides = parse_overrides(["train.lr=3e-4", "train.steps=7", "train.model.width=16", "gate.min=null"])
+    assert overrides == {"train": {"lr": 0.0003, "steps": 7, "model": {"width": 16}}, "gate": {"min": None}}
+    assert format_overrides(overrides) == "train.lr=0.0003 train.steps=7 train.model.width=16 gate.min=None"
+    assert load_params(tmp_path, overrides=overrides)["train"] == {"lr": 0.0003, "steps": 7, "model": {"width": 16}}
+
+    select_run(tmp_path, overrides={"train": {"steps": 7}})
+    assert load_params(tmp_path)["train"] == {"lr": 0.001, "steps": 7, "model": {"width": 8}}  # over the profile's 5
+    assert "overrides:\n  train:\n    steps: 7\n  gate: {}\n" in (tmp_path / "run.yaml").read_text()
+    select_run(tmp_path, overrides={})
+    assert load_params(tmp_path)["train"]["steps"] == 5
+    assert (tmp_path / "params.yaml").read_text() == params
+
+
+@pytest.mark.parametrize("pairs, message", [
+    (["train.lr"], "expected SECTION.KEY=VALUE"),
+    (["lr=3"], "expected SECTION.KEY=VALUE"),
+    (["train.lr=[1"], "not valid YAML"),
+])
+def test_a_malformed_set_names_the_pair(pairs, message):
+    from padflow.config import parse_overrides
+
+    with pytest.raises(ValueError, match=message):
+        parse_overrides(pairs)
+
+
+def test_an_override_of_no_section_is_an_error_naming_it(tmp_path: Path):
+    (tmp_path / "params.yaml").write_text("seed: 0\ntrain: {lr: 0.001}\n")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "default.yaml").write_text("train: {}\n")
+    with pytest.raises(ValueError, match="--set: overrides: trian is not a section of params.yaml; sections: train"):
+        load_params(tmp_path, overrides={"trian": {"lr": 1}})

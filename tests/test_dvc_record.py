@@ -191,6 +191,8 @@ def test_params_mark_exactly_the_stages_that_read_them(recorded: Path):
         ("profiles/default.yaml", setp("corpus", "videos", value=5), {"corpus"}),
         ("run.yaml", setp("profile", value="debug"), stages),
         ("run.yaml", setp("input", value="data/corpus_truth"), {"ingest"}),
+        ("run.yaml", setp("overrides", "train", "lr", value=0.001), {"train"}),  # padflow run --set train.lr=0.001
+        ("run.yaml", setp("overrides", "extract", "localize", value={"frames": 8}), {"extract", "gate"}),
     ]
     wrong = {}
     for rel, edit, expected in cases:
@@ -198,6 +200,29 @@ def test_params_mark_exactly_the_stages_that_read_them(recorded: Path):
         if got != expected:
             wrong[f"{rel} #{len(wrong)}"] = {"marked": sorted(got), "expected": sorted(expected)}
     assert not wrong, json.dumps(wrong, indent=1)
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_set_param_and_padflow_run_set_reach_the_stages_without_touching_params_yaml(recorded: Path):
+    from dvc.utils.hydra import apply_overrides
+
+    from padflow.config import load_params, parse_overrides, select_run
+
+    run_yaml, params_yaml = (recorded / "run.yaml").read_text(), (recorded / "params.yaml").read_text()
+    try:
+        # What `dvc exp run -S 'run.yaml:++overrides.train.lr=0.0042'` does to the file before it runs the
+        # stages (dvc/repo/experiments/queue/base.py: _update_params → apply_overrides).
+        apply_overrides(recorded / "run.yaml", ["++overrides.train.lr=0.0042"])
+        assert load_params(recorded)["train"]["lr"] == 0.0042
+        assert _changed(recorded) == {"train"}
+        # `padflow run --set extract.localize.frames=8`: replaces the earlier overrides
+        select_run(recorded, overrides=parse_overrides(["extract.localize.frames=8"]))
+        params = load_params(recorded)
+        assert params["extract"]["localize"]["frames"] == 8 and params["train"]["lr"] != 0.0042
+        assert _changed(recorded) == {"extract", "gate"}
+    finally:
+        (recorded / "run.yaml").write_text(run_yaml)
+    assert (recorded / "params.yaml").read_text() == params_yaml
 
 
 @pytest.mark.slow

@@ -123,3 +123,25 @@ def test_dask_runs_on_a_local_cluster_and_on_an_existing_one_with_the_same_resul
     assert len(setups) == len(set(setups)), "each worker set itself up once per fan-out"
     with pytest.raises(ValueError, match="item -2 is negative"):
         fan_out(fn, items, name="square", runner=TaskRunnerConfig("dask"), workers=1)
+
+
+@pytest.mark.slow
+def test_a_tls_scheduler_takes_the_client_certificate_from_dask_config_and_names_it_when_missing():
+    import dask
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    security = Security.temporary()  # a throwaway CA and certificates, as the docs/operations.md recipe makes with openssl
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://", security=security,
+                      host="127.0.0.1", dashboard_address=None) as cluster:
+        runner = TaskRunnerConfig("dask", address=cluster.scheduler_address)
+        assert runner.address.startswith("tls://127.0.0.1:")
+        client_config = {"distributed.comm.tls.ca-file": security.tls_ca_file,
+                         "distributed.comm.tls.client.cert": security.tls_client_cert,
+                         "distributed.comm.tls.client.key": security.tls_client_key}
+        with dask.config.set(client_config):
+            assert fan_out(abs, [-1, -2], name="tls", runner=runner, workers=1) == [1, 2]
+        unset = dict.fromkeys(client_config)
+        with dask.config.set(unset), pytest.raises(ValueError, match=r"tls://.*needs Dask's distributed.comm.tls.ca-file "
+                                                                      r"and distributed.comm.tls.client.cert"):
+            fan_out(abs, [-1], name="tls", runner=runner, workers=1)

@@ -112,3 +112,16 @@ def test_chunk_index_carries_each_chunks_mask_and_an_old_index_observes_everythi
     assert mask.shape == (2, 21) and mask[0].all() and mask[1].sum() == 20 and not mask[1, ACTION_INDEX["GUIDE"]]
     pd.DataFrame(chunk_rows(1)).to_parquet(tmp_path / "old.parquet")  # written before the column existed
     assert chunk_observed(read_chunk_index(tmp_path / "old.parquet")).all()
+
+
+def test_a_table_is_read_at_another_rate_by_the_row_nearest_each_step():
+    from padflow.tables import rows_at_rate
+
+    at60 = np.arange(121) / 60  # a 60 fps table: the 30 fps video's frame k is source frame 2k
+    assert rows_at_rate(at60, 30).tolist() == list(range(0, 121, 2))
+    assert rows_at_rate(np.arange(36) / 30, 30).tolist() == list(range(36))
+    at24 = rows_at_rate(np.arange(48) / 24, 30)  # 2 s: 60 steps, a row repeated now and then, none skipped
+    assert len(at24) == 60 and set(at24.tolist()) == set(range(48)) and (np.diff(at24) >= 0).all()
+    ntsc = 30000 / 1001  # four hours of steps at the chunk index's float32 copy of the rate still land on their rows
+    hours = np.arange(4 * 3600 * 30) / ntsc
+    assert (rows_at_rate(hours, np.float32(ntsc)) == np.arange(len(hours))).all()

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from models.idm.processor import decode_video, to_windows, window_indices
-from padflow.tables import chunk_observed, read_action_table, read_chunk_index, table_observed, table_to_actions
+from padflow.tables import chunk_observed, read_action_table, read_chunk_index, table_observed, video_rate_actions
 
 
 @dataclass
@@ -47,7 +47,7 @@ def load_labelled_videos(index_path: Path, root: Path, image_size: int, window: 
     for (video_id, table_path), rows in index.groupby(["video_id", "table_path"], sort=True):
         first = rows.iloc[0]
         table = read_action_table(root / table_path)
-        actions = table_to_actions(table)
+        actions = video_rate_actions(table, first.get("fps"))  # a 60 fps table steps at its 30 fps video's frames
         frames = decode_video(root / first["video_path"], list(first["game_box"]), list(first["overlay_box"]), image_size)
         if abs(len(actions) - len(frames)) > 2:
             skipped.append(f"{table_path}: {len(actions)} rows for {len(frames)} video frames (a span, not a whole video)")

@@ -25,7 +25,7 @@ from models.idm.modeling import InverseDynamicsModel
 from models.idm.processor import decode_video, label_video
 from models.idm.scoring import ActionScore
 from padflow.ingest.report import accepted_videos, read_report
-from padflow.tables import read_action_table, read_chunk_index, table_observed, table_to_actions
+from padflow.tables import read_action_table, read_chunk_index, table_observed, table_to_actions, video_rate_actions
 
 
 def corpus_truth(truth_dir: Path, ingest_dir: Path) -> dict[str, tuple[str, np.ndarray]]:
@@ -79,7 +79,7 @@ def score_heldout_overlay(model: InverseDynamicsModel, root: Path, index_path: P
         pred, _ = label_video(model, frames)
         table = read_action_table(root / first["table_path"])
         game = str(first["game"])
-        vs_overlay.append((game, pred, table_to_actions(table), table_observed(table)))
+        vs_overlay.append((game, pred, video_rate_actions(table, first.get("fps")), table_observed(table)))
         if video_id in truth:
             vs_truth.append((game, pred, truth[video_id][1], None))
     return {"vs_truth": _by_game(vs_truth), "vs_overlay_labels": _by_game(vs_overlay)}

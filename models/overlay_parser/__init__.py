@@ -20,6 +20,7 @@ from models.overlay_parser.modeling import (
     load_parser,
     parser_loss,
     save_parser,
+    with_rest_comparison,
 )
 from models.overlay_parser.processor import (
     PRESS_THRESHOLD,
@@ -35,5 +36,5 @@ from models.overlay_parser.processor import (
 __all__ = [
     "CONFIG_FILE", "DECODE_STRIDE", "PARSER_FORMAT", "PRESS_THRESHOLD", "SAVED_PARSER", "STICK_SLICES", "WEIGHTS_FILE",
     "OverlayParser", "ParserConfig", "ParserReading", "as_tensors", "box_masks", "decode_outputs", "decode_sticks",
-    "load_parser", "parser_loss", "save_parser", "stick_grid_position", "stick_targets",
+    "load_parser", "parser_loss", "save_parser", "stick_grid_position", "stick_targets", "with_rest_comparison",
 ]

@@ -11,6 +11,7 @@ from transformers import SegformerConfig
 from padflow.config import config
 from padflow.overlay.crops import INPUT_CHANNELS
 
+DIFFERENCE_CHANNELS = 3  # RGB of (frame - rest) when compare_rest
 DECODE_STRIDE = 4  # px of input per cell of the fused map (SegFormer's decoder stride)
 PER_BLOCK = ("hidden_sizes", "depths", "num_attention_heads", "sr_ratios", "patch_sizes", "strides")
 
@@ -32,6 +33,10 @@ class ParserConfig:
     head_size: Annotated[int, Field(ge=1, description="channels of the fused stride-4 map the heads read")] = 32
     grid: Annotated[int, Field(ge=3, description="stick positions per axis, odd so there is a centre cell (NitroGen's 11 x 11)")] = 11
     dropout: Annotated[float, Field(ge=0, lt=1, description="dropout before the output layers")] = 0.1
+    compare_rest: Annotated[bool, Field(description=(
+        "compare against the rest look explicitly: (frame - rest) as 3 more encoder input channels, each button box's change "
+        "from rest and from the previous frame as head features, and the rest cap's template match at every stick grid "
+        "position (the cap's displacement); false = the stacked-channels parser of format 2 (older checkpoints load as that)"))] = False
     pretrained: Annotated[str | None, Field(description="folder with SegFormer weights saved by save_pretrained; null = random init")] = None
 
     def __post_init__(self) -> None:
@@ -58,9 +63,14 @@ class ParserConfig:
         """(h, 2w) of one frames input."""
         return self.crop_size[1], 2 * self.crop_size[0]
 
-    def segformer_config(self, num_channels: int = INPUT_CHANNELS) -> SegformerConfig:
+    @property
+    def encoder_channels(self) -> int:
+        """Channels the encoder reads: frames + rest RGB, and (compare_rest) frame - rest RGB."""
+        return INPUT_CHANNELS + (DIFFERENCE_CHANNELS if self.compare_rest else 0)
+
+    def segformer_config(self, num_channels: int | None = None) -> SegformerConfig:
         return SegformerConfig(
-            num_channels=num_channels,
+            num_channels=self.encoder_channels if num_channels is None else num_channels,
             num_encoder_blocks=self.num_encoder_blocks,
             hidden_sizes=list(self.hidden_sizes),
             depths=list(self.depths),

@@ -30,9 +30,9 @@ import torch
 
 from models.policy.configuration import PolicyConfig
 from models.policy.processor import crop_mask_resize
-from padflow.actions import ACTION_DIM, AXIS_SLICE
+from padflow.actions import AXIS_SLICE
 from padflow.io import atomic_path
-from padflow.tables import chunk_observed, read_action_table, read_chunk_index, table_to_actions
+from padflow.tables import chunk_actions, chunk_observed, read_chunk_index
 from padflow.video import read_frames_at
 
 SplitBy = Literal["video", "game"]  # the unit that never straddles train and validation
@@ -117,32 +117,6 @@ def game_mean_stick_mse(actions: np.ndarray, games: np.ndarray, is_val: np.ndarr
         guess[games[is_val] == game] = observed_mean(sticks[trained], seen[trained]) if trained.any() else overall
     cells = np.broadcast_to(seen[is_val][:, None, :], guess.shape)
     return float(((guess - sticks[is_val]) ** 2)[cells].mean()) if cells.any() else float("nan")
-
-
-def table_frame_offset(table_path: Path) -> int:
-    """Video frame of the table's row 0: `frame_offset` of the record beside the table (imported labels), else 0."""
-    record = table_path.with_suffix(".json")
-    if record.is_file():
-        return int(json.loads(record.read_text()).get("frame_offset", 0) or 0)
-    return 0
-
-
-def chunk_actions(index: Any, root: Path, horizon: int) -> np.ndarray:
-    """(N, horizon, 21) float32 action chunks for every row of the index."""
-    out = np.zeros((len(index), horizon, ACTION_DIM), np.float32)
-    tables: dict[str, tuple[np.ndarray, int]] = {}
-    for i, row in enumerate(index.itertuples()):
-        if int(row.frames) != horizon:
-            raise ValueError(f"chunk {i} of {row.table_path} has {row.frames} frames; the policy predicts {horizon}")
-        if row.table_path not in tables:
-            path = root / row.table_path
-            tables[row.table_path] = (table_to_actions(read_action_table(path)), table_frame_offset(path))
-        actions, offset = tables[row.table_path]
-        start = int(row.start_frame) - offset
-        if start < 0 or start + horizon > len(actions):
-            raise ValueError(f"{row.table_path}: chunk at frame {row.start_frame} runs outside the table ({len(actions)} rows)")
-        out[i] = actions[start : start + horizon]
-    return out
 
 
 def _cache_key(video: Path, frames: list[int], game_box: tuple, overlay_box: tuple, mask_policy: str, size: int) -> str:

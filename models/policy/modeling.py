@@ -244,6 +244,15 @@ class FlowMatchingPolicy(nn.Module):
         self.out_projection = nn.Linear(wd, wd) if relu else nn.Identity()
         self.action_decoder = mlp(wd, wd, cfg.action_dim, nn.ReLU() if relu else None)
 
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> FlowMatchingPolicy:
+        """The policy saved in `folder` (the train stage's export, `save_pretrained`), offline: `load_policy`."""
+        return load_policy(folder, device)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Weights + config into `folder`: `save_policy` (the train stage adds its model card, README.md)."""
+        return save_policy(self, folder)
+
     def encode_image(self, frames: torch.Tensor) -> ImageContext:
         """frames (B, 3, S, S) → image tokens, mixer, and the K/V of every cross-attention block."""
         s = self.cfg.image_size

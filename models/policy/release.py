@@ -45,11 +45,12 @@ from typing import Any
 
 import torch
 
+from models.card import write_card
 from models.policy.configuration import PolicyConfig
 from models.policy.modeling import TIME_BUCKETS, FlowMatchingPolicy, save_policy
 from models.policy.safe_pickle import read_checkpoint
 from padflow.actions import NITROGEN_RELEASE_DIM
-from padflow.io import write_json
+from padflow.io import file_sha256, write_json
 
 RELEASE_FORMAT = "nitrogen-release/ng.pt"
 IMPORT_RECORD = "release_import.json"
@@ -246,4 +247,17 @@ def import_release(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:
         "ckpt_config": _json_safe(payload["ckpt_config"]),
     }
     write_json(Path(out) / IMPORT_RECORD, record)
+    write_card(
+        Path(out), title="NitroGen release policy, converted by padflow",
+        summary=(f"The released NitroGen checkpoint `{checkpoint.name}` read without executing its pickle and mapped onto "
+                 f"padflow's policy ({record['parameters']:,} parameters; release tensors dropped: {len(dropped)})."),
+        data={"digest": file_sha256(checkpoint), "source": str(checkpoint),
+              "training data": "NitroGen's own (40,000 h of overlay videos); see the release's model card",
+              "licence": "the NitroGen release's licence applies to these weights"},
+        params={"release": settings}, metrics={},
+        intended_use="Evaluating and fine-tuning the released model in padflow (`padflow evaluate --checkpoint`).",
+        limitations="Weights as released; padflow's evaluate stage measures its completion rates in padflow's simulator.",
+        usage='```python\nfrom models.policy import FlowMatchingPolicy\npolicy = FlowMatchingPolicy.from_pretrained("this/folder")\n```',
+        tags=["nitrogen", "flow-matching"],
+    )
     return record

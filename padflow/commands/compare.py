@@ -1,7 +1,8 @@
 """`padflow compare [--last N] [--json]`: the key metrics of the last pipeline runs, side by side.
 
 The terminal version of MLflow's compare view: one column per pipeline run (newest first), one
-row per key metric, read from the metrics the flow logs on each parent run as `<stage>.<metric>`.
+row per key metric, read from the metrics the flow logs on each parent run as `<stage>/<metric>`
+(tracking.log_pipeline_metrics; runs logged before that used dots, read the same way).
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from padflow.config import project_root
 
 # (row label, metric key or glob on the parent run). Globs expand to one row per match.
 KEY_METRICS: tuple[tuple[str, str], ...] = (
-    ("corpus minutes", "corpus.minutes"),
-    ("ingest accepted", "ingest.accepted"),
-    ("extraction button accuracy", "extract.button_accuracy"),
-    ("extraction stick R²", "extract.stick_r2"),
-    ("localization rate", "extract.localization_rate"),
-    ("gate % kept", "gate.pct_kept"),
-    ("gate hours kept", "gate.hours_kept"),
-    ("train val loss", "train.val_loss"),
-    ("train val button F1", "train.val_button_f1"),
-    ("policy completion", "evaluate.policy.overall"),
-    ("policy completion by category", "evaluate.policy.category.*"),
-    ("random completion by category", "evaluate.random.category.*"),
+    ("corpus minutes", "corpus/minutes"),
+    ("ingest accepted", "ingest/accepted"),
+    ("extraction button accuracy", "extract/button_accuracy"),
+    ("extraction stick R²", "extract/stick_r2"),
+    ("localization rate", "extract/localization_rate"),
+    ("gate % kept", "gate/pct_kept"),
+    ("gate hours kept", "gate/hours_kept"),
+    ("train val loss", "train/val_loss"),
+    ("train val button F1", "train/val_button_f1"),
+    ("policy completion", "evaluate/policy/overall"),
+    ("policy completion by category", "evaluate/policy/category/*"),
+    ("random completion by category", "evaluate/random/category/*"),
 )
 
 
@@ -52,9 +53,14 @@ def pipeline_runs(last: int) -> list:
     )
 
 
+def run_metrics(run) -> dict[str, float]:
+    """A parent run's metrics by `<stage>/<metric>` name, also for a run that logged them as `<stage>.<metric>`."""
+    return {key.replace(".", "/"): value for key, value in run.data.metrics.items()}
+
+
 def metric_rows(runs: list) -> list[tuple[str, str]]:
     """(label, key) rows present in at least one run, globs expanded, in KEY_METRICS order."""
-    keys = set().union(*(r.data.metrics for r in runs)) if runs else set()
+    keys = set().union(*(run_metrics(r) for r in runs)) if runs else set()
     rows = []
     for label, pattern in KEY_METRICS:
         matches = sorted(k for k in keys if fnmatch.fnmatchcase(k, pattern))
@@ -75,7 +81,7 @@ def run(args) -> int:
             "start_time": r.info.start_time,
             "status": r.info.status,
             "params": dict(r.data.params),
-            "metrics": {key: r.data.metrics.get(key) for _, key in rows},
+            "metrics": {key: run_metrics(r).get(key) for _, key in rows},
         }
         for r in runs
     ]

@@ -1,4 +1,4 @@
-"""`padflow evaluate [--checkpoint C] [--tasks ...] [--episodes N] [--json]`: completion rates of a policy."""
+"""`padflow evaluate [--checkpoint C] [--tasks ...] [--held-out ...] [--baselines ...] [--episodes N] [--json]`: completion rates of a policy."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ DEFAULT_OUT = "outputs/evaluate"  # not data/evaluate: that folder belongs to th
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
-        help="roll a policy out in the task suite next to the random, no-op and scripted baselines",
+        help="roll a policy out in the task suite next to the prior, scripted, random and no-op baselines",
         description="Settings come from params.yaml's `evaluate` section (active profile); flags override them.",
     )
     p.add_argument("--checkpoint", type=Path, help="policy folder (default: the train stage's export, data/train/policy)")
-    p.add_argument("--tasks", nargs="+", metavar="ID", help="task ids (default: the config's, else the whole suite)")
+    p.add_argument("--tasks", nargs="+", metavar="ID", help="trained task ids (default: the config's, else the whole suite)")
+    p.add_argument("--held-out", nargs="*", metavar="ID",
+                   help="held-out task ids, reported apart (default: the config's; none when --tasks is given)")
+    p.add_argument("--baselines", nargs="*", metavar="KIND", help="baseline players (default: the config's)")
     p.add_argument("--episodes", type=int, metavar="N", help="seeded episodes per task and player")
     p.add_argument("--workers", type=int, metavar="N", help="jobs in parallel on orchestration.task_runner")
     p.add_argument("--videos", type=int, metavar="N", help="rollout videos per task")
@@ -39,6 +42,9 @@ def run(args) -> int:
     overrides = {
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint.resolve()),
         "tasks": None if args.tasks is None else tuple(args.tasks),
+        # tasks picked by hand are the whole selection unless held-out ones are named too
+        "held_out_tasks": tuple(args.held_out) if args.held_out is not None else (() if args.tasks is not None else None),
+        "baselines": None if args.baselines is None else tuple(args.baselines),
         "episodes": args.episodes,
         "workers": args.workers,
         "videos_per_task": args.videos,

@@ -38,6 +38,7 @@ import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging
 from pydantic import Field
 
+from models.card import index_provenance
 from models.policy import load_policy, save_policy
 from models.policy.data import ChunkDataModule
 from models.policy.training import PolicyModule, resolve_precision
@@ -49,7 +50,7 @@ from padflow.players.policy import POLICY
 from padflow.sim.registry import all_tasks, get_task
 from padflow.tables import read_chunk_index
 from tasks.evaluate import EvaluateConfig, evaluate
-from tasks.train import POLICY_DIR, TrainConfig
+from tasks.train import POLICY_DIR, TrainConfig, write_policy_card
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,8 @@ def fit(cfg: TrainConfig, root: Path, seed: int, init: Path | None = None) -> di
     trainer.fit(module, datamodule=data)
     final = trainer.validate(module, datamodule=data, verbose=False)[0]
     policy_dir = save_policy(module.policy, root / cfg.out_dir / POLICY_DIR)
+    write_policy_card(policy_dir, cfg, seed, {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()},
+                      index_provenance(root / cfg.index, root))
     return {
         "policy_dir": policy_dir,
         "train_losses": list(module.train_losses),
@@ -213,7 +216,7 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
         return fit(run_cfg, root, seed, init)
 
     def rollout(name: str, policy_dir: Path) -> dict[str, float | None]:
-        eval_cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=tuple(task_ids), episodes=cfg.episodes, baselines=(),
+        eval_cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=tuple(task_ids), held_out_tasks=(), episodes=cfg.episodes, baselines=(),
                                   euler_steps_compare=(), workers=cfg.workers, videos_per_task=0,
                                   out_dir=str(out / "eval" / name))
         return _rates(evaluate(eval_cfg, root, seed, runner=runner)["summary"])

@@ -1,10 +1,17 @@
-"""Ingest: turn a folder or manifest of videos into normalized 30 fps H.264 videos and a report.
+"""Ingest: turn a folder or manifest of videos into normalized 30 fps H.264 videos, native-rate renditions, and a report.
 
 Every input file is probed with PyAV, hashed (sha256 of its bytes), deduplicated by that hash,
 fully decoded (a file that does not decode to the end is rejected, never half-used), resampled
 to a constant frame rate by its timestamps, scaled to fit the configured bounds and re-encoded.
 A video that is already H.264 yuv420p at exactly the target rate and within bounds is stream-
 copied instead (it is still decoded to the end to validate it).
+
+Two rates (docs/overlay.md, "Frame rates"): the normalized video runs at `fps` (30), the rate the
+gate, training and every reader of video frames step at. Labels are read at the source's own
+rate: a source whose rate, capped at `native_max_fps` (60), differs from `fps` also gets a
+native-rate rendition (same size, same normalization, at its own constant rate: a 60 fps source
+keeps all its frames), which extraction reads; for a source at `fps` the normalized video is that
+rendition. The report row says which (`output_native`, `fps_native`, `frames_native`).
 
 Modules: `manifest` (what to ingest), `forensics` (why a file is no usable video), `normalize`
 (one input → one output or a rejection; the FFmpeg work is padflow.video.transcode), `cache`
@@ -36,15 +43,20 @@ min_width x min_height are rejected as `too_small` before decoding.
 Output (OUT):
     videos/<video_id>.mp4    normalized video, video_id = the first 16 hex digits of the input's
                              sha256 (stable across runs, renames and machines); no audio
+    videos/<video_id>.native.mp4   the native-rate rendition, for a source at another rate than `fps`
     videos/<video_id>.json   the video's record: original path, sha256, source, licence, url, ...
     ingest_report.json       one row per input file (IngestRow), the config and run totals
     ingest_metrics.json      flat summary numbers (a DVC metrics file)
 
 Incremental: a re-run decodes only inputs whose sha256 it has not recorded under the same
 normalization settings (same config and PyAV/FFmpeg versions); a recorded output is reused when
-its bytes still match the recorded sha256_out. Outputs of videos that left the input are deleted,
-but only files this stage recorded in its previous report and whose bytes are unchanged. Input
-files are only ever opened for reading.
+its bytes (both renditions') still match the recorded hashes. Outputs of videos that left the
+input are deleted, but only files this stage recorded in its previous report and whose bytes are
+unchanged. Input files are only ever opened for reading.
+
+Replaced only on success: a run works in a folder beside OUT that starts as a hard-linked copy of
+OUT (so reuse costs no copying) and takes OUT's place in one atomic swap when the run succeeded
+(padflow.io.replaced_dir); a run that fails or is interrupted leaves OUT as it was.
 
 Encoding is reproducible: the same input and settings give byte-identical output on the same
 PyAV/FFmpeg build, because x264 is run with a fixed thread count (x264 output depends on the

@@ -13,7 +13,7 @@ from padflow.video.transcode import library_versions
 
 # Bump when a change in padflow.ingest / padflow.video.transcode changes output bytes, so recorded
 # outputs are not reused.
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2  # 2: native-rate renditions
 ScaleFilter = Literal["area", "bilinear", "bicubic", "lanczos", "fast_bilinear", "point"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 SCALE_FILTERS: tuple[str, ...] = get_args(ScaleFilter)
@@ -24,7 +24,12 @@ DEFAULT_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".flv", "
 @config
 class IngestConfig:
     fps: Annotated[float, Field(ge=1.0, le=240.0, description=(
-        "output frame rate, frames/s: constant; inputs are resampled to it by their timestamps"))] = 30.0
+        "output frame rate, frames/s: constant; inputs are resampled to it by their timestamps. The gate, "
+        "training and every reader of the normalized video step at this rate"))] = 30.0
+    native_max_fps: Annotated[float, Field(ge=1.0, le=240.0, description=(
+        "labels are read at the source's own frame rate up to this, frames/s: a video whose rate (capped "
+        "here) differs from `fps` gets a second, native-rate rendition that extraction reads, so a 60 fps "
+        "source keeps a label for every frame (NitroGen's released labels are 60 fps)"))] = 60.0
     max_width: Annotated[int, Field(ge=16, multiple_of=2, description=(
         "output width bound, pixels (even): larger videos are scaled down, aspect ratio kept"))] = 1280
     max_height: Annotated[int, Field(ge=16, multiple_of=2, description=(
@@ -82,6 +87,13 @@ class IngestConfig:
     def rate(self) -> Fraction:
         """The output frame rate as an exact fraction (29.97 → 30000/1001)."""
         return Fraction(self.fps).limit_denominator(1001)
+
+    def native_rate(self, source_fps: float | None) -> Fraction:
+        """The rate labels are read at for a source declaring `source_fps`: its own, capped at
+        native_max_fps; `rate` when the container declares none (there is no source rate to keep)."""
+        if not source_fps:
+            return self.rate
+        return min(Fraction(source_fps).limit_denominator(1001), Fraction(self.native_max_fps).limit_denominator(1001))
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything that decides an output's bytes or acceptance; a change re-normalizes all."""

@@ -27,6 +27,7 @@ TARGET_CODEC = "h264"
 # Demuxers whose H.264 packets (length-prefixed, with avcC extradata and timestamps on every
 # packet) go into MP4 unchanged; other containers are re-encoded.
 COPYABLE_FORMATS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2"})
+NATIVE_SUFFIX = ".native.mp4"  # videos/<video_id>.native.mp4: the native-rate rendition, when there is one
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,22 @@ def video_id_for(sha256: str) -> str:
     return sha256[:VIDEO_ID_HEX_DIGITS]
 
 
-def transcode_settings(cfg: IngestConfig) -> TranscodeSettings:
+def native_output(output: Path) -> Path:
+    """Where the native-rate rendition of the normalized video `output` goes: videos/<video_id>.native.mp4."""
+    return output.with_name(f"{output.stem}{NATIVE_SUFFIX}")
+
+
+def transcode_settings(cfg: IngestConfig, rate: Fraction | None = None) -> TranscodeSettings:
+    """The transcoder's settings for an output at `rate` (default: the normalized rate, cfg.rate)."""
+    rate = cfg.rate if rate is None else rate
     return TranscodeSettings(
-        rate=cfg.rate,
+        rate=rate,
         max_duration_s=cfg.max_duration_s,
         decode_threads=cfg.decode_threads,
         crf=cfg.crf,
         preset=cfg.preset,
         encoder_threads=cfg.encoder_threads,
-        gop_size=max(1, round(cfg.keyframe_interval_s * cfg.fps)),
+        gop_size=max(1, round(cfg.keyframe_interval_s * float(rate))),
         scale_filter=cfg.scale_filter,
     )
 
@@ -97,27 +105,28 @@ def check_decoded(stats: DecodeStats, probe: VideoProbe, cfg: IngestConfig) -> N
         raise Rejected("too_short", f"{decoded_s:.2f} s is shorter than min_duration_s={cfg.min_duration_s:g} s")
 
 
-def copyable(probe: VideoProbe, cfg: IngestConfig) -> bool:
-    """Worth trying to stream-copy: the container says it is already what normalization makes."""
+def copyable(probe: VideoProbe, cfg: IngestConfig, rate: Fraction | None = None) -> bool:
+    """Worth trying to stream-copy: the container says it is already what normalization makes (at `rate`, default cfg.rate)."""
+    rate = cfg.rate if rate is None else rate
     return (
         cfg.stream_copy
         and probe.codec == TARGET_CODEC
         and probe.pix_fmt == TARGET_PIX_FMT
         and any(name in COPYABLE_FORMATS for name in probe.format_name.split(","))
         and probe.fps is not None
-        and Fraction(probe.fps).limit_denominator(1001) == cfg.rate
+        and Fraction(probe.fps).limit_denominator(1001) == rate
         and (probe.width, probe.height) == output_size(probe.width, probe.height, cfg.max_width, cfg.max_height)
     )
 
 
-def normalize(path: Path, output: Path, probe: VideoProbe, cfg: IngestConfig) -> Normalized:
-    """Write the normalized video to `output` (atomically); Rejected if the input is unusable."""
-    settings = transcode_settings(cfg)
+def normalize(path: Path, output: Path, probe: VideoProbe, cfg: IngestConfig, rate: Fraction | None = None) -> Normalized:
+    """Write the video at `rate` (default: the normalized rate) to `output` (atomically); Rejected if the input is unusable."""
+    settings = transcode_settings(cfg, rate)
 
     def check(stats: DecodeStats) -> None:
         check_decoded(stats, probe, cfg)
 
-    if copyable(probe, cfg):
+    if copyable(probe, cfg, settings.rate):
         try:
             frames, stats = stream_copy(path, output, probe, settings, check)
             return Normalized("stream_copy", (probe.width, probe.height), frames, stats)
@@ -155,8 +164,18 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
     if probe.duration_s is not None and probe.duration_s < cfg.min_duration_s:
         detail = f"declares {probe.duration_s:.2f} s, less than min_duration_s={cfg.min_duration_s:g} s"
         return IngestRow(status="rejected", reason="too_short", detail=detail, **base)
+    native_rate = cfg.native_rate(probe.fps)
+    native_path = job.output if native_rate == cfg.rate else native_output(job.output)
+    native: Normalized | None = None
     try:
         result = normalize(job.path, job.output, probe, cfg)
+        if native_path != job.output:
+            # Labels at the source rate: extraction reads this rendition (same size, the source's frames).
+            try:
+                native = normalize(job.path, native_path, probe, cfg, native_rate)
+            except BaseException:
+                job.output.unlink(missing_ok=True)  # both renditions or neither: no half-ingested video
+                raise
     except Rejected as rejected:
         reason, detail = rejected.rejection.reason, rejected.rejection.detail
         if reason == "corrupt" and probe.format_name.startswith("mov,mp4"):
@@ -180,6 +199,9 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
         notes.append(f"{stats.errors} undecodable packet(s) skipped")
     if stats.dropped_bad_pts:
         notes.append(f"{stats.dropped_bad_pts} frame(s) with non-increasing timestamps dropped")
+    if native is not None:
+        notes.append(f"native rendition: {native.method.replace('_', '-')} @ {float(native_rate):g} fps, {native.frames_out} frames")
+    sha256_out = file_sha256(job.output)
     return IngestRow(
         status="accepted",
         reason=None,
@@ -191,6 +213,10 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
         size_out=result.size_out,
         frames_out=result.frames_out,
         bytes_out=job.output.stat().st_size,
-        sha256_out=file_sha256(job.output),
+        sha256_out=sha256_out,
+        output_native=f"{VIDEOS_DIR}/{native_path.name}",
+        fps_native=float(native_rate),
+        frames_native=result.frames_out if native is None else native.frames_out,
+        sha256_native=sha256_out if native is None else file_sha256(native_path),
         **base,
     )

@@ -10,13 +10,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from padflow.fanout import TaskRunnerConfig, fan_out
-from padflow.ingest.cache import previous_report, remove_stale, reusable, write_record
+from padflow.ingest.cache import link_tree, previous_report, remove_stale, reusable, write_record
 from padflow.ingest.config import IngestConfig
 from padflow.ingest.forensics import Rejection
 from padflow.ingest.manifest import Candidate, VideoMeta, check_readable, list_inputs
 from padflow.ingest.normalize import IngestJob, ingest_one, video_id_for
 from padflow.ingest.report import METRICS_FILE, REPORT_FILE, UNKNOWN, VIDEOS_DIR, IngestReport, IngestRow
-from padflow.io import file_sha256, write_json
+from padflow.io import file_sha256, replaced_dir, write_json
 
 
 def ingest(
@@ -30,13 +30,35 @@ def ingest(
     """Ingest the folder or manifest `src` into `out`; write the report and metrics; return the report.
 
     Files that need decoding are normalized with `fan_out` on `runner`, `workers` at a time.
-    `progress(done, total, row)` is called as each of them finishes.
+    `progress(done, total, row)` is called as each of them finishes. The run works in a folder
+    beside `out` that starts as a hard-linked copy of it (what it reuses, and files it did not
+    write) and takes `out`'s place only when the run succeeded (padflow.io.replaced_dir): an
+    ingest that fails or is interrupted leaves `out` exactly as it was.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     src, out = Path(src), Path(out)
     started = time.perf_counter()
     root, candidates, ignored = list_inputs(src, out, cfg.extensions)
+    with replaced_dir(out) as work:
+        link_tree(out, work)
+        return _ingest_into(work, src, out, root, candidates, ignored, cfg, workers, progress, runner, started)
+
+
+def _ingest_into(
+    out: Path,
+    src: Path,
+    final: Path,
+    root: Path,
+    candidates: list[Candidate],
+    ignored: int,
+    cfg: IngestConfig,
+    workers: int,
+    progress: Callable[[int, int, IngestRow], None] | None,
+    runner: TaskRunnerConfig,
+    started: float,
+) -> IngestReport:
+    """The run in the work folder `out` (a linked copy of the previous output), reported as written to `final`."""
     fingerprint = cfg.fingerprint()
     previous = previous_report(out)
     rows, jobs = plan(candidates, root, out, previous, reusable(previous, fingerprint, out))
@@ -50,7 +72,7 @@ def ingest(
     removed = remove_stale(out, previous, {r.video_id for r in files if r.status == "accepted" and r.video_id})
     report = IngestReport(
         input=str(src),
-        output=str(out),
+        output=str(final),
         files=files,
         removed=tuple(removed),
         config=asdict(cfg),
@@ -134,4 +156,4 @@ def _run_jobs(
 ) -> list[IngestRow]:
     """`ingest_one` over the jobs on `runner`; rows in job order (ingest_one never raises for a bad file)."""
     return fan_out(functools.partial(ingest_one, cfg=cfg), jobs, name="ingest", runner=runner, workers=workers,
-                   labels=[job.display_path for job in jobs], progress=progress)
+                   labels=[job.display_path for job in jobs], progress=progress, unit="videos")

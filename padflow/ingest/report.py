@@ -32,7 +32,7 @@ REASONS: tuple[str, ...] = get_args(Reason)
 REPORT_FILE = "ingest_report.json"
 METRICS_FILE = "ingest_metrics.json"
 VIDEOS_DIR = "videos"
-REPORT_FORMAT = 1  # bump when the report's layout changes
+REPORT_FORMAT = 2  # bump when the report's layout changes (2: native-rate renditions)
 UNKNOWN = "unknown"
 
 
@@ -61,6 +61,13 @@ class IngestRow:
     frames_out: int | None = None
     bytes_out: int | None = None
     sha256_out: str | None = None
+    # The native-rate rendition extraction reads (padflow.ingest: labels at the source rate): the
+    # source's frames at its own rate (up to IngestConfig.native_max_fps), same size as `output`.
+    # When that rate is the normalized one, it is `output` itself (and its frames, bytes and hash).
+    output_native: str | None = None  # relative to OUT
+    fps_native: float | None = None  # its constant rate, frames/s
+    frames_native: int | None = None
+    sha256_native: str | None = None
     processed: bool = False  # decoded in this run (False: reused from the previous report)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +115,8 @@ class IngestReport:
             **{f"rejected_{reason}": sum(r.reason == reason for r in rejected) for reason in REASONS},
             "hours_accepted": round(sum(r.duration_s or 0.0 for r in accepted) / 3600, 6),
             "frames_out": sum(r.frames_out or 0 for r in accepted),
+            "frames_native": sum(r.frames_native or r.frames_out or 0 for r in accepted),
+            "native_renditions": sum(r.output_native is not None and r.output_native != r.output for r in accepted),
             "processed": sum(r.processed for r in self.files),
             "reused": sum(not r.processed and r.sha256 is not None and r.reason != "duplicate" for r in self.files),
             "stream_copied": sum(r.method == "stream_copy" for r in accepted),
@@ -150,3 +159,12 @@ def read_report(ingest_dir: Path) -> dict[str, Any]:
 def accepted_videos(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The accepted rows of an ingest report by video id, in report order."""
     return {row["video_id"]: row for row in report["files"] if row.get("status") == "accepted" and row.get("video_id")}
+
+
+def native_video(row: Mapping[str, Any]) -> tuple[str, float | None, int]:
+    """(path relative to the ingest folder, frames/s, frames) of the rendition labels are read from:
+    the native-rate one; the normalized video for a report written before renditions existed
+    (its rate is then the report config's `fps`, returned as None)."""
+    if row.get("output_native"):
+        return str(row["output_native"]), float(row["fps_native"]), int(row.get("frames_native") or 0)
+    return str(row["output"]), None, int(row.get("frames_out") or 0)

@@ -3,8 +3,9 @@
 Every table with a chunk in the gate's accepted-chunk index is written whole (the release labels
 whole videos and leaves idle filtering to its users), cut into 20-second chunks under
 `<out>/actions/SHARD_XXXX/<video_id>/`, `chunk_id` counting per video in frame order; existing
-chunk folders of the same names are overwritten. Rows are frames of padflow's normalized video,
-so `original_video` describes that video: its video_id, `resolution` (the normalized size, in
+chunk folders of the same names are overwritten. Rows are the table's, at its own rate (its
+record's `fps`: an extracted table has the source's, e.g. 60 fps, as the release does; docs/overlay.md,
+"Frame rates"), so `original_video` describes that video: its video_id, `resolution` (the normalized size, in
 which both boxes are given), frames and times, plus `fps`, and the source's `url`, `source` and
 `licence` from the ingest report (normalization keeps the timeline, so the times hold for the
 source at `url`). `bbox_controller_overlay` is the localization box, `bbox_game_area` the gate's
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from padflow.ingest.report import REPORT_FILE as INGEST_REPORT
-from padflow.ingest.report import accepted_videos, read_report
+from padflow.ingest.report import accepted_videos, native_video, read_report
 from padflow.io import write_json
 from padflow.nitrogen.chunks import ACTIONS_DIR, REPORT_FORMAT, NitrogenConfig, chunk_name, shard_name, write_chunk
 from padflow.nitrogen.metadata import ChunkMetadata, OriginalVideo
@@ -83,7 +84,7 @@ def export_nitrogen(
                 skipped.append({"table_path": row["table_path"], "reason": str(exc)})
         chunk_id = 0
         for offset, actions, row, record, ingested in sorted(pieces, key=lambda p: p[0]):
-            fps = float(row["fps"])
+            fps = float(record.get("fps") or row["fps"])  # the table's own rate, not the index's step rate
             size = max(1, round(cfg.chunk_seconds * fps))
             for start in range(0, len(actions), size):
                 piece = actions[start : start + size]
@@ -131,7 +132,9 @@ def _export_metadata(
     ingested: Mapping[str, Any],
 ) -> ChunkMetadata:
     """One exported chunk's metadata: frames [first, last) of the normalized video."""
-    frames = int(ingested.get("frames_out") or last)
+    _, native_fps, native_frames = native_video(ingested)
+    at_native = native_fps is not None and abs(native_fps - fps) < 1e-6 * fps
+    frames = native_frames if at_native and native_frames else int(ingested.get("frames_out") or last)
     video = OriginalVideo(
         video_id=video_id,
         url=ingested.get("url"),

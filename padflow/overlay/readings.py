@@ -6,23 +6,27 @@ background thread (`decoded_crops`, padflow.video + padflow.overlay.crops, the s
 training uses), and consecutive crop pairs are parsed in batches (`parse_video`). `finish_actions`
 turns the raw readings into the actions the extract stage writes:
 
-Button calibration: on some skins the parser reads a button's rest look as half-pressed (its
-probability hovering around 0.5-0.9 all video), which thresholding at 0.5 turns into a button held
-from first frame to last or flickering. A real press lifts the button's logit far above the level
-it shows at rest in that video, so each button's rest level is a low quantile of its logits over
-the video (`button_rest_quantile`: a button held for up to 1 - that share of the video keeps its
-presses), and a frame reads pressed only when the parser says so and the logit stands
-`button_min_rise` above that level.
+Button calibration: the parser's own 0.5 threshold fails both ways on skins it never saw: some
+rest looks read half-pressed all video (p 0.55-0.96), and on real overlays most of its presses are
+false while low-contrast presses stay below 0.5. A real press still lifts the button's logit well
+above the level it shows released in that video. So each button's logits over the video are split
+into a low and a high group (`two_groups`, Otsu: the split with most variance between the groups),
+and the frames of the high group read pressed when its mean stands `button_min_rise` above the low
+group's (a button never pressed, or pressed all video, has no such gap and reads released).
 
-Stick normalization (NitroGen): the parser reads stick positions relative to the skin's drawn
-travel, which overlay software scales differently, so each axis is divided by the
-`stick_percentile` of its |value| over the video and clipped to [-1, 1]. An axis that never really
-moved (readings within `stick_min_range` of a median near centre: parser jitter around rest) is
-not scaled, because dividing jitter by a tiny percentile would turn it into full deflections; it
-is re-centred on its median instead, which removes the parser's offset at rest on that skin. A
-reading that does not move at all (`stick_still_range`) is a resting stick however far off centre
-it reads, short of the rim (`stick_rim`): a resting cap over a background edge reads far off
-centre, while a stick held for a whole video is released now and then, or pushed to the rim.
+Stick normalization: the parser reads a released stick at an offset that depends on the skin
+(thin-outline caps, caps over a background edge: up to +-0.95 on one real pad), and reads full travel
+short of or past +-1 as overlay software scales the drawn travel differently. So each axis is
+re-centred on its rest reading in this video (`rest_reading`: where its readings pile up, in a window
+`stick_rest_bandwidth` wide; a released stick always returns to one place, a moving one spreads out),
+and an axis that moved is divided by the `stick_percentile` of its |offset| from there (NitroGen: 99)
+and clipped to [-1, 1]. An axis whose offsets stay within `stick_min_range` never moved (parser
+jitter around rest) and is not scaled, because dividing jitter by a tiny percentile would turn it into
+full deflections. A stick held in one place for most of a video piles its readings up there too;
+where that place is far out (`stick_rim`) at an end of the range it is taken for a hold at the rim,
+and centre stays 0. A hold short of the rim reads as a rest: from the readings alone it cannot be
+told from a skin read far off centre at rest (nor can a rest read past `stick_rim` at the end of the
+range be told from a hold).
 
 The settings are fields of the extract stage's config (params.yaml `extract`); the functions here
 take any object that has them (`ReadingSettings`).
@@ -42,71 +46,103 @@ from padflow.overlay.skin import Skin
 from padflow.video import in_background, iter_frames, probe
 
 QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while decode runs ahead
+# A stick's rest reading is searched between these quantiles of its readings: a released stick rests for a
+# large share of a video, between pushes either way, while saturated pushes pile up at the ends.
+REST_SEARCH_QUANTILES = (0.25, 0.75)
 
 
 class ReadingSettings(Protocol):
     """What `finish_actions` reads (the extract stage's config has these fields; see its descriptions)."""
 
     stick_percentile: float
+    stick_rest_bandwidth: float
     stick_min_range: float
-    stick_rest_offset: float
-    stick_still_range: float
     stick_rim: float
-    button_rest_quantile: float
     button_min_rise: float
 
 
-def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
-    """Scale each moving stick axis by the `stick_percentile` of its |value|, re-centre each resting one; return divisors and centres.
+def rest_reading(values: np.ndarray, bandwidth: float) -> float:
+    """Where an axis reads while its stick is released: the median of the densest `bandwidth`-wide window of readings.
 
-    An axis rests when its readings stay within `stick_min_range` of their median (at the
-    percentile) with the median within `stick_rest_offset` of centre, or when they stay within
-    `stick_still_range` of a median short of `stick_rim`. The median is then the parser's reading
-    of this skin at rest, so it is subtracted and nothing is scaled. Every other axis (one that
-    moves, or a stick held over the whole video) is divided by the percentile (NitroGen) and
-    clipped to [-1, 1].
+    A released stick returns to one place, so its readings pile up there (however far off centre the
+    parser reads that place on this skin), while a moving stick spreads its readings out. Readings
+    also pile up where the parser's reading saturates (a stick pushed to the rim, or past it, reads
+    the same), at the ends of the range, so the window is centred within the middle half of the
+    readings (REST_SEARCH_QUANTILES); of windows of equal count, the one centred nearest their middle wins.
+    """
+    v = np.sort(np.asarray(values, np.float64))
+    if not len(v):
+        return 0.0
+    counts = np.searchsorted(v, v + bandwidth, side="right") - np.searchsorted(v, v - bandwidth, side="left")
+    low, high = np.quantile(v, REST_SEARCH_QUANTILES)
+    counts[(v < low) | (v > high)] = 0
+    ties = v[counts == counts.max()]
+    centre = ties[np.argmin(np.abs(ties - np.median(ties)))]  # a reading, so its window is never empty
+    return float(np.median(v[np.abs(v - centre) <= bandwidth]))
+
+
+def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
+    """Re-centre each stick axis on its rest reading and scale a moving one by the `stick_percentile` of its |offset|; return divisors and centres.
+
+    The rest reading is `rest_reading` (the densest window of readings, `stick_rest_bandwidth` wide),
+    unless it lies `stick_rim` or farther out at an end of the readings' range (within two bandwidths
+    of their 1st or 99th percentile): that is a stick held at the rim and released now and then (or
+    never), and the axis keeps centre 0. An axis whose offsets from its centre stay within
+    `stick_min_range` (at the percentile) never moved (parser jitter around rest) and is only
+    re-centred; every other axis is also divided by that percentile (NitroGen) and clipped to [-1, 1].
     """
     out = actions.astype(np.float32, copy=True)
     scales: dict[str, float] = {}
     centres: dict[str, float] = {}
     for axis in AXES:
         values = actions[:, AXIS_INDEX[axis]]
-        median = float(np.median(values)) if len(values) else 0.0
-        wobble = float(np.percentile(np.abs(values - median), cfg.stick_percentile)) if len(values) else 0.0
-        jitter = wobble < cfg.stick_min_range and abs(median) <= cfg.stick_rest_offset
-        still = wobble < cfg.stick_still_range and abs(median) < cfg.stick_rim
-        if jitter or still:
-            scale, centre = 1.0, median
-        else:
-            scale, centre = float(np.percentile(np.abs(values), cfg.stick_percentile)), 0.0
+        centre = rest_reading(values, cfg.stick_rest_bandwidth)
+        if len(values) and abs(centre) >= cfg.stick_rim:
+            low, high = np.percentile(values, [100.0 - cfg.stick_percentile, cfg.stick_percentile])
+            if min(centre - low, high - centre) <= 2 * cfg.stick_rest_bandwidth:
+                centre = 0.0  # held at the rim: the pile-up is the hold, not the rest
+        spread = float(np.percentile(np.abs(values - centre), cfg.stick_percentile)) if len(values) else 0.0
+        scale = spread if spread >= cfg.stick_min_range else 1.0
         out[:, AXIS_INDEX[axis]] = np.clip((values - centre) / scale, -1.0, 1.0)
         scales[axis], centres[axis] = round(scale, 6), round(centre, 6)
     return out, scales, centres
 
 
-def calibrate_buttons(
-    actions: np.ndarray, button_logits: np.ndarray, rest_quantile: float, min_rise: float
-) -> tuple[np.ndarray, dict[str, float], dict[str, int]]:
-    """Keep a button pressed only where its logit stands `min_rise` above its rest level in this video.
+def two_groups(logits: np.ndarray) -> tuple[float, float, float]:
+    """Split one button's logits over a video into a low and a high group (Otsu: most variance between them); (threshold, low mean, high mean)."""
+    v = np.sort(np.asarray(logits, np.float64))
+    n = len(v)
+    if n < 2 or v[0] == v[-1]:
+        return float("inf"), float(v.mean()) if n else 0.0, float(v.mean()) if n else 0.0
+    k = np.arange(1, n)  # size of the low group
+    low_sum = np.cumsum(v)[:-1]
+    low_mean, high_mean = low_sum / k, (v.sum() - low_sum) / (n - k)
+    best = int(np.argmax(k * (n - k) * (high_mean - low_mean) ** 2))
+    return float((v[best] + v[best + 1]) / 2), float(low_mean[best]), float(high_mean[best])
 
-    actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). The rest level
-    is the `rest_quantile` of each button's logits. Returns the actions, each button's rest level,
-    and, per button whose reading changed, how many frames changed.
+
+def calibrate_buttons(actions: np.ndarray, button_logits: np.ndarray, min_rise: float) -> tuple[np.ndarray, dict[str, float], dict[str, int]]:
+    """Read each button pressed where its logit falls in the high one of its two groups in this video, if that group stands `min_rise` above the low one.
+
+    actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). Returns the
+    actions, each button's rest level (the low group's mean logit), and, per button whose reading
+    changed, how many frames changed.
     """
     out = actions.astype(np.float32, copy=True)
     if not len(actions):
         return out, {}, {}
-    rest = np.quantile(button_logits, rest_quantile, axis=0)  # (17,)
-    pressed = (actions[:, :N_BUTTONS] > 0.5) & (button_logits - rest > min_rise)
-    out[:, :N_BUTTONS] = pressed
-    changed = (out[:, :N_BUTTONS] != actions[:, :N_BUTTONS]).sum(axis=0)
-    rest_levels = {name: round(float(r), 3) for name, r in zip(BUTTONS, rest)}
+    rest_levels: dict[str, float] = {}
+    for j, name in enumerate(BUTTONS):
+        threshold, low, high = two_groups(button_logits[:, j])
+        out[:, j] = (button_logits[:, j] > threshold) & (high - low > min_rise)
+        rest_levels[name] = round(low, 3)
+    changed = (out[:, :N_BUTTONS] != (actions[:, :N_BUTTONS] > 0.5)).sum(axis=0)
     return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
 
 
 def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, Any]]:
     """A video's raw parser readings as the stage writes them (buttons calibrated, sticks normalized), and what each step decided, for the record."""
-    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_rest_quantile, cfg.button_min_rise)
+    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_min_rise)
     actions, scales, centres = normalize_sticks(actions, cfg)
     return actions, dict(stick_scale=scales, stick_centre=centres, button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
 

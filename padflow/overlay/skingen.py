@@ -71,13 +71,13 @@ def regenerate_library(out_dir: str | Path = BUILTIN_SKIN_DIR) -> list[Path]:
     return written
 
 
-def generate_skin(skin_id: str) -> tuple[dict[str, Any], np.ndarray]:
-    """The layout dict and rest image (H, W, 4) of one built-in skin."""
+def generate_skin(skin_id: str, seed: int = LIBRARY_SEED) -> tuple[dict[str, Any], np.ndarray]:
+    """The layout dict and rest image (H, W, 4) of one built-in skin (another `seed`: a variant of its design)."""
     family, _, number = skin_id.rpartition("-")
     if family not in FAMILIES or not number.isdigit() or not 1 <= int(number) <= SKINS_PER_FAMILY:
         raise ValueError(f"{skin_id!r} is not a built-in skin id; valid: {FAMILIES[0]}-01 … {FAMILIES[-1]}-{SKINS_PER_FAMILY:02d}")
     index = int(number)
-    rng = np.random.default_rng([LIBRARY_SEED, FAMILIES.index(family), index])
+    rng = np.random.default_rng([seed, FAMILIES.index(family), index])
     style = _Style.sample(family, index, rng)
     geometry = _GEOMETRY[style.layout](rng)
     return _Painter(skin_id, family, style, geometry).paint()
@@ -333,6 +333,11 @@ def _allbutton_geometry(rng: np.random.Generator) -> _Geometry:
     )  # fmt: skip
 
 
+def sample_geometry(layout: str, rng: np.random.Generator) -> _Geometry:
+    """Where each control of a `layout` (a GEOMETRY_LAYOUTS entry) sits, jittered by `rng`: what padflow.overlay.styles paints on."""
+    return _GEOMETRY[layout](rng)
+
+
 _GEOMETRY = {
     "xbox": lambda rng: _pad_geometry(rng, "xbox"),
     "playstation": lambda rng: _pad_geometry(rng, "playstation"),
@@ -341,6 +346,7 @@ _GEOMETRY = {
     "retropad": _retropad_geometry,
     "allbutton": _allbutton_geometry,
 }
+GEOMETRY_LAYOUTS: tuple[str, ...] = tuple(_GEOMETRY)
 
 
 # --- painting ----------------------------------------------------------------------------------

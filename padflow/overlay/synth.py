@@ -33,6 +33,7 @@ from pydantic import Field
 from padflow.actions import ACTION_DIM, BUTTON_INDEX, LEFT_STICK, N_BUTTONS, RIGHT_STICK
 from padflow.config import check_range, config
 from padflow.fanout import TaskRunnerConfig, fan_out
+from padflow import progress
 from padflow.io import atomic_path
 from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, placement_transform, skin_view
 from padflow.overlay.render import ANCHORS, MAX_MARGIN_FRAC, Placement, composite, render_overlay
@@ -295,7 +296,8 @@ def _init_worker(skins: dict[str, Skin | SpriteSkin], backgrounds: list[np.ndarr
 def _render_clips(jobs: list[tuple[int, str, tuple[int, ...]]]) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, int]]:
     skins, backgrounds, cfg, views = (_WORKER_STATE[k] for k in ("skins", "backgrounds", "cfg", "views"))
     out = []
-    for index, skin_id, seed in jobs:
+    # A worker process's share, or the whole split inline: the clips are the unit a person waits for.
+    for index, skin_id, seed in progress.track(jobs, "parser_train renders", unit="clips"):
         clip = render_clip(skins[skin_id], backgrounds, cfg, np.random.default_rng(seed), views[skin_id])  # type: ignore[index, arg-type]
         out.append((index, *clip))
     return out
@@ -334,7 +336,8 @@ def render_split(
     colours = np.zeros(clips, dtype=np.int64)
     started = time.perf_counter()
     setup = functools.partial(_init_worker, skins, backgrounds, cfg, views)
-    results = fan_out(_render_clips, shares, name=f"render-{split}", runner=runner, workers=workers, setup=setup)
+    results = fan_out(_render_clips, shares, name=f"render-{split}", runner=runner, workers=workers, setup=setup,
+                      unit="worker shares")
     for share in results:
         for index, clip_crops, clip_sticks, clip_actions, colour in share:
             crops[index], sticks[index], actions[index], colours[index] = clip_crops, clip_sticks, clip_actions, colour

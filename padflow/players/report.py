@@ -1,8 +1,12 @@
 """Completion rates of players on tasks, with Wilson 95% intervals: rows, Markdown, JSON summaries, plots.
 
 Two reports read the same episodes: `padflow suite` (one row per task: rates_by_task,
-suite_markdown) and the evaluate stage (one row per level, group and player: rate_rows, then
+suite_markdown) and the evaluate stage (one row per split, level, group and player: rate_rows, then
 markdown_report, task_summaries, group_summaries and plot_rates over those rows).
+
+The evaluate stage's tasks come in two splits, aggregated apart: `trained` (the tasks the corpus
+played, so the policy saw their videos) and `held_out` (other tasks of the same games, never played
+for training). A game/category/dim/overall row never mixes them.
 """
 
 from __future__ import annotations
@@ -13,26 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from padflow.io import save_figure
 from padflow.players.rollout import EpisodeResult
 from padflow.sim.registry import all_tasks, get_task
 from padflow.sim.task import CATEGORIES, DIMS
-
-CONFIDENCE = 0.95
+from padflow.stats import wilson_interval
 LEVELS = ("task", "game", "category", "dim", "overall")
 OVERALL = "all"  # the group name of the overall level
-PLAYER_COLOURS = {"policy": "#2f5597", "scripted": "#70ad47", "random": "#ffc000", "noop": "#a5a5a5"}
+TRAINED, HELD_OUT = "trained", "held_out"
+SPLITS = (TRAINED, HELD_OUT)
+SPLIT_TITLES = {TRAINED: "Trained tasks (the corpus played them)",
+                HELD_OUT: "Held-out tasks (games trained on, tasks never played for training)"}
+PLAYER_COLOURS = {"policy": "#2f5597", "blind": "#7f6000", "prior": "#c55a11", "scripted": "#70ad47", "random": "#ffc000",
+                  "noop": "#a5a5a5"}
 COMPARE_COLOUR = "#9dc3e6"  # any other player (the policy at another Euler step count)
-
-
-def wilson_interval(successes: int, n: int) -> tuple[float, float]:
-    """Wilson score 95% interval for a binomial rate; (0, 1) when n == 0."""
-    if n == 0:
-        return 0.0, 1.0
-    ci = binomtest(successes, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 # --- the suite: one row per task ----------------------------------------------------------------
@@ -99,12 +98,17 @@ def failed_tasks(errors: Iterable[tuple[str, str, str | None]]) -> dict[str, str
 
 
 def rate_rows(results: Iterable[EpisodeResult], players: Sequence[str], task_ids: Sequence[str],
-              failed: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One row per (level, group, player): successes, episodes, rate and Wilson 95% interval.
+              failed: Mapping[str, str], splits: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per (split, level, group, player): successes, episodes, rate and Wilson 95% interval.
 
-    Task rows hold whatever episodes finished; the other levels leave the `failed` tasks out entirely.
+    `splits`: task id → TRAINED or HELD_OUT (every task TRAINED when None); each split is aggregated
+    on its own. Task rows hold whatever episodes finished; the other levels leave the `failed` tasks out entirely.
     """
-    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    split_of = {t: (splits or {}).get(t, TRAINED) for t in task_ids}
+    unknown = sorted({s for s in split_of.values() if s not in SPLITS})
+    if unknown:
+        raise ValueError(f"splits: unknown split(s) {unknown}; valid: {', '.join(SPLITS)}")
+    counts: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     tasks = {t: get_task(t) for t in task_ids}
     for r in results:
         task = tasks[r.task_id]
@@ -112,38 +116,50 @@ def rate_rows(results: Iterable[EpisodeResult], players: Sequence[str], task_ids
         if task.id not in failed:
             groups += [("game", task.game), ("category", task.category), ("dim", task.dim), ("overall", OVERALL)]
         for level, group in groups:
-            c = counts[(level, group, r.player)]
+            c = counts[(split_of[task.id], level, group, r.player)]
             c[0] += int(r.success)
             c[1] += 1
-    order = {
-        "task": list(task_ids),
-        "game": list(dict.fromkeys(t.game for t in tasks.values())),
-        "category": [c for c in CATEGORIES if any(t.category == c for t in tasks.values())],
-        "dim": [d for d in DIMS if any(t.dim == d for t in tasks.values())],
-        "overall": [OVERALL],
-    }
     rows = []
-    for level in LEVELS:
-        for group in order[level]:
-            for player in players:
-                s, n = counts.get((level, group, player), (0, 0))
-                lo, hi = wilson_interval(s, n)
-                rows.append({
-                    "level": level, "group": group, "player": player, "successes": s, "episodes": n,
-                    "rate": s / n if n else None, "ci_low": round(lo, 4) if n else None, "ci_high": round(hi, 4) if n else None,
-                    "failed": level == "task" and group in failed,
-                })
+    for split in SPLITS:
+        members = [tasks[t] for t in task_ids if split_of[t] == split]
+        if not members:
+            continue
+        order = {
+            "task": [t.id for t in members],
+            "game": list(dict.fromkeys(t.game for t in members)),
+            "category": [c for c in CATEGORIES if any(t.category == c for t in members)],
+            "dim": [d for d in DIMS if any(t.dim == d for t in members)],
+            "overall": [OVERALL],
+        }
+        for level in LEVELS:
+            for group in order[level]:
+                for player in players:
+                    s, n = counts.get((split, level, group, player), (0, 0))
+                    lo, hi = wilson_interval(s, n)
+                    rows.append({
+                        "split": split, "level": level, "group": group, "player": player, "successes": s, "episodes": n,
+                        "rate": s / n if n else None, "ci_low": round(lo, 4) if n else None,
+                        "ci_high": round(hi, 4) if n else None, "failed": level == "task" and group in failed,
+                    })
     return rows
 
 
+def metric_name(row: Mapping[str, Any]) -> str:
+    """`<player>.overall` / `<player>.<level>.<group>` for the trained split, with `held_out.` after the player for the other."""
+    split = "" if row.get("split", TRAINED) == TRAINED else f"{row['split']}."
+    where = "overall" if row["level"] == "overall" else f"{row['level']}.{row['group']}"
+    return f"{row['player']}.{split}{where}"
+
+
 def rate_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """`<player>.<level>.<group>` (and `<player>.overall`) → rate, for MLflow's run comparison."""
+    """metric_name(row) → rate, and `.ci_low` / `.ci_high` after it → its Wilson 95% bounds, for MLflow's run comparison."""
     metrics = {}
     for r in rows:
         if r["rate"] is None:
             continue
-        name = f"{r['player']}.overall" if r["level"] == "overall" else f"{r['player']}.{r['level']}.{r['group']}"
+        name = metric_name(r)
         metrics[name] = round(float(r["rate"]), 4)
+        metrics[f"{name}.ci_low"], metrics[f"{name}.ci_high"] = float(r["ci_low"]), float(r["ci_high"])
     return metrics
 
 
@@ -155,22 +171,27 @@ def _cell(row: Mapping[str, Any] | None) -> str:
 
 def markdown_report(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str],
                     euler: Sequence[Mapping[str, Any]], header: str) -> str:
-    """Per-category, per-dim, per-game, overall and per-task tables (rate [Wilson 95%]), then the Euler comparison."""
-    index = {(r["level"], r["group"], r["player"]): r for r in rows}
+    """Per split (trained, held-out): per-category, per-dim, per-game, overall and per-task tables
+    (rate [Wilson 95%]); then the Euler comparison."""
+    index = {(r.get("split", TRAINED), r["level"], r["group"], r["player"]): r for r in rows}
+    splits = [s for s in SPLITS if any(r.get("split", TRAINED) == s for r in rows)]
     out = [header, ""]
     titles = {"category": "Per category", "dim": "Per 2D/3D", "game": "Per game", "overall": "Overall", "task": "Per task"}
-    for level in ("category", "dim", "game", "overall", "task"):
-        groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level))
-        out += [f"## {titles[level]}", "", f"| {level} | n | " + " | ".join(players) + " |", "|" + "---|" * (len(players) + 2)]
-        for g in groups:
-            n = max(index[(level, g, p)]["episodes"] for p in players)
-            name = f"{g} (failed)" if level == "task" and g in failed else g
-            out.append(f"| {name} | {n} | " + " | ".join(_cell(index.get((level, g, p))) for p in players) + " |")
-        out.append("")
-    out += ["## Euler steps (same seeds)", "", "| player | Euler steps | overall | ms per chunk |", "|---|---|---|---|"]
+    for split in splits:
+        out += [f"## {SPLIT_TITLES[split]}", ""]
+        for level in ("overall", "category", "dim", "game", "task"):
+            groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level and r.get("split", TRAINED) == split))
+            out += [f"### {titles[level]}", "", f"| {level} | n | " + " | ".join(players) + " |", "|" + "---|" * (len(players) + 2)]
+            for g in groups:
+                n = max(index[(split, level, g, p)]["episodes"] for p in players)
+                name = f"{g} (failed)" if level == "task" and g in failed else g
+                out.append(f"| {name} | {n} | " + " | ".join(_cell(index.get((split, level, g, p))) for p in players) + " |")
+            out.append("")
+    out += ["## Euler steps (same seeds)", "", "| player | Euler steps | " + " | ".join(f"overall, {s}" for s in splits)
+            + " | ms per chunk |", "|---|---|" + "---|" * len(splits) + "---|"]
     for e in euler:
-        out.append(f"| {e['player']} | {e['euler_steps']} | {_cell(index.get(('overall', OVERALL, e['player'])))} | "
-                   f"{e['ms_per_chunk']:.1f} |")
+        cells = " | ".join(_cell(index.get((s, "overall", OVERALL, e["player"]))) for s in splits)
+        out.append(f"| {e['player']} | {e['euler_steps']} | {cells} | {e['ms_per_chunk']:.1f} |")
     out.append("")
     if failed:
         out += ["## Failed tasks (left out of every aggregate)", ""] + [f"- `{t}`: {why}" for t, why in failed.items()] + [""]
@@ -178,13 +199,14 @@ def markdown_report(rows: Sequence[Mapping[str, Any]], players: Sequence[str], f
 
 
 def task_summaries(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Per task: id, game, category, dim, each player's rate and interval, and why it failed (if it did)."""
+    """Per task: id, split, game, category, dim, each player's rate and interval, and why it failed (if it did)."""
     index = {(r["group"], r["player"]): r for r in rows if r["level"] == "task"}
+    split_of = {r["group"]: r.get("split", TRAINED) for r in rows if r["level"] == "task"}
     out = []
     for task_id in dict.fromkeys(r["group"] for r in rows if r["level"] == "task"):
         task = get_task(task_id)
-        item: dict[str, Any] = {"id": task.id, "game": task.game, "category": task.category, "dim": task.dim,
-                                "status": "failed" if task_id in failed else "ok", "error": failed.get(task_id)}
+        item: dict[str, Any] = {"id": task.id, "split": split_of[task_id], "game": task.game, "category": task.category,
+                                "dim": task.dim, "status": "failed" if task_id in failed else "ok", "error": failed.get(task_id)}
         for p in players:
             r = index[(task_id, p)]
             item[p] = r["rate"]
@@ -194,11 +216,11 @@ def task_summaries(rows: Sequence[Mapping[str, Any]], players: Sequence[str], fa
     return out
 
 
-def group_summaries(rows: Sequence[Mapping[str, Any]], level: str) -> dict[str, dict[str, Any]]:
-    """group → player → {rate, ci, successes, episodes} for one level."""
+def group_summaries(rows: Sequence[Mapping[str, Any]], level: str, split: str = TRAINED) -> dict[str, dict[str, Any]]:
+    """group → player → {rate, ci, successes, episodes} for one level of one split."""
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        if r["level"] == level:
+        if r["level"] == level and r.get("split", TRAINED) == split:
             ci = None if r["rate"] is None else [r["ci_low"], r["ci_high"]]
             out.setdefault(r["group"], {})[r["player"]] = {"rate": r["rate"], "ci": ci, "successes": r["successes"],
                                                           "episodes": r["episodes"]}
@@ -213,8 +235,13 @@ def _colour(player: str) -> str:
 
 
 def _bars(ax: Any, rows: Sequence[Mapping[str, Any]], level: str, players: Sequence[str]) -> None:
-    groups = list(dict.fromkeys(r["group"] for r in rows if r["level"] == level))
-    index = {(r["group"], r["player"]): r for r in rows if r["level"] == level}
+    # A held-out aggregate gets its own bar group ("combat, held-out"); task ids are unique across splits.
+    def label(r: Mapping[str, Any]) -> str:
+        held_out = level != "task" and r.get("split", TRAINED) == HELD_OUT
+        return f"{r['group']}, held-out" if held_out else r["group"]
+
+    groups = list(dict.fromkeys(label(r) for r in rows if r["level"] == level))
+    index = {(label(r), r["player"]): r for r in rows if r["level"] == level}
     width = 0.8 / len(players)
     for k, p in enumerate(players):
         xs = np.arange(len(groups)) + (k - (len(players) - 1) / 2) * width

@@ -88,5 +88,5 @@ def play_many(
     for task_id, _, _ in jobs:
         get_task(task_id)  # fail fast on an unknown id, before any worker starts
     done = fan_out(functools.partial(_play_job, skill=skill), jobs, name="suite", runner=runner, workers=workers,
-                   labels=[f"{t}/{p}" for t, p, _ in jobs])
+                   labels=[f"{t}/{p}" for t, p, _ in jobs], unit="task × player jobs")
     return [r for results in done for r in results]

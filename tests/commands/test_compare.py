@@ -40,13 +40,13 @@ def test_three_runs_with_different_params_show_side_by_side(project: Path, prefe
     minutes = []
     for videos in (2, 3, 4):  # oldest first
         set_debug_corpus_videos(project, videos)
-        result = pipeline(stages=["corpus"], root=str(project))
+        result = pipeline(stages=["corpus"], root=str(project)).metrics
         assert result["corpus"]["videos"] == videos
         minutes.append(result["corpus"]["minutes"])
     assert len(set(minutes)) == 3
 
     runs = json.loads(compare(["--last", "3", "--json"]))["runs"]
-    assert [r["metrics"]["corpus.minutes"] for r in runs] == minutes[::-1], "newest run first"
+    assert [r["metrics"]["corpus/minutes"] for r in runs] == minutes[::-1], "newest run first"
     assert all(r["status"] == "FINISHED" and r["params"]["profile"] == "debug" for r in runs)
 
     lines = compare(["--last", "3"]).splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import resource
@@ -74,3 +75,40 @@ def test_an_unreachable_tracking_server_and_a_missing_input_are_one_line_each(pr
     proc, _, _ = padflow(project, "run", "--input", str(project / "no-such-videos"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no-such-videos" in proc.stderr
     assert nothing_ran(project)
+
+
+def test_a_bad_set_value_fails_at_once_naming_the_key_and_changes_nothing(project):
+    run_yaml, params = (project / "run.yaml").read_text(), (project / "params.yaml").read_text()
+    proc, _, cpu = padflow(project, "run", "--set", "train.lr=fast")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "train.lr" in proc.stderr and "'fast'" in proc.stderr and "--set" in proc.stderr
+    proc, _, _ = padflow(project, "run", "--set", "trian.lr=1")
+    assert proc.returncode == 2 and "trian is not a section" in proc.stderr
+    assert cpu < 5.0 and nothing_ran(project)
+    assert (project / "run.yaml").read_text() == run_yaml and (project / "params.yaml").read_text() == params
+
+
+def test_the_run_ends_with_a_table_of_stages_and_where_to_look():
+    from rich.console import Console
+
+    from flows.pipeline import PipelineSummary, StageSummary
+    from padflow.commands.run import print_summary
+
+    summary = PipelineSummary(
+        run_id="0123456789abcdef", experiment_id="1", tracking_uri="sqlite:////p/mlflow.db", profile="debug",
+        overrides={"train": {"lr": 0.0003}},
+        stages=[StageSummary("corpus", False, 1.4, "videos 4"), StageSummary("train", True, 125.0, "val_loss 0.4321"),
+                StageSummary("evaluate", True, 61.0, "")],
+        metrics={}, places={"MLflow run": "http://127.0.0.1:5000/#/experiments/1/runs/0123456789abcdef",
+                            "rates": "/p/data/evaluate/rates.md", "rollout GIFs": "/p/data/evaluate/rollouts"})
+    screen = Console(width=100, record=True, force_terminal=False, file=io.StringIO())
+    print_summary(summary, screen)
+    text = screen.export_text()
+    lines = text.splitlines()
+    assert lines[0].strip() == "pipeline run 01234567 (profile debug)"
+    row = next(line for line in lines if "train" in line and "val_loss" in line)
+    assert "ran" in row and "2 min 05 s" in row and "val_loss 0.4321" in row
+    assert any("corpus" in line and "skipped (up to date)" in line and "1.4 s" in line for line in lines)
+    assert "overrides (run.yaml): train.lr=0.0003" in text
+    assert "rollout GIFs  /p/data/evaluate/rollouts" in text and "runs/0123456789abcdef" in text
+    assert "| train | ran | 2 min 05 s | val_loss 0.4321 |" in summary.markdown()  # the Prefect artifact

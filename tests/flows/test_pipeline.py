@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from padflow import tracking
+from padflow.stages import read_metrics
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ def test_dvc_repro_builds_corpus_and_ingest_then_does_nothing(project: Path):
     second = dvc(project, "repro", "ingest")
     assert "Running stage" not in second
 
-    metrics = json.loads((project / "metrics/corpus.json").read_text())
+    metrics = read_metrics(project, "corpus")
     assert metrics["videos"] == 4 and metrics["share_no_overlay"] == 0.25 and metrics["frames_per_s"] > 0
     runs = client(project).search_runs(
         [client(project).get_experiment_by_name("padflow").experiment_id], order_by=["start_time ASC"]
@@ -61,10 +62,14 @@ def test_dvc_repro_builds_corpus_and_ingest_then_does_nothing(project: Path):
 
 
 def test_flow_runs_stages_as_nested_mlflow_runs_and_matches_dvc(project: Path, prefect_harness):
-    from flows.pipeline import pipeline
+    from flows.pipeline import SUMMARY_ARTIFACT, pipeline
 
-    result = pipeline(stages=BACKBONE, root=str(project))
+    summary = pipeline(stages=BACKBONE, root=str(project))
+    result = summary.metrics
     assert result["corpus"]["videos"] == 4 and result["ingest"]["accepted"] == 4
+    assert [(s.stage, s.ran, s.figure) for s in summary.stages] == [("corpus", True, "videos 4"), ("ingest", True, "videos 4")]
+    assert summary.places["MLflow run"].endswith(f"/runs/{summary.run_id}")
+    assert summary.places["rates"] == str(project / "data/evaluate/rates.md")
 
     mlflow = client(project)
     experiment = mlflow.get_experiment_by_name("padflow").experiment_id
@@ -82,7 +87,7 @@ def test_flow_runs_stages_as_nested_mlflow_runs_and_matches_dvc(project: Path, p
     ingest = children["ingest"]
     assert ingest.data.metrics["accepted"] == 4
     assert any(a.path.endswith("ingest_report.json") for a in mlflow.list_artifacts(ingest.info.run_id, "ingest"))
-    assert parent.data.metrics["corpus.videos"] == 4
+    assert parent.data.metrics["corpus/videos"] == 4  # one MLflow section per stage
 
     # The flow went through DVC: plain `dvc repro` now has nothing left to do.
     assert "Running stage" not in dvc(project, "repro", "ingest")
@@ -95,6 +100,12 @@ def test_flow_runs_stages_as_nested_mlflow_runs_and_matches_dvc(project: Path, p
     assert {r.info.run_name for r in cached} == set(BACKBONE)
     assert all(r.data.tags.get("padflow.cached") == "true" for r in cached)
     assert all(r.data.metrics for r in cached), "a skipped stage still reports its last metrics"
+
+    # Each run publishes its summary table as a Prefect markdown artifact.
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(SUMMARY_ARTIFACT)
+    assert "| corpus | skipped (up to date) |" in artifact.data and parents[0].info.run_id in artifact.data
 
 
 def test_unreachable_tracking_server_fails_before_any_stage(project: Path, prefect_harness, monkeypatch):
@@ -119,5 +130,14 @@ def test_whole_pipeline_reproduces_and_a_gate_param_reruns_only_what_follows_it(
     ran = {stage for stage in ("corpus", "ingest", "parser_train", "extract", "gate", "train", "evaluate")
            if f"Running stage '{stage}'" in again}
     assert "gate" in ran and ran <= {"gate", "train", "evaluate"}, "nothing upstream of the gate re-runs"
-    gate = json.loads((project / "metrics/gate.json").read_text())
+    gate = read_metrics(project, "gate")
     assert {"hours_in", "hours_kept", "pct_kept", "chunks_kept"} <= set(gate)
+
+
+def test_where_to_look_names_the_files_the_stages_write():
+    import flows.pipeline as flow
+    import tasks.evaluate
+    import tasks.train
+
+    assert (flow.RATES_FILE, flow.ROLLOUT_DIR, flow.POLICY_DIR) == (
+        tasks.evaluate.MARKDOWN_FILE, tasks.evaluate.ROLLOUT_DIR, tasks.train.POLICY_DIR)

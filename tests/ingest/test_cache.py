@@ -3,6 +3,8 @@
 import shutil
 from pathlib import Path
 
+import pytest
+
 from padflow.ingest import ingest
 
 
@@ -39,3 +41,31 @@ def test_rerun_decodes_only_the_new_video_and_removes_only_recorded_outputs(samp
     fourth = ingest(src, out, samples.CFG)
     assert [r.path for r in fourth.files if r.processed] == ["good_a.mp4"]
     assert damaged.read_bytes() == intact
+
+
+def test_a_failing_ingest_leaves_the_previous_output_intact_and_reusable(samples, inputs: Path, tmp_path: Path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for name in ("good_a.mp4", "good_b.mp4"):
+        shutil.copy2(inputs / name, src / name)
+    ingest(src, out, samples.CFG)
+    before = samples.snapshot(out)
+
+    # The next run has new work to do and is stopped after its first video (a user's Ctrl-C),
+    # once it has written outputs: nothing of it reaches `out`.
+    (src / "good_b.mp4").unlink()
+    shutil.copy2(inputs / "at60.mp4", src / "new_60.mp4")
+    shutil.copy2(inputs / "large.mp4", src / "new_large.mp4")
+
+    def interrupt(done: int, total: int, row) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(src, out, samples.CFG, progress=interrupt)
+    assert samples.snapshot(out) == before
+    assert not list(tmp_path.glob(".out.*"))  # the run's work folder is gone too
+
+    after = ingest(src, out, samples.CFG)
+    assert sorted(r.path for r in after.files if r.processed) == ["new_60.mp4", "new_large.mp4"]
+    assert after.summary()["reused"] == 1 and len(after.removed) == 1
+    assert all((out / row.output).is_file() and (out / row.output_native).is_file() for row in after.accepted)

@@ -98,6 +98,21 @@ def test_other_rates_are_resampled_to_the_nearest_input_frame(samples, ingested,
     assert rows["sub/at25.mp4"].frames_out == 60
 
 
+def test_sources_at_another_rate_keep_every_frame_in_a_native_rendition(samples, ingested):
+    """Labels at the source rate: extraction reads a rendition at the source's own constant rate (<= 60 fps)."""
+    report, out, _ = ingested
+    rows = samples.rows_by_path(report)
+    for path, fps, frames in (("at60.mp4", 60, 72), ("sub/at25.mp4", 25, 50)):
+        row = rows[path]
+        assert row.output_native == row.output.replace(".mp4", ".native.mp4") and row.fps_native == fps, path
+        times, size = output_timing(out / row.output_native)
+        assert samples.frame_indices(out / row.output_native) == list(range(frames)) and row.frames_native == frames, path
+        assert all(b - a == Fraction(1, fps) for a, b in zip(times, times[1:])) and size == row.size_out, path
+    at30 = rows["good_a.mp4"]  # already at the normalized rate: the normalized video is its native rendition
+    assert (at30.output_native, at30.fps_native, at30.frames_native) == (at30.output, 30.0, at30.frames_out)
+    assert report.summary()["native_renditions"] == 3  # at60, at25 and the variable-rate one (its average rate)
+
+
 def test_same_input_gives_byte_identical_outputs_with_any_worker_count(samples, ingested, inputs, tmp_path: Path):
     report, out, _ = ingested
     again = ingest(inputs, tmp_path / "again", samples.CFG, workers=2)

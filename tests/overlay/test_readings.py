@@ -9,7 +9,7 @@ from models.overlay_parser import OverlayParser, ParserConfig
 from padflow.actions import AXIS_INDEX, BUTTON_INDEX
 from padflow.overlay.crops import frame_crops, parser_batch, placement_transform, skin_view
 from padflow.overlay.library import load_library
-from padflow.overlay.readings import calibrate_buttons, decoded_crops, normalize_sticks, parse_video
+from padflow.overlay.readings import calibrate_buttons, decoded_crops, normalize_sticks, parse_video, rest_reading
 from padflow.video import VideoError, iter_frames, write_mp4
 from tasks.extract import ExtractConfig
 
@@ -61,49 +61,57 @@ def test_pairs_chain_across_batches():
     assert fps == 30.0
 
 
-def test_sticks_are_normalized_by_the_99th_percentile():
-    actions = np.zeros((200, 21), np.float32)
-    actions[:, AXIS_INDEX["LEFT_X"]] = [0.0] * 48 + [0.5] * 150 + [1.0, -1.0]  # two outliers
-    actions[:, AXIS_INDEX["LEFT_Y"]] = np.linspace(-0.4, 0.4, 200)
-    jitter = np.random.default_rng(0).uniform(-0.01, 0.01, 200)
-    actions[:, AXIS_INDEX["RIGHT_X"]] = jitter  # never moved
-    actions[:, AXIS_INDEX["RIGHT_Y"]] = 0.2 + jitter  # never moved, read 0.2 off centre at rest
-    out, scales, centres = normalize_sticks(actions, ExtractConfig(stick_min_range=0.3))
-    # sorted |LEFT_X|: 48 x 0, 150 x 0.5, then 1.0, 1.0; the 99th percentile sits 0.01 of the way from 0.5 to 1.0
-    assert scales["LEFT_X"] == pytest.approx(0.505)
-    assert out[100, AXIS_INDEX["LEFT_X"]] == pytest.approx(0.5 / 0.505)
-    assert out[198, AXIS_INDEX["LEFT_X"]] == 1.0 and out[199, AXIS_INDEX["LEFT_X"]] == -1.0  # clipped
-    assert scales["LEFT_Y"] == pytest.approx(np.percentile(np.abs(np.linspace(-0.4, 0.4, 200)), 99))
-    assert np.abs(out[:, AXIS_INDEX["LEFT_Y"]]).max() == 1.0
-    assert centres["LEFT_X"] == centres["LEFT_Y"] == 0.0  # moving axes are only scaled
-    # an axis that never moved is not blown up to full deflection; its rest reading becomes centre
-    assert scales["RIGHT_X"] == 1.0 and scales["RIGHT_Y"] == 1.0
-    assert centres["RIGHT_Y"] == pytest.approx(0.2 + np.median(jitter), abs=1e-6)
-    assert np.abs(out[:, AXIS_INDEX["RIGHT_X"]]).max() <= 0.02 and np.abs(out[:, AXIS_INDEX["RIGHT_Y"]]).max() <= 0.02
+def test_a_moving_axis_is_recentred_on_where_it_rests_and_scaled_by_the_99th_percentile():
+    rng = np.random.default_rng(0)
+    t = 300
+    truth = np.where(rng.random(t) < 0.6, 0.0, rng.uniform(-1.0, 1.0, t))  # released 60 % of the time
+    actions = np.zeros((t, 21), np.float32)
+    # a skin on which the parser reads the released cap at 0.6 and full travel as +-0.35 around it
+    actions[:, AXIS_INDEX["LEFT_X"]] = 0.6 + 0.35 * truth + rng.normal(0.0, 0.01, t)
+    actions[:, AXIS_INDEX["LEFT_Y"]] = np.linspace(-0.4, 0.4, t)  # no place it rests: the middle of its readings
+    out, scales, centres = normalize_sticks(actions, ExtractConfig(stick_min_range=0.2))
+    assert centres["LEFT_X"] == pytest.approx(0.6, abs=0.01)
+    left_x = out[:, AXIS_INDEX["LEFT_X"]]
+    assert np.abs(left_x[truth == 0.0]).max() < 0.1  # released reads released, not 0.6 off
+    assert scales["LEFT_X"] == pytest.approx(np.percentile(np.abs(actions[:, AXIS_INDEX["LEFT_X"]] - centres["LEFT_X"]), 99), abs=1e-5)
+    assert np.abs(left_x).max() == 1.0 and 1.0 - ((left_x - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum() > 0.95
+    assert centres["LEFT_Y"] == pytest.approx(0.0, abs=0.01) and np.abs(out[:, AXIS_INDEX["LEFT_Y"]]).max() == 1.0
     np.testing.assert_array_equal(out[:, :17], actions[:, :17])
 
 
-def test_a_stick_held_over_the_whole_video_stays_deflected():
+def test_an_axis_that_never_moved_is_only_recentred():
+    actions = np.zeros((200, 21), np.float32)
+    jitter = np.random.default_rng(0).uniform(-0.01, 0.01, 200)
+    actions[:, AXIS_INDEX["RIGHT_X"]] = jitter
+    actions[:, AXIS_INDEX["RIGHT_Y"]] = 0.2 + jitter  # read 0.2 off centre at rest
+    actions[:, AXIS_INDEX["LEFT_X"]] = -0.5 + jitter  # a resting cap over a background edge reads far off centre
+    out, scales, centres = normalize_sticks(actions, ExtractConfig())
+    # jitter is not blown up to full deflection; the rest reading becomes centre
+    assert scales["RIGHT_X"] == scales["RIGHT_Y"] == scales["LEFT_X"] == 1.0
+    assert centres["RIGHT_Y"] == pytest.approx(0.2, abs=0.01) and centres["LEFT_X"] == pytest.approx(-0.5, abs=0.01)
+    for axis in ("RIGHT_X", "RIGHT_Y", "LEFT_X"):
+        assert np.abs(out[:, AXIS_INDEX[axis]]).max() <= 0.02
+
+
+def test_the_rest_reading_is_where_readings_pile_up_not_their_median():
+    rng = np.random.default_rng(1)
+    values = np.concatenate([-0.8 + rng.normal(0.0, 0.01, 400), rng.uniform(-0.7, 1.0, 600)])  # median far from -0.8
+    assert rest_reading(values, 0.05) == pytest.approx(-0.8, abs=0.01)
+    assert rest_reading(np.array([]), 0.05) == 0.0
+
+
+def test_a_stick_held_at_the_rim_stays_deflected():
     actions = np.zeros((100, 21), np.float32)
-    # held left throughout but released now and then, read at -0.45 (small overlays under-read full deflection)
-    actions[:, AXIS_INDEX["LEFT_X"]] = np.where(np.arange(100) % 25 == 0, -0.2, -0.45)
+    # held left at the rim, released to centre now and then
+    actions[:, AXIS_INDEX["LEFT_X"]] = np.where(np.arange(100) % 10 == 0, 0.0, -0.93)
     actions[:, AXIS_INDEX["LEFT_Y"]] = 0.95  # pushed to the rim and never released
     out, scales, centres = normalize_sticks(actions, ExtractConfig())
     assert centres["LEFT_X"] == centres["LEFT_Y"] == 0.0
-    assert np.all(out[actions[:, AXIS_INDEX["LEFT_X"]] == -0.45, AXIS_INDEX["LEFT_X"]] == -1.0)
+    assert np.all(out[actions[:, AXIS_INDEX["LEFT_X"]] < 0, AXIS_INDEX["LEFT_X"]] == -1.0)
     assert np.all(out[:, AXIS_INDEX["LEFT_Y"]] == 1.0)
 
 
-def test_a_resting_stick_read_far_off_centre_but_still_is_centred():
-    # a resting cap over a background edge reads 0.6 off centre, unchanged all video
-    actions = np.zeros((100, 21), np.float32)
-    actions[:, AXIS_INDEX["RIGHT_X"]] = -0.59 + np.random.default_rng(0).uniform(-0.01, 0.01, 100)
-    out, scales, centres = normalize_sticks(actions, ExtractConfig())
-    assert scales["RIGHT_X"] == 1.0
-    assert np.abs(out[:, AXIS_INDEX["RIGHT_X"]]).max() <= 0.02
-
-
-def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay():
+def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay_even_below_the_parsers_threshold():
     t = 300
     rng = np.random.default_rng(0)
     logits = np.full((t, 17), -7.0, np.float32) + rng.normal(0, 0.5, (t, 17)).astype(np.float32)
@@ -113,13 +121,17 @@ def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay():
     logits[:, left] = rng.uniform(0.2, 3.3, t)  # a skin whose rest look the parser reads at p 0.55-0.96
     held = np.arange(t) >= 60
     logits[:, start] = np.where(held, 6.0, -6.0)  # held for the last 80 % of the video
+    west = BUTTON_INDEX["WEST"]
+    faint = rng.random(t) < 0.3
+    logits[:, west] = np.where(faint, -2.0, -9.0)  # a low-contrast pressed look: the parser's p stays below 0.5
     actions = np.zeros((t, 21), np.float32)
     actions[:, :17] = logits > 0
     actions[:, 17] = np.linspace(-1, 1, t)
-    out, rest, changed = calibrate_buttons(actions, logits, 0.1, 4.0)
+    out, rest, changed = calibrate_buttons(actions, logits, 3.0)
     assert not out[:, left].any()  # was read pressed in every frame
     np.testing.assert_array_equal(out[:, south], presses)
     np.testing.assert_array_equal(out[:, start], held)
-    assert changed == {"DPAD_LEFT": t}
-    assert rest["SOUTH"] == pytest.approx(np.quantile(logits[:, south], 0.1), abs=1e-3)
+    np.testing.assert_array_equal(out[:, west], faint)
+    assert changed == {"DPAD_LEFT": t, "WEST": int(faint.sum())}
+    assert rest["SOUTH"] == pytest.approx(logits[~presses, south].mean(), abs=1e-3)  # the released frames' level
     np.testing.assert_array_equal(out[:, 17:], actions[:, 17:])  # sticks untouched

@@ -57,3 +57,20 @@ def test_an_episode_that_fails_leaves_no_video(tmp_path: Path) -> None:
     finally:
         env.close()
     assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "b.gif").exists()
+
+
+def test_a_captioned_gif_says_task_seed_step_and_outcome_below_the_picture(tmp_path: Path) -> None:
+    recorder = RolloutRecorder(tmp_path / "c.mp4", tmp_path / "c.gif", 30.0, mark, min_width=320, gif_width=320,
+                               gif_fps=10.0, gif_max_seconds=0.5, caption="pong_hold_15s   seed 3")
+    for i in range(30):
+        recorder(np.full((40, 80, 3), 60, np.uint8), np.zeros(21, np.float32))
+    gif = recorder.close(success=True)[1]
+    with Image.open(gif) as image:
+        width, height = image.size
+        assert width == 320 and height > 160, "320 px wide, a caption strip below the 320 x 160 picture"
+        frame = np.asarray(image.convert("RGB"))
+    strip = frame[160:]
+    assert (strip.max(axis=2) > 200).any(), "the caption's text is drawn"
+    green = (strip[..., 1] > 180) & (strip[..., 0] < 150)
+    assert green.sum() > 20, "a successful episode's outcome line is green"
+    assert np.allclose(frame[:160, 8:], 60, atol=8), "the game picture itself is not written over"

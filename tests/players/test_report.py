@@ -7,9 +7,12 @@ import math
 import pytest
 
 from padflow.players.report import (
+    HELD_OUT,
     OVERALL,
+    TRAINED,
     discriminating_tasks,
     failed_tasks,
+    markdown_report,
     rate_metrics,
     rate_rows,
     rates_by_task,
@@ -70,3 +73,24 @@ def test_a_failed_task_counts_in_its_own_row_and_in_no_aggregate() -> None:
     metrics = rate_metrics(rows)
     assert metrics["policy.overall"] == 1.0 and metrics["noop.overall"] == 0.0
     assert "policy.dim.3D" not in metrics
+
+
+def test_trained_and_held_out_tasks_are_aggregated_apart_with_intervals() -> None:
+    tasks = ["pong_hold_15s", "pong_score_point", "doom_basic_first_shot"]
+    splits = {"pong_score_point": HELD_OUT}  # the others: trained
+    results = [result(t, "policy", t != "pong_score_point", s) for t in tasks for s in range(3)]
+    rows = rate_rows(results, ["policy"], tasks, {}, splits)
+    index = {(r["split"], r["level"], r["group"]): r for r in rows}
+    assert (index[(TRAINED, "overall", OVERALL)]["successes"], index[(TRAINED, "overall", OVERALL)]["episodes"]) == (6, 6)
+    held_out = index[(HELD_OUT, "overall", OVERALL)]
+    assert (held_out["successes"], held_out["episodes"]) == (0, 3)
+    assert (held_out["ci_low"], held_out["ci_high"]) == (0.0, 0.5615)  # Wilson 0/3
+    assert index[(TRAINED, "game", "pong")]["episodes"] == 3 and index[(HELD_OUT, "game", "pong")]["episodes"] == 3
+    metrics = rate_metrics(rows)
+    assert metrics["policy.overall"] == 1.0 and metrics["policy.held_out.overall"] == 0.0
+    assert metrics["policy.held_out.overall.ci_high"] == 0.5615 and metrics["policy.overall.ci_low"] == 0.6097
+    assert metrics["policy.held_out.task.pong_score_point"] == 0.0
+    page = markdown_report(rows, ["policy"], {}, [], "# header")
+    trained_at, held_out_at = page.index("## Trained tasks"), page.index("## Held-out tasks")
+    assert trained_at < page.index("| pong_hold_15s |") < held_out_at < page.index("| pong_score_point |")
+    assert "0.00 [0.00, 0.56]" in page[held_out_at:]

@@ -7,17 +7,20 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 
 from models.policy import CONFIG_FILE, FlowMatchingPolicy, policy_profile, save_policy
+from padflow.actions import ACTION_DIM, ACTION_INDEX
 from padflow.config import load_params
 from padflow.sim.registry import all_tasks, get_task
 from padflow.sim.task import Task
+from padflow.tables import write_action_table, write_chunk_index
 from padflow.video import iter_frames
-from tasks.evaluate import EvaluateConfig, evaluate, load_checked_policy
+from tasks.evaluate import EvaluateConfig, build_jobs, evaluate, load_checked_policy, load_priors
 
 SHORT_TASKS = ("doom_basic_first_shot", "pong_hold_15s")  # episodes of at most 10 s and 20 s
 
@@ -44,7 +47,7 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture) -> dict:
 def test_cli_reports_every_task_with_policy_and_baseline_rates(project: Path, policy_dir: Path, capsys) -> None:
     out = project / "outputs/evaluate"
     summary = run_cli(["evaluate", "--checkpoint", str(policy_dir), "--tasks", *SHORT_TASKS, "--episodes", "2",
-                       "--workers", "2", "--out", str(out), "--json"], capsys)
+                       "--baselines", "scripted", "random", "noop", "--workers", "2", "--out", str(out), "--json"], capsys)
 
     assert [t["id"] for t in summary["tasks"]] == [t for t in all_tasks() if t in SHORT_TASKS]  # suite order
     for task in summary["tasks"]:
@@ -72,7 +75,7 @@ def test_cli_reports_every_task_with_policy_and_baseline_rates(project: Path, po
         from PIL import Image
 
         with Image.open(gif) as image:
-            assert image.n_frames > 1 and image.size[0] == 160
+            assert image.n_frames > 1 and image.size[0] == 320
 
 
 @pytest.mark.slow
@@ -96,6 +99,51 @@ def test_a_crashing_task_is_recorded_and_the_others_finish(tmp_path: Path, polic
     assert summary["overall"]["policy"]["episodes"] == 1
     assert result["metrics"]["failed_tasks"] == 1 and "policy.task.broken_rom" not in result["metrics"]
     assert "broken_rom" in (tmp_path / "out/rates.md").read_text()
+
+
+@pytest.mark.slow
+def test_prior_and_policy_on_trained_and_held_out_tasks_with_intervals(tmp_path: Path, policy_dir: Path) -> None:
+    """One doom task the corpus played, one it did not; the prior replays the doom table's chunks."""
+    actions = np.zeros((64, ACTION_DIM), np.float32)
+    actions[::2, ACTION_INDEX["SOUTH"]] = 1.0  # fire every other frame
+    write_action_table(tmp_path / "doom.parquet", actions, fps=35.0)
+    write_chunk_index(pd.DataFrame([
+        {"video_id": "v", "video_path": "v.mp4", "table_path": "doom.parquet", "start_frame": s, "frames": 16,
+         "fps": 35.0, "overlay_box": [0, 0, 1, 1], "game_box": [0, 0, 8, 8], "game": "doom", "density": 1.0, "motion": 50.0}
+        for s in range(0, 64, 16)]), tmp_path / "chunks.parquet")
+    cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=("doom_basic_first_shot",),
+                         held_out_tasks=("doom_predict_position_hit",), episodes=1, euler_steps_compare=(),
+                         baselines=("prior", "noop"), index="chunks.parquet", workers=1, videos_per_task=0,
+                         out_dir="out")
+    result = evaluate(cfg, tmp_path, seed=0)
+
+    summary, metrics = result["summary"], result["metrics"]
+    assert summary["splits"] == {"trained": ["doom_basic_first_shot"], "held_out": ["doom_predict_position_hit"]}
+    assert [(t["id"], t["split"]) for t in summary["tasks"]] == [("doom_basic_first_shot", "trained"),
+                                                                  ("doom_predict_position_hit", "held_out")]
+    for task in summary["tasks"]:
+        assert {p: task[f"{p}_episodes"] for p in ("policy", "prior", "noop")} == {"policy": 1, "prior": 1, "noop": 1}
+    assert summary["no_prior"] == []
+    assert summary["overall"]["prior"]["episodes"] == 1 and summary["held_out"]["overall"]["prior"]["episodes"] == 1
+    for player in ("policy", "prior", "noop"):
+        for split in ("", "held_out."):
+            rate = metrics[f"{player}.{split}overall"]
+            assert metrics[f"{player}.{split}overall.ci_low"] <= rate <= metrics[f"{player}.{split}overall.ci_high"]
+    page = (tmp_path / "out/rates.md").read_text()
+    assert page.index("## Trained tasks") < page.index("## Held-out tasks")
+    table = pd.read_parquet(tmp_path / "out/rates.parquet")
+    assert set(table["split"]) == {"trained", "held_out"} and set(table["player"]) == {"policy", "prior", "noop"}
+
+
+def test_prior_jobs_only_for_games_with_chunks_and_a_missing_index_is_named(tmp_path: Path) -> None:
+    cfg = EvaluateConfig(tasks=("pong_hold_15s",), held_out_tasks=("doom_basic_first_shot",), baselines=("prior", "noop"),
+                         euler_steps_compare=())
+    jobs = build_jobs(cfg, cfg.task_ids(), (0,), prior_games={"doom"})
+    assert {(j.task_id, j.player) for j in jobs if j.player == "prior"} == {("doom_basic_first_shot", "prior")}
+    with pytest.raises(ValueError, match="no chunk index for the prior baseline"):
+        load_priors(cfg, tmp_path, cfg.task_ids())
+    with pytest.raises(ValueError, match="held_out_tasks: .*pong_hold_15s.* also in tasks"):
+        EvaluateConfig(tasks=("pong_hold_15s",), held_out_tasks=("pong_hold_15s",))
 
 
 def test_a_missing_checkpoint_names_the_folder(tmp_path: Path) -> None:

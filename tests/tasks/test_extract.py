@@ -109,7 +109,7 @@ def test_missing_parser_or_ingest_report_is_named(tmp_path):
         stage({}, tmp_path)
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_offset", 1.0), ("stick_still_range", 0.6), ("stick_rim", 0.2), ("button_rest_quantile", 0.5), ("button_min_rise", -1.0)])
+@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_bandwidth", 0.0), ("stick_rim", 0.0), ("button_min_rise", -1.0)])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExtractConfig(**{field: value})
@@ -220,3 +220,57 @@ def test_an_overlay_whose_skin_is_not_in_the_library_is_recorded_unknown_skin_wi
     assert record["unknown_skin"] is True and record["skin_id"] is None and record["box"] == outcome.box
     # With its folder in the library, the same overlay is found as that skin.
     assert localize_overlay(video, load_library([skins]), cfg.localize).skin_id == "my-pad"
+
+
+@pytest.mark.slow
+def test_a_mixed_rate_corpus_is_labelled_at_each_source_rate_and_chunked_at_the_video_rate(tmp_path):
+    """60 fps and 30 fps sources: a label row for every source frame (t = its presentation time); the
+    gate validates each table at its own rate and cuts chunks at the normalized video's 30 fps, and
+    training's chunk actions take every other row of the 60 fps table."""
+    from models.policy.data import chunk_actions
+    from padflow.tables import read_chunk_index
+    from tasks.gate import stage as gate_stage
+
+    skin = load_library().skins["xbox-01"]
+    yy, xx = np.mgrid[0 : FRAME_SIZE[1], 0 : FRAME_SIZE[0]]
+    rng = np.random.default_rng(0)
+    sources = {"at60": (60.0, 72), "at30": (30.0, 36)}  # 1.2 s each
+    for name, (fps, count) in sources.items():
+        frames = []
+        for i in range(count):  # a moving gradient behind the overlay (the gate drops still pictures)
+            game = np.stack([(xx + 3 * i) % 256, (2 * yy + i) % 256, ((xx + yy) // 2) % 256], -1).astype(np.uint8)
+            action = noop()
+            action[:17] = rng.random(17) < 0.5
+            frames.append(draw_overlay(game, skin, action, Placement(anchor="bottom-right", width_frac=0.3, opacity=1.0))[0])
+        write_mp4(tmp_path / "raw" / f"{name}.mp4", frames, fps, crf=20)
+    report = ingest(tmp_path / "raw", tmp_path / "data" / "ingest", IngestConfig(min_duration_s=1.0))
+    ids = {Path(r.path).stem: r.video_id for r in report.files}
+    save_parser(tiny_parser(), tmp_path / "data" / "parser")
+    stage({"extract": {"workers": 1, "batch_size": 16, "localize": {"frames": 8}}}, tmp_path)
+
+    out = tmp_path / "data" / "extract"
+    tables = {}
+    for name, (fps, count) in sources.items():
+        table = read_action_table(out / f"{ids[name]}.parquet")
+        assert abs(table.num_rows - count) <= 1, (name, table.num_rows)  # rows = source frames ± 1
+        times = table.column("t").to_numpy()
+        assert np.allclose(times, np.arange(table.num_rows) / fps), name  # each source frame's presentation time
+        assert json.loads((out / f"{ids[name]}.json").read_text())["fps"] == fps
+        tables[name] = table_to_actions(table)
+
+    # An untrained parser reads noise: the gate's confidence, hold and density bars are opened so both tables pass.
+    gate = {"min_confidence": 0.0, "max_button_hold_s": 60.0, "min_action_density": 0.0, "static_threshold": 0.0, "min_kept_share": 0.0}
+    gate_stage({"gate": gate}, tmp_path)
+    verdicts = {v["video_id"]: v for v in json.loads((tmp_path / "data" / "gate" / "gate_report.json").read_text())["videos"]}
+    assert all(verdicts[ids[name]]["status"] == "accepted" for name in sources), verdicts
+    index = read_chunk_index(tmp_path / "data" / "gate" / "chunks.parquet")
+    assert (index["fps"] == 30.0).all() and (index["frames"] == 16).all()
+    for name in sources:  # 36 normalized frames each: chunks at frames 0 and 16 of the 30 fps video
+        assert sorted(index.loc[index["video_id"] == ids[name], "start_frame"]) == [0, 16], name
+    assert abs(verdicts[ids["at60"]]["hours_in"] - verdicts[ids["at30"]]["hours_in"]) < 1e-9  # same 1.2 s, twice the rows
+
+    actions = chunk_actions(index, tmp_path, 16)
+    for i, row in enumerate(index.itertuples()):
+        step = 2 if row.video_id == ids["at60"] else 1
+        expected = tables["at60" if step == 2 else "at30"][step * row.start_frame : step * (row.start_frame + 16) : step]
+        assert np.array_equal(actions[i], expected), (row.video_id, row.start_frame)

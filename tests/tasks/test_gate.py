@@ -7,11 +7,14 @@ with the stage's batch test.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from padflow.actions import ACTION_INDEX
@@ -115,13 +118,14 @@ def test_static_span_is_dropped_even_when_buttons_move():
     assert cut_chunks(a, np.zeros(16, np.float32), GateConfig())[0][3] == "static"
 
 
-def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_path: Path):
-    extract, ingest = tmp_path / "data/extract", tmp_path / "data/ingest"
+def broken_batch(root: Path, reasons: tuple[str, ...] | None = None) -> None:
+    """data/extract and data/ingest under `root` where every table is broken (one per reason; default: all)."""
+    extract, ingest = root / "data/extract", root / "data/ingest"
     videos, files = [], []
-    for i, (reason, table) in enumerate(broken_tables().items()):
+    tables = broken_tables()
+    for i, reason in enumerate(reasons or tables):
+        table = tables[reason]
         vid = f"v{i}"
-        import pyarrow.parquet as pq
-
         extract.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, extract / f"{vid}.parquet")
         (extract / f"{vid}.json").write_text(json.dumps({"inliers": 60, "box": [0, 0, 10, 10]}))
@@ -130,13 +134,51 @@ def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_p
     (extract / "extract_report.json").write_text(json.dumps({"videos": videos}))
     ingest.mkdir(parents=True)
     (ingest / "ingest_report.json").write_text(json.dumps({"files": files, "config": {"fps": FPS}}))
+
+
+def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_path: Path):
+    broken_batch(tmp_path)
     params = {"gate": {"max_button_hold_s": 2.0}}
-    with pytest.raises(GateFailed, match=r"only 0.0% of .* input minutes survived .* at least 20%"):
+    with pytest.raises(GateFailed, match=r"only 0.0% of .* input minutes survived .* at least 20%.*gate_failed/gate_report.json"):
         stage(params, tmp_path)
-    report = json.loads((tmp_path / "data/gate/gate_report.json").read_text())
-    assert report["totals"]["quarantined"] == 6, "the report is written before the stage fails"
+    report = json.loads((tmp_path / "data/gate_failed/gate_report.json").read_text())
+    assert report["totals"]["quarantined"] == 6, "the failed batch's report is kept for reading"
     assert {tuple(v["reasons"]) for v in report["videos"]} == {(r,) for r in broken_tables()}
-    assert (tmp_path / "data/gate/data_docs/index.html").is_file()
+    assert (tmp_path / "data/gate_failed/data_docs/index.html").is_file()
+    assert not (tmp_path / "data/gate").exists(), "a failed batch publishes no chunk index"
+
+
+def test_a_failing_batch_leaves_the_previous_gate_outputs_intact(tmp_path: Path):
+    one_good_video(tmp_path)
+    params = {"gate": {"max_button_hold_s": 2.0, "static_threshold": 1.0}}
+    umask = os.umask(0o027)
+    try:
+        stage(params, tmp_path)
+    finally:
+        os.umask(umask)
+    gate = tmp_path / "data/gate"
+    modes = {oct(p.stat().st_mode & 0o777) for p in [gate, *gate.rglob("*")] if p.is_file()}
+    assert modes == {oct(0o640)}, f"every output gets the mode of any new file (0666 less the umask): {modes}"
+    modes = {oct(p.stat().st_mode & 0o777) for p in [gate, *gate.rglob("*")] if p.is_dir()}
+    assert modes == {oct(0o750)}, f"every folder gets the mode of any new folder: {modes}"
+    before = {p.relative_to(gate): p.read_bytes() for p in gate.rglob("*") if p.is_file()}
+    assert len(read_chunk_index(gate / "chunks.parquet")) == 2
+
+    shutil.rmtree(tmp_path / "data/extract")
+    shutil.rmtree(tmp_path / "data/ingest")
+    broken_batch(tmp_path, ("frame_gap",))
+    with pytest.raises(GateFailed, match=r"data/gate keeps the previous outputs"):
+        stage(params, tmp_path)
+    after = {p.relative_to(gate): p.read_bytes() for p in gate.rglob("*") if p.is_file()}
+    assert after == before, "the failed batch changed the previous gate outputs"
+    assert json.loads((tmp_path / "data/gate_failed/gate_report.json").read_text())["totals"]["accepted"] == 0
+    assert [p.name for p in (tmp_path / "data").iterdir() if p.name.startswith(".")] == [], "no temp folder left"
+
+    shutil.rmtree(tmp_path / "data/extract")
+    shutil.rmtree(tmp_path / "data/ingest")
+    one_good_video(tmp_path)
+    stage(params, tmp_path)
+    assert not (tmp_path / "data/gate_failed").exists(), "a passing batch removes the stale failure report"
 
 
 def test_config_is_validated():
@@ -159,15 +201,20 @@ def test_unobserved_values_are_not_labels_for_the_suite_or_the_density_filter(va
     assert cut_chunks(a, np.full(16, 100.0, np.float32), GateConfig(), observed_mask(["BACK"]))[0][3] == "density"
 
 
-def test_a_table_with_unobserved_controls_is_accepted_and_its_chunks_carry_the_mask(tmp_path: Path):
-    extract, ingest = tmp_path / "data/extract", tmp_path / "data/ingest"
+def one_good_video(root: Path, unobserved: tuple[str, ...] = ()) -> None:
+    """data/extract and data/ingest under `root` with one 32-frame video whose table the gate accepts (2 chunks)."""
+    extract, ingest = root / "data/extract", root / "data/ingest"
     rng = np.random.default_rng(0)
     write_mp4(ingest / "videos/v.mp4", (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(32)), FPS)
-    write_action_table(extract / "v.parquet", busy_actions(32), FPS, unobserved=["BACK", "GUIDE", "RIGHT_X", "RIGHT_Y"])
+    write_action_table(extract / "v.parquet", busy_actions(32), FPS, unobserved=unobserved)
     (extract / "v.json").write_text(json.dumps({"localization": {"inliers": 60, "box": [40, 30, 64, 48]}}))
     (extract / "extract_report.json").write_text(json.dumps({"videos": [{"video_id": "v", "status": "extracted"}]}))
     files = [{"video_id": "v", "status": "accepted", "frames_out": 32, "output": "videos/v.mp4"}]
     (ingest / "ingest_report.json").write_text(json.dumps({"files": files, "config": {"fps": FPS}}))
+
+
+def test_a_table_with_unobserved_controls_is_accepted_and_its_chunks_carry_the_mask(tmp_path: Path):
+    one_good_video(tmp_path, unobserved=("BACK", "GUIDE", "RIGHT_X", "RIGHT_Y"))
     stage({"gate": {"max_button_hold_s": 2.0, "static_threshold": 1.0}}, tmp_path)
     verdict = json.loads((tmp_path / "data/gate/gate_report.json").read_text())["videos"][0]
     assert verdict["status"] == "accepted" and verdict["chunks_kept"] == 2, verdict

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -54,24 +49,14 @@ def test_idm_train_exports_an_idm_and_scores_held_out_videos(tmp_path: Path):
     assert load_idm(tmp_path / "data/idm").config.window == 8
 
 
-def test_idm_train_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path: Path):
+def test_idm_train_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path: Path, kill_when):
     make_labelled_project(tmp_path)
     checkpoint = tmp_path / "data/idm/checkpoints/last.ckpt"
     script = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
               "from tasks.idm_train import IdmTrainConfig, train_idm;"
               f"train_idm(IdmTrainConfig(model={TINY!r}, max_steps=200, batch_size=4, checkpoint_every_n_steps=4, "
               "val_every_n_epochs=1000), Path('.').resolve(), 0)")
-    child = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).resolve().parents[2])], cwd=tmp_path,
-                             env={**os.environ, "PADFLOW_ROOT": str(tmp_path)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 300
-        while not checkpoint.is_file() and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert checkpoint.is_file(), child.stderr.read().decode()[-2000:] if child.poll() is not None else "no checkpoint"
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    kill_when(script, tmp_path, checkpoint, str(Path(__file__).resolve().parents[2]))
     killed_at = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
     assert 4 <= killed_at < 200, "the kill must land mid-run for this test to mean anything"
     assert not (tmp_path / "data/idm/idm.safetensors").exists()

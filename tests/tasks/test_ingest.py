@@ -15,5 +15,9 @@ def test_stage_reads_its_section_and_paths_from_params(tmp_path: Path):
     assert result.metrics["accepted"] == 2 and result.metrics["rejected"] == 0  # at25.mp4, good_a_copy.mp4
     assert result.params["ingest"]["max_width"] == 256
     assert result.artifacts["ingest"] == tmp_path / "ingested" / "ingest_report.json"
+    [ingest_set] = result.datasets  # logged by the stage shell as the run's MLflow dataset
+    assert ingest_set.source == result.artifacts["ingest"] and len(ingest_set.rows) == 2
+    assert {"licence", "source", "status"} <= set(ingest_set.rows.columns)
+    assert ingest_set.digest == stage(params, tmp_path).datasets[0].digest  # same videos, same digest
     with pytest.raises(ValueError, match="ingest: unknown key"):
         stage({"ingest": {"max_widht": 256}}, tmp_path)

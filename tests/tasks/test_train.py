@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +16,7 @@ from padflow.actions import ACTION_INDEX
 from padflow.config import load_params
 from padflow.commands.stage import run_stage
 from padflow.stages import metrics_path
-from padflow.tables import CHUNK_INDEX_SCHEMA, write_action_table, write_chunk_index
+from padflow.tables import CHUNK_INDEX_SCHEMA, data_fingerprint, write_action_table, write_chunk_index
 from padflow.video import iter_frames, write_mp4
 from tasks.train import TrainConfig
 
@@ -108,12 +103,19 @@ def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
     assert len(client.get_metric_history(run_id, "train/loss")) >= 1
     assert client.get_metric_history(run_id, "val/button_f1")
     assert run.data.metrics["global_step"] == cfg["max_steps"]
-    artifacts = {a.path for a in client.list_artifacts(run_id, "train/policy")}
-    assert artifacts == {"train/policy/policy.safetensors", "train/policy/policy_config.json"}
+    # The export carries its model card; the run logged it as the registered model and the chunk index as its dataset.
+    card = (project / "data/train/policy/README.md").read_text()
+    assert "## Training data" in card and "| val_loss |" in card and "## Intended use" in card
+    [version] = client.search_model_versions("name = 'padflow-policy'")
+    assert version.run_id == run_id and "padflow flow-matching policy" in version.description
+    chunk = mlflow.pyfunc.load_model(f"models:/padflow-policy/{version.version}").predict(frame[None])
+    assert chunk.shape == (1, 16, 21)
+    [dataset] = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "chunk_index" and dataset.dataset.digest == data_fingerprint(project / "data/gate/chunks.parquet", project)
 
 
 @pytest.mark.slow
-def test_training_killed_mid_run_resumes_from_its_last_checkpoint(project: Path):
+def test_training_killed_mid_run_resumes_from_its_last_checkpoint(project: Path, kill_when):
     profile_path = project / "profiles" / "debug.yaml"
     profile = yaml.safe_load(profile_path.read_text())
     profile["train"].update({"max_steps": 60, "checkpoint_every_n_steps": 4, "val_every_n_epochs": 50})
@@ -123,17 +125,7 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(project: Path)
     script = ("import sys; from pathlib import Path; sys.path.insert(0, '.');"
               "from padflow.config import load_params; from tasks.train import stage;"
               "stage(load_params(Path('params.yaml')), Path('.').resolve())")
-    child = subprocess.Popen([sys.executable, "-c", script], cwd=project, env={**os.environ, "PADFLOW_ROOT": str(project)},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 300
-        while not checkpoint.is_file() and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert checkpoint.is_file(), child.stderr.read().decode()[-2000:] if child.poll() is not None else "no checkpoint"
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    kill_when(script, project, checkpoint)
     killed_at = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
     assert 4 <= killed_at < 60, "the kill must land mid-run for this test to mean anything"
     assert not (project / "data/train/policy").exists()

@@ -20,9 +20,11 @@ by their rest colours against the median of the sampled frames (`colour`). When 
 the poses most single matches vote for are checked by guided matching (`rescue`). Small
 overlays are refined in an upscaled crop (`refine`). `pipeline` runs these steps in order.
 
-The found skin is then checked (`verify`): its rest colours, warped into the frames, must agree
-with the overlay seen there (`min_skin_agreement`); an overlay no library skin explains is
-recorded `unknown_skin` at its box, with the reason, and is not read with a look-alike's layout.
+The found skin is then checked (`verify`): composited over the game it covers (filled in from
+around the box), at rest or pressed, it must explain what the frames show in every control region
+(`min_skin_agreement`) and clearly better than any other skin fitted there (`min_skin_margin`);
+an overlay no library skin explains is recorded `unknown_skin` at its box, with the reason, and is
+not read with a look-alike's layout.
 
 "No overlay" is an ordinary outcome (`Localization.found` is False, `reason` says why); a video
 that cannot be read, or a template that cannot be localized at all, raises ValueError.

@@ -10,7 +10,7 @@ from padflow.config import config
 
 Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
-LOCALIZE_VERSION = 6  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 7  # bump when a change here can change a Localization for the same inputs
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 
 
@@ -93,8 +93,12 @@ class LocalizeConfig:
     ] = 4
     min_skin_agreement: Annotated[
         float,
-        Field(ge=-1.0, le=1.0, description="the found skin's rest image, warped into the frames, must agree this well with the overlay seen there (correlation of its colour groups with what the sampled frames' median shows there, localize.verify); below it the video is unknown_skin: an overlay whose skin is not in the library is never read with a look-alike's layout (bench/unknown_skin.py: true skins of faint overlays over static game backgrounds score down to 0.43, look-alikes up to 0.99)"),
-    ] = 0.4
+        Field(le=1.0, description="the found skin, composited over the game it covers, must explain what the sampled frames show this well (localize.verify: 1 - the mean over its control regions and body of the error against the skin at rest or pressed, relative to the region's own contrast; 1 = exact); below it the video is unknown_skin and is not read with a look-alike's layout. Chosen on bench/unknown_skin.py's tune set (library skins 0.70-0.88, skins outside the library that lead their look-alikes by min_skin_margin up to 0.71)"),
+    ] = 0.73
+    min_skin_margin: Annotated[
+        float,
+        Field(ge=0.0, description="... and lead every other library skin whose fit puts the overlay at the same place by this much agreement (a true skin stands clear of its family's other colourings; an unknown skin's look-alikes score close together). Chosen on bench/unknown_skin.py's tune set (library skins lead by 0.23-0.40 where they reach min_skin_agreement, skins outside the library by up to 0.12)"),
+    ] = 0.17
     seed: Annotated[int, Field(description="RANSAC random seed (OpenCV's RNG), so a localization is reproducible")] = 0
 
     def __post_init__(self) -> None:

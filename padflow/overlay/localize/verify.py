@@ -1,43 +1,67 @@
-"""Is the named skin really the overlay's skin? How much of the overlay's static look a skin's rest image explains.
+"""Is the named skin really the overlay's skin? How well a skin, drawn over the game it covers, explains what the frames show.
 
 Features find *where* an overlay is and which library skin fits it best; they do not say that
 the best fit is the drawn skin. An overlay whose skin is not in the library is fitted by the
 nearest look-alike (a skin of the same family shares its geometry up to a few px), and reading it
-with that layout gives a wrong table. So the chosen skin's rest image, warped into the frame with
-its fit, is compared with the per-pixel median of the sampled frames (which keeps the static
-overlay and drops most moving game content).
+with that layout gives a wrong table. So the chosen skin is checked as a picture composited over
+the game (`skin_agreement`):
+
+- The game under the overlay: the per-pixel median of the sampled frames around the box, with
+  the skin's own pixels filled in from their surroundings (cv2.inpaint). A still background (a
+  half-black, half-grey road; a maze) shows through a faint overlay and would otherwise count
+  against the true skin.
+- The opacity: one number `o`, fitted so that median - game = o * alpha * (skin - game) over the
+  skin's opaque pixels (alpha: the rest image's; its transparent parts predict the game).
+- Per control region (the skin's `regions()`, and the body outside them), per frame: the RMS
+  error of the frame against the skin at rest, or with every button pressed, whichever is nearer
+  (a button held through most of the video is no mismatch); its median over frames (moving game
+  content under a translucent overlay passes through in a few frames), divided by the region's
+  own signal (o * alpha * |skin - game|), plus what a still background's texture leaves
+  unexplained ((1 - o) * its spread around the region), plus `NOISE_FLOOR` for compression.
+  Each region counts the same, so a look-alike that shares the body but not the buttons, or the
+  buttons but not the body, scores low.
+
+The agreement is 1 - the mean of those ratios (1: explained exactly). The found skin must reach
+`min_skin_agreement`, and lead every other skin whose fit puts the overlay at the same place by
+`min_skin_margin` (a true skin stands clearly above its family's other colourings; an unknown
+skin's nearest look-alikes score close together). Otherwise the video is unknown_skin at the box.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-
 import cv2
 import numpy as np
 
+from padflow.actions import ACTION_NAMES, N_BUTTONS
 from padflow.overlay.crops import box_iou
 from padflow.overlay.localize.config import LocalizeConfig
 from padflow.overlay.localize.index import TemplateIndex
 from padflow.overlay.localize.result import Fit, Localization, fit_box
+from padflow.overlay.render import render_overlay
 
 RUNNER_UP_IOU = 0.5  # another skin's fit overlapping the found box this much is a look-alike reading of the same overlay
-FULLY_OPAQUE = 250  # rest-image alpha from which a pixel shows the skin's own colour unblended
-MIN_PIXELS = 50  # opaque pixels inside the frame a comparison needs
-COLOUR_LEVELS = 8  # levels per channel the rest colours are grouped by (flat colours and their anti-aliased blends fall apart)
-MIN_GROUP_PIXELS = 4  # a colour group needs this many pixels in the frame to be compared
-MIN_GROUP_SHARE = 0.01  # ... and this share of the opaque pixels
+MARGIN = 0.25  # the frames are compared over the box grown by this fraction of its size per side (the inpainting reads the game around it)
+OPAQUE = 0.5  # rest-image alpha (0..1) from which a pixel is the skin's own (fits the opacity, is scored)
+DRAWN = 0.02  # rest-image alpha above which a pixel is not the bare game (filled in by the inpainting)
+NOISE_FLOOR = 8.0  # grey levels of error any region shows from compression and resampling
+MIN_REGION_PIXELS = 10  # a region with fewer opaque pixels in the frame is not scored
+MIN_SCORED_PIXELS = 50  # opaque pixels inside the frame a comparison needs
+MIN_KNOWN_PIXELS = 20  # game pixels around a region that estimate its background's spread (fewer: all around the box)
+INPAINT_RADIUS = 5
 
 
 def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], chosen: Localization, cfg: LocalizeConfig, scale: float) -> Localization:
-    """The found localization with its skin agreement, or, below min_skin_agreement, unknown_skin at the same box.
+    """The found localization with its skin agreement, or, below min_skin_agreement or min_skin_margin, unknown_skin at the same box.
 
-    `fits` are every skin's fit in detection px (`scale` detection px per frame px); the best
-    other skin whose fit overlaps the found box is scored too (`runner_up_agreement`), to show
-    how far the drawn skin stands above its nearest look-alike.
+    `fits` are every skin's fit in detection px (`scale` detection px per frame px); every other
+    skin whose fit overlaps the found box is scored too (`runner_up_agreement`: the best of them).
     """
-    x0, y0, x1, y1 = chosen.box
-    median = np.median(np.stack([f[y0:y1, x0:x1] for f in frames]), axis=0).astype(np.float32)  # (h, w, 3)
-    score = skin_agreement(median, warped_rest(index.skins[index.skin_ids.index(chosen.skin_id)].rest, chosen.matrix, chosen.box))
+    crop_box = _grown(chosen.box, chosen.frame_size)
+    x0, y0, x1, y1 = crop_box
+    crops = np.stack([f[y0:y1, x0:x1] for f in frames]).astype(np.float32)  # (T, h, w, 3)
+    median = np.median(crops, axis=0)
+    score = skin_agreement(crops, median, index.skins[index.skin_ids.index(chosen.skin_id)], chosen.matrix, crop_box)
     others = []
     for fit in fits:
         skin = index.skins[fit.skin]
@@ -46,25 +70,69 @@ def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], 
         transform = fit.transform / scale
         box = fit_box(transform, skin, chosen.frame_size)
         if box[2] > box[0] and box[3] > box[1] and box_iou(box, chosen.box) >= RUNNER_UP_IOU:
-            others.append(skin_agreement(median, warped_rest(skin.rest, transform, chosen.box)))
+            others.append(skin_agreement(crops, median, skin, transform, crop_box))
     runner_up = round(max(others), 3) if others else None
     checked = replace(chosen, nearest_skin=chosen.skin_id, skin_agreement=round(score, 3), runner_up_agreement=runner_up)
-    if score >= cfg.min_skin_agreement:
+    lead = None if runner_up is None else score - runner_up
+    if score >= cfg.min_skin_agreement and (lead is None or lead >= cfg.min_skin_margin):
         others_said = f", best other skin there {runner_up:.2f}" if runner_up is not None else ""
-        return replace(checked, reason=f"{chosen.reason}; its rest colours agree with the overlay to {score:.2f}{others_said}")
+        return replace(checked, reason=f"{chosen.reason}; it explains the overlay's looks to {score:.2f}{others_said}")
+    if score < cfg.min_skin_agreement:
+        why = f"explains its looks only to {score:.2f} (a library skin needs >= {cfg.min_skin_agreement:g})"
+    else:
+        why = f"explains its looks to {score:.2f}, but another library skin there scores {runner_up:.2f} (the drawn skin leads by >= {cfg.min_skin_margin:g})"
     reason = (
         f"unknown skin: an overlay is at {list(chosen.box)}, but the best-fitting library skin {chosen.skin_id} "
-        f"({chosen.locations} template locations) agrees with its colours only to {score:.2f} (correlation of the skin's colour "
-        f"groups with what the sampled frames' median shows there); a library skin needs >= {cfg.min_skin_agreement:g}"
+        f"({chosen.locations} template locations) {why}"
     )
     return replace(checked, found=False, unknown_skin=True, skin_id=None, family=None, transform=None, reason=reason)
 
 
-def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The rest image (H, W, 4) drawn into `box` of the frame by the 2x3 template→frame transform, as float32.
+def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:  # noqa: ANN001 (either skin kind)
+    """How well `skin`, placed by the 2x3 template→frame `transform`, explains the frames: 1 - mean per-region error ratio (module doc).
 
-    The rest image is first shrunk with area averaging to about the overlay's size (a plain warp
-    of a 256-px image onto 60 px aliases its thin outlines), then warped the rest of the way.
+    `crops` (T, h, w, 3) float32 are the sampled frames cut to `crop_box` (frame px), `median`
+    their per-pixel median. At most 1; a skin with too few opaque pixels in the frame scores -1.
+    """
+    rest_image, pressed_image = _looks(skin)
+    rest = warped_rest(rest_image, transform, crop_box)
+    pressed = warped_rest(pressed_image, transform, crop_box)
+    alpha = rest[..., 3] / 255.0
+    own = alpha >= OPAQUE
+    if own.sum() < MIN_SCORED_PIXELS:
+        return -1.0
+    drawn = cv2.dilate((alpha > DRAWN).astype(np.uint8), np.ones((3, 3), np.uint8))
+    game = cv2.inpaint(np.clip(median, 0, 255).astype(np.uint8), drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+    signal = alpha[..., None] * (rest[..., :3] - game)
+    seen = median - game
+    opacity = float((signal[own] * seen[own]).sum() / ((signal[own] ** 2).sum() + 1e-6))
+    at_rest = game + opacity * signal
+    held = game + opacity * (pressed[..., 3:] / 255.0) * (pressed[..., :3] - game)
+    known = drawn == 0
+    everywhere = median[known]
+    ratios = []
+    for region in _region_masks(skin, transform, crop_box, own):
+        if region.sum() < MIN_REGION_PIXELS:
+            continue
+        ys, xs = np.nonzero(region)
+        bw, bh = xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
+        around = known[max(0, ys.min() - bh) : ys.max() + 1 + bh, max(0, xs.min() - bw) : xs.max() + 1 + bw]
+        near = median[max(0, ys.min() - bh) : ys.max() + 1 + bh, max(0, xs.min() - bw) : xs.max() + 1 + bw][around]
+        backdrop = near if len(near) >= MIN_KNOWN_PIXELS else everywhere
+        spread = float(np.sqrt(backdrop.var(axis=0).mean())) if len(backdrop) else 0.0
+        expected = float(np.sqrt(((opacity * signal[region]) ** 2).mean())) + NOISE_FLOOR + max(0.0, 1.0 - opacity) * spread
+        pixels = crops[:, region]  # (T, n, 3)
+        error_rest = np.sqrt(((pixels - at_rest[region]) ** 2).mean(axis=(1, 2)))
+        error_held = np.sqrt(((pixels - held[region]) ** 2).mean(axis=(1, 2)))
+        ratios.append(float(np.median(np.minimum(error_rest, error_held))) / expected)
+    return 1.0 - float(np.mean(ratios)) if ratios else -1.0
+
+
+def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """An RGBA skin image (H, W, 4) drawn into `box` of the frame by the 2x3 template→frame transform, as float32.
+
+    The image is first shrunk with area averaging to about the overlay's size (a plain warp of a
+    256-px image onto 60 px aliases its thin outlines), then warped the rest of the way.
     """
     x0, y0, x1, y1 = box
     scale = float(np.hypot(*transform[:, 0]))
@@ -80,31 +148,44 @@ def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, in
     return out.astype(np.float32)
 
 
-def skin_agreement(median: np.ndarray, rest: np.ndarray) -> float:
-    """How well a warped rest image (h, w, 4) explains the frames' median (h, w, 3) there: -1..1.
+def _grown(box: tuple[int, int, int, int], frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    mx, my = round(MARGIN * (x1 - x0)), round(MARGIN * (y1 - y0))
+    return max(0, x0 - mx), max(0, y0 - my), min(frame_size[0], x1 + mx), min(frame_size[1], y1 + my)
 
-    The rest image's opaque pixels are grouped by colour (`COLOUR_LEVELS` per channel: a skin is
-    drawn in a few flat colours), and each group's colour is compared with the mean the median
-    shows over the same pixels: the correlation over groups and channels, each group weighing the
-    same. Means over a group average out most of the game seen through a translucent overlay (a
-    faint true skin over a busy background still scores high), and equal weights let the buttons
-    count as much as the body, so a look-alike that shares the body colour but not the buttons'
-    scores low. Groups smaller than `MIN_GROUP_PIXELS`, or `MIN_GROUP_SHARE` of the opaque pixels
-    (anti-aliased edges), are left out; fewer than two groups score -1.
-    """
-    opaque = rest[..., 3] >= FULLY_OPAQUE
-    if opaque.sum() < MIN_PIXELS:
-        return -1.0
-    q = np.clip(rest[..., :3] * (COLOUR_LEVELS / 256.0), 0, COLOUR_LEVELS - 1).astype(np.int32)
-    group = (q[..., 0] * COLOUR_LEVELS + q[..., 1]) * COLOUR_LEVELS + q[..., 2]
-    keys, counts = np.unique(group[opaque], return_counts=True)
-    kept = keys[counts >= max(MIN_GROUP_PIXELS, MIN_GROUP_SHARE * opaque.sum())]
-    if len(kept) < 2:
-        return -1.0
-    drawn, seen = [], []
-    for key in kept:
-        pixels = opaque & (group == key)
-        drawn.append(rest[..., :3][pixels].mean(axis=0))
-        seen.append(median[pixels].mean(axis=0))
-    r = np.corrcoef(np.ravel(drawn), np.ravel(seen))[0, 1]
-    return float(r) if np.isfinite(r) else -1.0
+
+def _region_masks(skin, transform: np.ndarray, crop_box: tuple[int, int, int, int], own: np.ndarray) -> list[np.ndarray]:  # noqa: ANN001
+    """The skin's opaque pixels split by control region (each distinct box once), then the body outside every region."""
+    h, w = own.shape
+    body = own.copy()
+    masks = []
+    for box in dict.fromkeys(tuple(b) for b in skin.regions().values()):
+        if box[2] <= box[0] or box[3] <= box[1]:
+            continue  # an undrawn control's empty box
+        corners = np.array([[box[0], box[1], 1.0], [box[2], box[3], 1.0]]) @ np.asarray(transform, np.float64).T
+        lo = np.floor(corners.min(axis=0) - crop_box[:2]).astype(int)
+        hi = np.ceil(corners.max(axis=0) - crop_box[:2]).astype(int)
+        bx0, by0, bx1, by1 = max(0, lo[0]), max(0, lo[1]), min(w, hi[0]), min(h, hi[1])
+        if bx1 <= bx0 or by1 <= by0:
+            continue
+        mask = np.zeros((h, w), bool)
+        mask[by0:by1, bx0:bx1] = own[by0:by1, bx0:bx1]
+        body[by0:by1, bx0:bx1] = False
+        masks.append(mask)
+    return masks + [body]
+
+
+_LOOKS: dict[int, tuple[object, np.ndarray]] = {}  # id(skin) -> (the skin, kept so its id stays its own; every button pressed)
+MAX_LOOKS = 256
+
+
+def _looks(skin) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The skin at rest and with every button pressed (native size); rendered once per skin object."""
+    kept = _LOOKS.get(id(skin))
+    if kept is None or kept[0] is not skin:
+        every_button = np.zeros(len(ACTION_NAMES), np.float32)
+        every_button[:N_BUTTONS] = 1.0
+        if len(_LOOKS) >= MAX_LOOKS:
+            _LOOKS.clear()
+        kept = _LOOKS[id(skin)] = (skin, render_overlay(skin, every_button))
+    return skin.rest, kept[1]

@@ -18,7 +18,9 @@ from models.overlay_parser import (
     load_parser,
     parser_loss,
     save_parser,
+    with_rest_comparison,
 )
+from models.overlay_parser.modeling import cap_match
 from padflow.actions import ACTION_DIM, N_BUTTONS
 from padflow.overlay.crops import ParserBatch, parser_inputs, skin_view
 from padflow.overlay.library import load_library
@@ -172,3 +174,38 @@ def test_config_rejects_bad_sizes():
         ParserConfig(depths=(1, 1))
     with pytest.raises(ValueError, match="grid"):
         ParserConfig(grid=10)
+
+
+def test_rest_comparison_is_an_option_and_a_save_without_it_loads_and_reads_as_before(tmp_path: Path):
+    torch.manual_seed(4)
+    model = OverlayParser(TINY)
+    folder = save_parser(model, tmp_path / "stacked")
+    record = json.loads((folder / CONFIG_FILE).read_text())
+    del record["config"]["compare_rest"]  # a checkpoint saved before the option existed
+    (folder / CONFIG_FILE).write_text(json.dumps(record))
+    loaded = load_parser(folder)
+    pairs = random_batch(TINY, 4, seed=5)
+    assert not loaded.cfg.compare_rest and np.array_equal(loaded.read(pairs).button_logits, model.read(pairs).button_logits)
+
+    wide = with_rest_comparison(loaded)  # starts out reading exactly as the stacked parser
+    assert wide.cfg.compare_rest and wide.encoder.config.num_channels == 9
+    assert np.allclose(wide.read(pairs).button_logits, model.read(pairs).button_logits, atol=1e-5)
+    again = load_parser(save_parser(wide, tmp_path / "compare"))
+    assert np.array_equal(again.read(pairs).button_logits, wide.read(pairs).button_logits)
+
+
+def test_cap_match_peaks_at_the_grid_position_the_rest_cap_moved_to():
+    s, g, travel = 32, 11, 0.45
+    yy, xx = np.mgrid[0:s, 0:s]
+    centre = s / 2 - 0.5
+    rest = np.full((s, s, 3), 150, np.uint8)
+    rest[(xx - centre) ** 2 + (yy - centre) ** 2 <= 5**2] = 30  # a dark cap at the well's centre
+    shift = travel * s / 2  # full deflection right and half up, in px
+    current = np.full((s, s, 3), 150, np.uint8)
+    current[(xx - centre - shift) ** 2 + (yy - centre + shift / 2) ** 2 <= 5**2] = 30
+    sticks = torch.from_numpy(np.concatenate([np.concatenate([rest, current], 1), np.concatenate([rest, rest], 1)], -1)).permute(2, 0, 1)[None]
+    lattice = travel * torch.linspace(-1, 1, g)
+    grid_xy = torch.stack([lattice[None, :].expand(g, g), lattice[:, None].expand(g, g)], -1)[None]
+    features = cap_match(sticks, grid_xy, torch.tensor([travel]), OverlayParser(replace(TINY, compare_rest=True)).template_offsets)
+    row, col = divmod(int(features[0, 0].argmax()), g)
+    assert col == g - 1 and row in (2, 3), (row, col)  # x = 1, y = 0.5: row (1 - 0.5) / 2 * (g - 1) = 2.5

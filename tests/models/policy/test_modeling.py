@@ -153,6 +153,15 @@ def test_save_load_round_trip_gives_the_same_chunks(tmp_path: Path):
     assert (tmp_path / "policy" / WEIGHTS_FILE).stat().st_mode & 0o044  # readable like any other output
 
 
+def test_save_pretrained_and_from_pretrained_are_the_same_one_way(tmp_path: Path):
+    policy = tiny_policy(seed=4)
+    folder = policy.save_pretrained(tmp_path / "policy")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([WEIGHTS_FILE, CONFIG_FILE])  # save_policy's files
+    loaded = FlowMatchingPolicy.from_pretrained(folder)
+    assert loaded.cfg == TINY and not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(policy.state_dict().values(), loaded.state_dict().values(), strict=True))
+
+
 def test_missing_corrupt_and_mismatched_checkpoints_are_refused_by_name(tmp_path: Path):
     folder = save_policy(tiny_policy(), tmp_path / "policy")
     weights, config = folder / WEIGHTS_FILE, folder / CONFIG_FILE

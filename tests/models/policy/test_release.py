@@ -106,6 +106,8 @@ def test_ng_pt_layout_imports_with_strict_load_and_gives_the_same_chunk(tmp_path
     assert record["ckpt_config"]["__class__"].endswith("test_release.CkptConfig")  # a plain dict, never the class
     assert record["ckpt_config"]["model_cfg"]["diffusion_model_cfg"]["num_layers"] == 2
     assert record["release"]["euler_steps"] == 16 and record["dropped"] == []
+    card = (tmp_path / "imported" / "README.md").read_text()  # the model card every exported policy folder has
+    assert "NitroGen release" in card and "## Intended use" in card
 
 
 class RunsACommand:
