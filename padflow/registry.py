@@ -37,7 +37,7 @@ SCORE_TAG = "padflow.score"  # on a model version: `padflow.score.<metric>` = va
 DESCRIPTION_CHARS = 5000  # MLflow's column for a model version's description
 ARTIFACT_NAME = "model"  # the logged model's name inside its run
 # What loading the pyfunc model needs besides padflow's checkout (models/ is imported from it).
-REQUIRED_PACKAGES = ("padflow", "mlflow", "torch", "numpy", "safetensors", "transformers", "opencv-python-headless", "pydantic")
+REQUIRED_PACKAGES = ("padflow", "mlflow", "torch", "numpy", "safetensors", "transformers", "opencv-python", "pydantic")
 DESCRIPTIONS = {
     "padflow-policy": "padflow's flow-matching policy: one RGB game frame in, a 16-step chunk of unified gamepad "
                       "actions out. Alias `champion`: the best version by evaluate's success rate (policy.overall).",

@@ -17,6 +17,7 @@ from padflow.overlay.render import Placement, draw_overlay
 from padflow.overlay.skin import load_skin
 from padflow.players.footage import record_gameplay
 from padflow.tables import write_action_table
+from padflow.tracking import metric_name
 from padflow.video import write_mp4
 
 FPS = 30.0
@@ -98,4 +99,5 @@ def test_transfer_runs_end_to_end_and_reports_every_held_out_task(project: Path)
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`padflow.stage` = 'transfer'")
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"
-    assert runs.iloc[0]["metrics.f1.average.finetune"] == pytest.approx(result["metrics"]["f1.average.finetune"])
+    logged = f"metrics.{metric_name('f1.average.finetune')}"  # MLflow's name: dotted levels as `/` sections
+    assert runs.iloc[0][logged] == pytest.approx(result["metrics"]["f1.average.finetune"])
