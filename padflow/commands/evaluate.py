@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tasks.evaluate import EvaluateConfig, evaluate
+    from tasks.evaluate import EvaluateConfig, evaluate, log_progress
 
     root = project_root()
     params = load_params()
@@ -51,12 +50,7 @@ def run(args) -> int:
     }
     cfg = replace(cfg, out_dir=str(args.out.resolve()), **{k: v for k, v in overrides.items() if v is not None})
 
-    def progress(done: int, total: int, outcome) -> None:
-        job = outcome.job
-        status = f"FAILED: {outcome.error}" if outcome.error else f"{sum(r.success for r in outcome.results)}/{len(outcome.results)}"
-        print(f"[{done}/{total}] {job.task_id} / {job.player}: {status}", file=sys.stderr, flush=True)
-
-    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=progress, runner=runner_config(params, "evaluate"))
+    result = evaluate(cfg, root, int(params.get("seed", 0)), progress=log_progress, runner=runner_config(params, "evaluate"))
     summary = result["summary"]
     if args.json:
         print(json.dumps(summary, indent=2))

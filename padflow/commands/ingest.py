@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from padflow.config import PARAMS_FILE, load_params, load_section, project_root
 from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.ingest import REPORT_FILE, IngestConfig, IngestReport, IngestRow, ingest
+from padflow.progress import say
 
 SECTION = "ingest"
 
@@ -57,7 +57,7 @@ def run(args) -> int:
 
     def progress(done: int, total: int, row: IngestRow) -> None:
         why = "" if row.status == "accepted" else f" ({row.reason}: {row.detail})"
-        print(f"[{done}/{total}] {row.status} {row.path}{why}", file=sys.stderr, flush=True)
+        say(f"[{done}/{total}] {row.status} {row.path}{why}")  # above the progress bar, not through it
 
     report = ingest(args.src, args.out, cfg, workers=workers, progress=progress, runner=load_runner())
     if args.json:
