@@ -1,9 +1,10 @@
 """evaluate: roll the trained policy out in every simulator task, next to the baselines.
 
 Each task is played for the same seeded episodes (seed, seed + 1, ...) by the policy and by the
-baseline players (random, no-op, scripted expert, and `prior`: chunks of the game's training
-actions replayed whatever the frame shows, padflow/players/prior.py, read from the gate's chunk
-index `index` and its action tables).
+baseline players: random, no-op, scripted expert; `prior`, chunks of the game's training actions
+replayed whatever the frame shows (padflow/players/prior.py, read from the gate's chunk index
+`index` and its action tables); and `blind`, the train stage's blind arm (the same network and
+training with every frame replaced by a constant, `blind_checkpoint`), played exactly as the policy.
 
 Tasks come in two splits reported apart: `tasks`, the ones the corpus played (the policy saw their
 videos), and `held_out_tasks`, other tasks of the same games that no training video shows. The policy sees each frame through the same
@@ -101,7 +102,8 @@ EVALUATE_TASKS = ("boxing_score_10", "seaquest_sink_5", "freeway_cross_once", "r
                   "freedoom_map01_first_kill", "crafter_collect_wood")
 # Held out by default: short tasks of three trained games (one per engine) that the corpus never plays.
 HELD_OUT_TASKS = ("freeway_cross_three", "doom_predict_position_hit", "crafter_place_table")
-BASELINES = (PRIOR, *PLAYER_KINDS)  # the prior needs the chunk index; the others only the task
+BLIND = "blind"  # the blind arm of the train stage, played like the policy
+BASELINES = (BLIND, PRIOR, *PLAYER_KINDS)  # blind needs its checkpoint, the prior the chunk index; the others only the task
 
 
 @config
@@ -124,10 +126,14 @@ class EvaluateConfig:
                           "16 = the whole chunk)")] = 16
     euler_steps: Annotated[int, Field(ge=1, description="denoising steps of the headline `policy` player")] = 16
     euler_steps_compare: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(
-        description="also run the policy at these Euler step counts on the same seeds (speed/quality trade)")] = (16, 4)
+        description="also run the policy at these Euler step counts on the same seeds (speed/quality trade); "
+                    "each count costs as many episodes as the policy")] = ()
     baselines: Annotated[tuple[Literal[BASELINES], ...], Field(
-        description="baseline players run on the same seeds; `prior` replays chunks of the game's training actions "
-                    "(from `index`) whatever the frame shows")] = BASELINES
+        description="baseline players run on the same seeds; `blind` is the train stage's blind arm (from "
+                    "`blind_checkpoint`); `prior` replays chunks of the game's training actions (from `index`) whatever "
+                    "the frame shows")] = BASELINES
+    blind_checkpoint: Annotated[str, Field(
+        description="the blind arm's policy folder (train.blind_arm exports it); read only when `blind` is a baseline")] = "data/train/blind"
     index: Annotated[str, Field(
         description="chunk index (the gate's accepted chunks and their action tables) the prior baseline replays; "
                     "read only when `prior` is a baseline")] = "data/gate/chunks.parquet"
@@ -282,12 +288,14 @@ class JobOutcome:
 _WORKER: dict[str, Any] = {}  # per worker: the evaluate config, the policy (loaded once) and the prior's chunks
 
 
-def init_worker(cfg: EvaluateConfig, checkpoint: Path | None, priors: Mapping[str, np.ndarray] | None = None) -> None:
-    """Set up a worker: torch threads, the policy (None when only baselines run), game → the prior's chunks."""
+def init_worker(cfg: EvaluateConfig, checkpoint: Path | None, priors: Mapping[str, np.ndarray] | None = None,
+                blind: Path | None = None) -> None:
+    """Set up a worker: torch threads, the policy (None when only baselines run), game → the prior's chunks, the blind arm."""
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     _WORKER["cfg"] = cfg
     _WORKER["model"] = None if checkpoint is None else load_checked_policy(checkpoint, cfg.replan_every, cfg.device)
+    _WORKER["blind"] = None if blind is None else load_checked_policy(blind, cfg.replan_every, cfg.device)
     _WORKER["priors"] = dict(priors or {})
 
 
@@ -300,6 +308,8 @@ def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
         env = make_env(job.task_id)
         if job.player == PRIOR:
             player = prior_player(_WORKER["priors"][env.task.game], cfg.replan_every)
+        elif job.player == BLIND:
+            player = policy_player(_WORKER["blind"], cfg.euler_steps, cfg.replan_every, BLIND)
         elif job.euler_steps is None:
             player = make_player(job.player, env.task, env.fps)
         else:
@@ -333,6 +343,7 @@ def play_jobs(
     progress: Callable[[int, int, JobOutcome], None] | None = None,
     runner: TaskRunnerConfig = TaskRunnerConfig(),
     priors: Mapping[str, np.ndarray] | None = None,
+    blind: Path | None = None,
 ) -> list[JobOutcome]:
     """Run jobs with fan_out on `runner`, `cfg.workers` at a time; outcomes in job order."""
 
@@ -341,7 +352,7 @@ def play_jobs(
 
     return fan_out(functools.partial(run_job, rollout_dir=rollout_dir), list(jobs), name="evaluate", runner=runner,
                    workers=cfg.workers, labels=[f"{job.task_id}/{job.player}" for job in jobs],
-                   setup=functools.partial(init_worker, cfg, checkpoint, priors), on_error=died, progress=progress,
+                   setup=functools.partial(init_worker, cfg, checkpoint, priors, blind), on_error=died, progress=progress,
                    unit="task × player jobs")
 
 
@@ -349,16 +360,17 @@ def play_jobs(
 
 
 def build_jobs(cfg: EvaluateConfig, task_ids: Sequence[str], seeds: tuple[int, ...], prior_games: Iterable[str] = ()) -> list[Job]:
-    """Policy jobs first (they take longest), each task's headline policy job recording its videos; a prior
-    job only for tasks of `prior_games` (the games with training chunks)."""
+    """Policy and blind jobs first (they take longest), each task's headline policy job recording its videos; a
+    prior job only for tasks of `prior_games` (the games with training chunks)."""
+    networks = {**cfg.policy_players(), **({BLIND: cfg.euler_steps} if BLIND in cfg.baselines else {})}
     jobs = [
         Job(t, name, seeds, euler_steps=steps, record=min(cfg.videos_per_task, len(seeds)) if name == POLICY else 0)
-        for name, steps in cfg.policy_players().items()
+        for name, steps in networks.items()
         for t in task_ids
     ]
     games = set(prior_games)
     return jobs + [Job(t, kind, seeds) for kind in cfg.baselines for t in task_ids
-                   if kind != PRIOR or get_task(t).game in games]
+                   if kind != BLIND and (kind != PRIOR or get_task(t).game in games)]
 
 
 def load_priors(cfg: EvaluateConfig, root: Path, task_ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -371,6 +383,21 @@ def load_priors(cfg: EvaluateConfig, root: Path, task_ids: Sequence[str]) -> dic
         raise ValueError(f"index {path}: no chunk index for the prior baseline; run the gate stage, point "
                          "evaluate.index at one, or drop `prior` from evaluate.baselines")
     return dict(game_chunks(read_chunk_index(path), root, {get_task(t).game for t in task_ids}))
+
+
+def blind_policy(cfg: EvaluateConfig, root: Path) -> Path | None:
+    """The blind arm's folder when `blind` is a baseline (None otherwise); a missing or unfit one is a ValueError naming it."""
+    if BLIND not in cfg.baselines:
+        return None
+    folder = (root / cfg.blind_checkpoint).resolve()
+    if not folder.is_dir():
+        raise ValueError(f"blind_checkpoint {folder}: folder not found; train with train.blind_arm true (it exports the "
+                         "blind arm there), point evaluate.blind_checkpoint at one, or drop `blind` from evaluate.baselines")
+    model = load_checked_policy(folder, cfg.replan_every)
+    if model.cfg.frame_input != "blind":
+        raise ValueError(f"blind_checkpoint {folder}: this policy sees the frame (frame_input {model.cfg.frame_input!r}); "
+                         "the blind baseline must be a blind arm")
+    return folder
 
 
 def evaluate(
@@ -387,12 +414,13 @@ def evaluate(
     task_ids = cfg.task_ids()
     checkpoint = (root / cfg.checkpoint).resolve()
     load_checked_policy(checkpoint, cfg.replan_every)  # a bad checkpoint fails here, before any episode
+    blind = blind_policy(cfg, root)
     if cfg.videos_per_task and not (BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json").is_file():
         raise ValueError(f"video_skin: no built-in skin {cfg.video_skin!r} in {BUILTIN_SKIN_DIR}")
     priors = load_priors(cfg, root, task_ids)  # so does a missing chunk index
     final_dir = root / cfg.out_dir
     with replaced_dir(final_dir) as work_dir:
-        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner, priors)
+        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner, priors, blind)
     result["plots"] = [final_dir / Path(p).relative_to(work_dir) for p in result["plots"]]
     return {**result, "out_dir": final_dir, "rollouts": final_dir / ROLLOUT_DIR}
 
@@ -406,6 +434,7 @@ def _evaluate_into(
     progress: Callable[[int, int, JobOutcome], None] | None,
     runner: TaskRunnerConfig,
     priors: Mapping[str, np.ndarray],
+    blind: Path | None = None,
 ) -> dict[str, Any]:
     first = cfg.seed if cfg.seed is not None else seed
     seeds = tuple(range(first, first + cfg.episodes))
@@ -413,7 +442,7 @@ def _evaluate_into(
     rollout_dir.mkdir(parents=True)
 
     started = time.perf_counter()
-    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds, priors), cfg, checkpoint, rollout_dir, progress, runner, priors)
+    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds, priors), cfg, checkpoint, rollout_dir, progress, runner, priors, blind)
     wall = time.perf_counter() - started
     players = cfg.players()
     splits = cfg.splits()

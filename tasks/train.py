@@ -10,6 +10,10 @@ Outputs (out_dir):
     policy/                 EMA weights: policy.safetensors + policy_config.json (models.policy.load_policy)
                             + README.md, the model card (data digest and licences, params, metrics)
     loss_curve.png          training loss per step and validation loss per epoch
+    blind/, loss_curve_blind.png, checkpoints_blind/
+                            with `blind_arm`: the same network trained the same way (data, seed, steps,
+                            batches) with every frame replaced by a constant (PolicyConfig.frame_input
+                            blind): evaluate's `blind` baseline, the answer to "does the policy look?"
     split.json              which videos trained and which validated
     frame_cache/            preprocessed chunk-start frames, one .npy per video
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, field
+from dataclasses import asdict, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,6 +54,8 @@ from padflow.tables import data_fingerprint, read_chunk_index
 from padflow.video import read_frames_at
 
 POLICY_DIR = "policy"
+BLIND_DIR = "blind"  # the blind arm's export, beside POLICY_DIR
+BLIND_PREFIX = "blind."  # the blind arm's metrics: blind.val_loss, ...
 POLICY_MODEL = "padflow-policy"  # registered model name (models/pyfunc.py wraps it)
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed"]
 # Knobs that change neither the model nor its training trajectory: a rerun that only changes
@@ -94,6 +100,9 @@ class TrainConfig:
     # baseline on MSE; and one draw of presses that happen 5-15 % of the time is mostly luck.
     val_chunk_samples: Annotated[int, Field(ge=1, description=(
         "sampled chunks per validation chunk: button F1 counts the presses of each, stick MSE scores their mean"))] = 8
+    blind_arm: Annotated[bool, Field(description=(
+        "also train the blind baseline: the same network, data, seed, batches and steps with every frame replaced "
+        "by a constant (exported to blind/ for evaluate's `blind` player); doubles the stage's time"))] = True
     mask_policy: Annotated[MaskPolicy, Field(description="the controller overlay: black (pixels set to 0) | none (left visible)")] = "black"
     augmentation: Annotated[Augmentation, Field(description="training-only jitter of the frames")] = field(default_factory=Augmentation)
     num_workers: Annotated[int, Field(ge=0, description="DataLoader workers; frames are pre-decoded, so 0 is usually enough")] = 0
@@ -113,10 +122,11 @@ class TrainConfig:
         return policy_profile(self.models, self.model)
 
 
-def config_fingerprint(cfg: TrainConfig, seed: int, data: str) -> str:
-    """What a checkpoint must share with this run to be resumed: the config, the seed and the data (`data_fingerprint`)."""
-    record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY}
-    return fingerprint({**record, "seed": seed, "policy": asdict(cfg.policy_config()), "data": data})
+def config_fingerprint(cfg: TrainConfig, seed: int, data: str, policy_cfg: PolicyConfig | None = None) -> str:
+    """What a checkpoint must share with this run to be resumed: the config, the seed, the network (the blind arm's
+    differs in frame_input) and the data (`data_fingerprint`)."""
+    record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY and k != "blind_arm"}
+    return fingerprint({**record, "seed": seed, "policy": asdict(policy_cfg or cfg.policy_config()), "data": data})
 
 
 def loss_curve(train_losses: list[float], val: list[dict[str, float]], path: Path) -> Path:
@@ -142,20 +152,24 @@ def loss_curve(train_losses: list[float], val: list[dict[str, float]], path: Pat
     return save_figure(fig, path)
 
 
-def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
-    """Fit (or resume) the policy, export its EMA weights; returns metrics, curves and paths."""
+def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[str, Any]:
+    """Fit (or resume) the policy, export its EMA weights; returns metrics, curves and paths.
+
+    blind: train the blind arm instead (frame_input blind; its own checkpoints, export and curve). Both arms
+    seed the same way, so they see the same split, batches, noise and times: only the picture differs."""
     pl.seed_everything(seed, workers=True)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     out_dir = root / cfg.out_dir
-    checkpoint_dir = out_dir / CHECKPOINT_DIR
-    run_fingerprint = config_fingerprint(cfg, seed, data_fingerprint(root / cfg.index, root))
-    resume, resumed_from = start_or_resume(checkpoint_dir, run_fingerprint, {"config": asdict(cfg), "seed": seed})
+    suffix = f"_{BLIND_DIR}" if blind else ""
+    checkpoint_dir = out_dir / f"{CHECKPOINT_DIR}{suffix}"
+    policy_cfg = replace(cfg.policy_config(), frame_input="blind") if blind else cfg.policy_config()
+    run_fingerprint = config_fingerprint(cfg, seed, data_fingerprint(root / cfg.index, root), policy_cfg)
+    resume, resumed_from = start_or_resume(checkpoint_dir, run_fingerprint, {"config": asdict(cfg), "seed": seed, "blind": blind})
 
     data = ChunkDataModule(cfg, root, seed)
     data.setup("fit")
     write_json(out_dir / "split.json", data.split)
-    policy_cfg = cfg.policy_config()
     module = PolicyModule(policy_cfg, cfg, data.train_mean_action())
     on_cpu = cfg.accelerator == "cpu" or (cfg.accelerator == "auto" and not torch.cuda.is_available())
     checkpoint = last_checkpoint(checkpoint_dir, every_n_train_steps=cfg.checkpoint_every_n_steps)
@@ -164,7 +178,7 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
         max_steps=cfg.max_steps, max_epochs=-1, accelerator=cfg.accelerator, devices=cfg.devices,
         num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=resolve_precision(cfg),
         gradient_clip_val=cfg.grad_clip, deterministic=True if on_cpu else "warn",
-        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), checkpoint, TrainingProgress("train")], logger=logger if logger else False,
+        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), checkpoint, TrainingProgress("train" + (" (blind arm)" if blind else ""))], logger=logger if logger else False,
         check_val_every_n_epoch=cfg.val_every_n_epochs, log_every_n_steps=cfg.log_every_n_steps,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=out_dir,
     )
@@ -173,7 +187,7 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
     # the final validation therefore scores exactly what is exported.
     final = trainer.validate(module, datamodule=data, verbose=False, weights_only=True)[0]
     trainer.save_checkpoint(checkpoint_dir / LAST_CHECKPOINT, weights_only=False)
-    policy_dir, curve = out_dir / POLICY_DIR, out_dir / "loss_curve.png"
+    policy_dir, curve = out_dir / (BLIND_DIR if blind else POLICY_DIR), out_dir / f"loss_curve{suffix}.png"
     counts = parameter_counts(module.policy)
     metrics = {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()}
     metrics.update({
@@ -189,17 +203,20 @@ def train(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
     if trainer.is_global_zero:
         with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
             save_policy(module.policy, new_policy)
-            write_policy_card(new_policy, cfg, seed, metrics, provenance)
+            write_policy_card(new_policy, cfg, seed, metrics, provenance, blind)
         loss_curve(module.train_losses, module.val_history, curve)
     return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve,
             "data": provenance}
 
 
-def write_policy_card(folder: Path, cfg: TrainConfig, seed: int, metrics: Mapping[str, float], data: Mapping[str, Any]) -> Path:
+def write_policy_card(folder: Path, cfg: TrainConfig, seed: int, metrics: Mapping[str, float], data: Mapping[str, Any],
+                      blind: bool = False) -> Path:
     """README.md in the exported policy folder: what it is, its data (digest, licences), params, metrics, use."""
+    blind_note = ("**The blind baseline**: every frame is replaced by a constant picture, so it plays from the action "
+                  "statistics of its data alone; it exists to be compared with the policy that sees. ") if blind else ""
     return write_card(
-        folder, title="padflow flow-matching policy",
-        summary=(f"A `{cfg.model}` flow-matching vision-action policy ({metrics.get('parameters', 0):,} parameters) trained by "
+        folder, title="padflow flow-matching policy" + (" (blind baseline)" if blind else ""),
+        summary=(blind_note + f"A `{cfg.model}` flow-matching vision-action policy ({metrics.get('parameters', 0):,} parameters) trained by "
                  "padflow's train stage on gameplay videos whose actions were read from their gamepad overlay. Input: one RGB "
                  f"game frame (overlay {'blacked out' if cfg.mask_policy == 'black' else 'left visible'} in training); output: a "
                  f"{cfg.policy_config().action_horizon}-step chunk of unified gamepad actions (17 buttons, 4 stick axes). "
@@ -241,11 +258,17 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     result = train(cfg, root, seed)
     out_dir = root / cfg.out_dir
     index = root / cfg.index
+    metrics = dict(result["metrics"])
+    # the policy folder itself is logged once, as the registered MLflow model; the blind arm's as files
+    artifacts = {"train/plots": result["curve"], "train": out_dir / "split.json"}
+    if cfg.blind_arm:
+        blind = train(cfg, root, seed, blind=True)
+        metrics.update({BLIND_PREFIX + k: v for k, v in blind["metrics"].items() if k.startswith(("val_", "final_", "global_"))})
+        artifacts.update({"train/plots/blind": blind["curve"], "train/blind": blind["policy_dir"]})
     return StageResult(
         params={"train": asdict(cfg), "seed": seed},
-        metrics=result["metrics"],
-        # the policy folder itself is logged once, as the registered MLflow model
-        artifacts={"train/plots": result["curve"], "train": out_dir / "split.json"},
+        metrics=metrics,
+        artifacts=artifacts,
         curves=result["curves"],
         models=[ModelExport(POLICY_MODEL, result["policy_dir"], example_frame(index, root, cfg))],
         datasets=[chunk_dataset(index, result["data"]["digest"])],

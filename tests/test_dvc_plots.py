@@ -30,7 +30,7 @@ RUN = {
     "pseudo_label": {"labelled": 3, "pseudo_button_accuracy": 0.871234, "pseudo_stick_r2": 0.412345, "pseudo_label_wall_s": 45.678},
     "train": {"val_loss": 0.123456, "val_button_f1": 0.5, "train_wall_s": 2345.678},
     "evaluate": {"policy.overall": 0.433333, "policy.overall.ci_low": 0.301234, "policy.overall.ci_high": 0.571234,
-                 "policy.held_out.overall": 0.251234, "prior.overall": 0.201234, "random.overall": 0.1, "evaluate_wall_s": 456.789},
+                 "policy.held_out.overall": 0.251234, "blind.overall": 0.233333, "prior.overall": 0.201234, "random.overall": 0.1, "evaluate_wall_s": 456.789},
 }
 CURVES = {"parser_train": {"train_loss": [6.0, 5.0, 4.2]}, "idm_train": {"train_loss": [1.0, 0.8]},
           "train": {"train_loss": [2.0, 1.4, 1.1, 0.9]}}
@@ -80,4 +80,4 @@ def test_dvc_metrics_show_is_a_row_per_stage_within_120_columns(finished: Path):
     rows = [line for line in table if line.startswith("metrics/")]
     assert [r.split()[0] for r in rows] == [f"metrics/{s}.json" for s in STAGES], "in pipeline order"
     header = table[0].split()
-    assert header[0] == "Path" and {"button_acc", "completion", "held_out", "videos"} <= set(header)
+    assert header[0] == "Path" and {"button_acc", "completion", "held_out", "blind", "videos"} <= set(header)

@@ -21,6 +21,7 @@ ActionLayout = Literal["unified", "nitrogen-release"]
 TimeEmbedding = Literal["continuous", "buckets"]
 Modulation = Literal["shift_scale", "scale_shift"]
 Decoder = Literal["gelu", "relu_projected"]
+FrameInput = Literal["frame", "blind"]
 LAYOUT_DIMS = {"unified": ACTION_DIM, "nitrogen-release": NITROGEN_RELEASE_DIM}
 
 
@@ -82,6 +83,10 @@ class PolicyConfig:
     time_alpha: Annotated[float, Field(gt=0, description="training times t = cutoff·(1 - u), u ~ Beta(alpha, beta): alpha > beta leans t to the noisy end")] = 1.5
     time_beta: Annotated[float, Field(gt=0, description="the Beta distribution's beta (see time_alpha)")] = 1.0
     time_cutoff: Annotated[float, Field(gt=0, le=1, description="largest training time: keeps t = 1 (nothing left to denoise) out of the draw")] = 0.999
+    frame_input: Annotated[FrameInput, Field(description=(
+        "frame: the policy sees the game | blind: every frame is replaced by one constant picture before the vision "
+        "tower, so the same network, trained the same way, learns only what the action history of its data allows "
+        "(the train stage's blind arm, evaluate's `blind` baseline)"))] = "frame"
     pretrained: Annotated[str | None, Field(
         description="local folder of SigLIP(-2) vision weights (transformers save_pretrained layout); null = random init")] = None
 

@@ -258,6 +258,8 @@ class FlowMatchingPolicy(nn.Module):
         s = self.cfg.image_size
         if frames.ndim != 4 or tuple(frames.shape[1:]) != (3, s, s):
             raise ValueError(f"frames must be (B, 3, {s}, {s}), got {tuple(frames.shape)}")
+        if self.cfg.frame_input == "blind":  # a constant picture (mid-grey): the network is the same, the screen is gone
+            frames = torch.zeros_like(frames)
         x = self.vision_proj(self.vision(frames))  # (B, N, Wm)
         if self.cfg.context_length > x.shape[1]:  # zero tokens in front, attended to like the image's
             x = torch.cat([x.new_zeros(x.shape[0], self.cfg.context_length - x.shape[1], x.shape[2]), x], dim=1)

@@ -16,7 +16,7 @@ DEFAULT_OUT = "outputs/evaluate"  # not data/evaluate: that folder belongs to th
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
-        help="roll a policy out in the task suite next to the prior, scripted, random and no-op baselines",
+        help="roll a policy out in the task suite next to the blind, prior, scripted, random and no-op baselines",
         description="Settings come from params.yaml's `evaluate` section (active profile); flags override them.",
     )
     p.add_argument("--checkpoint", type=Path, help="policy folder (default: the train stage's export, data/train/policy)")

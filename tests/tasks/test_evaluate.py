@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,9 +101,19 @@ def test_a_crashing_task_is_recorded_and_the_others_finish(tmp_path: Path, polic
     assert "broken_rom" in (tmp_path / "out/rates.md").read_text()
 
 
+@pytest.fixture(scope="module")
+def blind_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny policy's blind arm (frame_input blind), saved as the train stage exports it."""
+    torch.manual_seed(0)
+    cfg = policy_profile(load_params(profile="debug")["train"]["models"], "tiny")
+    return save_policy(FlowMatchingPolicy(replace(cfg, frame_input="blind")).eval(), tmp_path_factory.mktemp("ckpt") / "blind")
+
+
 @pytest.mark.slow
-def test_prior_and_policy_on_trained_and_held_out_tasks_with_intervals(tmp_path: Path, policy_dir: Path) -> None:
-    """One doom task the corpus played, one it did not; the prior replays the doom table's chunks."""
+def test_blind_prior_and_policy_on_trained_and_held_out_tasks_with_intervals(tmp_path: Path, policy_dir: Path,
+                                                                             blind_dir: Path) -> None:
+    """One doom task the corpus played, one it did not; the prior replays the doom table's chunks, the blind arm plays
+    like the policy."""
     actions = np.zeros((64, ACTION_DIM), np.float32)
     actions[::2, ACTION_INDEX["SOUTH"]] = 1.0  # fire every other frame
     write_action_table(tmp_path / "doom.parquet", actions, fps=35.0)
@@ -113,8 +123,8 @@ def test_prior_and_policy_on_trained_and_held_out_tasks_with_intervals(tmp_path:
         for s in range(0, 64, 16)]), tmp_path / "chunks.parquet")
     cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=("doom_basic_first_shot",),
                          held_out_tasks=("doom_predict_position_hit",), episodes=1, euler_steps_compare=(),
-                         baselines=("prior", "noop"), index="chunks.parquet", workers=1, videos_per_task=0,
-                         out_dir="out")
+                         baselines=("blind", "prior", "noop"), index="chunks.parquet", workers=1, videos_per_task=0,
+                         blind_checkpoint=str(blind_dir), out_dir="out")
     result = evaluate(cfg, tmp_path, seed=0)
 
     summary, metrics = result["summary"], result["metrics"]
@@ -122,17 +132,18 @@ def test_prior_and_policy_on_trained_and_held_out_tasks_with_intervals(tmp_path:
     assert [(t["id"], t["split"]) for t in summary["tasks"]] == [("doom_basic_first_shot", "trained"),
                                                                   ("doom_predict_position_hit", "held_out")]
     for task in summary["tasks"]:
-        assert {p: task[f"{p}_episodes"] for p in ("policy", "prior", "noop")} == {"policy": 1, "prior": 1, "noop": 1}
+        assert {p: task[f"{p}_episodes"] for p in ("policy", "blind", "prior", "noop")} == dict.fromkeys(
+            ("policy", "blind", "prior", "noop"), 1)
     assert summary["no_prior"] == []
     assert summary["overall"]["prior"]["episodes"] == 1 and summary["held_out"]["overall"]["prior"]["episodes"] == 1
-    for player in ("policy", "prior", "noop"):
+    for player in ("policy", "blind", "prior", "noop"):
         for split in ("", "held_out."):
             rate = metrics[f"{player}.{split}overall"]
             assert metrics[f"{player}.{split}overall.ci_low"] <= rate <= metrics[f"{player}.{split}overall.ci_high"]
     page = (tmp_path / "out/rates.md").read_text()
     assert page.index("## Trained tasks") < page.index("## Held-out tasks")
     table = pd.read_parquet(tmp_path / "out/rates.parquet")
-    assert set(table["split"]) == {"trained", "held_out"} and set(table["player"]) == {"policy", "prior", "noop"}
+    assert set(table["split"]) == {"trained", "held_out"} and set(table["player"]) == {"policy", "blind", "prior", "noop"}
 
 
 def test_prior_jobs_only_for_games_with_chunks_and_a_missing_index_is_named(tmp_path: Path) -> None:
@@ -144,6 +155,16 @@ def test_prior_jobs_only_for_games_with_chunks_and_a_missing_index_is_named(tmp_
         load_priors(cfg, tmp_path, cfg.task_ids())
     with pytest.raises(ValueError, match="held_out_tasks: .*pong_hold_15s.* also in tasks"):
         EvaluateConfig(tasks=("pong_hold_15s",), held_out_tasks=("pong_hold_15s",))
+
+
+def test_the_blind_baseline_needs_a_blind_arm(tmp_path: Path, policy_dir: Path) -> None:
+    cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=("pong_hold_15s",), held_out_tasks=(), baselines=("blind",),
+                         blind_checkpoint=str(tmp_path / "nowhere"), out_dir=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match=f"blind_checkpoint {tmp_path / 'nowhere'}: folder not found; train with train.blind_arm"):
+        evaluate(cfg, tmp_path, seed=0)
+    with pytest.raises(ValueError, match="this policy sees the frame"):
+        evaluate(replace(cfg, blind_checkpoint=str(policy_dir)), tmp_path, seed=0)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_missing_checkpoint_names_the_folder(tmp_path: Path) -> None:

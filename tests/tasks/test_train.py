@@ -96,6 +96,16 @@ def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
     chunk = policy.sample(prepare_frames(frame, GAME_BOX, OVERLAY_BOX, "black", policy.cfg.image_size))
     assert chunk.shape == (1, 16, 21)
 
+    # The blind arm: the same network trained on the same chunks, whose output no frame can change.
+    blind = load_policy(project / "data/train/blind")
+    assert blind.cfg.frame_input == "blind" and policy.cfg.frame_input == "frame"
+    assert np.isfinite(metrics["blind.val_loss"]) and (project / "data/train/loss_curve_blind.png").stat().st_size > 0
+    assert "blind baseline" in (project / "data/train/blind/README.md").read_text()
+    other = np.zeros_like(frame)
+    picks = [m.sample(prepare_frames(f, GAME_BOX, OVERLAY_BOX, "black", 32), generator=torch.Generator().manual_seed(0))
+             for m in (blind, policy) for f in (frame, other)]
+    assert torch.equal(picks[0], picks[1]) and not torch.equal(picks[2], picks[3])
+
     # Lightning's logger wrote into the stage's own run, which the shell then closed.
     client = mlflow.tracking.MlflowClient()
     run = client.get_run(run_id)
