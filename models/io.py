@@ -75,6 +75,18 @@ def save_pretrained(model: nn.Module, config: Any, folder: str | Path, kind: Sav
 
 def load_pretrained(kind: SavedModel, folder: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """A model saved by save_pretrained, in eval mode on `device`; ValueError names the file and what is wrong."""
+    cfg, state = read_saved(kind, folder)
+    model = kind.build(cfg)
+    problems = state_dict_mismatch(model.state_dict(), state)
+    if problems:
+        raise ValueError(f"{Path(folder) / kind.weights_file}: does not fit the config's {kind.name} ({problems})")
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval()
+
+
+def read_saved(kind: SavedModel, folder: str | Path) -> tuple[Any, dict[str, torch.Tensor]]:
+    """(config, weights) of a folder save_pretrained wrote, checked as load_pretrained checks them, without building
+    a model: for a caller that puts the weights into a model it already has (fine-tuning, models/policy/finetune.py)."""
     folder = Path(folder)
     config_path, weights_path = folder / kind.config_file, folder / kind.weights_file
     for path in (config_path, weights_path):
@@ -97,12 +109,7 @@ def load_pretrained(kind: SavedModel, folder: str | Path, device: str | torch.de
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({exc})") from None
-    model = kind.build(cfg)
-    problems = state_dict_mismatch(model.state_dict(), state)
-    if problems:
-        raise ValueError(f"{weights_path}: does not fit the config's {kind.name} ({problems})")
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval()
+    return cfg, state
 
 
 def state_dict_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]) -> str:

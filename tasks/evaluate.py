@@ -6,6 +6,12 @@ replayed whatever the frame shows (padflow/players/prior.py, read from the gate'
 `index` and its action tables); and `blind`, the train stage's blind arm (the same network and
 training with every frame replaced by a constant, `blind_checkpoint`), played exactly as the policy.
 
+Training blacks out the overlay box of every frame; a simulator frame has neither an overlay nor a
+black box. `sim_mask: training_boxes` closes that gap at evaluation: each episode blacks out one
+box drawn from the training chunks' overlay boxes (as a share of their game picture), in every
+frame the policy sees (`padflow evaluate --sim-mask training_boxes`; docs/results-evaluation.md
+compares the two on the same seeds).
+
 Tasks come in two splits reported apart: `tasks`, the ones the corpus played (the policy saw their
 videos), and `held_out_tasks`, other tasks of the same games that no training video shows. The policy sees each frame through the same
 preprocessing as training (models/policy/processor.py; in the simulator the whole frame is the game
@@ -53,7 +59,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from models.policy import load_policy, prepare_frames
+from models.policy import load_policy, prepare_frames, training_mask_boxes
 from padflow import progress as progress_display
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
@@ -94,6 +100,7 @@ POLICY_MODEL = "padflow-policy"  # registered model name (models/pyfunc.py wraps
 SIM_GAME_BOX = None
 SIM_OVERLAY_BOX = None
 SIM_MASK_POLICY = "none"
+SimMask = Literal["none", "training_boxes"]
 OVERLAY_ANCHOR = "bottom-right"
 OVERLAY_OPACITY = 0.9
 # The default profile's tasks: one short task per game (params.yaml's corpus.tasks, the same list).
@@ -135,8 +142,11 @@ class EvaluateConfig:
     blind_checkpoint: Annotated[str, Field(
         description="the blind arm's policy folder (train.blind_arm exports it); read only when `blind` is a baseline")] = "data/train/blind"
     index: Annotated[str, Field(
-        description="chunk index (the gate's accepted chunks and their action tables) the prior baseline replays; "
-                    "read only when `prior` is a baseline")] = "data/gate/chunks.parquet"
+        description="chunk index (the gate's accepted chunks and their action tables) the prior baseline replays and "
+                    "`sim_mask: training_boxes` draws its boxes from; read only when one of them needs it")] = "data/gate/chunks.parquet"
+    sim_mask: Annotated[SimMask, Field(description=(
+        "what the policy sees of a simulator frame: none = the whole picture | training_boxes = with one black box per "
+        "episode, drawn from the overlay boxes training blacked out (where, and how big, within the game picture)"))] = "none"
     workers: Annotated[int, Field(
         ge=1, description="jobs in parallel (fan_out on orchestration.task_runner), each worker loading the "
                           "policy once; 1 = in the stage's process")] = 2
@@ -216,25 +226,39 @@ def load_checked_policy(folder: Path, replan_every: int, device: str = "cpu"):
 
 
 class PolicySampler:
-    """The policy and its frame processor as the players' ChunkSampler: a frame in, an action chunk out."""
+    """The policy and its frame processor as the players' ChunkSampler: a frame in, an action chunk out.
 
-    def __init__(self, model: Any, euler_steps: int):
+    mask_boxes: (N, 4) boxes as shares of the picture (x0, y0, x1, y1), NaN rows for "nothing masked"; each episode
+    draws one (seeded by the episode) and blacks it out in every frame, as training did with the overlay."""
+
+    def __init__(self, model: Any, euler_steps: int, mask_boxes: np.ndarray | None = None):
         self.model = model
         self.euler_steps = euler_steps
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(self.device)
+        self.mask_boxes = mask_boxes
+        self.mask: np.ndarray | None = None  # this episode's box, shares of the picture
 
     def reset(self, seed: int) -> None:
         self.generator.manual_seed(seed)
+        if self.mask_boxes is not None:
+            box = self.mask_boxes[np.random.default_rng(seed).integers(len(self.mask_boxes))]
+            self.mask = None if np.isnan(box).any() else box
 
     def sample_chunk(self, frame: np.ndarray) -> np.ndarray:
-        inputs = prepare_frames(frame, SIM_GAME_BOX, SIM_OVERLAY_BOX, SIM_MASK_POLICY, self.model.cfg.image_size)
+        overlay_box, mask_policy = SIM_OVERLAY_BOX, SIM_MASK_POLICY
+        if self.mask is not None:
+            h, w = frame.shape[:2]
+            overlay_box = tuple(int(round(v)) for v in self.mask * (w, h, w, h))
+            mask_policy = "black"
+        inputs = prepare_frames(frame, SIM_GAME_BOX, overlay_box, mask_policy, self.model.cfg.image_size)
         chunk = self.model.sample(inputs.to(self.device), steps=self.euler_steps, generator=self.generator)
         return chunk[0].float().cpu().numpy()
 
 
-def policy_player(model: Any, euler_steps: int, replan_every: int, name: str = POLICY) -> PolicyPlayer:
-    return PolicyPlayer(PolicySampler(model, euler_steps), replan_every, name)
+def policy_player(model: Any, euler_steps: int, replan_every: int, name: str = POLICY,
+                  mask_boxes: np.ndarray | None = None) -> PolicyPlayer:
+    return PolicyPlayer(PolicySampler(model, euler_steps, mask_boxes), replan_every, name)
 
 
 # --- rollout videos -----------------------------------------------------------------------------
@@ -289,14 +313,16 @@ _WORKER: dict[str, Any] = {}  # per worker: the evaluate config, the policy (loa
 
 
 def init_worker(cfg: EvaluateConfig, checkpoint: Path | None, priors: Mapping[str, np.ndarray] | None = None,
-                blind: Path | None = None) -> None:
-    """Set up a worker: torch threads, the policy (None when only baselines run), game → the prior's chunks, the blind arm."""
+                blind: Path | None = None, mask_boxes: np.ndarray | None = None) -> None:
+    """Set up a worker: torch threads, the policy (None when only baselines run), game → the prior's chunks, the blind
+    arm, the policy's evaluation mask boxes (sim_mask)."""
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     _WORKER["cfg"] = cfg
     _WORKER["model"] = None if checkpoint is None else load_checked_policy(checkpoint, cfg.replan_every, cfg.device)
     _WORKER["blind"] = None if blind is None else load_checked_policy(blind, cfg.replan_every, cfg.device)
     _WORKER["priors"] = dict(priors or {})
+    _WORKER["mask_boxes"] = mask_boxes
 
 
 def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
@@ -313,7 +339,7 @@ def run_job(job: Job, rollout_dir: Path) -> JobOutcome:
         elif job.euler_steps is None:
             player = make_player(job.player, env.task, env.fps)
         else:
-            player = policy_player(_WORKER["model"], job.euler_steps, cfg.replan_every, job.player)
+            player = policy_player(_WORKER["model"], job.euler_steps, cfg.replan_every, job.player, _WORKER.get("mask_boxes"))
         for i, seed in enumerate(job.seeds):
             if i < job.record:
                 result, videos = recorded_episode(env, player, seed, rollout_dir / f"{job.task_id}_seed{seed}", cfg)
@@ -344,6 +370,7 @@ def play_jobs(
     runner: TaskRunnerConfig = TaskRunnerConfig(),
     priors: Mapping[str, np.ndarray] | None = None,
     blind: Path | None = None,
+    mask_boxes: np.ndarray | None = None,
 ) -> list[JobOutcome]:
     """Run jobs with fan_out on `runner`, `cfg.workers` at a time; outcomes in job order."""
 
@@ -352,7 +379,7 @@ def play_jobs(
 
     return fan_out(functools.partial(run_job, rollout_dir=rollout_dir), list(jobs), name="evaluate", runner=runner,
                    workers=cfg.workers, labels=[f"{job.task_id}/{job.player}" for job in jobs],
-                   setup=functools.partial(init_worker, cfg, checkpoint, priors, blind), on_error=died, progress=progress,
+                   setup=functools.partial(init_worker, cfg, checkpoint, priors, blind, mask_boxes), on_error=died, progress=progress,
                    unit="task × player jobs")
 
 
@@ -373,16 +400,28 @@ def build_jobs(cfg: EvaluateConfig, task_ids: Sequence[str], seeds: tuple[int, .
                    if kind != BLIND and (kind != PRIOR or get_task(t).game in games)]
 
 
+def load_index(cfg: EvaluateConfig, root: Path, needed_by: str) -> pd.DataFrame:
+    path = root / cfg.index
+    if not path.is_file():
+        raise ValueError(f"index {path}: no chunk index for {needed_by}; run the gate stage or point evaluate.index at one")
+    return read_chunk_index(path)
+
+
 def load_priors(cfg: EvaluateConfig, root: Path, task_ids: Sequence[str]) -> dict[str, np.ndarray]:
     """game → the prior baseline's chunks, for the selected tasks' games that have chunks in `cfg.index`
     ({} when `prior` is not a baseline); a missing or unreadable index is a ValueError naming it."""
     if PRIOR not in cfg.baselines:
         return {}
-    path = root / cfg.index
-    if not path.is_file():
-        raise ValueError(f"index {path}: no chunk index for the prior baseline; run the gate stage, point "
-                         "evaluate.index at one, or drop `prior` from evaluate.baselines")
-    return dict(game_chunks(read_chunk_index(path), root, {get_task(t).game for t in task_ids}))
+    index = load_index(cfg, root, "the prior baseline (or drop `prior` from evaluate.baselines)")
+    return dict(game_chunks(index, root, {get_task(t).game for t in task_ids}))
+
+
+def load_mask_boxes(cfg: EvaluateConfig, root: Path) -> np.ndarray | None:
+    """The evaluation mask boxes of `sim_mask: training_boxes` (None for `none`), from the chunk index."""
+    if cfg.sim_mask == "none":
+        return None
+    index = load_index(cfg, root, "sim_mask training_boxes (or set evaluate.sim_mask none)")
+    return training_mask_boxes(index["overlay_box"], index["game_box"])
 
 
 def blind_policy(cfg: EvaluateConfig, root: Path) -> Path | None:
@@ -418,9 +457,10 @@ def evaluate(
     if cfg.videos_per_task and not (BUILTIN_SKIN_DIR / f"{cfg.video_skin}.json").is_file():
         raise ValueError(f"video_skin: no built-in skin {cfg.video_skin!r} in {BUILTIN_SKIN_DIR}")
     priors = load_priors(cfg, root, task_ids)  # so does a missing chunk index
+    mask_boxes = load_mask_boxes(cfg, root)
     final_dir = root / cfg.out_dir
     with replaced_dir(final_dir) as work_dir:
-        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner, priors, blind)
+        result = _evaluate_into(work_dir, cfg, task_ids, checkpoint, seed, progress, runner, priors, blind, mask_boxes)
     result["plots"] = [final_dir / Path(p).relative_to(work_dir) for p in result["plots"]]
     return {**result, "out_dir": final_dir, "rollouts": final_dir / ROLLOUT_DIR}
 
@@ -435,6 +475,7 @@ def _evaluate_into(
     runner: TaskRunnerConfig,
     priors: Mapping[str, np.ndarray],
     blind: Path | None = None,
+    mask_boxes: np.ndarray | None = None,
 ) -> dict[str, Any]:
     first = cfg.seed if cfg.seed is not None else seed
     seeds = tuple(range(first, first + cfg.episodes))
@@ -442,7 +483,8 @@ def _evaluate_into(
     rollout_dir.mkdir(parents=True)
 
     started = time.perf_counter()
-    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds, priors), cfg, checkpoint, rollout_dir, progress, runner, priors, blind)
+    outcomes = play_jobs(build_jobs(cfg, task_ids, seeds, priors), cfg, checkpoint, rollout_dir, progress, runner, priors, blind,
+                         mask_boxes)
     wall = time.perf_counter() - started
     players = cfg.players()
     splits = cfg.splits()
@@ -469,6 +511,9 @@ def _evaluate_into(
     header = (f"# Simulator evaluation\n\ncheckpoint `{cfg.checkpoint}`, {cfg.episodes} seeded episodes per task and player "
               f"(seeds {seeds[0]}..{seeds[-1]}), replanning every {cfg.replan_every} steps; `{POLICY}` samples with "
               f"{cfg.euler_steps} Euler steps. Cells: completion rate [Wilson 95% interval].")
+    if cfg.sim_mask != "none":
+        header += ("\n\nThe policy players saw each episode with one black box drawn from the training chunks' overlay "
+                   "boxes (`sim_mask: training_boxes`).")
     if no_prior:
         header += "\n\n`prior` has no chunks to replay (cells —) on: " + "; ".join(f"`{t}` ({why})" for t, why in no_prior.items())
     write_text(out_dir / MARKDOWN_FILE, markdown_report(rows, players, failed, euler, header))
@@ -478,6 +523,7 @@ def _evaluate_into(
         "episodes_per_task": cfg.episodes,
         "seeds": list(seeds),
         "replan_every": cfg.replan_every,
+        "sim_mask": cfg.sim_mask,
         "players": players,
         "tasks": task_summaries(rows, players, failed),
         "splits": {split: [t for t, s in splits.items() if s == split] for split in (TRAINED, HELD_OUT)},

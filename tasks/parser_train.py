@@ -46,7 +46,7 @@ from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.io import save_figure
 from padflow.overlay.library import AnySkin, load_library
 from padflow.overlay.styles import parametric_variants, style_skins
-from padflow.overlay.synth import RenderSet, SynthConfig, render_split, save_shard
+from padflow.overlay.synth import RenderSet, SynthConfig, render_digest, render_split, save_shard
 from padflow.players.footage import collect_backgrounds
 from padflow.stages import ModelExport, StageResult
 
@@ -126,14 +126,6 @@ def render_sets(
             for split, (skins, samples) in plan.items()}
     families = {i: s.family for i, s in (*library.skins.items(), *train_skins.items(), *held_out_styles.items())}
     return sets, families
-
-
-def render_digest(renders: RenderSet) -> str:
-    """sha256 of what a render set holds (pixels, labels, skins): a checkpoint is resumed only on the same renders."""
-    digest = hashlib.sha256()
-    for array in (renders.crops, renders.sticks, renders.actions, renders.colour_orders, np.array(renders.skin_ids)):
-        digest.update(np.ascontiguousarray(array).data)
-    return digest.hexdigest()[:16]
 
 
 def train(cfg: ParserTrainConfig, sets: Mapping[str, RenderSet], seed: int, out_dir: Path) -> tuple[ParserModule, int]:

@@ -2,7 +2,9 @@
 
 The wiring of models/policy/: the chunk data (data.py: index → action chunks + frame cache,
 split by video or game), the LightningModule (training.py), Lightning's EMA callback, and the
-checkpoint conventions both networks share (models/training.py).
+checkpoint conventions both networks share (models/training.py). With `init_from`, both arms start from
+that policy folder's weights (e.g. the imported NitroGen release) and `trainable` says what trains
+(models/policy/finetune.py); the export is always a plain policy folder.
 
 Outputs (out_dir):
     checkpoints/last.ckpt   Lightning checkpoint (EMA weights in state_dict); a rerun resumes from it
@@ -37,14 +39,14 @@ from typing import Annotated, Any, Literal
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EMAWeightAveraging
 from pydantic import Field
 
 from models.policy import Augmentation, PolicyConfig, parameter_counts, policy_profile, save_policy
+from models.policy.finetune import DEFAULT_LORA_RANK, Trainable, trainable_count, weights_digest
 from models.policy.data import ChunkDataModule, SplitBy
 from models.card import index_provenance, write_card
 from models.policy.processor import MaskPolicy, crop_mask_resize
-from models.policy.training import PolicyModule, resolve_precision
+from models.policy.training import PolicyModule, policy_ema, resolve_precision
 from models.training import (
     CHECKPOINT_DIR, LAST_CHECKPOINT, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume)
 from padflow.config import config, from_mapping
@@ -68,6 +70,16 @@ class TrainConfig:
     model: Annotated[str, Field(description="which entry of `models` to train")]
     models: Annotated[dict[str, Any], Field(description="named policy sizes: name → PolicyConfig fields (models/policy/configuration.py)")]
     index: Annotated[str, Field(description="the gate's accepted-chunk index")] = "data/gate/chunks.parquet"
+    init_from: Annotated[str | None, Field(description=(
+        "policy folder whose weights start training (a train export, or `padflow policy import-nitrogen`'s for the "
+        "released checkpoint); its architecture must be the model entry's; null = random init (docs/nitrogen.md)"))] = None
+    trainable: Annotated[Trainable, Field(description=(
+        "what trains: all | freeze_vision | freeze_vision_mixer (the action head only) | lora (adapters on every "
+        "attention projection, merged into the export); why each: models/policy/finetune.py"))] = "all"
+    lora_rank: Annotated[int, Field(ge=1, description="rank of each LoRA adapter (trainable: lora)")] = DEFAULT_LORA_RANK
+    lora_alpha: Annotated[float, Field(gt=0, description=(
+        "LoRA scale numerator: updates are scaled by lora_alpha / lora_rank, so a rank change keeps the update's "
+        "size and the learning rate (Hu et al. 2021, section 4.1)"))] = 16.0
     max_steps: Annotated[int, Field(ge=1, description="optimizer steps in all (the schedule is laid out over these)")] = 300
     batch_size: Annotated[int, Field(ge=1, description="chunks per optimizer step")] = 32
     lr: Annotated[float, Field(gt=0, description=(
@@ -117,16 +129,28 @@ class TrainConfig:
         if self.warmup_share + self.decay_share > 1:
             raise ValueError(f"warmup_share + decay_share must be within [0, 1], got {self.warmup_share} + {self.decay_share}")
         self.policy_config()  # a bad model entry fails here, naming its field
+        if self.trainable in ("freeze_vision_mixer", "lora") and not self.init_from:
+            raise ValueError(f"trainable {self.trainable!r} freezes weights that would stay random: set init_from")
+        if self.trainable == "freeze_vision" and not (self.init_from or self.policy_config().pretrained):
+            raise ValueError("trainable 'freeze_vision' freezes a random vision tower: set init_from, or the model's "
+                             "pretrained vision weights")
 
     def policy_config(self) -> PolicyConfig:
         return policy_profile(self.models, self.model)
 
+    def init_path(self, root: Path) -> Path | None:
+        """The init_from folder, relative to the project root unless absolute."""
+        return root / self.init_from if self.init_from else None
 
-def config_fingerprint(cfg: TrainConfig, seed: int, data: str, policy_cfg: PolicyConfig | None = None) -> str:
+
+def config_fingerprint(cfg: TrainConfig, root: Path, seed: int, data: str, policy_cfg: PolicyConfig | None = None) -> str:
     """What a checkpoint must share with this run to be resumed: the config, the seed, the network (the blind arm's
-    differs in frame_input) and the data (`data_fingerprint`)."""
+    differs in frame_input), the data (`data_fingerprint`) and the init weights (a re-import into the same folder is
+    another start)."""
     record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY and k != "blind_arm"}
-    return fingerprint({**record, "seed": seed, "policy": asdict(policy_cfg or cfg.policy_config()), "data": data})
+    init = cfg.init_path(root)
+    return fingerprint({**record, "seed": seed, "policy": asdict(policy_cfg or cfg.policy_config()), "data": data,
+                        "init_weights": weights_digest(init) if init else None})
 
 
 def loss_curve(train_losses: list[float], val: list[dict[str, float]], path: Path) -> Path:
@@ -164,13 +188,13 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
     suffix = f"_{BLIND_DIR}" if blind else ""
     checkpoint_dir = out_dir / f"{CHECKPOINT_DIR}{suffix}"
     policy_cfg = replace(cfg.policy_config(), frame_input="blind") if blind else cfg.policy_config()
-    run_fingerprint = config_fingerprint(cfg, seed, data_fingerprint(root / cfg.index, root), policy_cfg)
+    run_fingerprint = config_fingerprint(cfg, root, seed, data_fingerprint(root / cfg.index, root), policy_cfg)
     resume, resumed_from = start_or_resume(checkpoint_dir, run_fingerprint, {"config": asdict(cfg), "seed": seed, "blind": blind})
 
     data = ChunkDataModule(cfg, root, seed)
     data.setup("fit")
     write_json(out_dir / "split.json", data.split)
-    module = PolicyModule(policy_cfg, cfg, data.train_mean_action())
+    module = PolicyModule(policy_cfg, cfg, data.train_mean_action(), init=cfg.init_path(root))
     on_cpu = cfg.accelerator == "cpu" or (cfg.accelerator == "auto" and not torch.cuda.is_available())
     checkpoint = last_checkpoint(checkpoint_dir, every_n_train_steps=cfg.checkpoint_every_n_steps)
     logger = stage_logger()
@@ -178,17 +202,18 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
         max_steps=cfg.max_steps, max_epochs=-1, accelerator=cfg.accelerator, devices=cfg.devices,
         num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=resolve_precision(cfg),
         gradient_clip_val=cfg.grad_clip, deterministic=True if on_cpu else "warn",
-        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay), checkpoint, TrainingProgress("train" + (" (blind arm)" if blind else ""))], logger=logger if logger else False,
+        callbacks=[policy_ema(cfg.ema_decay), checkpoint, TrainingProgress("train" + (" (blind arm)" if blind else ""))], logger=logger if logger else False,
         check_val_every_n_epoch=cfg.val_every_n_epochs, log_every_n_steps=cfg.log_every_n_steps,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=out_dir,
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
-    # After fit the module holds the EMA weights (EMAWeightAveraging copies them in at the end);
+    # After fit the module holds the EMA weights (policy_ema copies them in at the end);
     # the final validation therefore scores exactly what is exported.
     final = trainer.validate(module, datamodule=data, verbose=False, weights_only=True)[0]
     trainer.save_checkpoint(checkpoint_dir / LAST_CHECKPOINT, weights_only=False)
     policy_dir, curve = out_dir / (BLIND_DIR if blind else POLICY_DIR), out_dir / f"loss_curve{suffix}.png"
-    counts = parameter_counts(module.policy)
+    exported = module.export_policy()
+    counts = parameter_counts(exported)
     metrics = {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()}
     metrics.update({
         "global_step": int(trainer.global_step),
@@ -197,12 +222,13 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
         "val_chunks": data.split["val_chunks"],
         "val_game_mean_stick_mse": round(data.val_game_mean_stick_mse, 6),
         "parameters": counts["total"],
+        "trained_parameters": trainable_count(module.policy),
         "final_train_loss": round(float(np.mean(module.train_losses[-10:])), 6) if module.train_losses else math.nan,
     })
     provenance = index_provenance(root / cfg.index, root)
     if trainer.is_global_zero:
         with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
-            save_policy(module.policy, new_policy)
+            save_policy(exported, new_policy)
             write_policy_card(new_policy, cfg, seed, metrics, provenance, blind)
         loss_curve(module.train_losses, module.val_history, curve)
     return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve,
@@ -214,9 +240,10 @@ def write_policy_card(folder: Path, cfg: TrainConfig, seed: int, metrics: Mappin
     """README.md in the exported policy folder: what it is, its data (digest, licences), params, metrics, use."""
     blind_note = ("**The blind baseline**: every frame is replaced by a constant picture, so it plays from the action "
                   "statistics of its data alone; it exists to be compared with the policy that sees. ") if blind else ""
+    start = f"Fine-tuned from the policy in `{cfg.init_from}` (trainable: {cfg.trainable}). " if cfg.init_from else ""
     return write_card(
         folder, title="padflow flow-matching policy" + (" (blind baseline)" if blind else ""),
-        summary=(blind_note + f"A `{cfg.model}` flow-matching vision-action policy ({metrics.get('parameters', 0):,} parameters) trained by "
+        summary=(blind_note + start + f"A `{cfg.model}` flow-matching vision-action policy ({metrics.get('parameters', 0):,} parameters) trained by "
                  "padflow's train stage on gameplay videos whose actions were read from their gamepad overlay. Input: one RGB "
                  f"game frame (overlay {'blacked out' if cfg.mask_policy == 'black' else 'left visible'} in training); output: a "
                  f"{cfg.policy_config().action_horizon}-step chunk of unified gamepad actions (17 buttons, 4 stick axes). "

@@ -57,7 +57,9 @@ def warmup_cosine_factor(step: int, warmup: int, total: int) -> float:
 
 
 def score(pred: np.ndarray, truth: np.ndarray, observed: np.ndarray | None = None) -> dict[str, float]:
-    """Button accuracy (per button-frame and whole-frame), stick R² per axis and mean, stick MAE; (N, 21) each.
+    """Button accuracy (per button-frame and whole-frame), button F1, stick R² per axis and mean, stick MAE; (N, 21) each.
+
+    Button F1 pools the pressed button-frames of every scored button (NaN when nothing is pressed or read pressed).
 
     `observed` (N, 21) bool scores only the controls each pair's skin draws (None: all). An axis no
     pair observes has no R² (NaN, left out of the mean).
@@ -67,6 +69,9 @@ def score(pred: np.ndarray, truth: np.ndarray, observed: np.ndarray | None = Non
     scored = seen[:, :N_BUTTONS]
     out = {"button_accuracy": float(correct[scored].mean()) if scored.any() else float("nan"),
            "button_frame_accuracy": float((correct | ~scored).all(axis=1).mean())}  # fmt: skip
+    pressed, read = truth[:, :N_BUTTONS][scored] > 0.5, pred[:, :N_BUTTONS][scored] > 0.5
+    tp, fp, fn = int((pressed & read).sum()), int((~pressed & read).sum()), int((pressed & ~read).sum())
+    out["button_f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
     r2 = []
     for k, axis in enumerate(AXES):
         rows = seen[:, N_BUTTONS + k]
@@ -183,12 +188,19 @@ class RenderDataModule(pl.LightningDataModule):
 
 
 class ParserModule(TrainingHistory):
-    """OverlayParser + AdamW (norms and biases not decayed) with warmup + cosine decay; validation adds curve points."""
+    """OverlayParser + AdamW (norms and biases not decayed) with warmup + cosine decay; validation adds curve points.
 
-    def __init__(self, cfg: ParserTrainingSettings, steps_per_epoch: int, val_names: Sequence[str]):
+    A fresh parser of cfg.model, or `start_from` (fine-tuning a trained one: models/overlay_parser/adapt.py);
+    the cosine reaches 0 after `total_steps` (default: every epoch's steps); `label` starts its epoch lines.
+    """
+
+    def __init__(self, cfg: ParserTrainingSettings, steps_per_epoch: int, val_names: Sequence[str], *,
+                 start_from: OverlayParser | None = None, total_steps: int | None = None, label: str = "parser_train"):
         super().__init__()
-        self.parser = OverlayParser(cfg.model)
+        self.parser = OverlayParser(cfg.model) if start_from is None else start_from
         self.cfg, self.steps_per_epoch, self.val_names = cfg, steps_per_epoch, tuple(val_names)
+        self.total_steps = steps_per_epoch * cfg.epochs if total_steps is None else total_steps
+        self.label = label
         self.trained_s = 0.0  # wall seconds inside this run's training epochs (validation excluded)
         self.trained_steps = 0  # optimizer steps this run took (not those a resumed checkpoint had)
         self._epoch_started = self._last_batch_end = 0.0
@@ -211,7 +223,7 @@ class ParserModule(TrainingHistory):
     def on_train_epoch_end(self) -> None:
         self.trained_s += self._last_batch_end - self._epoch_started
         mean = np.mean(self.train_losses[-self.steps_per_epoch :])
-        print(f"parser_train: epoch {self.current_epoch + 1}/{self.cfg.epochs} loss {mean:.4f}", flush=True)
+        print(f"{self.label}: epoch {self.current_epoch + 1}/{self.cfg.epochs} loss {mean:.4f}", flush=True)
 
     def on_validation_epoch_start(self) -> None:
         self._val = {}
@@ -245,6 +257,5 @@ class ParserModule(TrainingHistory):
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
         )
-        total = self.steps_per_epoch * cfg.epochs
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine_factor(step, cfg.warmup_steps, total))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine_factor(step, cfg.warmup_steps, self.total_steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -6,9 +6,11 @@
     processor.py       frame → model input, augmentation, unified actions ↔ model space
     data.py            the gate's chunk index → frame cache → datasets (training)
     training.py        the LightningModule that trains it (training)
+    finetune.py        start from a saved policy, freeze parts or add LoRA (peft) (training)
+    release.py         the released NitroGen checkpoint's layout ↔ padflow's
+    safe_pickle.py     reads a pickled checkpoint without executing it
 
-Importing the package loads the first four; data.py and training.py (Lightning) are imported by
-name where training happens.
+Importing the package loads the first four; the others are imported by name where they are used.
 """
 
 from models.policy.configuration import VISION_ARCHS, PolicyConfig, policy_profile
@@ -34,6 +36,7 @@ from models.policy.processor import (
     model_to_actions,
     prepare_frames,
     to_model_input,
+    training_mask_boxes,
 )
 
 __all__ = [
@@ -41,5 +44,5 @@ __all__ = [
     "FlowMatchingPolicy", "ImageContext", "PolicyConfig", "actions_to_model", "augment", "build_meta_policy",
     "crop_mask_resize", "euler_sample", "flow_loss", "interpolate", "load_policy", "model_to_actions",
     "parameter_counts", "policy_profile", "prepare_frames", "sample_time", "save_policy", "target_velocity",
-    "to_model_input",
+    "to_model_input", "training_mask_boxes",
 ]

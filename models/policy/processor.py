@@ -85,6 +85,23 @@ def crop_mask_resize(
     return cv2.resize(np.ascontiguousarray(frame), (image_size, image_size), interpolation=interpolation)
 
 
+def training_mask_boxes(overlay_boxes: Sequence[Box | None], game_boxes: Sequence[Box | None]) -> np.ndarray:
+    """(N, 4) the overlay boxes training blacked out (one per chunk) as shares of their game picture (x0, y0, x1, y1),
+    clipped to it; NaN rows where there was no overlay or it lay outside the picture (nothing the policy saw was
+    masked). Without a game box the frame size is unknown, and the box is taken to end at the frame's far edges."""
+    boxes = []
+    for overlay, game in zip(overlay_boxes, game_boxes, strict=True):
+        if overlay is None:
+            boxes.append([np.nan] * 4)
+            continue
+        ox0, oy0, ox1, oy1 = (float(v) for v in overlay)
+        gx0, gy0, gx1, gy1 = (float(v) for v in game) if game is not None else (0.0, 0.0, max(ox1, 1.0), max(oy1, 1.0))
+        gw, gh = gx1 - gx0, gy1 - gy0
+        share = np.clip([(ox0 - gx0) / gw, (oy0 - gy0) / gh, (ox1 - gx0) / gw, (oy1 - gy0) / gh], 0.0, 1.0)
+        boxes.append(share if share[2] > share[0] and share[3] > share[1] else [np.nan] * 4)
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
 def to_model_input(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (B, S, S, 3) → float32 (B, 3, S, S) normalized to [-1, 1]."""
     x = torch.as_tensor(images)

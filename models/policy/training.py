@@ -1,8 +1,8 @@
 """Training the policy with Lightning: the LightningModule (AdamW, warmup-stable-decay schedule, the
-validation figures) that tasks/train.py wires to the chunk data, the EMA callback and the checkpoints.
+validation figures) and the EMA callback (policy_ema) that tasks/train.py wires to the chunk data and the checkpoints.
 
 Validation scores the weights Lightning validates with (the EMA weights, under
-EMAWeightAveraging): the flow loss at fixed noise, and on K sampled chunks per validation chunk
+policy_ema): the flow loss at fixed noise, and on K sampled chunks per validation chunk
 the button F1 (presses of each sample counted) and the stick MSE (of the samples' mean), each
 beside the 'predict the training mean action' baseline. A batch's `observed` mask (B, 21)
 (padflow.tables: controls the overlay did not show) masks the loss, and the figures count observed
@@ -11,12 +11,16 @@ cells only: an unobserved control is neither a press nor a release.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import WeightAveraging
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from models.policy.configuration import PolicyConfig
+from models.policy.finetune import Trainable, merged_policy, set_trainable, start_from
 from models.policy.modeling import FlowMatchingPolicy
 from models.policy.processor import Augmentation, augment, to_model_input
 from models.training import TrainingHistory
@@ -36,11 +40,28 @@ class PolicyTrainingSettings(Protocol):
     sample_steps: int
     val_chunk_samples: int
     augmentation: Augmentation
+    model: str  # the train.models entry, named in errors
+    trainable: Trainable
+    lora_rank: int
+    lora_alpha: float
 
 
 class PrecisionSettings(Protocol):
     precision: str  # auto | 32-true | bf16-mixed | 16-mixed
     accelerator: str
+
+
+def policy_ema(decay: float) -> WeightAveraging:
+    """The EMA of the policy's weights, updated after every optimizer step: Lightning's WeightAveraging with torch's
+    lerp EMA over parameters only.
+
+    Lightning's EMAWeightAveraging does the same with a fixed update, decay·ema + (1 - decay)·w, over buffers too.
+    That update rounds a weight that never moves off itself by an ulp now and then; lerp leaves it exact,
+    so a frozen part of a fine-tune (finetune.py) exports bit for bit what it started from. And the
+    policy's buffers are constants, while averaging SigLIP's integer position_ids truncates them (at
+    decay 0.9999, 46 of 256 ids come out one lower from the first update on).
+    """
+    return WeightAveraging(use_buffers=False, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
 def wsd_lr_factor(step: int, total: int, warmup_share: float, decay_share: float, min_ratio: float) -> float:
@@ -62,11 +83,16 @@ def button_f1(tp: float, fp: float, fn: float) -> float:
 
 
 class PolicyModule(TrainingHistory):
-    """FlowMatchingPolicy + AdamW/WSD; validation reports flow loss, button F1 and stick MSE of sampled chunks."""
+    """FlowMatchingPolicy + AdamW/WSD; validation reports flow loss, button F1 and stick MSE of sampled chunks.
 
-    def __init__(self, policy_cfg: PolicyConfig, cfg: PolicyTrainingSettings, mean_action: np.ndarray):
+    init: a policy folder whose weights it starts from (finetune.start_from); cfg.trainable says what trains."""
+
+    def __init__(self, policy_cfg: PolicyConfig, cfg: PolicyTrainingSettings, mean_action: np.ndarray, init: Path | None = None):
         super().__init__()
         self.policy = FlowMatchingPolicy(policy_cfg)
+        if init is not None:
+            start_from(self.policy, init, cfg.model)
+        set_trainable(self.policy, cfg.trainable, cfg.lora_rank, cfg.lora_alpha)
         self.cfg = cfg
         self.register_buffer("mean_action", torch.as_tensor(mean_action, dtype=torch.float32), persistent=False)  # (21,)
         self._val_sums: dict[str, float] = {}
@@ -132,9 +158,14 @@ class PolicyModule(TrainingHistory):
         if not self.trainer.sanity_checking:
             self.val_history.append({"step": float(self.global_step), **metrics})
 
+    def export_policy(self) -> FlowMatchingPolicy:
+        """The policy to save: LoRA adapters merged into their weights (finetune.merged_policy)."""
+        return merged_policy(self.policy)
+
     def configure_optimizers(self):
         cfg = self.cfg
-        optimizer = torch.optim.AdamW(self.policy.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        trained = [p for p in self.policy.parameters() if p.requires_grad]  # frozen weights get no optimizer state
+        optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
         def factor(step: int) -> float:
             return wsd_lr_factor(step, cfg.max_steps, cfg.warmup_share, cfg.decay_share, cfg.min_lr_ratio)

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--episodes", type=int, metavar="N", help="seeded episodes per task and player")
     p.add_argument("--workers", type=int, metavar="N", help="jobs in parallel on orchestration.task_runner")
     p.add_argument("--videos", type=int, metavar="N", help="rollout videos per task")
+    p.add_argument("--device", metavar="DEVICE", help="torch device of the policy in every worker, e.g. cuda (default: the config's)")
+    p.add_argument("--sim-mask", choices=("none", "training_boxes"),
+                   help="black out one training overlay box per episode in what the policy sees (default: the config's)")
     p.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="print one JSON object whose `tasks` list holds every task's rates")
     p.set_defaults(func=run)
@@ -47,6 +50,8 @@ def run(args) -> int:
         "episodes": args.episodes,
         "workers": args.workers,
         "videos_per_task": args.videos,
+        "sim_mask": args.sim_mask,
+        "device": args.device,
     }
     cfg = replace(cfg, out_dir=str(args.out.resolve()), **{k: v for k, v in overrides.items() if v is not None})
 

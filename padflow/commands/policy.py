@@ -13,7 +13,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("policy", help="inspect the flow-matching policy or run it on one image")
     sub = p.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
 
-    info = sub.add_parser("info", help="parameter counts by module and in total (built on the meta device: no memory)")
+    info = sub.add_parser("info", help=(
+        "parameter counts by module, in total, and trained by each train.trainable mode (built on the meta device: "
+        "no memory)"))
     info.add_argument("--profile", help="entry of params.yaml train.models (default: train.model)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=run_info)
@@ -39,19 +41,26 @@ def register(subparsers) -> None:
 def run_info(args) -> int:
     # torch, transformers and the model load only when a policy command runs (cold CLI path)
     from models.policy import build_meta_policy, parameter_counts, policy_profile
+    from models.policy.finetune import DEFAULT_LORA_RANK, trained_counts
 
     train = load_params().get("train") or {}
     name = args.profile or train.get("model")
     if not name:
         raise ValueError("no model profile: pass --profile or set train.model in params.yaml")
-    counts = parameter_counts(build_meta_policy(policy_profile(train.get("models") or {}, name)))
+    cfg = policy_profile(train.get("models") or {}, name)
+    counts = parameter_counts(build_meta_policy(cfg))
+    rank = int(train.get("lora_rank", DEFAULT_LORA_RANK))
+    trained = trained_counts(cfg, rank)
     if args.json:
-        print(json.dumps({"profile": name, "parameters": counts}, indent=2))
+        print(json.dumps({"profile": name, "parameters": counts, "trained": trained, "lora_rank": rank}, indent=2))
     else:
-        width = max(len(k) for k in counts)
+        width = max(len(k) for k in [*counts, *trained])
         print(f"policy profile {name}")
         for part, n in counts.items():
             print(f"  {part:<{width}}  {n:>13,}  ({n / 1e6:.1f}M)")
+        print(f"trained by train.trainable (lora at rank {rank})")
+        for mode, n in trained.items():
+            print(f"  {mode:<{width}}  {n:>13,}  ({n / counts['total']:.1%})")
     return 0
 
 

@@ -6,6 +6,8 @@
                                                                 convert an OBS input-overlay preset into a sprite skin
     padflow skins from-video VIDEO --out DIR [--names NAMES.json] [--id NAME]
                                                                 draft a sprite skin from the overlay in a video
+    padflow skins adapt SKIN [--parser DIR] [--out DIR] [--steps N] [--samples N] [--seed N] [--json]
+                                                                fine-tune the trained parser on one skin (skins_adapt.py)
 
 The project's skin folder is the first folder of `overlay.skin_dirs` (params.yaml; default
 `skins`, relative to the project). corpus, parser_train and extract load the built-in skins plus
@@ -26,6 +28,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from padflow.commands import skins_adapt
 from padflow.config import load_params, project_root
 from padflow.io import write_text
 from padflow.overlay.input_overlay import PresetWarning, import_preset
@@ -199,7 +202,7 @@ def run_from_video(args) -> int:
     print(f"overlay at x {x0}-{x1}, y {y0}-{y1} ({x1 - x0}x{y1 - y0} px): {kinds.count('button')} button and "
           f"{kinds.count('stick')} stick region(s) → {paths['sheet']}")  # fmt: skip
     if names is None:
-        print(f'name the regions: write e.g. {{"1": "SOUTH"}} to names.json and run again with --names names.json', file=sys.stderr)
+        print('name the regions: write e.g. {"1": "SOUTH"} to names.json and run again with --names names.json', file=sys.stderr)
         return 0
     skin = named_skin(draft, names, args.out, skin_id)
     print(f"wrote {skin.layout_path}: {len(skin.observed)}/21 controls drawn; `padflow skins add {skin.layout_path}` adds it to the project")
@@ -207,4 +210,4 @@ def run_from_video(args) -> int:
 
 
 # One register function per subcommand, in help order.
-SUBCOMMANDS = (_register_add, _register_list, _register_import_input_overlay, _register_from_video)
+SUBCOMMANDS = (_register_add, _register_list, _register_import_input_overlay, _register_from_video, skins_adapt.register)

@@ -10,8 +10,10 @@ pre-trained policy is also rolled out as is (zero-shot).
 Not a nightly stage: `padflow transfer [--game G]` runs it, logging everything under one MLflow
 run (tag padflow.stage=transfer). Training uses the train stage's data module and Lightning module
 (models/policy/data.py, training.py) with the train section's model and optimizer settings; only
-the steps, the chunks and the initial weights differ between the runs. Each run is evaluated with
-the evaluate stage's `evaluate` (tasks/evaluate.py).
+the steps, the chunks and the initial weights differ between the runs. The fine-tuned arm starts
+from the pre-trained policy through train.init_from and trains what transfer.trainable says (a
+mode of the fine-tuning recipe, models/policy/finetune.py); pre-training and scratch train every
+weight from a random init. Each run is evaluated with the evaluate stage's `evaluate` (tasks/evaluate.py).
 
 Outputs (out_dir):
     indexes/            the chunk index of every training run
@@ -35,13 +37,13 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import EMAWeightAveraging
 from pydantic import Field
 
 from models.card import index_provenance
-from models.policy import load_policy, save_policy
+from models.policy import save_policy
 from models.policy.data import ChunkDataModule
-from models.policy.training import PolicyModule, resolve_precision
+from models.policy.finetune import Trainable
+from models.policy.training import PolicyModule, policy_ema, resolve_precision
 from padflow import tracking
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, runner_config
@@ -72,6 +74,9 @@ class TransferConfig:
     pretrain_steps: Annotated[int, Field(ge=1, description="optimizer steps of pre-training on the other games")] = 300
     finetune_steps: Annotated[int, Field(
         ge=1, description="optimizer steps: the fixed budget of both fine-tuning and training from scratch")] = 100
+    trainable: Annotated[Trainable, Field(description=(
+        "what the fine-tuned arm trains (train.trainable's modes: all | freeze_vision | freeze_vision_mixer | lora); "
+        "scratch always trains all"))] = "all"
     data_fractions: Annotated[tuple[Annotated[float, Field(gt=0, le=1)], ...], Field(
         min_length=1, description="shares in (0, 1] of each held-out video's chunks used for fine-tuning / scratch")] = (1.0, 0.25)
     episodes: Annotated[int, Field(ge=1, description="seeded episodes per held-out task and policy")] = 10
@@ -136,8 +141,8 @@ def write_index(frame: Any, path: Path) -> Path:
 # --- training -----------------------------------------------------------------------------------
 
 
-def fit(cfg: TrainConfig, root: Path, seed: int, init: Path | None = None) -> dict[str, Any]:
-    """Train a policy on cfg.index for cfg.max_steps (from `init`'s weights when given); export its EMA weights.
+def fit(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
+    """Train a policy on cfg.index for cfg.max_steps (from cfg.init_from's weights when set); export its EMA weights.
 
     The same Lightning setup as tasks/train.py (data module, module, EMA, precision, clipping),
     without its resume and checkpoint files: every transfer run starts from its stated weights.
@@ -147,24 +152,19 @@ def fit(cfg: TrainConfig, root: Path, seed: int, init: Path | None = None) -> di
         torch.set_num_threads(cfg.torch_threads)
     data = ChunkDataModule(cfg, root, seed)
     data.setup("fit")
-    module = PolicyModule(cfg.policy_config(), cfg, data.train_mean_action())
-    if init is not None:
-        start = load_policy(init)
-        if start.cfg != replace(cfg.policy_config(), pretrained=None):
-            raise ValueError(f"{init}: its policy sizes differ from train.models.{cfg.model}; fine-tuning needs the same model")
-        module.policy.load_state_dict(start.state_dict())
+    module = PolicyModule(cfg.policy_config(), cfg, data.train_mean_action(), init=cfg.init_path(root))
     on_cpu = cfg.accelerator == "cpu" or (cfg.accelerator == "auto" and not torch.cuda.is_available())
     trainer = pl.Trainer(
         max_steps=cfg.max_steps, max_epochs=-1, accelerator=cfg.accelerator, devices=cfg.devices,
         num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=resolve_precision(cfg),
         gradient_clip_val=cfg.grad_clip, deterministic=True if on_cpu else "warn",
-        callbacks=[EMAWeightAveraging(decay=cfg.ema_decay)], logger=False, enable_checkpointing=False,
+        callbacks=[policy_ema(cfg.ema_decay)], logger=False, enable_checkpointing=False,
         check_val_every_n_epoch=cfg.val_every_n_epochs, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, default_root_dir=root / cfg.out_dir,
     )
     trainer.fit(module, datamodule=data)
     final = trainer.validate(module, datamodule=data, verbose=False)[0]
-    policy_dir = save_policy(module.policy, root / cfg.out_dir / POLICY_DIR)
+    policy_dir = save_policy(module.export_policy(), root / cfg.out_dir / POLICY_DIR)
     write_policy_card(policy_dir, cfg, seed, {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()},
                       index_provenance(root / cfg.index, root))
     return {
@@ -211,9 +211,10 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
     def train_run(name: str, chunks: Any, steps: int, init: Path | None) -> dict[str, Any]:
         index_file = write_index(chunks, out / "indexes" / f"{name}.parquet")
         run_cfg = replace(train_cfg, index=str(index_file), max_steps=steps, out_dir=str(out / name),
-                          frame_cache_dir=str(out / "frame_cache"))
+                          frame_cache_dir=str(out / "frame_cache"), init_from=None if init is None else str(init),
+                          trainable="all" if init is None else cfg.trainable)
         log.info("transfer: training %s on %d chunks for %d steps", name, len(chunks), steps)
-        return fit(run_cfg, root, seed, init)
+        return fit(run_cfg, root, seed)
 
     def rollout(name: str, policy_dir: Path) -> dict[str, float | None]:
         eval_cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=tuple(task_ids), held_out_tasks=(), episodes=cfg.episodes, baselines=(),

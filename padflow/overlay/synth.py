@@ -19,6 +19,7 @@ actions (N, T, 21) float32, skin ids, and the SkinView of every skin used (with 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -344,6 +345,14 @@ def render_split(
     wall = time.perf_counter() - started
     used = {j[1] for j in jobs}
     return RenderSet(crops, sticks, actions, tuple(j[1] for j in jobs), {i: v for i, v in views.items() if i in used}, colours, renders_per_s=clips * t / wall)
+
+
+def render_digest(renders: RenderSet) -> str:
+    """sha256 of what a render set holds (pixels, labels, skins), 16 hex digits: which renders a parser learnt from."""
+    digest = hashlib.sha256()
+    for array in (renders.crops, renders.sticks, renders.actions, renders.colour_orders, np.array(renders.skin_ids)):
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()[:16]
 
 
 def save_shard(renders: RenderSet, path: Path) -> Path:

@@ -29,9 +29,12 @@ def run(argv: list[str]) -> int:
 def test_info_counts_the_nitrogen_size(capsys, monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     assert run(["policy", "info", "--profile", "nitrogen-500m", "--json"]) == 0
-    counts = json.loads(capsys.readouterr().out)["parameters"]
+    info = json.loads(capsys.readouterr().out)
+    counts, trained = info["parameters"], info["trained"]
     assert set(counts) == {"vision", "mixer", "dit", "action_encoder", "action_decoder", "total"}
     assert abs(counts["total"] / 4.93e8 - 1) < 0.05
+    assert trained["all"] == counts["total"] and trained["freeze_vision"] == counts["total"] - counts["vision"]
+    assert 0 < trained["lora"] < trained["freeze_vision_mixer"] < trained["freeze_vision"]
     with pytest.raises(ValueError, match="unknown model profile 'huge'"):
         run(["policy", "info", "--profile", "huge"])
 

@@ -20,7 +20,8 @@ from padflow.sim.registry import all_tasks, get_task
 from padflow.sim.task import Task
 from padflow.tables import write_action_table, write_chunk_index
 from padflow.video import iter_frames
-from tasks.evaluate import EvaluateConfig, build_jobs, evaluate, load_checked_policy, load_priors
+from tasks.evaluate import (
+    EvaluateConfig, PolicySampler, build_jobs, evaluate, load_checked_policy, load_priors)
 
 SHORT_TASKS = ("doom_basic_first_shot", "pong_hold_15s")  # episodes of at most 10 s and 20 s
 
@@ -244,3 +245,16 @@ def test_a_truncated_policy_fails_before_any_episode_and_keeps_the_previous_eval
     with pytest.raises(ValueError, match=WEIGHTS_FILE):
         evaluate(cfg, tmp_path, seed=0)
     assert (out / "rates.md").read_text() == "the previous evaluation" and (out / "rollouts").is_dir()
+
+
+def test_sim_mask_blacks_out_the_drawn_box_for_the_whole_episode(policy_dir: Path) -> None:
+    """A box covering the whole picture makes any frame look like a black one; NaN boxes leave the frame alone."""
+    model = load_checked_policy(policy_dir, replan_every=16)
+    frame = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    masked, plain, unmasked = (PolicySampler(model, 2, boxes) for boxes in
+                               (np.array([[0.0, 0.0, 1.0, 1.0]]), None, np.full((1, 4), np.nan)))
+    for sampler in (masked, plain, unmasked):
+        sampler.reset(3)
+    np.testing.assert_array_equal(masked.sample_chunk(frame), plain.sample_chunk(np.zeros_like(frame)))
+    plain.reset(3)
+    np.testing.assert_array_equal(unmasked.sample_chunk(frame), plain.sample_chunk(frame))

@@ -11,14 +11,14 @@ import pytest
 import torch
 import yaml
 
-from models.policy import load_policy, prepare_frames
+from models.policy import FlowMatchingPolicy, load_policy, policy_profile, prepare_frames, save_policy
 from padflow.actions import ACTION_INDEX
 from padflow.config import load_params
 from padflow.commands.stage import run_stage
 from padflow.stages import metrics_path
 from padflow.tables import CHUNK_INDEX_SCHEMA, data_fingerprint, write_action_table, write_chunk_index
 from padflow.video import iter_frames, write_mp4
-from tasks.train import TrainConfig
+from tasks.train import TrainConfig, train
 
 FPS = 30.0
 FRAMES = 48  # three 16-step chunks per video
@@ -72,6 +72,28 @@ def test_train_config_names_bad_fields():
         TrainConfig(model="tiny", models=models, ema_decay=1.0)
     with pytest.raises(ValueError, match="train.models.tiny: .*image_size"):
         TrainConfig(model="tiny", models={"tiny": {"image_size": 30, "patch_size": 8}})
+    with pytest.raises(ValueError, match="trainable 'lora' freezes weights that would stay random: set init_from"):
+        TrainConfig(model="tiny", models=models, trainable="lora")
+
+
+def test_a_fine_tune_starts_both_arms_from_init_from_and_exports_plain_policies(tmp_path: Path):
+    """train.init_from (relative to the project root) + train.trainable through the stage's own train(): both arms
+    start from the folder, train only their adapters, and export policy folders load_policy reads."""
+    models = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["train"]["models"]
+    make_chunk_index(tmp_path, videos=2)
+    torch.manual_seed(1)
+    start = save_policy(FlowMatchingPolicy(policy_profile(models, "tiny")), tmp_path / "data/init")
+    cfg = TrainConfig(model="tiny", models=models, init_from="data/init", trainable="lora", lora_rank=2, max_steps=2,
+                      batch_size=2, val_fraction=0.5, val_chunk_samples=1, sample_steps=2, accelerator="cpu")
+    initial = load_policy(start).state_dict()
+    for blind in (False, True):
+        result = train(cfg, tmp_path, seed=0, blind=blind)
+        exported = load_policy(result["policy_dir"])
+        assert exported.cfg.frame_input == ("blind" if blind else "frame")
+        moved = {k for k, v in exported.state_dict().items() if not torch.equal(v, initial[k])}
+        assert moved and all(k.endswith(".weight") and "attn." in k for k in moved)  # attention projections only
+        assert result["metrics"]["trained_parameters"] < result["metrics"]["parameters"]
+    assert "Fine-tuned from the policy in `data/init` (trainable: lora)" in (result["policy_dir"] / "README.md").read_text()
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from models.policy.processor import (
     model_to_actions,
     prepare_frames,
     to_model_input,
+    training_mask_boxes,
 )
 
 NO_AUGMENTATION = Augmentation(brightness=0, contrast=0, saturation=0, hue=0, rotation_deg=0, crop_scale=1.0)
@@ -92,3 +93,11 @@ def test_model_space_maps_buttons_to_plus_minus_one_and_back():
     assert torch.equal(values[..., 17:], labels[..., 17:])
     assert torch.equal(model_to_actions(values), labels)
     assert model_to_actions(torch.full((1, 21), 3.0))[0, 17:].tolist() == [1.0] * 4  # sticks clipped
+
+
+def test_training_mask_boxes_are_shares_of_the_game_picture() -> None:
+    boxes = training_mask_boxes([[60, 40, 80, 60], [0, 0, 8, 8], None, [70, 50, 90, 70]],
+                                [[0, 0, 80, 60], [10, 0, 90, 60], [0, 0, 80, 60], None])
+    np.testing.assert_allclose(boxes[0], [0.75, 40 / 60, 1.0, 1.0])
+    assert np.isnan(boxes[1]).all() and np.isnan(boxes[2]).all(), "an overlay off the picture, or none, masks nothing"
+    np.testing.assert_allclose(boxes[3], [70 / 90, 50 / 70, 1.0, 1.0])  # no game box: ends at the far edges
