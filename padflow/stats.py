@@ -1,16 +1,28 @@
-"""Intervals on the rates padflow reports: the Wilson score interval of a binomial success rate.
+"""Intervals on the rates padflow reports: the Wilson score interval of a binomial success rate, and an
+interval on the difference of two players' mean completion over the same tasks.
 
 scipy computes it (`scipy.stats.binomtest(...).proportion_ci(method="wilson")`, the score interval of
 E. B. Wilson, "Probable inference, the law of succession, and statistical inference", JASA 22 (1927)):
 unlike the normal approximation it stays inside [0, 1] and is not empty at 0/n or n/n, the rates a
 few evaluation episodes give most often (0/3 → [0, 0.56], 3/3 → [0.44, 1]).
+
+The difference of two players over a task set draws each task's rate from its Jeffreys posterior,
+Beta(s + 1/2, n - s + 1/2) (the prior behind the Jeffreys interval of Brown, Cai & DasGupta, "Interval
+estimation for a binomial proportion", Statistical Science 16 (2001)), for both players independently,
+and takes the quantiles of the mean difference. Resampling episodes instead (a plain bootstrap) gives a
+task at 0/n or n/n no spread at all, and those are most tasks of a short evaluation. The tasks are
+fixed: the interval is about these tasks, not about tasks in general.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from scipy.stats import binomtest
 
 CONFIDENCE = 0.95
+DIFFERENCE_DRAWS = 20_000  # posterior draws per interval: the bounds move by < 0.005 between seeds
 
 
 def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -21,3 +33,23 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> t
         return 0.0, 1.0
     ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(ci.high)
+
+
+def difference_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]], confidence: float = CONFIDENCE,
+                        draws: int = DIFFERENCE_DRAWS, seed: int = 0) -> tuple[float, float, float]:
+    """(mean over tasks of rate_a - rate_b, low, high) for per-task (successes, episodes) of two players on the same
+    tasks, in the same order; the interval from Jeffreys posterior draws (module doc)."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"tasks: need the same non-empty task list for both players, got {len(a)} and {len(b)}")
+    for s, n in (*a, *b):
+        if n < 1 or not 0 <= s <= n:
+            raise ValueError(f"successes / episodes: need 0 <= successes <= episodes and episodes >= 1, got {s} / {n}")
+    rng = np.random.default_rng(seed)
+    sa, na = np.array(a, dtype=float).T
+    sb, nb = np.array(b, dtype=float).T
+    # (draws, tasks) posterior rates of each player, averaged over tasks
+    mean_a = rng.beta(sa + 0.5, na - sa + 0.5, (draws, len(a))).mean(axis=1)
+    mean_b = rng.beta(sb + 0.5, nb - sb + 0.5, (draws, len(b))).mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(mean_a - mean_b, [tail, 1 - tail])
+    return float(np.mean(sa / na - sb / nb)), float(low), float(high)

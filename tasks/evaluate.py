@@ -72,17 +72,8 @@ from padflow.players.policy import POLICY, PolicyPlayer
 from padflow.players.prior import PRIOR, game_chunks, prior_player
 from padflow.players.recording import RolloutRecorder, record_episode
 from padflow.players.report import (
-    HELD_OUT,
-    OVERALL,
-    TRAINED,
-    failed_tasks,
-    group_summaries,
-    markdown_report,
-    plot_rates,
-    rate_metrics,
-    rate_rows,
-    task_summaries,
-)
+    HELD_OUT, OVERALL, TRAINED, difference_metrics, differences, differences_markdown, failed_tasks, group_summaries,
+    markdown_report, plot_rates, rate_metrics, rate_rows, task_summaries)
 from padflow.players.rollout import EpisodeResult, run_episode
 from padflow.sim.registry import all_tasks, get_task, make_env
 from padflow.stages import ModelExport, StageResult
@@ -516,7 +507,8 @@ def _evaluate_into(
                    "boxes (`sim_mask: training_boxes`).")
     if no_prior:
         header += "\n\n`prior` has no chunks to replay (cells —) on: " + "; ".join(f"`{t}` ({why})" for t, why in no_prior.items())
-    write_text(out_dir / MARKDOWN_FILE, markdown_report(rows, players, failed, euler, header))
+    diffs = differences(rows, POLICY, [b for b in cfg.baselines if b in players])
+    write_text(out_dir / MARKDOWN_FILE, markdown_report(rows, players, failed, euler, header) + differences_markdown(diffs))
     plots = plot_rates(rows, players, out_dir / PLOTS_DIR)
     summary = {
         "checkpoint": str(cfg.checkpoint),
@@ -534,6 +526,7 @@ def _evaluate_into(
         "held_out": {"categories": group_summaries(rows, "category", HELD_OUT), "dims": group_summaries(rows, "dim", HELD_OUT),
                      "games": group_summaries(rows, "game", HELD_OUT), "overall": held_out_overall},
         "euler": euler,
+        "differences": diffs,
         "failed": [{"id": t, "reason": why} for t, why in failed.items()],
         "no_prior": [{"id": t, "reason": why} for t, why in no_prior.items()],
         "videos": sorted(Path(v).relative_to(out_dir).as_posix() for o in outcomes for v in o.videos),  # within out_dir
@@ -542,6 +535,7 @@ def _evaluate_into(
     write_json(out_dir / SUMMARY_FILE, summary)
     metrics = rate_metrics(rows)
     metrics.update({f"{e['player']}.ms_per_chunk": e["ms_per_chunk"] for e in euler if e["chunks"]})
+    metrics.update(difference_metrics(diffs))
     episodes = sum(len(o.results) for o in outcomes)
     metrics.update({"tasks": len(task_ids), "held_out_tasks": sum(s == HELD_OUT for s in splits.values()),
                     "failed_tasks": len(failed), "episodes": episodes,

@@ -1,10 +1,10 @@
-"""Wilson intervals at the values published tables give (z = 1.96)."""
+"""Wilson intervals at the values published tables give (z = 1.96); the interval on a difference of two players."""
 
 from __future__ import annotations
 
 import pytest
 
-from padflow.stats import wilson_interval
+from padflow.stats import difference_interval, wilson_interval
 
 
 def test_no_success_and_all_successes_in_three_episodes() -> None:
@@ -21,3 +21,23 @@ def test_a_middle_rate_and_no_episodes() -> None:
 def test_impossible_counts_are_named() -> None:
     with pytest.raises(ValueError, match="successes <= n, got 4 / 3"):
         wilson_interval(4, 3)
+
+
+def test_a_difference_far_beyond_noise_has_an_interval_above_zero_and_equal_players_straddle_it() -> None:
+    """12/12 against 0/12 on each of three tasks is resolved; the same 2/3 on ten tasks is not a difference."""
+    diff, low, high = difference_interval([(12, 12)] * 3, [(0, 12)] * 3)
+    assert diff == 1.0 and 0.8 < low <= high <= 1.0
+    diff, low, high = difference_interval([(2, 3)] * 10, [(2, 3)] * 10)
+    assert diff == 0.0 and low < 0 < high
+
+
+def test_more_episodes_narrow_the_difference_interval() -> None:
+    widths = [high - low for _, low, high in (difference_interval([(n // 2, n)] * 5, [(n // 4, n)] * 5) for n in (4, 12, 48))]
+    assert widths[0] > widths[1] > widths[2]
+
+
+def test_mismatched_task_lists_and_impossible_counts_are_named() -> None:
+    with pytest.raises(ValueError, match="same non-empty task list"):
+        difference_interval([(1, 3)], [(1, 3), (0, 3)])
+    with pytest.raises(ValueError, match="got 4 / 3"):
+        difference_interval([(4, 3)], [(1, 3)])

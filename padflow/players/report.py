@@ -22,7 +22,7 @@ from padflow.io import save_figure
 from padflow.players.rollout import EpisodeResult
 from padflow.sim.registry import all_tasks, get_task
 from padflow.sim.task import CATEGORIES, DIMS
-from padflow.stats import wilson_interval
+from padflow.stats import difference_interval, wilson_interval
 LEVELS = ("task", "game", "category", "dim", "overall")
 OVERALL = "all"  # the group name of the overall level
 TRAINED, HELD_OUT = "trained", "held_out"
@@ -196,6 +196,54 @@ def markdown_report(rows: Sequence[Mapping[str, Any]], players: Sequence[str], f
     if failed:
         out += ["## Failed tasks (left out of every aggregate)", ""] + [f"- `{t}`: {why}" for t, why in failed.items()] + [""]
     return "\n".join(out)
+
+
+def differences(rows: Sequence[Mapping[str, Any]], player: str, others: Sequence[str]) -> list[dict[str, Any]]:
+    """`player` minus each of `others` per split: the mean over tasks of the rate difference with its 95% interval
+    (stats.difference_interval), over the tasks both played and none failed."""
+    index = {(r.get("split", TRAINED), r["group"], r["player"]): r for r in rows if r["level"] == "task" and not r["failed"]}
+    out = []
+    for split in SPLITS:
+        tasks = list(dict.fromkeys(g for (s, g, _p) in index if s == split))
+        for other in others:
+            both = [t for t in tasks if index.get((split, t, player), {}).get("episodes") and
+                    index.get((split, t, other), {}).get("episodes")]
+            if not both:
+                continue
+            counts = [[(index[(split, t, p)]["successes"], index[(split, t, p)]["episodes"]) for t in both]
+                      for p in (player, other)]
+            diff, low, high = difference_interval(*counts)
+            out.append({"split": split, "player": player, "baseline": other, "tasks": len(both),
+                        "difference": round(diff, 4), "ci_low": round(low, 4), "ci_high": round(high, 4)})
+    return out
+
+
+def differences_markdown(diffs: Sequence[Mapping[str, Any]]) -> str:
+    """The differences as a table: one row per baseline, one column per split."""
+    splits = [s for s in SPLITS if any(d["split"] == s for d in diffs)]
+    if not diffs:
+        return ""
+    cells = {(d["baseline"], d["split"]): d for d in diffs}
+    player = diffs[0]["player"]
+    out = [f"## {player} minus each baseline", "",
+           f"Mean over tasks of {player}'s completion rate minus the baseline's [95% interval, Jeffreys posterior per "
+           "task; padflow/stats.py]. An interval above 0 says the difference is not noise on these tasks.", "",
+           "| baseline | " + " | ".join(SPLIT_TITLES[s].split(" (")[0] for s in splits) + " |", "|---|" + "---|" * len(splits)]
+    for baseline in dict.fromkeys(d["baseline"] for d in diffs):
+        row = [cells.get((baseline, s)) for s in splits]
+        out.append(f"| {baseline} | " + " | ".join(
+            "—" if d is None else f"{d['difference']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}] ({d['tasks']} task{'s' * (d['tasks'] > 1)})"
+            for d in row) + " |")
+    return "\n".join(out) + "\n"
+
+
+def difference_metrics(diffs: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """`<player>.minus_<baseline>` (`<player>.held_out.minus_<baseline>`) → difference, with `.ci_low` / `.ci_high`."""
+    metrics = {}
+    for d in diffs:
+        name = f"{d['player']}.{'' if d['split'] == TRAINED else d['split'] + '.'}minus_{d['baseline']}"
+        metrics.update({name: d["difference"], f"{name}.ci_low": d["ci_low"], f"{name}.ci_high": d["ci_high"]})
+    return metrics
 
 
 def task_summaries(rows: Sequence[Mapping[str, Any]], players: Sequence[str], failed: Mapping[str, str]) -> list[dict[str, Any]]:

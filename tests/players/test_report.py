@@ -10,6 +10,9 @@ from padflow.players.report import (
     HELD_OUT,
     OVERALL,
     TRAINED,
+    difference_metrics,
+    differences,
+    differences_markdown,
     discriminating_tasks,
     failed_tasks,
     markdown_report,
@@ -94,3 +97,18 @@ def test_trained_and_held_out_tasks_are_aggregated_apart_with_intervals() -> Non
     trained_at, held_out_at = page.index("## Trained tasks"), page.index("## Held-out tasks")
     assert trained_at < page.index("| pong_hold_15s |") < held_out_at < page.index("| pong_score_point |")
     assert "0.00 [0.00, 0.56]" in page[held_out_at:]
+
+
+def test_policy_minus_each_baseline_per_split_over_the_tasks_both_played() -> None:
+    tasks = ["pong_hold_15s", "doom_basic_first_shot", "pong_score_point", "freeway_cross_once"]
+    splits = {"pong_score_point": HELD_OUT}
+    results = [result(t, p, p == "policy", s) for t in tasks for p in ("policy", "blind") for s in range(12)]
+    results = [r for r in results if not (r.task_id == "freeway_cross_once" and r.player == "blind")]  # blind never got there
+    rows = rate_rows(results, ["policy", "blind"], tasks, {"doom_basic_first_shot": "policy: crashed"}, splits)
+    diffs = {d["split"]: d for d in differences(rows, "policy", ["blind"])}
+    trained, held_out = diffs[TRAINED], diffs[HELD_OUT]
+    assert trained["tasks"] == 1, "the failed task and the one blind never played are left out"
+    assert trained["difference"] == 1.0 and trained["ci_low"] > 0.7 and held_out["tasks"] == 1
+    assert difference_metrics(diffs.values())["policy.held_out.minus_blind.ci_low"] == held_out["ci_low"]
+    page = differences_markdown(list(diffs.values()))
+    assert "| blind | +1.00 [" in page and "(1 task)" in page

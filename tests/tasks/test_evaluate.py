@@ -67,7 +67,8 @@ def test_cli_reports_every_task_with_policy_and_baseline_rates(project: Path, po
     table = pd.read_parquet(out / "rates.parquet")
     assert set(table["level"]) == {"task", "game", "category", "dim", "overall"}
     assert table["rate"].between(0, 1).all() and (table["ci_low"] <= table["ci_high"]).all()
-    assert "| combat |" in (out / "rates.md").read_text()
+    assert "| combat |" in (out / "rates.md").read_text() and "## policy minus each baseline" in (out / "rates.md").read_text()
+    assert {d["baseline"] for d in summary["differences"]} == {"scripted", "random", "noop"}
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["rates_by_category.png", "rates_by_task.png"]
     for task_id in SHORT_TASKS:
         mp4, gif = out / "rollouts" / f"{task_id}_seed0.mp4", out / "rollouts" / f"{task_id}_seed0.gif"
