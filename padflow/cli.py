@@ -47,6 +47,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.compare",
     "padflow.commands.results",
     "padflow.commands.stage",
+    "padflow.commands.parser_asset",
 )
 
 

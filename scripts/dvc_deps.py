@@ -40,8 +40,9 @@ DVC_FILE = "dvc.yaml"
 PACKAGE_DATA: dict[str, tuple[str, ...]] = {}
 # Folders a stage reads because a params key names them (key → the params section a stage must
 # list in dvc.yaml to read it): the user's skin folders are deps of corpus, parser_train and
-# extract, so adding a skin reruns them. Taken from params.yaml; rerun this script after editing the key.
-PARAM_FOLDERS: dict[str, str] = {"overlay.skin_dirs": "overlay"}
+# extract, so adding a skin reruns them; the shipped parser (one folder, or null) of parser_train.
+# Taken from params.yaml; rerun this script after editing the key.
+PARAM_FOLDERS: dict[str, str] = {"overlay.skin_dirs": "overlay", "parser_train.asset": "parser_train"}
 PARAMS_FILE = "params.yaml"
 PROFILE_PARAMS = "profiles/${profile}.yaml"  # a stage's params entry naming the sections it reads from the profile
 RUN_PARAMS = "run.yaml"
@@ -164,7 +165,7 @@ def param_folders(root: Path, sections: Iterable[str]) -> list[str]:
         value = params
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        for folder in value or ():
+        for folder in [value] if isinstance(value, str) else value or ():
             folder = Path(str(folder)).as_posix()
             if not (root / folder).is_dir():
                 raise ValueError(f"{PARAMS_FILE}: {key}: folder {folder!r} not found; create it (DVC needs every dep to exist)")

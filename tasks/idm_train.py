@@ -30,6 +30,7 @@ from pydantic import Field
 from torch.utils.data import DataLoader
 
 from models.idm import IdmConfig, label_video, save_idm
+from models.idm.modeling import press_weights
 from models.idm.data import WindowDataset, load_labelled_videos, split_by_video
 from models.idm.scoring import score_videos
 from models.idm.training import IdmModule
@@ -55,6 +56,9 @@ class IdmTrainConfig:
     warmup_share: Annotated[float, Field(ge=0, le=1, description="share of max_steps warming up linearly from 0")] = 0.05
     decay_share: Annotated[float, Field(ge=0, le=1, description="share of max_steps decaying linearly to 0 at the end")] = 0.3
     weight_decay: Annotated[float, Field(ge=0, description="AdamW decoupled weight decay")] = 0.01
+    max_press_weight: Annotated[float, Field(ge=1, description=(
+        "loss weight of a pressed button cell: released / pressed cells of that button in the training videos, "
+        "at most this (presses are ~1 % of cells; unweighted, the loss is lowest pressing nothing); 1 = unweighted"))] = 1.0
     ema_decay: Annotated[float, Field(ge=0, lt=1, description=(
         "weight EMA (~50 steps at 0.98); the export and every reported figure use the EMA weights"))] = 0.98
     val_fraction: Annotated[float, Field(gt=0, lt=1, description="share of videos held out for validation (never straddling)")] = 0.25
@@ -87,7 +91,9 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
     train_loader = DataLoader(WindowDataset(train, cfg.model.window), batch_size=cfg.batch_size, shuffle=True, generator=generator)
     val_loader = DataLoader(WindowDataset(val, cfg.model.window), batch_size=cfg.batch_size) if val else None
 
-    module = IdmModule(cfg.model, cfg)
+    labels = np.concatenate([v.actions for v in train])
+    seen = np.concatenate([np.broadcast_to(v.observed, v.actions.shape) for v in train])
+    module = IdmModule(cfg.model, cfg, press_weights(labels, seen, cfg.max_press_weight) if cfg.max_press_weight > 1 else None)
     logger = stage_logger()
     trainer = pl.Trainer(
         max_steps=cfg.max_steps, max_epochs=-1, accelerator="cpu", devices=1, deterministic=True,

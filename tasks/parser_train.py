@@ -9,14 +9,23 @@ The training skins also include `style_skins` skins of padflow.overlay.styles (o
 styles and pressed looks than the library's); a third validation set renders that generator's
 held-out styles (`style_held_out_skins`), never trained on.
 
-The training itself is models/overlay_parser/training.py's LightningModule, run as the policy's
+The training itself is models/overlay_parser/training.py's `fit_parser`, run as the policy's
 is (models/training.py): Lightning logs into the stage's MLflow run, keeps checkpoints/last.ckpt
 and resumes from it when config, seed and data match.
+
+The shipped parser (params `asset`, default assets/parser; models/overlay_parser/asset.py): when its
+fingerprint of what it was trained from (config, skins, backgrounds, renderer, code) equals this run's,
+its weights are copied in instead of training (~10 of the default run's minutes); the validation sets
+are still rendered and scored here, so the validation metrics are measured on every run. The training
+figures (loss, samples/s, the curves) are then the asset's build's, and `parser_from_asset` is 1.
+Otherwise the stage trains and says which part differs. `build_asset` (`padflow parser-asset`)
+rebuilds the asset: this stage with `asset: null` in a fresh folder, then the asset folder.
 
 Outputs (under out_dir):
     parser.safetensors, parser_config.json   what extract loads (models.overlay_parser.load_parser)
     README.md                                the model card: render data, params, metrics, intended use
-    renders/<split>.npz                      the rendered crops and labels (padflow.overlay.synth)
+    renders/<split>.npz                      the rendered crops and labels (padflow.overlay.synth); no train.npz
+                                             when the weights came from the asset
     report/confusion.png, report/loss.png    held-out per-button confusion matrices, loss curve
     checkpoints/last.ckpt, checkpoints/run.json   the Lightning checkpoint a rerun resumes from
 """
@@ -26,25 +35,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from pydantic import Field
 
 from models.card import write_card
-from models.overlay_parser import ParserConfig, save_parser
-from models.overlay_parser.training import ParserModule, RenderDataModule, pair_observed, pair_skins, predict_set, score
-from models.training import CHECKPOINT_DIR, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume
+from models.overlay_parser import ParserConfig, load_parser, save_parser
+from models.overlay_parser.asset import Fingerprint, ParserAsset, fingerprint, install_weights, read_asset, write_asset
+from models.overlay_parser.training import fit_parser, pair_observed, pair_skins, predict_set, score
+from padflow import progress
 from padflow.actions import BUTTONS, N_BUTTONS
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.io import save_figure
-from padflow.overlay.library import AnySkin, load_library
+from padflow.overlay.library import BUILTIN_SKIN_DIR, AnySkin, load_library
 from padflow.overlay.styles import parametric_variants, style_skins
 from padflow.overlay.synth import RenderSet, SynthConfig, render_digest, render_split, save_shard
 from padflow.players.footage import collect_backgrounds
@@ -56,10 +68,12 @@ PARSER_MODEL = "padflow-overlay-parser"  # registered model name (models/pyfunc.
 # The champion alias moves on this held-out score: every button of a frame right, on skins the parser never saw (sticks,
 # scored by R², move with it; a single frame-level number is what extract's tables depend on).
 CHAMPION_METRIC = "val_held_out_button_frame_accuracy"
-LOG_EVERY_N_STEPS = 10  # optimizer steps between the training losses Lightning logs to MLflow
 # Knobs that change neither the renders nor the training trajectory: a rerun that only changes
-# these still resumes from last.ckpt.
-RUNTIME_ONLY = ("threads", "render_workers")
+# these still resumes from last.ckpt (and, with out_dir, they are not in the asset's fingerprint).
+RUNTIME_ONLY = ("threads", "render_workers", "asset")
+ASSET_COMMAND = "uv run padflow parser-asset"  # padflow/commands/parser_asset.py: rebuilds the shipped parser
+# Figures of the training run itself: with the shipped parser they are its build's (asset.json), not measured.
+TRAINING_METRICS = ("train_samples_per_s", "train_pairs", "final_loss", "resumed_from_step")
 
 
 @config
@@ -97,6 +111,11 @@ class ParserTrainConfig:
     model: Annotated[ParserConfig, Field(description="ParserConfig fields (crop_size, hidden_sizes, depths, ...); {} = its defaults")] = field(default_factory=ParserConfig)
     synth: Annotated[SynthConfig, Field(description="SynthConfig fields (opacity, compression shares, localization error, ...); {} = its defaults")] = field(default_factory=SynthConfig)
     out_dir: Annotated[str, Field(description="the parser, its renders, report and checkpoints")] = "data/parser"
+    asset: Annotated[str | None, Field(description=(
+        "folder of the shipped parser, relative to the project (models/overlay_parser/asset.py): its weights are used "
+        "instead of training when its fingerprint (config, skins, backgrounds, renderer, code) equals this run's, and the "
+        "validation sets are still rendered and scored; a mismatch trains and names the part that differs. Saves the "
+        "~10 training minutes of the default run; rebuild with `uv run padflow parser-asset`; null = always train"))] = "assets/parser"
 
     def __post_init__(self) -> None:
         if self.model.crop_size != self.synth.crop_size:
@@ -108,50 +127,63 @@ class ParserTrainConfig:
         return math.ceil(samples / (self.synth.frames_per_clip - 1))
 
 
-def render_sets(
-    cfg: ParserTrainConfig, seed: int, root: Path, skin_dirs: tuple[str, ...], runner: TaskRunnerConfig = TaskRunnerConfig()
-) -> tuple[dict[str, RenderSet], dict[str, str]]:
-    """The three render sets (training skins only in `train`) and each skin's family; renders fan out on `runner`."""
+def split_skins(cfg: ParserTrainConfig, root: Path, skin_dirs: tuple[str, ...]) -> tuple[dict[str, dict[str, AnySkin]], dict[str, str]]:
+    """The skins of each render set (training skins only in `train`) and each skin's family."""
     library = load_library([root / d for d in skin_dirs])
     train_skins: dict[str, AnySkin] = {i: library.skins[i] for i in library.training_ids()}
     train_skins.update(style_skins(cfg.style_skins))
     train_skins.update(parametric_variants(cfg.parametric_variants))
     held_out = {i: library.skins[i] for i in library.held_out_ids()}
-    backgrounds = collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, seed)
-    plan = {"train": (train_skins, cfg.train_samples), "val_train_skins": (train_skins, cfg.val_samples), "val_held_out": (held_out, cfg.val_samples)}
+    skins = {"train": train_skins, "val_train_skins": train_skins, "val_held_out": held_out}
     held_out_styles = style_skins(cfg.style_held_out_skins, held_out=True)
     if held_out_styles:
-        plan["val_held_out_styles"] = (held_out_styles, cfg.val_samples)
-    sets = {split: render_split(skins, cfg.clips(samples), backgrounds, cfg.synth, seed, split, cfg.render_workers, runner)
-            for split, (skins, samples) in plan.items()}
+        skins["val_held_out_styles"] = held_out_styles
     families = {i: s.family for i, s in (*library.skins.items(), *train_skins.items(), *held_out_styles.items())}
-    return sets, families
+    return skins, families
 
 
-def train(cfg: ParserTrainConfig, sets: Mapping[str, RenderSet], seed: int, out_dir: Path) -> tuple[ParserModule, int]:
-    """Fit (or resume) the parser on sets["train"], validating on the others after every epoch; returns the module and the step resumed from.
+def render_sets(cfg: ParserTrainConfig, seed: int, skins: Mapping[str, Mapping[str, AnySkin]], backgrounds: list[np.ndarray],
+                runner: TaskRunnerConfig = TaskRunnerConfig()) -> dict[str, RenderSet]:
+    """A render set per split of `skins` (train_samples pairs for `train`, val_samples for the others); renders fan out on `runner`."""
+    return {split: render_split(dict(drawn), cfg.clips(cfg.train_samples if split == "train" else cfg.val_samples),
+                                backgrounds, cfg.synth, seed, split, cfg.render_workers, runner)
+            for split, drawn in skins.items()}
 
-    Same trajectory as a plain loop: torch seeded before the parser is built, the pairs' order
-    from its own seeded stream, one AdamW step and one scheduler step per batch.
-    """
-    pl.seed_everything(seed, workers=True)
-    checkpoint_dir = out_dir / CHECKPOINT_DIR
-    record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY}
-    renders = {split: render_digest(renders) for split, renders in sets.items()}
-    resume, resumed_from = start_or_resume(checkpoint_dir, fingerprint({**record, "seed": seed, "renders": renders}),
-                                           {"config": asdict(cfg), "seed": seed})
-    val_names = [split for split in SPLITS[1:] if split in sets]
-    data = RenderDataModule(cfg, sets["train"], {split: sets[split] for split in val_names}, seed)
-    module = ParserModule(cfg, steps_per_epoch=max(1, sets["train"].pairs // cfg.batch_size), val_names=val_names)
-    logger = stage_logger()
-    trainer = pl.Trainer(
-        max_epochs=cfg.epochs, accelerator="cpu", devices=1, precision="32-true", deterministic=True,
-        callbacks=[last_checkpoint(checkpoint_dir, every_n_epochs=1), TrainingProgress("parser_train")], logger=logger if logger else False,
-        log_every_n_steps=LOG_EVERY_N_STEPS, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, default_root_dir=out_dir,
-    )
-    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
-    return module, resumed_from
+
+def current_fingerprint(cfg: ParserTrainConfig, seed: int, root: Path, skin_dirs: tuple[str, ...],
+                        skins: Mapping[str, Mapping[str, AnySkin]], backgrounds: list[np.ndarray]) -> Fingerprint:
+    """The asset fingerprint of training with `cfg` now (models/overlay_parser/asset.py says what is in it)."""
+    record = {k: v for k, v in asdict(cfg).items() if k not in (*RUNTIME_ONLY, "out_dir")}
+    folders = {"builtin": BUILTIN_SKIN_DIR, **{d: root / d for d in skin_dirs}}
+    return fingerprint(record, seed, folders, skins, backgrounds, cfg.synth)
+
+
+def fingerprint_for(params: Mapping[str, Any], root: Path) -> Fingerprint:
+    """current_fingerprint of the run `params` (a profile's) describes: what a shipped parser must match to be used."""
+    cfg = from_mapping(ParserTrainConfig, params.get("parser_train"), "parser_train")
+    seed = int(params.get("seed", 0))
+    skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
+    skins, _ = split_skins(cfg, root, skin_dirs)
+    backgrounds = collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, seed)
+    return current_fingerprint(cfg, seed, root, skin_dirs, skins, backgrounds)
+
+
+def shipped_parser(cfg: ParserTrainConfig, seed: int, root: Path, skin_dirs: tuple[str, ...],
+                   skins: Mapping[str, Mapping[str, AnySkin]], backgrounds: list[np.ndarray]) -> ParserAsset | None:
+    """The shipped parser when it was trained from what this run would train from; else None, after a line saying why."""
+    if cfg.asset is None:
+        return None
+    found = read_asset(root / cfg.asset)
+    if found is None:
+        progress.say(f"parser_train: no shipped parser in {cfg.asset}: training; build one with {ASSET_COMMAND}")
+        return None
+    now = current_fingerprint(cfg, seed, root, skin_dirs, skins, backgrounds)
+    differs = now.differs(found.fingerprint)
+    if differs:
+        progress.say(f"parser_train: the shipped parser {cfg.asset} was trained from another {' / '.join(differs)} "
+                     f"(fingerprint {found.fingerprint.digest}, now {now.digest}): training; rebuild it with {found.command}")
+        return None
+    return found
 
 
 def confusion_figure(pred: np.ndarray, truth: np.ndarray, path: Path, title: str) -> Path:
@@ -200,64 +232,112 @@ def loss_figure(losses: list[float], path: Path) -> Path:
 
 
 
-def stage(params: Mapping[str, Any], root: Path) -> StageResult:
-    """The DVC stage: render, train, validate on training and held-out skins, save the parser."""
+def stage(params: Mapping[str, Any], root: Path, out_dir: Path | None = None) -> StageResult:
+    """The DVC stage: render, train (or take the shipped parser), validate on training and held-out skins, save the parser.
+
+    `out_dir` replaces the config's (build_asset trains elsewhere; the card keeps the profile's params).
+    """
     cfg = from_mapping(ParserTrainConfig, params.get("parser_train"), "parser_train")
     seed = int(params.get("seed", 0))
     skin_dirs = tuple((params.get("overlay") or {}).get("skin_dirs") or ())
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True)
-    out_dir = root / cfg.out_dir
+    out_dir = root / cfg.out_dir if out_dir is None else out_dir
 
-    sets, families = render_sets(cfg, seed, root, skin_dirs, runner_config(params, "parser_train"))
+    skins, families = split_skins(cfg, root, skin_dirs)
+    backgrounds = collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, seed)
+    shipped = shipped_parser(cfg, seed, root, skin_dirs, skins, backgrounds)
+    # The shipped parser needs no training renders: only the sets it is scored on.
+    sets = render_sets(cfg, seed, {k: v for k, v in skins.items() if shipped is None or k != "train"}, backgrounds,
+                       runner_config(params, "parser_train"))
     for split, renders in sets.items():
         save_shard(renders, out_dir / "renders" / f"{split}.npz")
-    module, resumed_from = train(cfg, sets, seed, out_dir)
-    model, losses = module.parser, module.train_losses
-    save_parser(model, out_dir)
+    val_names = [split for split in SPLITS[1:] if split in sets]
+    if shipped is None:
+        record = {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_ONLY}
+        module, resumed_from = fit_parser(cfg, sets, val_names, seed, out_dir, record)
+        model, losses, curves = module.parser, module.train_losses, module.curves()
+        save_parser(model, out_dir)
+        training = {
+            "train_samples_per_s": round(module.trained_steps * cfg.batch_size / max(module.trained_s, 1e-9), 1),
+            "train_pairs": sets["train"].pairs,
+            "final_loss": float(np.mean(losses[-20:])),
+            "resumed_from_step": resumed_from,
+        }
+        source = "trained by this run"
+    else:
+        (out_dir / "renders" / "train.npz").unlink(missing_ok=True)  # an earlier training run's, not this parser's renders
+        install_weights(shipped, out_dir)
+        model = load_parser(out_dir)
+        curves = {k: v for k, v in shipped.curves.items() if k != "train_loss"}
+        losses = list(shipped.curves.get("train_loss", []))
+        training = {k: shipped.metrics[k] for k in TRAINING_METRICS if k in shipped.metrics}
+        source = (f"from the shipped asset {cfg.asset} (fingerprint {shipped.fingerprint.digest}), not retrained; validation "
+                  f"rendered and scored by this run; rebuild: {shipped.command}")
 
     metrics: dict[str, float] = {
-        "train_samples_per_s": round(module.trained_steps * cfg.batch_size / max(module.trained_s, 1e-9), 1),
+        **training,
         "renders_per_s": round(float(np.mean([s.renders_per_s for s in sets.values()])), 1),
-        "train_pairs": sets["train"].pairs,
-        "final_loss": float(np.mean(losses[-20:])),
-        "resumed_from_step": resumed_from,
+        "parser_from_asset": int(shipped is not None),
     }
     report = out_dir / "report"
-    for split in (s for s in SPLITS[1:] if s in sets):
+    for split in val_names:
         pred, conf, truth = predict_set(model, sets[split])
         observed = pair_observed(sets[split], np.arange(len(pred)))  # controls a skin does not draw are not scored
         metrics.update({f"{split}_{k}": round(v, 5) for k, v in score(pred, truth, observed).items()})
         metrics[f"{split}_mean_confidence"] = round(float(conf.mean()), 5)
-        skins = pair_skins(sets[split])
-        for family in sorted({families[s] for s in skins}):
-            rows = np.array([families[s] == family for s in skins])
+        split_skin_ids = pair_skins(sets[split])
+        for family in sorted({families[s] for s in split_skin_ids}):
+            rows = np.array([families[s] == family for s in split_skin_ids])
             metrics[f"{split}_{family}_button_frame_accuracy"] = round(score(pred[rows], truth[rows], observed[rows])["button_frame_accuracy"], 5)
         if split == "val_held_out":
             confusion_figure(pred, truth, report / "confusion.png", "held-out skins: per-button confusion (rows true, columns predicted)")
-    loss_figure(losses, report / "loss.png")
-    write_parser_card(out_dir, cfg, seed, metrics, sets, families)
+    if losses:
+        loss_figure(losses, report / "loss.png")
+    training_skins = sets["train"].skin_ids if "train" in sets else skins["train"]
+    write_parser_card(out_dir, cfg, seed, metrics, sets, families, training_skins, source)
     first_pair, _ = sets["val_held_out"].pair_batch(np.arange(1))
     return StageResult(
-        params={"parser_train": asdict(cfg), "seed": seed},
+        params={"parser_train": asdict(cfg), "seed": seed, "parser_source": "asset" if shipped else "trained"},
         metrics=metrics,
         # the parser itself (weights, config, card) is logged once, as the registered MLflow model
         artifacts={"parser_report": report},
-        curves={"train_loss": losses, **module.curves()},
+        curves={"train_loss": losses, **curves},
         models=[ModelExport(PARSER_MODEL, out_dir, {f: np.asarray(v) for f, v in first_pair._asdict().items()},
                             score=(CHAMPION_METRIC, metrics[CHAMPION_METRIC]))],
     )
 
 
-def write_parser_card(folder: Path, cfg: ParserTrainConfig, seed: int, metrics: Mapping[str, float],
-                      sets: Mapping[str, RenderSet], families: Mapping[str, str]) -> Path:
-    skins = {split: sorted(set(renders.skin_ids)) for split, renders in sets.items()}
+def build_asset(params: Mapping[str, Any], root: Path, folder: Path, command: str) -> tuple[dict[str, float], Fingerprint]:
+    """Rebuild the shipped parser: this stage as `params` say but with `asset: null`, trained in a fresh folder beside
+    `folder`; `folder` is replaced (weights, card, asset.json with `command`) only when training succeeded.
+
+    Returns the metrics recorded (the stage's, and its wall seconds) and the fingerprint. The fingerprint is
+    taken before training, from the code and files this process rendered and trained with.
+    """
+    folder = Path(folder).resolve()
+    fp = fingerprint_for(params, root)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.build-*"):  # a killed build's renders (hundreds of MB)
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{folder.name}.build-", dir=folder.parent) as work:
+        started = time.perf_counter()
+        result = stage({**params, "parser_train": {**(params.get("parser_train") or {}), "asset": None}}, root, Path(work))
+        metrics = {**result.metrics, "parser_train_wall_s": round(time.perf_counter() - started, 1)}
+        write_asset(folder, Path(work), fp, command, metrics, result.curves, str(params.get("profile", "")))
+    return metrics, fp
+
+
+def write_parser_card(folder: Path, cfg: ParserTrainConfig, seed: int, metrics: Mapping[str, float], sets: Mapping[str, RenderSet],
+                      families: Mapping[str, str], training_skins: Iterable[str], source: str) -> Path:
+    """README.md beside the weights; `source` says where the weights came from (this run's training, or the shipped asset)."""
     digests = {split: render_digest(renders) for split, renders in sets.items()}
     data = {
+        "weights": source,
         "digest": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16],
         "render digests": ", ".join(f"{k} {v}" for k, v in digests.items()),
-        "training skins": [f"{s} ({families[s]})" for s in skins["train"]],
-        "held-out skins (never trained on)": [f"{s} ({families[s]})" for s in skins["val_held_out"]],
+        "training skins": [f"{s} ({families[s]})" for s in sorted(set(training_skins))],
+        "held-out skins (never trained on)": [f"{s} ({families[s]})" for s in sorted(set(sets["val_held_out"].skin_ids))],
         "backgrounds": f"frames of the simulator tasks {', '.join(cfg.background_tasks)}",
         "ingested videos": "none: the parser learns from synthetic renders, so no video manifest licence applies",
     }

@@ -24,7 +24,7 @@ from padflow.config import select_run  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 # What a pipeline run needs from the project; data and tracking stores are made fresh.
 PROJECT_FILES = ("dvc.yaml", "params.yaml", "run.yaml", ".dvcignore", ".gitignore", "pyproject.toml")
-PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models", "skins")
+PROJECT_DIRS = (".dvc", "profiles", "padflow", "tasks", "flows", "models", "skins", "assets")
 
 
 def _git(cwd: Path, *args: str) -> None:

@@ -13,13 +13,15 @@ bottom:
 `unified(...)` joins the heads into padflow.actions' unified order (17 buttons, then 4 axes):
 button probabilities (sigmoid of the logits) and the axes. The loss (`idm_loss`) is binary cross
 entropy on the buttons plus squared error on the axes, over observed cells only (padflow.tables:
-a control the overlay does not draw is no label).
+a control the overlay does not draw is no label); a pressed cell may weigh more than a released one
+(`press_weights`), since presses are rare and an unweighted loss is lowest when nothing is pressed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -85,16 +87,28 @@ class InverseDynamicsModel(nn.Module):
         return torch.cat([torch.sigmoid(logits), axes], dim=-1)
 
 
-def idm_loss(logits: torch.Tensor, axes: torch.Tensor, labels: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+def idm_loss(logits: torch.Tensor, axes: torch.Tensor, labels: torch.Tensor, observed: torch.Tensor,
+             pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     """BCE on buttons + squared error on axes, averaged over observed cells.
 
-    logits (B, W, 17), axes (B, W, 4), labels (B, W, 21) unified actions, observed (B, 21) bool.
+    logits (B, W, 17), axes (B, W, 4), labels (B, W, 21) unified actions, observed (B, 21) bool; pos_weight (17,)
+    multiplies the loss of a pressed cell (None = 1: unweighted).
     """
     seen = observed[:, None, :].expand_as(labels).float()  # (B, W, 21)
     seen_b, seen_a = seen[..., BUTTON_SLICE], seen[..., AXIS_SLICE]
-    bce = F.binary_cross_entropy_with_logits(logits, labels[..., BUTTON_SLICE], reduction="none")
+    bce = F.binary_cross_entropy_with_logits(logits, labels[..., BUTTON_SLICE], reduction="none", pos_weight=pos_weight)
     se = (axes - labels[..., AXIS_SLICE]) ** 2
     return (bce * seen_b).sum() / seen_b.sum().clamp(min=1) + (se * seen_a).sum() / seen_a.sum().clamp(min=1)
+
+
+def press_weights(actions: np.ndarray, observed: np.ndarray, max_weight: float) -> np.ndarray:
+    """(17,) BCE weight of a pressed cell per button: released / pressed cells of the training labels, clipped to
+    [1, max_weight] (1 for a button never pressed or never observed). actions (N, 21) unified, observed (N, 21) bool."""
+    seen = observed[:, BUTTON_SLICE]
+    pressed = ((actions[:, BUTTON_SLICE] > 0.5) & seen).sum(0)
+    released = seen.sum(0) - pressed
+    ratio = np.where(pressed > 0, released / np.maximum(pressed, 1), 1.0)
+    return np.clip(ratio, 1.0, max_weight).astype(np.float32)
 
 
 SAVED_IDM = SavedModel(name="idm", format=IDM_FORMAT, config_cls=IdmConfig, build=InverseDynamicsModel,

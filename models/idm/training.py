@@ -29,16 +29,18 @@ class IdmTrainingSettings(Protocol):
 class IdmModule(TrainingHistory):
     """InverseDynamicsModel + AdamW/WSD; validation logs the loss, button accuracy and F1, mean stick R²."""
 
-    def __init__(self, idm_cfg: IdmConfig, cfg: IdmTrainingSettings):
+    def __init__(self, idm_cfg: IdmConfig, cfg: IdmTrainingSettings, press_weight: np.ndarray | None = None):
         super().__init__()
         self.idm = InverseDynamicsModel(idm_cfg)
         self.cfg = cfg
+        # (17,) loss weight of a pressed cell (modeling.press_weights); None = unweighted
+        self.register_buffer("press_weight", None if press_weight is None else torch.as_tensor(press_weight), persistent=False)
         self._val = ActionScore()
         self._val_loss: list[float] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits, axes = self.idm(batch["frames"])
-        loss = idm_loss(logits, axes, batch["actions"], batch["observed"].bool())
+        loss = idm_loss(logits, axes, batch["actions"], batch["observed"].bool(), self.press_weight)
         self.log("train/loss", loss, batch_size=len(batch["actions"]))
         self.train_losses.append(float(loss.detach()))
         return loss
@@ -49,7 +51,7 @@ class IdmModule(TrainingHistory):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits, axes = self.idm(batch["frames"])
         observed = batch["observed"].bool()
-        self._val_loss.append(float(idm_loss(logits, axes, batch["actions"], observed)))
+        self._val_loss.append(float(idm_loss(logits, axes, batch["actions"], observed, self.press_weight)))
         pred = torch.cat([torch.sigmoid(logits), axes], -1).flatten(0, 1).cpu().numpy()  # (B·W, 21)
         truth = batch["actions"].flatten(0, 1).cpu().numpy()
         # One mask per batch: the windows of a batch may come from videos with different masks.

@@ -1,6 +1,8 @@
 """Training the overlay parser with Lightning, as the policy is trained: the LightningModule (AdamW with
-warmup + cosine decay, per-epoch validation curves) and the render-set data that tasks/parser_train.py
-wires to the trainer, the stage's MLflow logger and the checkpoints (models/training.py).
+warmup + cosine decay, per-epoch validation curves), the render-set data, and `fit_parser`, the fit
+tasks/parser_train.py runs (the trainer, the stage's MLflow logger, resumable checkpoints:
+models/training.py). All of what turns renders into weights is here and below, so the shipped parser's
+fingerprint hashes these files (models/overlay_parser/asset.py), not the stage's wiring.
 
 Data: a padflow.overlay.synth.RenderSet holds rendered clips; a training pair is two consecutive
 frames of a clip. Each epoch visits the pairs in a seeded shuffled order, in whole batches (the
@@ -18,7 +20,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
 
 import lightning.pytorch as pl
 import numpy as np
@@ -27,14 +31,15 @@ import torch
 from models.overlay_parser.configuration import ParserConfig
 from models.overlay_parser.modeling import OverlayParser, parser_loss
 from models.overlay_parser.processor import as_tensors, decode_outputs
-from models.training import TrainingHistory
+from models.training import CHECKPOINT_DIR, TrainingHistory, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume
 from padflow.actions import ACTION_DIM, AXES, N_BUTTONS
 from padflow.overlay.crops import ParserBatch
-from padflow.overlay.synth import RenderSet
+from padflow.overlay.synth import RenderSet, render_digest
 
 PREDICT_BATCH = 256  # pairs per forward pass during validation
 ORDER_STREAM = 0x5A  # the shuffling stream's key beside the seed: np.random.default_rng([seed, ORDER_STREAM])
 CURVE_METRICS = ("button_frame_accuracy", "stick_r2")  # what each validation adds to the curves, per set
+LOG_EVERY_N_STEPS = 10  # optimizer steps between the training losses Lightning logs to MLflow
 
 
 class ParserTrainingSettings(Protocol):
@@ -259,3 +264,33 @@ class ParserModule(TrainingHistory):
         )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine_factor(step, cfg.warmup_steps, self.total_steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+# --- the fit -------------------------------------------------------------------------------------
+
+
+def fit_parser(cfg: ParserTrainingSettings, sets: Mapping[str, RenderSet], val_names: Sequence[str], seed: int, out_dir: Path,
+               record: Mapping[str, Any], label: str = "parser_train") -> tuple[ParserModule, int]:
+    """Fit (or resume) the parser on sets["train"], validating on sets[val_names] after every epoch; returns the module and the step resumed from.
+
+    `record` is the config less its runtime-only knobs: with the seed and the renders' digests it is the
+    fingerprint a checkpoint under out_dir/checkpoints must match to be resumed (models/training.py).
+    Same trajectory as a plain loop: torch seeded before the parser is built, the pairs' order
+    from its own seeded stream, one AdamW step and one scheduler step per batch.
+    """
+    pl.seed_everything(seed, workers=True)
+    checkpoint_dir = out_dir / CHECKPOINT_DIR
+    renders = {split: render_digest(r) for split, r in sets.items()}
+    resume, resumed_from = start_or_resume(checkpoint_dir, fingerprint({**record, "seed": seed, "renders": renders}),
+                                           {"config": asdict(cfg), "seed": seed})  # type: ignore[call-overload]
+    data = RenderDataModule(cfg, sets["train"], {split: sets[split] for split in val_names}, seed)
+    module = ParserModule(cfg, steps_per_epoch=max(1, sets["train"].pairs // cfg.batch_size), val_names=val_names, label=label)
+    logger = stage_logger()
+    trainer = pl.Trainer(
+        max_epochs=cfg.epochs, accelerator="cpu", devices=1, precision="32-true", deterministic=True,
+        callbacks=[last_checkpoint(checkpoint_dir, every_n_epochs=1), TrainingProgress(label)], logger=logger if logger else False,
+        log_every_n_steps=LOG_EVERY_N_STEPS, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, default_root_dir=out_dir,
+    )
+    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
+    return module, resumed_from

@@ -65,7 +65,8 @@ def test_renders_are_deterministic_per_seed_and_worker_count(library, background
 
 
 def test_training_split_never_uses_held_out_skins(library):
-    from tasks.parser_train import ParserTrainConfig, render_sets
+    from padflow.players.footage import collect_backgrounds
+    from tasks.parser_train import ParserTrainConfig, render_sets, split_skins
 
     train_ids = set(library.training_ids())
     assert train_ids and not train_ids & set(HELD_OUT_SKINS)
@@ -74,7 +75,8 @@ def test_training_split_never_uses_held_out_skins(library):
         train_samples=2 * len(train_ids), val_samples=2 * len(HELD_OUT_SKINS), background_tasks=("pong_score_point",),
         background_frames=4, render_workers=1, synth=CFG, model=ParserConfig(crop_size=(64, 48)),
     )  # fmt: skip
-    sets, _ = render_sets(cfg, 0, Path("."), ())
+    skins, _ = split_skins(cfg, Path("."), ())
+    sets = render_sets(cfg, 0, skins, collect_backgrounds(cfg.background_tasks, cfg.background_frames, cfg.background_stride, 0))
     assert set(sets["train"].skin_ids) == train_ids
     assert set(sets["val_train_skins"].skin_ids) <= train_ids
     assert set(sets["val_held_out"].skin_ids) == set(HELD_OUT_SKINS)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from models.idm import IdmConfig, InverseDynamicsModel, idm_loss, label_video, load_idm, save_idm, to_windows
+from models.idm.modeling import press_weights
 from padflow.actions import ACTION_INDEX
 
 TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2, dropout=0.0)
@@ -78,3 +79,28 @@ def test_saved_idm_loads_strictly(tmp_path: Path):
 def test_idm_config_names_a_bad_size():
     with pytest.raises(ValueError, match="heads"):
         IdmConfig(width=10, heads=4)
+
+
+def test_press_weights_balance_a_rare_button_and_leave_unpressed_ones_at_one():
+    actions = np.zeros((100, 21), np.float32)
+    actions[:4, RIGHT] = 1.0  # 4 presses in 100 observed cells: 96 / 4 = 24
+    observed = np.ones((100, 21), bool)
+    weights = press_weights(actions, observed, max_weight=50.0)
+    assert weights[RIGHT] == 24.0 and (np.delete(weights, RIGHT) == 1.0).all()
+    assert press_weights(actions, observed, max_weight=10.0)[RIGHT] == 10.0
+
+
+def test_a_weighted_loss_counts_a_missed_press_more_than_a_false_one():
+    labels = torch.zeros(1, 2, 21)
+    labels[0, 0, RIGHT] = 1.0  # pressed in the first frame, released in the second
+    observed = torch.ones(1, 21, dtype=torch.bool)
+    axes = torch.zeros(1, 2, 4)
+    right = torch.full((1, 2, 17), -20.0)  # every other cell answered right, at a loss of ~0
+    right[0, 0, RIGHT] = 20.0
+    missed, false = right.clone(), right.clone()
+    missed[0, 0, RIGHT] = -3.0  # says released where it was pressed
+    false[0, 1, RIGHT] = 3.0  # says pressed where it was released
+    weight = torch.ones(17)
+    weight[RIGHT] = 10.0
+    assert idm_loss(missed, axes, labels, observed) == pytest.approx(float(idm_loss(false, axes, labels, observed)))
+    assert idm_loss(missed, axes, labels, observed, weight) > 5 * idm_loss(false, axes, labels, observed, weight)
