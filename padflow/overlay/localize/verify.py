@@ -80,7 +80,7 @@ def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], 
     if score < cfg.min_skin_agreement:
         why = f"explains its looks only to {score:.2f} (a library skin needs >= {cfg.min_skin_agreement:g})"
     else:
-        why = f"explains its looks to {score:.2f}, but another library skin there scores {runner_up:.2f} (the drawn skin leads by >= {cfg.min_skin_margin:g})"
+        why = f"explains its looks to {score:.2f}, but another library skin there scores {runner_up:.2f} (only {lead:.2f} ahead; the drawn skin must lead by >= {cfg.min_skin_margin:g})"
     reason = (
         f"unknown skin: an overlay is at {list(chosen.box)}, but the best-fitting library skin {chosen.skin_id} "
         f"({chosen.locations} template locations) {why}"
