@@ -91,9 +91,12 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
     train_loader = DataLoader(WindowDataset(train, cfg.model.window), batch_size=cfg.batch_size, shuffle=True, generator=generator)
     val_loader = DataLoader(WindowDataset(val, cfg.model.window), batch_size=cfg.batch_size) if val else None
 
-    labels = np.concatenate([v.actions for v in train])
-    seen = np.concatenate([np.broadcast_to(v.observed, v.actions.shape) for v in train])
-    module = IdmModule(cfg.model, cfg, press_weights(labels, seen, cfg.max_press_weight) if cfg.max_press_weight > 1 else None)
+    weights = None
+    if cfg.max_press_weight > 1:
+        labels = np.concatenate([v.actions for v in train])
+        seen = np.concatenate([np.broadcast_to(v.observed, v.actions.shape) for v in train])
+        weights = press_weights(labels, seen, cfg.max_press_weight)
+    module = IdmModule(cfg.model, cfg, weights)
     logger = stage_logger()
     trainer = pl.Trainer(
         max_steps=cfg.max_steps, max_epochs=-1, accelerator="cpu", devices=1, deterministic=True,
