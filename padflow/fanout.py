@@ -33,7 +33,8 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -117,7 +118,9 @@ def fan_out(
     so it runs once for all of them. `labels` name the items (Dask task keys, error messages).
     An item whose call raises (or whose worker process dies: BrokenProcessPool, Dask's
     KilledWorker) becomes `on_error(item, exception)`; without `on_error` the first error
-    propagates and the items not started yet are cancelled. `progress(done, total, result)` is
+    propagates and the items not started yet are cancelled. A `setup` that raises (or whose process
+    dies before taking an item) is no item's error: the fan-out raises "could not start" at once.
+    `progress(done, total, result)` is
     called in this process, in this thread, as each item finishes. Progress is shown as `name`
     (padflow.progress: a bar on a terminal, a line every few seconds elsewhere), counting `unit`.
     """
@@ -130,7 +133,7 @@ def fan_out(
     if not items:
         return []
     with progress_display.bar(name, total=len(items), unit=unit) as shown:
-        return _fan_out(fn, items, name, runner, workers, labels, setup, _Collector(items, labels, on_error, progress, shown))
+        return _fan_out(fn, items, name, runner, workers, labels, setup, _Collector(name, items, labels, on_error, progress, shown))
 
 
 def _fan_out(fn, items: list, name: str, runner: TaskRunnerConfig, workers: int, labels: list[str],
@@ -148,34 +151,84 @@ def _fan_out(fn, items: list, name: str, runner: TaskRunnerConfig, workers: int,
     workers = min(workers, len(items))
     if runner.kind == "dask":
         return _on_dask(fn, items, labels, once, collect, name, runner, workers)
-    if runner.kind == "thread":
-        pool: Executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        futures = [pool.submit(_call, fn, item, once) for item in items]
-    else:
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=None if setup is None else _unpickle_and_call, initargs=() if setup is None else (cloudpickle.dumps(setup),),
-        )
-        pickled_fn = cloudpickle.dumps(fn)
-        futures = [pool.submit(_call_pickled, pickled_fn, cloudpickle.dumps(item)) for item in items]
+    if runner.kind == "process":
+        return _on_processes(fn, items, setup, collect, workers)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    futures = [pool.submit(_call, fn, item, once) for item in items]
     try:
         position = {future: i for i, future in enumerate(futures)}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=position.__getitem__):
-                _settle(collect, position[future], future, unpickle=runner.kind == "process")
+                _settle(collect, position[future], future, unpickle=False)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    return collect.results()
+
+
+def _on_processes(fn, items: list, setup: Callable[[], None] | None, collect: _Collector, workers: int) -> list:
+    """The items on a pool of `workers` spawned processes; a fresh pool after a dead worker broke one.
+
+    One dead worker breaks a whole ProcessPoolExecutor: every unfinished future gets the same
+    BrokenProcessPool, the initializer's exception stays in the worker's log, and nothing says which
+    item's process died, or that none had taken an item yet (what a setup that raises, calls
+    os._exit or is killed for memory looks like). Taken for item errors, that gave every item of the
+    stage to on_error. So the workers mark the items they start in shared memory and send setup's
+    exception back. A pool that broke before any item started: the stage fails as "could not
+    start" (no retry: a fresh pool would fail alike). One item had started (and every worker had
+    set up): that item failed. Several (the dead worker's and those the pool then killed): each
+    reruns alone to find which. Items not started go to a fresh pool.
+    """
+    context = multiprocessing.get_context("spawn")
+    pickled_fn, pickled_setup = cloudpickle.dumps(fn), cloudpickle.dumps(setup)
+    rounds = [(list(range(len(items))), workers)]
+    while rounds:
+        batch, width = rounds.pop(0)
+        width = min(width, len(batch))
+        started, ready, setup_errors = context.Array("b", len(items), lock=False), context.Value("i", 0), context.SimpleQueue()
+        pool = ProcessPoolExecutor(max_workers=width, mp_context=context, initializer=_start_worker,
+                                   initargs=(pickled_setup, started, ready, setup_errors))
+        futures = {pool.submit(_call_in_pool, pickled_fn, cloudpickle.dumps(items[i]), i): i for i in batch}
+        broken: dict[int, BaseException] = {}
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=futures.__getitem__):
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        broken[futures[future]] = future.exception()
+                    else:
+                        _settle(collect, futures[future], future, unpickle=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if not broken:
+            continue
+        if not setup_errors.empty():
+            raise _could_not_start(collect.name, cloudpickle.loads(setup_errors.get()))
+        cause = next(iter(broken.values()))
+        in_flight = [i for i in broken if started[i]]
+        if not in_flight:
+            raise _could_not_start(collect.name, cause, "its process died before taking an item (setup exited, or it was killed)")
+        if len(in_flight) == 1 and (width == 1 or ready.value == width):
+            error = BrokenProcessPool(f"{collect.name}: item {collect.labels[in_flight[0]]}: its worker process died "
+                                      "(it exited, or was killed, e.g. for memory)")
+            error.__cause__ = cause
+            collect.failed(in_flight[0], error)
+        else:
+            rounds.insert(0, (in_flight, 1))
+        not_started = [i for i in broken if not started[i]]
+        if not_started:
+            rounds.append((not_started, width))
     return collect.results()
 
 
 class _Collector:
     """Results by input position, `on_error` for failures, `progress` and the shown bar as each item settles."""
 
-    def __init__(self, items: list, labels: list[str], on_error: Callable | None, progress: Callable | None,
+    def __init__(self, name: str, items: list, labels: list[str], on_error: Callable | None, progress: Callable | None,
                  shown: progress_display.Bar) -> None:
-        self.items, self.labels, self.on_error, self.progress, self.shown = items, labels, on_error, progress, shown
+        self.name, self.items, self.labels, self.on_error, self.progress, self.shown = name, items, labels, on_error, progress, shown
         self.by_position: dict[int, Any] = {}
 
     def done(self, i: int, result: Any) -> None:
@@ -185,6 +238,8 @@ class _Collector:
             self.progress(len(self.by_position), len(self.items), result)
 
     def failed(self, i: int, exc: BaseException) -> None:
+        if isinstance(exc, _SetupFailed):  # no item's fault: the stage fails, rather than on_error for every item
+            raise _could_not_start(self.name, exc.args[0])
         if self.on_error is None:
             raise exc
         self.done(i, self.on_error(self.items[i], exc))
@@ -204,6 +259,17 @@ def _settle(collect: _Collector, i: int, future: Future, unpickle: bool) -> None
     collect.done(i, result)
 
 
+class _SetupFailed(Exception):
+    """`setup()` raised (args[0]) in a worker: raised in place of the item that worker was given."""
+
+
+def _could_not_start(name: str, cause: BaseException, why: str = "") -> RuntimeError:
+    why = why or f"its setup failed ({type(cause).__name__}: {cause})"
+    error = RuntimeError(f"{name}: a worker could not start: {why}")
+    error.__cause__, error.__suppress_context__ = cause, True
+    return error
+
+
 @dataclass(frozen=True)
 class _Once:
     """A setup callable to run once per process (per fan-out), before that process's first item."""
@@ -221,14 +287,43 @@ def _call(fn: Callable[[Any], Any], item: Any, once: _Once | None) -> Any:
     if once is not None:
         with _SETUP_LOCK:
             if once.token not in _DONE:
-                once.setup()
+                try:
+                    once.setup()
+                except Exception as exc:
+                    raise _SetupFailed(exc) from exc
                 _DONE.add(once.token)
     return fn(item)
 
 
-def _unpickle_and_call(pickled: bytes) -> None:
-    """A process pool's initializer: run the cloudpickled setup."""
-    cloudpickle.loads(pickled)()
+_STARTED: Any = None  # in a pool process: the flags _call_in_pool sets (_on_processes)
+
+
+def _start_worker(pickled_setup: bytes, started: Any, ready: Any, setup_errors: Any) -> None:
+    """A process pool's initializer: run the cloudpickled setup; send its exception to the parent
+    (_on_processes), or count this worker ready."""
+    global _STARTED
+    _STARTED = started
+    try:
+        setup = cloudpickle.loads(pickled_setup)
+        if setup is not None:
+            setup()
+    except BaseException as exc:  # SystemExit too; os._exit and kills send nothing (_on_processes)
+        try:
+            pickled = cloudpickle.dumps(exc)
+        except Exception:
+            pickled = b""
+        if not 0 < len(pickled) <= 3000:  # one atomic pipe write: a worker the broken pool kills mid-write tears nothing
+            pickled = cloudpickle.dumps(RuntimeError(f"{type(exc).__name__}: {str(exc)[:500]}"))
+        setup_errors.put(pickled)
+        raise
+    with ready.get_lock():
+        ready.value += 1
+
+
+def _call_in_pool(pickled_fn: bytes, pickled_item: bytes, position: int) -> bytes:
+    """One item in a pool process, marked started first (_on_processes)."""
+    _STARTED[position] = 1
+    return _call_pickled(pickled_fn, pickled_item)
 
 
 def _call_pickled(pickled_fn: bytes, pickled_item: bytes, pickled_once: bytes | None = None) -> bytes:

@@ -6,6 +6,7 @@ import functools
 import os
 import signal
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import cloudpickle
@@ -145,3 +146,47 @@ def test_a_tls_scheduler_takes_the_client_certificate_from_dask_config_and_names
         with dask.config.set(unset), pytest.raises(ValueError, match=r"tls://.*needs Dask's distributed.comm.tls.ca-file "
                                                                       r"and distributed.comm.tls.client.cert"):
             fan_out(abs, [-1], name="tls", runner=runner, workers=1)
+
+
+def _setup_raises() -> None:
+    raise RuntimeError("no model here")
+
+
+def _setup_exits() -> None:
+    os._exit(3)  # what a worker killed for memory while loading its model looks like to the pool
+
+
+def _square_or_exit(x: int) -> int:
+    if x == 0:
+        os._exit(3)
+    return x * x
+
+
+@pytest.mark.parametrize("kind, workers", [("process", 2), ("thread", 2), ("process", 1)])
+def test_a_setup_that_raises_fails_the_stage_as_could_not_start_not_every_item(kind, workers):
+    errors = []
+    with pytest.raises(RuntimeError, match=r"^setup-raises: a worker could not start: its setup failed "
+                                           r"\(RuntimeError: no model here\)") as raised:
+        fan_out(abs, [1, 2, 3, 4], name="setup-raises", runner=TaskRunnerConfig(kind), workers=workers,
+                setup=_setup_raises, on_error=lambda item, exc: errors.append(item))
+    assert isinstance(raised.value.__cause__, RuntimeError) and str(raised.value.__cause__) == "no model here"
+    assert errors == []
+
+
+def test_a_worker_process_that_exits_during_setup_fails_the_stage_promptly():
+    errors = []
+    with pytest.raises(RuntimeError, match="setup-exits: a worker could not start: its process died before taking an item"):
+        fan_out(abs, [1, 2, 3, 4], name="setup-exits", runner=TaskRunnerConfig("process"), workers=2,
+                setup=_setup_exits, on_error=lambda item, exc: errors.append(item))
+    assert errors == []
+
+
+def test_a_worker_process_that_exits_mid_item_fails_that_item_and_the_others_complete():
+    results = fan_out(_square_or_exit, [0, 1, 2, 3], name="exits", runner=TaskRunnerConfig("process"), workers=2,
+                      labels=["a", "b", "c", "d"], on_error=lambda item, exc: str(exc))
+    assert results == ["exits: item a: its worker process died (it exited, or was killed, e.g. for memory)", 1, 4, 9]
+
+
+def test_without_on_error_a_worker_process_that_exits_mid_item_raises_naming_the_item():
+    with pytest.raises(BrokenProcessPool, match="exits: item b: its worker process died"):
+        fan_out(_square_or_exit, [1, 0, 2], name="exits", runner=TaskRunnerConfig("process"), workers=2, labels=["a", "b", "c"])
