@@ -13,7 +13,8 @@ Read top to bottom:
                 └─ action decoder MLP ──────► velocity (B, H, 21)
 
 Training is conditional flow matching (flow_matching.py); sampling integrates the velocity
-from noise with Euler steps, reusing the image context across steps.
+from noise with Euler steps, reusing the image context across steps and computing every step's
+time conditioning (time embedding, adaLN shift/scale: they depend on t alone) in one batched pass.
 
 Actions are learned in model space (buttons as ±1, see processor.py; or the released checkpoint's
 25-value layout, see action_space.py); `sample` returns unified actions either way. `save_policy` /
@@ -110,9 +111,15 @@ class DiTBlock(nn.Module):
         self.norm2 = nn.LayerNorm(width, eps=cfg.layer_norm_eps, elementwise_affine=cfg.dit_mlp_norm_affine)
         self.mlp = mlp(width, int(width * cfg.mlp_ratio), width)
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-        first, second = self.modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)  # each (B, 1, W)
-        shift, scale = (second, first) if self.scale_first else (first, second)
+    def modulate(self, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Time embedding (R, W) → (shift, scale) of norm1, each (R, 1, W); t alone decides it (see StepConditioning)."""
+        first, second = self.modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)
+        return (second, first) if self.scale_first else (first, second)
+
+    def forward(
+        self, x: torch.Tensor, modulation: tuple[torch.Tensor, torch.Tensor], kv: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        shift, scale = modulation  # each (B, 1, W), from modulate
         h = self.norm1(x) * (1 + scale) + shift
         x = x + self.attn(h, kv if self.cross else None)
         return x + self.mlp(self.norm2(x))
@@ -221,6 +228,26 @@ class ImageContext:
     cross_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per cross-attention block: K, V (B, heads, N, Wd / heads)
 
 
+@dataclass
+class StepConditioning:
+    """What the time t contributes to a velocity evaluation: it depends on t alone, not on x_t or the frame.
+
+    The steps' times are known before sampling starts, so denoise computes all of them in one
+    batched pass (R = steps·B rows: one matrix product per layer instead of a matrix-vector product
+    per layer and step; at the release size nine 1024→2048 modulations and the time MLP) and slices a step's rows.
+    """
+
+    token_time: torch.Tensor  # (R, Wd) the action encoder's time input
+    modulations: list[tuple[torch.Tensor, torch.Tensor]]  # per DiT block: (shift, scale) each (R, 1, Wd)
+    out: tuple[torch.Tensor, torch.Tensor]  # out_norm's (shift, scale) each (R, 1, Wd)
+
+    def rows(self, start: int, stop: int) -> StepConditioning:
+        return StepConditioning(
+            self.token_time[start:stop], [(s[start:stop], c[start:stop]) for s, c in self.modulations],
+            (self.out[0][start:stop], self.out[1][start:stop]),
+        )
+
+
 class FlowMatchingPolicy(nn.Module):
     def __init__(self, cfg: PolicyConfig):
         super().__init__()
@@ -268,24 +295,36 @@ class FlowMatchingPolicy(nn.Module):
         x = self.mixer_norm(x)
         return ImageContext(x, [block.attn.keys_values(x) for block in self.dit if block.cross])
 
-    def velocity(
-        self, x_t: torch.Tensor, t: torch.Tensor, context: ImageContext, buckets: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Noisy chunk (B, H, D) at times t (B,) → predicted velocity (B, H, D).
+    def time_conditioning(
+        self, t: torch.Tensor, buckets: torch.Tensor | None = None, dtype: torch.dtype = torch.float32
+    ) -> StepConditioning:
+        """Times t (R,) → the action encoder's time input and every adaLN (shift, scale), R rows.
 
-        With time_embedding "buckets", t is floored into TIME_BUCKETS steps unless `buckets` (B,) gives them.
+        With time_embedding "buckets", t is floored into TIME_BUCKETS steps unless `buckets` (R,) gives them.
         """
         if self.cfg.time_embedding == "buckets":
             b = torch.floor(t.float() * TIME_BUCKETS) if buckets is None else buckets
-            time = self.time_embed(bucket_features(b, self.cfg.time_features).to(x_t.dtype))  # (B, Wd)
-            token_time = bucket_token_features(b, self.cfg.dit_width).to(x_t.dtype)  # (B, Wd)
+            time = self.time_embed(bucket_features(b, self.cfg.time_features).to(dtype))  # (R, Wd)
+            token_time = bucket_token_features(b, self.cfg.dit_width).to(dtype)  # (R, Wd)
         else:
-            time = token_time = self.time_embed(time_features(t, self.cfg.time_features).to(x_t.dtype))
-        h = self.action_encoder(x_t, token_time)  # (B, H, Wd)
+            time = token_time = self.time_embed(time_features(t, self.cfg.time_features).to(dtype))
+        shift, scale = self.out_modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)  # each (R, 1, Wd)
+        return StepConditioning(token_time, [block.modulate(time) for block in self.dit], (shift, scale))
+
+    def velocity(
+        self, x_t: torch.Tensor, t: torch.Tensor, context: ImageContext, buckets: torch.Tensor | None = None,
+        conditioning: StepConditioning | None = None,
+    ) -> torch.Tensor:
+        """Noisy chunk (B, H, D) at times t (B,) → predicted velocity (B, H, D).
+
+        `conditioning` is time_conditioning(t, buckets) computed ahead (B rows); without it, it is computed here.
+        """
+        cond = self.time_conditioning(t, buckets, x_t.dtype) if conditioning is None else conditioning
+        h = self.action_encoder(x_t, cond.token_time)  # (B, H, Wd)
         cross = iter(context.cross_kv)
-        for block in self.dit:
-            h = block(h, time, next(cross) if block.cross else None)
-        shift, scale = self.out_modulation(F.silu(time)).unsqueeze(1).chunk(2, dim=-1)
+        for block, modulation in zip(self.dit, cond.modulations, strict=True):
+            h = block(h, modulation, next(cross) if block.cross else None)
+        shift, scale = cond.out
         return self.action_decoder(self.out_projection(self.out_norm(h) * (1 + scale) + shift))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -329,14 +368,24 @@ class FlowMatchingPolicy(nn.Module):
     @torch.no_grad()
     def denoise(self, frames: torch.Tensor, noise: torch.Tensor, steps: int, recompute_context: bool = False) -> torch.Tensor:
         """Euler-integrate the velocity from `noise` (B, H, D): the chunk in model space."""
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
         context = None if recompute_context else self.encode_image(frames)
-        bucketed = self.cfg.time_embedding == "buckets"
+        b, dt = noise.shape[0], 1.0 / steps
+        # Every step's time as euler_sample builds it (i·dt in the noise's dtype), step-major: (steps·B,).
+        times = torch.cat([torch.full((b,), i * dt, device=noise.device, dtype=noise.dtype) for i in range(steps)])
+        # The release floors the step's time i/steps in double precision (nitrogen.py:602-603);
+        # flooring float32 t could land one bucket lower (0.7 → 699).
+        buckets = None
+        if self.cfg.time_embedding == "buckets":
+            buckets = torch.tensor([float(int(i / steps * TIME_BUCKETS)) for i in range(steps) for _ in range(b)],
+                                   device=noise.device)
+        conditioning = self.time_conditioning(times, buckets, noise.dtype)  # all steps at once, see StepConditioning
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            # The release floors the step's time i/steps in double precision (nitrogen.py:602-603);
-            # flooring float32 t could land one bucket lower (0.7 → 699).
-            buckets = torch.full_like(t, int(round(float(t[0]) * steps) / steps * TIME_BUCKETS)) if bucketed else None
-            return self.velocity(x, t, self.encode_image(frames) if context is None else context, buckets)
+            i = round(float(t[0]) * steps)  # euler_sample's step index
+            step = conditioning.rows(i * b, (i + 1) * b)
+            return self.velocity(x, t, self.encode_image(frames) if context is None else context, conditioning=step)
 
         return euler_sample(velocity, noise, steps)
 

@@ -89,6 +89,19 @@ def test_reused_image_context_gives_identical_chunks_to_recomputing_it():
     assert torch.equal(cached, recomputed)
 
 
+@pytest.mark.parametrize("time_embedding", ["continuous", "buckets"])
+def test_time_conditioning_computed_for_all_steps_ahead_gives_the_chunk_of_a_plain_euler_loop(time_embedding):
+    policy = tiny_policy(cfg=replace(TINY, time_embedding=time_embedding))
+    frames = prepare_frames(game_frames(3), None, None, "none", 32)
+    noise = torch.randn(3, 16, 21, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        context, x = policy.encode_image(frames), noise
+        for i in range(16):  # velocity computes its own time conditioning; i/16 is exact, so buckets floor alike
+            x = x + (1 / 16) * policy.velocity(x, torch.full((3,), i / 16), context)
+    ahead = policy.denoise(frames, noise, 16)
+    assert (ahead - x).abs().max().item() <= 1e-5
+
+
 @pytest.mark.slow
 def test_overfits_a_handful_of_chunks_and_samples_reproduce_the_labels():
     """Objective, sampler and overlay masking wired right: 4 masked frames → their exact chunks."""
