@@ -121,6 +121,9 @@ def main() -> None:
         "no_overlay_videos": len(plain),
         "false_overlay_rate": round(sum(r["outcome"] != "no_overlay" for r in plain) / len(plain), 4) if plain else None,
         "localized_by_width": by_width,
+        "localized_by_seed": {  # the default corpus (first seed) is the one extract's thresholds were also tuned on
+            seed + k: f"{sum(r in localized for r in overlay if r['seed'] == seed + k)}/{sum(r['seed'] == seed + k for r in overlay)}" for k in range(args.corpora)
+        },
         "localize_s_mean": round(sum(r["seconds"] for r in rows) / len(rows), 2) if rows else None,
         **({"reading": {key: _reading(t) for key, t in sorted(tallies.items())}} if tallies else {}),
         "seconds": round(time.perf_counter() - started, 1),

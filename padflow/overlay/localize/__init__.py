@@ -21,8 +21,9 @@ the poses most single matches vote for are checked by guided matching (`rescue`)
 overlays are refined in an upscaled crop (`refine`). `pipeline` runs these steps in order.
 
 The found skin is then checked (`verify`): composited over the game it covers (filled in from
-around the box), at rest or pressed, it must explain what the frames show in every control region
-(`min_skin_agreement`) and clearly better than any other skin fitted there (`min_skin_margin`);
+around the box), at rest, pressed or with a stick pushed, it must explain what the frames show in
+every control region (`min_skin_agreement`), and clearly better than any other skin fitted there
+(`min_skin_margin`) unless it explains them very well (`skin_agreement_alone`);
 an overlay no library skin explains is recorded `unknown_skin` at its box, with the reason, and is
 not read with a look-alike's layout.
 

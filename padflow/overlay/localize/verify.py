@@ -13,18 +13,24 @@ the game (`skin_agreement`):
 - The opacity: one number `o`, fitted so that median - game = o * alpha * (skin - game) over the
   skin's opaque pixels (alpha: the rest image's; its transparent parts predict the game).
 - Per control region (the skin's `regions()`, and the body outside them), per frame: the RMS
-  error of the frame against the skin at rest, or with every button pressed, whichever is nearer
-  (a button held through most of the video is no mismatch); its median over frames (moving game
-  content under a translucent overlay passes through in a few frames), divided by the region's
-  own signal (o * alpha * |skin - game|), plus what a still background's texture leaves
-  unexplained ((1 - o) * its spread around the region), plus `NOISE_FLOOR` for compression.
-  Each region counts the same, so a look-alike that shares the body but not the buttons, or the
-  buttons but not the body, scores low.
+  error of the frame against the nearest of the skin's looks (`_looks`: at rest, every button
+  pressed, both sticks pushed to one of 8 directions; a held button or a pushed stick is no
+  mismatch); its median over frames (moving game content under a translucent overlay passes
+  through in a few frames), divided by the region's own signal (o * alpha * |skin - game|), plus
+  what the in-painting cannot know of a still background ((1 - o) * the in-painting's own error
+  near the region, measured by in-painting a ring of known game pixels around the skin as well
+  and comparing: a maze under the overlay is unpredictable, a straight edge between two colours
+  is not), plus `NOISE_FLOOR` for compression. Each region counts the same, so a look-alike that
+  shares the body but not the buttons, or the buttons but not the body, scores low.
 
-The agreement is 1 - the mean of those ratios (1: explained exactly). The found skin must reach
-`min_skin_agreement`, and lead every other skin whose fit puts the overlay at the same place by
-`min_skin_margin` (a true skin stands clearly above its family's other colourings; an unknown
-skin's nearest look-alikes score close together). Otherwise the video is unknown_skin at the box.
+The agreement is 1 - the mean of those ratios (1: explained exactly). The found skin is named
+when it reaches `min_skin_agreement` and either leads every other skin whose fit puts the overlay
+at the same place by `min_skin_margin` (a true skin stands clearly above its family's other
+colourings; an unknown skin's nearest look-alikes score close together), or explains the overlay
+to `skin_agreement_alone` while leading them (two library colourings of one family can both
+explain a small faint overlay well; no skin outside the library reached that on the tune set).
+Otherwise the video is unknown_skin at the box. The thresholds and what they measure:
+docs/benchmarks.md (bench/unknown_skin.py, bench/localization.py).
 """
 
 from __future__ import annotations
@@ -47,8 +53,10 @@ DRAWN = 0.02  # rest-image alpha above which a pixel is not the bare game (fille
 NOISE_FLOOR = 8.0  # grey levels of error any region shows from compression and resampling
 MIN_REGION_PIXELS = 10  # a region with fewer opaque pixels in the frame is not scored
 MIN_SCORED_PIXELS = 50  # opaque pixels inside the frame a comparison needs
-MIN_KNOWN_PIXELS = 20  # game pixels around a region that estimate its background's spread (fewer: all around the box)
+MIN_KNOWN_PIXELS = 20  # ring pixels near a region that measure the in-painting's error there (fewer: the whole ring)
 INPAINT_RADIUS = 5
+RING_FRACTION = 0.1  # width of the ring of known game that measures the in-painting's error, as a fraction of the skin's smaller side
+MIN_RING = 3  # px
 
 
 def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], chosen: Localization, cfg: LocalizeConfig, scale: float) -> Localization:
@@ -74,13 +82,17 @@ def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], 
     runner_up = round(max(others), 3) if others else None
     checked = replace(chosen, nearest_skin=chosen.skin_id, skin_agreement=round(score, 3), runner_up_agreement=runner_up)
     lead = None if runner_up is None else score - runner_up
-    if score >= cfg.min_skin_agreement and (lead is None or lead >= cfg.min_skin_margin):
+    clear = lead is None or lead >= cfg.min_skin_margin or (score >= cfg.skin_agreement_alone and lead > 0)
+    if score >= cfg.min_skin_agreement and clear:
         others_said = f", best other skin there {runner_up:.2f}" if runner_up is not None else ""
         return replace(checked, reason=f"{chosen.reason}; it explains the overlay's looks to {score:.2f}{others_said}")
     if score < cfg.min_skin_agreement:
         why = f"explains its looks only to {score:.2f} (a library skin needs >= {cfg.min_skin_agreement:g})"
     else:
-        why = f"explains its looks to {score:.2f}, but another library skin there scores {runner_up:.2f} (only {lead:.2f} ahead; the drawn skin must lead by >= {cfg.min_skin_margin:g})"
+        why = (
+            f"explains its looks to {score:.2f}, but another library skin there scores {runner_up:.2f} (only {lead:.2f} ahead; "
+            f"the drawn skin must lead by >= {cfg.min_skin_margin:g}, or explain the overlay to >= {cfg.skin_agreement_alone:g})"
+        )
     reason = (
         f"unknown skin: an overlay is at {list(chosen.box)}, but the best-fitting library skin {chosen.skin_id} "
         f"({chosen.locations} template locations) {why}"
@@ -94,37 +106,35 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
     `crops` (T, h, w, 3) float32 are the sampled frames cut to `crop_box` (frame px), `median`
     their per-pixel median. At most 1; a skin with too few opaque pixels in the frame scores -1.
     """
-    rest_image, pressed_image = _looks(skin)
-    rest = warped_rest(rest_image, transform, crop_box)
-    pressed = warped_rest(pressed_image, transform, crop_box)
+    looks = [warped_rest(image, transform, crop_box) for image in _looks(skin)]  # each (h, w, 4)
+    rest = looks[0]
     alpha = rest[..., 3] / 255.0
     own = alpha >= OPAQUE
     if own.sum() < MIN_SCORED_PIXELS:
         return -1.0
     drawn = cv2.dilate((alpha > DRAWN).astype(np.uint8), np.ones((3, 3), np.uint8))
-    game = cv2.inpaint(np.clip(median, 0, 255).astype(np.uint8), drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+    median_u8 = np.clip(median, 0, 255).astype(np.uint8)
+    game = cv2.inpaint(median_u8, drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
     signal = alpha[..., None] * (rest[..., :3] - game)
     seen = median - game
     opacity = float((signal[own] * seen[own]).sum() / ((signal[own] ** 2).sum() + 1e-6))
-    at_rest = game + opacity * signal
-    held = game + opacity * (pressed[..., 3:] / 255.0) * (pressed[..., :3] - game)
-    known = drawn == 0
-    everywhere = median[known]
+    predicted = [game + opacity * (look[..., 3:] / 255.0) * (look[..., :3] - game) for look in looks]
+    ring, inpaint_error = _inpainting_error(median, median_u8, drawn, own)
     ratios = []
     for region in _region_masks(skin, transform, crop_box, own):
         if region.sum() < MIN_REGION_PIXELS:
             continue
         ys, xs = np.nonzero(region)
         bw, bh = xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
-        around = known[max(0, ys.min() - bh) : ys.max() + 1 + bh, max(0, xs.min() - bw) : xs.max() + 1 + bw]
-        near = median[max(0, ys.min() - bh) : ys.max() + 1 + bh, max(0, xs.min() - bw) : xs.max() + 1 + bw][around]
-        backdrop = near if len(near) >= MIN_KNOWN_PIXELS else everywhere
-        spread = float(np.sqrt(backdrop.var(axis=0).mean())) if len(backdrop) else 0.0
-        expected = float(np.sqrt(((opacity * signal[region]) ** 2).mean())) + NOISE_FLOOR + max(0.0, 1.0 - opacity) * spread
+        window = (slice(max(0, ys.min() - bh), ys.max() + 1 + bh), slice(max(0, xs.min() - bw), xs.max() + 1 + bw))
+        near = inpaint_error[window][ring[window]]
+        if len(near) < MIN_KNOWN_PIXELS:
+            near = inpaint_error[ring]
+        unpredictable = float(np.sqrt((near**2).mean())) if len(near) else 0.0
+        expected = float(np.sqrt(((opacity * signal[region]) ** 2).mean())) + NOISE_FLOOR + max(0.0, 1.0 - opacity) * unpredictable
         pixels = crops[:, region]  # (T, n, 3)
-        error_rest = np.sqrt(((pixels - at_rest[region]) ** 2).mean(axis=(1, 2)))
-        error_held = np.sqrt(((pixels - held[region]) ** 2).mean(axis=(1, 2)))
-        ratios.append(float(np.median(np.minimum(error_rest, error_held))) / expected)
+        errors = np.stack([np.sqrt(((pixels - p[region]) ** 2).mean(axis=(1, 2))) for p in predicted])  # (looks, T)
+        ratios.append(float(np.median(errors.min(axis=0))) / expected)
     return 1.0 - float(np.mean(ratios)) if ratios else -1.0
 
 
@@ -146,6 +156,20 @@ def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, in
     m[:, 2] -= (x0, y0)
     out = cv2.warpAffine(source, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
     return out.astype(np.float32)
+
+
+def _inpainting_error(median: np.ndarray, median_u8: np.ndarray, drawn: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the game around the skin is known (`ring`), and how far the in-painting misses it there (h, w) grey levels.
+
+    The ring (RING_FRACTION of the skin's smaller side, at least MIN_RING px, around its drawn
+    pixels) is hidden and in-painted from beyond it, as the game under the skin is.
+    """
+    ys, xs = np.nonzero(own)
+    width = max(MIN_RING, round(RING_FRACTION * min(xs.max() - xs.min(), ys.max() - ys.min())))
+    hidden = cv2.dilate(drawn, np.ones((2 * width + 1, 2 * width + 1), np.uint8))
+    ring = (hidden > 0) & (drawn == 0)
+    guessed = cv2.inpaint(median_u8, hidden, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+    return ring, np.sqrt(((median - guessed) ** 2).mean(axis=2))
 
 
 def _grown(box: tuple[int, int, int, int], frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -175,17 +199,25 @@ def _region_masks(skin, transform: np.ndarray, crop_box: tuple[int, int, int, in
     return masks + [body]
 
 
-_LOOKS: dict[int, tuple[object, np.ndarray]] = {}  # id(skin) -> (the skin, kept so its id stays its own; every button pressed)
+_LOOKS: dict[int, tuple[object, list[np.ndarray]]] = {}  # id(skin) -> (the skin, kept so its id stays its own; its looks)
 MAX_LOOKS = 256
+STICK_DIRECTIONS = 8  # pushes per stick the check compares against (a cap held off centre is no mismatch)
 
 
-def _looks(skin) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """The skin at rest and with every button pressed (native size); rendered once per skin object."""
+def _looks(skin) -> list[np.ndarray]:  # noqa: ANN001
+    """The skin's RGBA looks at native size: at rest, every button pressed, then both sticks pushed to each of STICK_DIRECTIONS; rendered once per skin object."""
     kept = _LOOKS.get(id(skin))
     if kept is None or kept[0] is not skin:
         every_button = np.zeros(len(ACTION_NAMES), np.float32)
         every_button[:N_BUTTONS] = 1.0
+        looks = [skin.rest, render_overlay(skin, every_button)]
+        for angle in np.arange(STICK_DIRECTIONS) * 2 * np.pi / STICK_DIRECTIONS:
+            x, y = np.cos(angle), np.sin(angle)
+            x, y = x / max(abs(x), abs(y)), y / max(abs(x), abs(y))  # to the square's edge; a round travel clips it
+            pushed = np.zeros(len(ACTION_NAMES), np.float32)
+            pushed[N_BUTTONS:] = (x, y, x, y)
+            looks.append(render_overlay(skin, pushed))
         if len(_LOOKS) >= MAX_LOOKS:
             _LOOKS.clear()
-        kept = _LOOKS[id(skin)] = (skin, render_overlay(skin, every_button))
-    return skin.rest, kept[1]
+        kept = _LOOKS[id(skin)] = (skin, looks)
+    return kept[1]
