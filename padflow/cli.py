@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "padflow.commands.policy",
     "padflow.commands.evaluate",
     "padflow.commands.transfer",
+    "padflow.commands.idm_gain",
     "padflow.commands.run",
     "padflow.commands.serve",
     "padflow.commands.compare",

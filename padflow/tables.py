@@ -208,6 +208,13 @@ def read_action_table(path: str | Path) -> pa.Table:
 
 
 # The accepted-chunk index: one row per training chunk.
+# An overlay-free video's overlay_box in the index: nothing to mask. Not a null, which pyarrow 25 reads
+# back from Parquet as an empty list.
+NO_OVERLAY_BOX: tuple[int, int, int, int] = (0, 0, 0, 0)
+OVERLAY_LABELS, IDM_LABELS = "overlay", "idm"
+# Who labelled a chunk: its controller overlay (extract, or labels imported from NitroGen's data, which
+# were read from overlays too) or the inverse dynamics model of an overlay-free video (pseudo_label).
+LABEL_SOURCES: tuple[str, ...] = (OVERLAY_LABELS, IDM_LABELS)
 CHUNK_INDEX_SCHEMA = pa.schema(
     [
         pa.field("video_id", pa.string()),
@@ -221,17 +228,21 @@ CHUNK_INDEX_SCHEMA = pa.schema(
         pa.field("game", pa.string()),  # title when the source says, else "unknown"
         pa.field("density", pa.float32()),  # share of timesteps with any action
         pa.field("motion", pa.float32()),  # largest grey-level change between frames in the chunk
+        pa.field("label_source", pa.string()),  # LABEL_SOURCES: who labelled the chunk's table
         pa.field("observed", pa.list_(pa.bool_(), ACTION_DIM)),  # its table's mask, unified order: False = unobserved
     ]
 )
 # What a reader of the index needs (where each chunk is, what to mask, its game); fps, density and
 # motion are the gate's notes, which an index built another way (bench/truth_chunk_index.py) may lack;
-# without `observed`, every control is observed.
+# without `observed`, every control is observed; without `label_source`, the overlay labelled it.
 CHUNK_INDEX_REQUIRED: tuple[str, ...] = ("video_id", "video_path", "table_path", "start_frame", "frames", "overlay_box", "game_box", "game")
 
 
 def write_chunk_index(index: pd.DataFrame, path: str | Path) -> Path:
-    """A DataFrame with the columns of CHUNK_INDEX_SCHEMA → Parquet at `path` (atomically); a chunk without `observed` observes everything."""
+    """A DataFrame with the columns of CHUNK_INDEX_SCHEMA → Parquet at `path` (atomically); a chunk without `observed`
+    observes everything, one without `label_source` was labelled from its overlay."""
+    if "label_source" not in index.columns:
+        index = index.assign(label_source=OVERLAY_LABELS)
     observed = CHUNK_INDEX_SCHEMA.field("observed")
     base = pa.schema([f for f in CHUNK_INDEX_SCHEMA if f.name != observed.name])
     table = pa.Table.from_pandas(index.drop(columns=[observed.name], errors="ignore"), schema=base, preserve_index=False)
@@ -242,8 +253,8 @@ def write_chunk_index(index: pd.DataFrame, path: str | Path) -> Path:
     return Path(path)
 
 
-def read_chunk_index(path: str | Path) -> pd.DataFrame:
-    """The chunk index as a DataFrame; ValueError names a missing file, a missing column or an empty index."""
+def read_chunk_index(path: str | Path, allow_empty: bool = False) -> pd.DataFrame:
+    """The chunk index as a DataFrame; ValueError names a missing file, a missing column or (unless allowed) an empty index."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no chunk index; run the gate stage first")
@@ -251,9 +262,47 @@ def read_chunk_index(path: str | Path) -> pd.DataFrame:
     missing = [c for c in CHUNK_INDEX_REQUIRED if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: chunk index lacks column(s) {', '.join(missing)}")
-    if df.empty:
+    if df.empty and not allow_empty:
         raise ValueError(f"{path}: chunk index has no chunks; nothing to train on")
     return df.reset_index(drop=True)
+
+
+def index_box(value: object) -> tuple[int, int, int, int] | None:
+    """An index box cell as ints; None for a missing or empty one (NO_OVERLAY_BOX: the chunk has no overlay to mask)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    x0, y0, x1, y1 = (int(v) for v in value)  # type: ignore[union-attr]
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+def chunk_label_source(index: pd.DataFrame) -> np.ndarray:
+    """(N,) who labelled each chunk (LABEL_SOURCES); overlay for an index without the column or a chunk without a value."""
+    if "label_source" not in index.columns:
+        return np.full(len(index), OVERLAY_LABELS, dtype=object)
+    return np.array([OVERLAY_LABELS if _missing(v) else str(v) for v in index["label_source"]], dtype=object)
+
+
+def merge_chunk_indexes(paths: Iterable[str | Path], label_sources: Iterable[str]) -> pd.DataFrame:
+    """The chunks of every index at `paths` whose label source is one of `label_sources`, in that order.
+
+    An index may be empty (pseudo_label keeps no chunk when the IDM labels nothing as acting); the
+    merge may not: the ValueError says how many chunks each index had of each source.
+    """
+    import pandas as pd  # here: reading an action table does not need pandas
+
+    wanted = list(label_sources)
+    parts, seen = [], []
+    for path in paths:
+        index = read_chunk_index(path, allow_empty=True)
+        sources = chunk_label_source(index)
+        index = index.assign(label_source=sources)
+        counts = pd.Series(sources, dtype=object).value_counts().to_dict()
+        seen.append(f"{path}: {counts or 'no chunks'}")
+        parts.append(index[np.isin(sources, wanted)])
+    merged = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if merged.empty:
+        raise ValueError(f"no chunk labelled by {wanted} to train on ({'; '.join(seen) or 'no index given'})")
+    return merged
 
 
 def chunk_observed(index: pd.DataFrame) -> np.ndarray:

@@ -38,6 +38,7 @@ SECTIONS: dict[str, str] = {
     "train": "tasks.train:TrainConfig",
     "evaluate": "tasks.evaluate:EvaluateConfig",
     "transfer": "padflow.experiments.transfer:TransferConfig",
+    "idm_gain": "padflow.experiments.idm_gain:IdmGainConfig",
     "orchestration.task_runner": "padflow.fanout:TaskRunnerConfig",
 }
 # Mappings of named entries, each read into a class: documented once, not compared with a default.
@@ -58,11 +59,11 @@ PLAIN_KEYS: dict[str, tuple[Any, str]] = {
                                     "runs does not change results"),
 }
 RUN_KEYS: dict[str, str] = {
-    "profile": "the overlay laid over params.yaml: profiles/<profile>.yaml (default, debug, large, ...)",
+    "profile": "the overlay laid over params.yaml: profiles/<profile>.yaml (default, debug, large, idm, ...)",
     "input": "the folder of videos (its manifest.json, if any, gives source/licence/game) or the manifest file "
              "that ingest reads; data/raw is the corpus stage's output",
 }
-PROFILES = ("default", "debug", "large")
+PROFILES = ("default", "debug", "large", "idm")
 
 
 def load_class(spec: str) -> type:
@@ -235,7 +236,7 @@ def render(root: Path = ROOT) -> str:
         "(tests/test_params.py). A profile (`profiles/<name>.yaml`) is laid over it; `run.yaml` selects the profile "
         "and the input videos (`padflow run --profile NAME --input PATH` writes it). Each stage's section is "
         "validated on load: a wrong value fails with the key named (`train.lr: Input should be a valid number, "
-        "got 'fast'`). The *profiles* column lists what the debug and large profiles change.",
+        "got 'fast'`). The *profiles* column lists what the debug, large and idm profiles change.",
         "",
         "## run.yaml",
         "",

@@ -56,23 +56,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from padflow.actions import AXIS_SLICE, BUTTON_SLICE
+from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_table, covered_frames, cut_chunks  # noqa: F401 (cut_chunks: the gate's rule, imported from here by benches)
 from padflow.config import config, from_mapping
 from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_frame
 from padflow.ingest.report import accepted_videos, native_video, read_report
 from padflow.io import replaced_dir, save_figure, write_json
 from padflow.stages import StageResult
-from padflow.tables import (
-    CHUNK_INDEX_SCHEMA,
-    read_action_table,
-    rows_at_rate,
-    table_observed,
-    table_times,
-    table_to_actions,
-    unobserved_names,
-    write_chunk_index,
-)
-from padflow.video import iter_frames, probe
+from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_observed, unobserved_names, write_chunk_index
 
 SECONDS_PER_HOUR = 3600.0
 TABLE_REPORTS = ("extract_report.json", "import_report.json")  # a source folder's listing of its tables
@@ -81,15 +71,9 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 @config
-class GateConfig:
-    chunk_size: Annotated[int, Field(ge=1, description="timesteps per chunk: the policy's action horizon")] = 16
-    chunk_stride: Annotated[int, Field(ge=1, description=(
-        "frames between consecutive chunk starts, at most chunk_size (a larger stride skips frames); "
-        "below chunk_size, chunks overlap (NitroGen trains on every window)"))] = 16
-    min_action_density: Annotated[Share, Field(description=(
-        "keep a chunk when at least this share of its timesteps act, a button held or a stick off-centre "
-        "(NitroGen: 0.5), so the policy does not learn to do nothing"))] = 0.5
-    stick_deadzone: Annotated[float, Field(ge=0.0, description="|axis| at or below this counts as a centred stick")] = 0.05
+class GateConfig(ChunkRule):
+    """The gate's settings: the chunking rule it shares with pseudo_label (padflow.chunking.ChunkRule), then its own."""
+
     min_confidence: Annotated[Share, Field(description=(
         "parser confidence (the least sure button x the stick-grid mass at the reading) below which a frame "
         "is low-confidence"))] = 0.2
@@ -104,11 +88,6 @@ class GateConfig:
     max_frame_count_error: Annotated[int, Field(ge=0, description=(
         "frames; |table rows - ingested frames| allowed (decoders may differ by an edge frame)"))] = 2
     timing_tolerance_s: Annotated[float, Field(ge=0.0, description="seconds; |t - frame/fps| allowed per row")] = 0.002
-    static_threshold: Annotated[float, Field(ge=0.0, description=(
-        "grey levels; a chunk where no pixel of the game area changes more than this is idle (menus, loading screens)"))] = 24.0
-    motion_size: Annotated[tuple[int, int], Field(description="(w, h) pixels frames are scaled to when measuring motion")] = (160, 90)
-    game_area_threshold: Annotated[int, Field(ge=0, le=255, description=(
-        "grey level above which a pixel belongs to the game picture (letterbox bars stay darker)"))] = 16
     min_kept_share: Annotated[Share, Field(description=(
         "batch expectation: the stage fails when a smaller share of the input hours survives (the batch looks broken)"))] = 0.2
     sources: Annotated[tuple[str, ...], Field(min_length=1, description=(
@@ -116,42 +95,6 @@ class GateConfig:
         "import_report.json (padflow import-nitrogen); add an import's output to train on it"))] = ("data/extract",)
     ingest_dir: Annotated[str, Field(description="ingest folder of the sources whose report names none")] = "data/ingest"
     out_dir: Annotated[str, Field(description="chunk index, gate report, density histogram and Data Docs")] = "data/gate"
-
-    def __post_init__(self) -> None:
-        if self.chunk_stride > self.chunk_size:
-            raise ValueError(f"chunk_stride must be in [1, chunk_size={self.chunk_size}] (a larger stride skips frames), got {self.chunk_stride}")
-
-
-@dataclass(frozen=True)
-class TableInput:
-    """One action table as the gate sees it: a whole extracted video, or a span of one (imported)."""
-
-    video_id: str
-    table_path: Path
-    video_path: Path
-    fps: float  # the table's own rate, frames/s (an extracted table: its source's, up to 60)
-    frames_ingested: int  # frames of the video the table was read from (its rows when it covers all of it)
-    inliers: int | None  # None: the table's source never localized an overlay (weak_localization not checked)
-    overlay_box: tuple[int, int, int, int]
-    game: str = "unknown"
-    table_id: str = ""  # the table's file stem and report key; "" = video_id (one table per video)
-    frame_offset: int = 0  # the table's row 0 is this frame of the normalized video
-    expected_frames: int | None = None  # rows the table should have; None = the whole video
-    notes: tuple[str, ...] = ()  # what the gate did not check for this table, and why
-    video_fps: float | None = None  # video_path's rate, the chunks' step rate, frames/s; None = fps
-
-    @property
-    def step_fps(self) -> float:
-        """The rate chunks step at: video_path's, which training decodes (padflow.tables.rows_at_rate)."""
-        return self.fps if self.video_fps is None else self.video_fps
-
-    @property
-    def key(self) -> str:
-        return self.table_id or self.video_id
-
-    @property
-    def rows_expected(self) -> int:
-        return self.frames_ingested if self.expected_frames is None else self.expected_frames
 
 
 @dataclass(frozen=True)
@@ -200,77 +143,6 @@ class GateFailed(RuntimeError):
     """The batch as a whole looks broken; raised after the report is written."""
 
 
-def action_density(actions: np.ndarray, deadzone: float, observed: np.ndarray | None = None) -> np.ndarray:
-    """(T, 21) → (T,) bool: a timestep acts when an observed button is held or an observed stick axis is off-centre.
-
-    `observed` is the table's (21,) mask (None: every control); an unobserved value is no label, so never an action.
-    """
-    if observed is not None:
-        actions = np.where(observed, actions, 0.0)
-    return (actions[:, BUTTON_SLICE] > 0.5).any(axis=1) | (np.abs(actions[:, AXIS_SLICE]) > deadzone).any(axis=1)
-
-
-def cut_chunks(actions: np.ndarray, motion: np.ndarray, cfg: GateConfig, observed: np.ndarray | None = None) -> list[tuple[int, float, float, str]]:
-    """Chunks every `chunk_stride` frames → (start, density, motion, verdict) with verdict kept|density|static."""
-    acting = action_density(actions, cfg.stick_deadzone, observed)
-    out = []
-    for start in range(0, len(actions) - cfg.chunk_size + 1, cfg.chunk_stride):
-        density = float(acting[start : start + cfg.chunk_size].mean())
-        change = float(motion[start : start + cfg.chunk_size].max()) if len(motion) else 0.0
-        if density < cfg.min_action_density:
-            verdict = "density"
-        elif change < cfg.static_threshold:
-            verdict = "static"
-        else:
-            verdict = "kept"
-        out.append((start, density, change, verdict))
-    return out
-
-
-def covered_frames(starts: list[int], chunk_size: int) -> int:
-    """Frames inside at least one chunk of `chunk_size` frames starting at `starts` (sorted)."""
-    covered, end = 0, 0
-    for start in starts:
-        covered += start + chunk_size - max(start, end)
-        end = start + chunk_size
-    return covered
-
-
-def video_motion(path: Path, overlay_box: tuple[int, int, int, int], cfg: GateConfig) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Per-frame largest grey-level change in the game area (overlay masked), and the game picture's box.
-
-    Frame 0 gets the change of frame 1. The game box is the bounding box of pixels brighter than
-    `game_area_threshold` anywhere in the video (letterbox bars stay dark).
-    """
-    w, h = cfg.motion_size
-    changes: list[float] = []
-    brightest = None
-    previous = None
-    info = probe(path)
-    fw, fh = info.width, info.height
-    mask = np.ones((h, w), bool)
-    x0, y0, x1, y1 = overlay_box
-    mask[int(y0 * h / fh) : int(np.ceil(y1 * h / fh)), int(x0 * w / fw) : int(np.ceil(x1 * w / fw))] = False
-    for frame in iter_frames(path, fmt="gray", size=(w, h)):
-        grey = frame.astype(np.float32)
-        brightest = grey if brightest is None else np.maximum(brightest, grey)
-        if previous is not None:
-            # The largest change, not the mean: a ball or a cursor is a few pixels of a frame,
-            # while compression noise on a still picture stays well under the threshold.
-            changes.append(float(np.abs(grey - previous)[mask].max()) if mask.any() else 0.0)
-        previous = grey
-    motion = np.array(changes[:1] + changes, dtype=np.float32) if changes else np.zeros(1 if previous is not None else 0, np.float32)
-    game_box = (0, 0, fw, fh)
-    if brightest is not None:
-        lit = brightest > cfg.game_area_threshold
-        lit[~mask] = False
-        ys, xs = np.nonzero(lit)
-        if len(xs):
-            game_box = (int(xs.min() * fw / w), int(ys.min() * fh / h), int(np.ceil((xs.max() + 1) * fw / w)),
-                        int(np.ceil((ys.max() + 1) * fh / h)))
-    return motion, tuple(min(v, lim) for v, lim in zip(game_box, (fw, fh, fw, fh)))
-
-
 def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfig, root: Path, out_dir: Path) -> tuple[GateReport, pd.DataFrame, np.ndarray]:
     """Validate, quarantine and chunk; returns the report, the chunk index and every chunk's density."""
     docs_dir = out_dir / "data_docs"
@@ -279,8 +151,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
     verdicts = list(skipped)
     rows: list[dict[str, Any]] = []
     densities: list[float] = []
-    # Imported labels come as many tables per video: decode each video (and overlay box) once.
-    motions: dict[tuple[Path, tuple[int, int, int, int]], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
+    motions = MotionCache(cfg)  # imported labels come as many tables per video: each video's motion once
     for item in inputs:
         expected = item.rows_expected
         hours_in = expected / item.fps / SECONDS_PER_HOUR
@@ -304,50 +175,20 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
         if reasons:
             verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue
-        # Validated at its own rate, chunked at the video's: one action per video frame, the row
-        # nearest its time (a 60 fps table gives every other row to a 30 fps video).
-        actions = table_to_actions(table)[rows_at_rate(table_times(table), item.step_fps)]
-        cache_key = (item.video_path, item.overlay_box)
-        if cache_key not in motions:
-            motions[cache_key] = video_motion(item.video_path, item.overlay_box, cfg)
-        motion, game_box = motions[cache_key]
-        motion = motion[item.frame_offset : item.frame_offset + len(actions)]
-        actions = actions[: len(motion)]
-        chunks = cut_chunks(actions, motion, cfg, observed)
-        densities += [c[1] for c in chunks]
-        kept = [c for c in chunks if c[3] == "kept"]
-        for start, density, change, _ in kept:
-            rows.append({
-                "video_id": item.video_id,
-                "video_path": _relative(item.video_path, root),
-                "table_path": _relative(item.table_path, root),
-                "start_frame": item.frame_offset + start,
-                "frames": cfg.chunk_size,
-                "fps": item.step_fps,
-                "overlay_box": list(item.overlay_box),
-                "game_box": list(game_box),
-                "game": item.game,
-                "density": density,
-                "motion": change,
-                "observed": observed.tolist(),
-            })
+        rows_kept, chunks = chunk_table(item, table, observed, cfg, motions, root)
+        rows += rows_kept
+        densities += [c.density for c in chunks]
+        kept = [c for c in chunks if c.verdict == "kept"]
         verdicts.append(Verdict(
             status="accepted",
-            hours_kept=covered_frames([c[0] for c in kept], cfg.chunk_size) / item.step_fps / SECONDS_PER_HOUR,
+            hours_kept=covered_frames([c.start for c in kept], cfg.chunk_size) / item.step_fps / SECONDS_PER_HOUR,
             chunks_kept=len(kept),
-            chunks_dropped_density=sum(c[3] == "density" for c in chunks),
-            chunks_dropped_static=sum(c[3] == "static" for c in chunks),
+            chunks_dropped_density=sum(c.verdict == "density" for c in chunks),
+            chunks_dropped_static=sum(c.verdict == "static" for c in chunks),
             **verdict,
         ))
     index = pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA])
     return GateReport(tuple(verdicts), asdict(cfg)), index, np.array(densities, np.float32)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def collect_inputs(cfg: GateConfig, root: Path) -> tuple[list[TableInput], list[Verdict]]:

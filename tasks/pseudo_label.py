@@ -8,8 +8,11 @@ mask), label it whole with the IDM of idm_train (models.idm.processor.label_vide
                                           confidence = the least sure button's max(p, 1 - p)
     <out_dir>/<video_id>.json             record: `source: idm`, the IDM's weights hash, game box,
                                           `inliers: null` (nothing was localized) with the reason
+    <out_dir>/chunks.parquet              the labelled tables cut into training chunks by the gate's rule
+                                          (padflow.chunking, params `gate`), `label_source: idm`; train
+                                          reads it when train.label_sources has idm
     <out_dir>/pseudo_label_report.json    every video's status (labelled | quarantined), the gate
-                                          suite's reasons, and the pseudo-label score
+                                          suite's reasons, chunks kept, and the pseudo-label score
 
 Each table is validated with the gate's Great Expectations suite (padflow.expectations:
 schema, contiguity, length, timing, ranges, stuck buttons) with this stage's confidence bar
@@ -30,20 +33,23 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import torch
 from pydantic import Field
 
 from models.idm import decode_video, label_video, lit_box, load_idm
 from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
 from padflow.actions import BUTTON_SLICE
+from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_rule, chunk_table, covered_frames
 from padflow.config import config, from_mapping
 from padflow.expectations import TableValidator, table_frame
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.stages import StageResult
-from padflow.tables import read_action_table, write_action_table
+from padflow.tables import CHUNK_INDEX_SCHEMA, IDM_LABELS, read_action_table, table_observed, write_action_table, write_chunk_index
 
 REPORT_FILE = "pseudo_label_report.json"
+INDEX_FILE = "chunks.parquet"
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -72,8 +78,8 @@ class PseudoLabelConfig:
         return None
 
 
-def pseudo_label(cfg: PseudoLabelConfig, root: Path) -> dict[str, Any]:
-    """Label, validate and (with truth) score every no_overlay video; returns the report."""
+def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dict[str, Any]:
+    """Label, validate, chunk (by the gate's `chunking` rule) and (with truth) score every no_overlay video; returns the report."""
     idm_dir = root / cfg.idm_dir
     model = load_idm(idm_dir)
     weights_sha = file_sha256(idm_dir / "idm.safetensors")
@@ -83,7 +89,8 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path) -> dict[str, Any]:
     extract_rows = json.loads((root / cfg.extract_dir / "extract_report.json").read_text())["videos"]
     targets = [r for r in extract_rows if r["status"] == "no_overlay"]
     validator = TableValidator(cfg)
-    rows = []
+    rows, chunk_rows = [], []
+    motions = MotionCache(chunking)
     torch.set_grad_enabled(False)
     with replaced_dir(root / cfg.out_dir) as work:
         for row in targets:
@@ -99,11 +106,24 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path) -> dict[str, Any]:
                 "inliers": None, "inliers_note": "labelled by the IDM: the video has no overlay to localize",
                 "box": None, "frames": len(actions), "mean_confidence": round(float(confidence.mean()), 4),
             })
-            frame = table_frame(read_action_table(table_path), fps, None, cfg.min_confidence)
+            table = read_action_table(table_path)
+            frame = table_frame(table, fps, None, cfg.min_confidence)
             reasons, failed = validator.validate(video_id, frame, int(ingested[video_id].get("frames_out") or len(actions)), localized=False)
+            kept = []
+            if not reasons:
+                item = TableInput(video_id=video_id, table_path=table_path, video_path=video_path, fps=fps,
+                                  frames_ingested=len(actions), inliers=None, overlay_box=None,
+                                  game=str(ingested[video_id].get("game") or "unknown"), label_source=IDM_LABELS)
+                # The index names the table where it will be once the stage succeeds (out_dir, not this work folder).
+                index_rows, chunks = chunk_table(item, table, table_observed(table), chunking, motions, root,
+                                                 root / cfg.out_dir / table_path.name)
+                chunk_rows += index_rows
+                kept = [c.start for c in chunks if c.verdict == "kept"]
             rows.append({"video_id": video_id, "source": row.get("source"), "status": "quarantined" if reasons else "labelled",
                          "reasons": reasons, "failed_expectations": failed, "frames": len(actions),
-                         "mean_confidence": round(float(confidence.mean()), 4)})
+                         "mean_confidence": round(float(confidence.mean()), 4), "chunks_kept": len(kept),
+                         "minutes_kept": round(covered_frames(kept, chunking.chunk_size) / fps / 60, 4)})
+        write_chunk_index(pd.DataFrame(chunk_rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA]), work / INDEX_FILE)
         report: dict[str, Any] = {"videos": rows, "config": asdict(cfg), "idm_sha256": weights_sha}
         write_json(work / REPORT_FILE, report)
         if (root / cfg.truth_dir).is_dir():
@@ -135,11 +155,15 @@ def headline(score: Mapping[str, Any]) -> dict[str, float]:
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     """The DVC stage: pseudo-label extract's no_overlay videos with data/idm into data/pseudo_label."""
     cfg = from_mapping(PseudoLabelConfig, params.get("pseudo_label"), "pseudo_label")
-    report = pseudo_label(cfg, root)
+    # The gate's chunking rule (chunk size, density, motion): pseudo-labelled chunks are cut as overlay ones are.
+    chunking = chunk_rule(params.get("gate"))
+    report = pseudo_label(cfg, root, chunking)
     rows = report["videos"]
     metrics: dict[str, float] = {"videos": len(rows), "labelled": sum(r["status"] == "labelled" for r in rows),
                                  "quarantined": sum(r["status"] == "quarantined" for r in rows),
-                                 "frames": sum(r["frames"] for r in rows)}
+                                 "frames": sum(r["frames"] for r in rows),
+                                 "chunks_kept": sum(r["chunks_kept"] for r in rows),
+                                 "minutes_kept": round(sum(r["minutes_kept"] for r in rows), 4)}
     if "score" in report:
         metrics.update(headline(report["score"]))
     out_dir = root / cfg.out_dir

@@ -52,7 +52,7 @@ from models.training import (
 from padflow.config import config, from_mapping
 from padflow.io import replaced_dir, save_figure, write_json
 from padflow.stages import DatasetInput, ModelExport, StageResult
-from padflow.tables import data_fingerprint, read_chunk_index
+from padflow.tables import OVERLAY_LABELS, chunk_label_source, data_fingerprint, merge_chunk_indexes, read_chunk_index, write_chunk_index
 from padflow.video import read_frames_at
 
 POLICY_DIR = "policy"
@@ -60,6 +60,8 @@ BLIND_DIR = "blind"  # the blind arm's export, beside POLICY_DIR
 BLIND_PREFIX = "blind."  # the blind arm's metrics: blind.val_loss, ...
 POLICY_MODEL = "padflow-policy"  # registered model name (models/pyfunc.py wraps it)
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed"]
+LabelSource = Literal["overlay", "idm"]  # padflow.tables LABEL_SOURCES
+MERGED_INDEX = "chunks.parquet"  # out_dir's index of the chunks of every label source trained on
 # Knobs that change neither the model nor its training trajectory: a rerun that only changes
 # these still resumes from last.ckpt.
 RUNTIME_ONLY = ("num_workers", "torch_threads", "accelerator", "devices", "num_nodes", "strategy", "frame_cache_dir", "log_every_n_steps")
@@ -69,7 +71,12 @@ RUNTIME_ONLY = ("num_workers", "torch_threads", "accelerator", "devices", "num_n
 class TrainConfig:
     model: Annotated[str, Field(description="which entry of `models` to train")]
     models: Annotated[dict[str, Any], Field(description="named policy sizes: name → PolicyConfig fields (models/policy/configuration.py)")]
-    index: Annotated[str, Field(description="the gate's accepted-chunk index")] = "data/gate/chunks.parquet"
+    index: Annotated[str, Field(description="the gate's accepted-chunk index (overlay labels)")] = "data/gate/chunks.parquet"
+    pseudo_index: Annotated[str, Field(description=(
+        "pseudo_label's chunk index (labels the IDM inferred for overlay-free videos)"))] = "data/pseudo_label/chunks.parquet"
+    label_sources: Annotated[tuple[LabelSource, ...], Field(min_length=1, description=(
+        "whose labels train the policy: overlay (the gate's index) and/or idm (pseudo_index); docs/idm.md measures "
+        "what pseudo-labels add"))] = ("overlay",)
     init_from: Annotated[str | None, Field(description=(
         "policy folder whose weights start training (a train export, or `padflow policy import-nitrogen`'s for the "
         "released checkpoint); its architecture must be the model entry's; null = random init (docs/nitrogen.md)"))] = None
@@ -129,6 +136,8 @@ class TrainConfig:
         if self.warmup_share + self.decay_share > 1:
             raise ValueError(f"warmup_share + decay_share must be within [0, 1], got {self.warmup_share} + {self.decay_share}")
         self.policy_config()  # a bad model entry fails here, naming its field
+        if len(set(self.label_sources)) != len(self.label_sources):
+            raise ValueError(f"label_sources lists a source twice: {list(self.label_sources)}")
         if self.trainable in ("freeze_vision_mixer", "lora") and not self.init_from:
             raise ValueError(f"trainable {self.trainable!r} freezes weights that would stay random: set init_from")
         if self.trainable == "freeze_vision" and not (self.init_from or self.policy_config().pretrained):
@@ -141,6 +150,20 @@ class TrainConfig:
     def init_path(self, root: Path) -> Path | None:
         """The init_from folder, relative to the project root unless absolute."""
         return root / self.init_from if self.init_from else None
+
+
+def training_index(cfg: TrainConfig, root: Path) -> Path:
+    """The chunk index this config trains on: the gate's as it is for overlay labels alone, else the chunks of every
+    source in label_sources, merged into out_dir/chunks.parquet (padflow.tables.merge_chunk_indexes)."""
+    if tuple(cfg.label_sources) == (OVERLAY_LABELS,):
+        return root / cfg.index
+    pseudo = root / cfg.pseudo_index
+    if not pseudo.is_file():
+        raise ValueError(f"train.label_sources {list(cfg.label_sources)} asks for IDM labels, but {pseudo} does not exist: "
+                         "run the pseudo_label stage first (train.pseudo_index names its chunk index)")
+    paths = ([root / cfg.index] if OVERLAY_LABELS in cfg.label_sources else []) + [pseudo]
+    merged = merge_chunk_indexes(paths, cfg.label_sources)
+    return write_chunk_index(merged, root / cfg.out_dir / MERGED_INDEX)
 
 
 def config_fingerprint(cfg: TrainConfig, root: Path, seed: int, data: str, policy_cfg: PolicyConfig | None = None) -> str:
@@ -188,10 +211,11 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
     suffix = f"_{BLIND_DIR}" if blind else ""
     checkpoint_dir = out_dir / f"{CHECKPOINT_DIR}{suffix}"
     policy_cfg = replace(cfg.policy_config(), frame_input="blind") if blind else cfg.policy_config()
-    run_fingerprint = config_fingerprint(cfg, root, seed, data_fingerprint(root / cfg.index, root), policy_cfg)
+    index = training_index(cfg, root)
+    run_fingerprint = config_fingerprint(cfg, root, seed, data_fingerprint(index, root), policy_cfg)
     resume, resumed_from = start_or_resume(checkpoint_dir, run_fingerprint, {"config": asdict(cfg), "seed": seed, "blind": blind})
 
-    data = ChunkDataModule(cfg, root, seed)
+    data = ChunkDataModule(replace(cfg, index=str(index)), root, seed)
     data.setup("fit")
     write_json(out_dir / "split.json", data.split)
     module = PolicyModule(policy_cfg, cfg, data.train_mean_action(), init=cfg.init_path(root))
@@ -219,20 +243,21 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
         "global_step": int(trainer.global_step),
         "resumed_from_step": resumed_from,
         "train_chunks": data.split["train_chunks"],
+        **{f"chunks_{source}": int(n) for source, n in zip(*np.unique(chunk_label_source(read_chunk_index(index)), return_counts=True))},
         "val_chunks": data.split["val_chunks"],
         "val_game_mean_stick_mse": round(data.val_game_mean_stick_mse, 6),
         "parameters": counts["total"],
         "trained_parameters": trainable_count(module.policy),
         "final_train_loss": round(float(np.mean(module.train_losses[-10:])), 6) if module.train_losses else math.nan,
     })
-    provenance = index_provenance(root / cfg.index, root)
+    provenance = index_provenance(index, root)
     if trainer.is_global_zero:
         with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
             save_policy(exported, new_policy)
             write_policy_card(new_policy, cfg, seed, metrics, provenance, blind)
         loss_curve(module.train_losses, module.val_history, curve)
     return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve,
-            "data": provenance}
+            "data": provenance, "index": index}
 
 
 def write_policy_card(folder: Path, cfg: TrainConfig, seed: int, metrics: Mapping[str, float], data: Mapping[str, Any],
@@ -284,7 +309,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     seed = int(params.get("seed", 0))
     result = train(cfg, root, seed)
     out_dir = root / cfg.out_dir
-    index = root / cfg.index
+    index = result["index"]
     metrics = dict(result["metrics"])
     # the policy folder itself is logged once, as the registered MLflow model; the blind arm's as files
     artifacts = {"train/plots": result["curve"], "train": out_dir / "split.json"}

@@ -178,13 +178,16 @@ def test_params_mark_exactly_the_stages_that_read_them(recorded: Path):
     stages = set(dvc_deps.stages(ROOT))
     cases = [
         ("params.yaml", _yaml_edit(lambda doc: None), set()),  # rewriting the same values changes nothing
-        ("params.yaml", setp("gate", "min_action_density", value=0.4), {"gate"}),
+        # pseudo_label cuts its tables by the gate's chunking rule (padflow.chunking): it reads the gate section
+        ("params.yaml", setp("gate", "min_action_density", value=0.4), {"gate", "pseudo_label"}),
         ("params.yaml", setp("extract", "localize", "min_inliers", value=21), {"extract", "gate"}),
         ("params.yaml", setp("overlay", "skin_dirs", value=["mine"]), {"corpus", "parser_train", "extract"}),
         ("params.yaml", setp("seed", value=1), {"corpus", "parser_train", "idm_train", "train", "evaluate"}),
         ("params.yaml", setp("pseudo_label", "min_confidence", value=0.7), {"pseudo_label"}),
         ("params.yaml", setp("orchestration", "deployment", value="other"), set()),
         ("params.yaml", setp("transfer", "episodes", value=3), set()),
+        ("params.yaml", setp("idm_gain", "episodes", value=3), set()),
+        ("params.yaml", setp("train", "label_sources", value=["overlay", "idm"]), {"train"}),
         ("profiles/large.yaml", setp("parser_train", "epochs", value=9), set()),
         ("profiles/large.yaml", setp("train", "max_steps", value=9), set()),
         ("profiles/default.yaml", setp("train", "max_steps", value=9), {"train"}),

@@ -69,7 +69,7 @@ def test_every_entry_loads():
             from_mapping(cls, entry, f"{section}.{name}")
 
 
-@pytest.mark.parametrize("profile", ["debug", "large"])
+@pytest.mark.parametrize("profile", ["debug", "large", "idm"])
 def test_every_profile_loads(profile: str):
     params = load_params(ROOT, profile)
     for section, spec in params_doc.SECTIONS.items():

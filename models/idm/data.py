@@ -8,8 +8,8 @@ observed controls (padflow.tables: a control the overlay does not draw is no lab
 
 Only tables that cover their whole video are used (extract's: one table per video); a table that
 covers a span (imported labels) is skipped and counted, since the index does not say where its
-rows start. With `label_sources` the index's `label_source` column (when it has one) selects
-which labels train the IDM: overlay labels only, never its own pseudo-labels.
+rows start. With `label_sources` the index's `label_source` column (padflow.tables.chunk_label_source: overlay
+where it has none) selects which labels train the IDM: overlay labels only, never its own pseudo-labels.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from models.idm.processor import decode_video, to_windows, window_indices
-from padflow.tables import chunk_observed, read_action_table, read_chunk_index, table_observed, video_rate_actions
+from padflow.tables import chunk_label_source, chunk_observed, read_action_table, read_chunk_index, table_observed, video_rate_actions
 
 
 @dataclass
@@ -40,8 +40,7 @@ def load_labelled_videos(index_path: Path, root: Path, image_size: int, window: 
                          label_sources: Sequence[str] = ("overlay",)) -> tuple[list[LabelledVideo], list[str]]:
     """Every video of the chunk index with its frames, actions and window starts; and the skipped tables with why."""
     index = read_chunk_index(index_path)
-    if "label_source" in index.columns:
-        index = index[index["label_source"].isin(list(label_sources))]
+    index = index[np.isin(chunk_label_source(index), list(label_sources))]
     index = index.assign(_observed=list(chunk_observed(index)))
     videos, skipped = [], []
     for (video_id, table_path), rows in index.groupby(["video_id", "table_path"], sort=True):

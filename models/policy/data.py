@@ -32,7 +32,7 @@ from models.policy.configuration import PolicyConfig
 from models.policy.processor import crop_mask_resize
 from padflow.actions import AXIS_SLICE
 from padflow.io import atomic_path
-from padflow.tables import chunk_actions, chunk_observed, read_chunk_index
+from padflow.tables import chunk_actions, chunk_observed, index_box, read_chunk_index
 from padflow.video import read_frames_at
 
 SplitBy = Literal["video", "game"]  # the unit that never straddles train and validation
@@ -134,7 +134,7 @@ def cache_chunk_frames(index: Any, root: Path, cache_dir: Path, mask_policy: str
     """Preprocessed chunk-start frames: one uint8 (n, S, S, 3) array per (video, boxes), and each row's (array, slot)."""
     arrays: list[np.ndarray] = []
     refs = np.zeros((len(index), 2), np.int64)
-    keys = [(r.video_path, tuple(int(v) for v in r.game_box), tuple(int(v) for v in r.overlay_box)) for r in index.itertuples()]
+    keys = [(r.video_path, index_box(r.game_box), index_box(r.overlay_box)) for r in index.itertuples()]
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from models.idm import IdmConfig, InverseDynamicsModel, save_idm
+from padflow.chunking import ChunkRule
 from padflow.io import write_json
-from padflow.tables import read_action_table, table_to_actions
+from padflow.tables import read_action_table, read_chunk_index, table_to_actions
 from padflow.video import write_mp4
 from tasks.pseudo_label import REPORT_FILE, PseudoLabelConfig, pseudo_label
 
 FRAMES = 40
+EVERY_CHUNK = ChunkRule(chunk_size=8, chunk_stride=8, min_action_density=0.0, static_threshold=0.0)  # keeps all 5 chunks
 TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2)
 
 
@@ -32,7 +34,7 @@ def make_overlay_free_project(root: Path) -> None:
 
 def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tmp_path: Path):
     make_overlay_free_project(tmp_path)
-    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
     [row] = report["videos"]
     assert row["status"] == "labelled" and row["reasons"] == []
     table = read_action_table(tmp_path / "data/pseudo_label/n0.parquet")
@@ -47,6 +49,20 @@ def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tm
 
 def test_an_unsure_idm_is_quarantined_by_the_confidence_expectation(tmp_path: Path):
     make_overlay_free_project(tmp_path)
-    report = pseudo_label(PseudoLabelConfig(min_confidence=0.999, max_low_confidence_share=0.1), tmp_path)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.999, max_low_confidence_share=0.1), tmp_path, EVERY_CHUNK)
     [row] = report["videos"]
     assert row["status"] == "quarantined" and "low_confidence" in row["reasons"]
+    assert row["chunks_kept"] == 0 and read_chunk_index(tmp_path / "data/pseudo_label/chunks.parquet", allow_empty=True).empty
+
+
+def test_labelled_tables_are_cut_into_idm_chunks_the_policy_can_train_on(tmp_path: Path):
+    make_overlay_free_project(tmp_path)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
+    index = read_chunk_index(tmp_path / "data/pseudo_label/chunks.parquet")
+    assert report["videos"][0]["chunks_kept"] == len(index) == FRAMES // 8
+    assert index["start_frame"].tolist() == [0, 8, 16, 24, 32]
+    assert set(index["label_source"]) == {"idm"} and all(list(b) == [0, 0, 0, 0] for b in index["overlay_box"])
+    # the index names the table where the stage left it, not its work folder
+    assert set(index["table_path"]) == {"data/pseudo_label/n0.parquet"}
+    assert (tmp_path / "data/pseudo_label/n0.parquet").is_file()
+    assert list(index["game_box"].iloc[0]) == [0, 0, 64, 48]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from padflow.actions import ACTION_INDEX
 from padflow.config import load_params
 from padflow.commands.stage import run_stage
 from padflow.stages import metrics_path
-from padflow.tables import CHUNK_INDEX_SCHEMA, data_fingerprint, write_action_table, write_chunk_index
+from padflow.tables import (
+    CHUNK_INDEX_SCHEMA, NO_OVERLAY_BOX, data_fingerprint, read_chunk_index, write_action_table, write_chunk_index)
 from padflow.video import iter_frames, write_mp4
 from tasks.train import TrainConfig, train
 
@@ -94,6 +96,28 @@ def test_a_fine_tune_starts_both_arms_from_init_from_and_exports_plain_policies(
         assert moved and all(k.endswith(".weight") and "attn." in k for k in moved)  # attention projections only
         assert result["metrics"]["trained_parameters"] < result["metrics"]["parameters"]
     assert "Fine-tuned from the policy in `data/init` (trainable: lora)" in (result["policy_dir"] / "README.md").read_text()
+
+
+def test_label_sources_choose_whose_chunks_train_the_policy(tmp_path: Path):
+    """train.label_sources: the gate's overlay chunks, pseudo_label's IDM chunks (overlay-free videos), or both."""
+    models = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["train"]["models"]
+    index = read_chunk_index(make_chunk_index(tmp_path, videos=4))
+    pseudo = index[index["video_id"].isin(["v2", "v3"])].assign(label_source="idm", overlay_box=[list(NO_OVERLAY_BOX)] * 6)
+    write_chunk_index(index[index["video_id"].isin(["v0", "v1"])], tmp_path / "data/gate/chunks.parquet")
+    cfg = TrainConfig(model="tiny", models=models, max_steps=1, batch_size=2, val_fraction=0.5, val_chunk_samples=1,
+                      sample_steps=1, accelerator="cpu", label_sources=("overlay", "idm"))
+    with pytest.raises(ValueError, match="asks for IDM labels, but .*pseudo_label/chunks.parquet does not exist: run the pseudo_label stage"):
+        train(cfg, tmp_path, seed=0)
+    write_chunk_index(pseudo, tmp_path / "data/pseudo_label/chunks.parquet")
+    both = train(cfg, tmp_path, seed=0)["metrics"]
+    assert (both["chunks_overlay"], both["chunks_idm"]) == (6, 6)
+    assert both["train_chunks"] + both["val_chunks"] == 12
+    idm_only = train(replace(cfg, label_sources=("idm",)), tmp_path, seed=0)["metrics"]
+    assert idm_only["chunks_idm"] == 6 and "chunks_overlay" not in idm_only
+    overlay_only = train(replace(cfg, label_sources=("overlay",)), tmp_path, seed=0)["metrics"]
+    assert overlay_only["chunks_overlay"] == 6 and "chunks_idm" not in overlay_only
+    with pytest.raises(ValueError, match="label_sources lists a source twice"):
+        replace(cfg, label_sources=("idm", "idm"))
 
 
 @pytest.mark.slow
