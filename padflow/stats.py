@@ -9,7 +9,7 @@ few evaluation episodes give most often (0/3 → [0, 0.56], 3/3 → [0.44, 1]).
 The difference of two players over a task set draws each task's rate from its Jeffreys posterior,
 Beta(s + 1/2, n - s + 1/2) (the prior behind the Jeffreys interval of Brown, Cai & DasGupta, "Interval
 estimation for a binomial proportion", Statistical Science 16 (2001)), for both players independently,
-and takes the quantiles of the mean difference. Resampling episodes instead (a plain bootstrap) gives a
+and takes the quantiles of the mean difference (or, for a relative improvement, of the ratio of the means). Resampling episodes instead (a plain bootstrap) gives a
 task at 0/n or n/n no spread at all, and those are most tasks of a short evaluation. The tasks are
 fixed: the interval is about these tasks, not about tasks in general.
 """
@@ -39,6 +39,29 @@ def difference_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int
                         draws: int = DIFFERENCE_DRAWS, seed: int = 0) -> tuple[float, float, float]:
     """(mean over tasks of rate_a - rate_b, low, high) for per-task (successes, episodes) of two players on the same
     tasks, in the same order; the interval from Jeffreys posterior draws (module doc)."""
+    mean_a, mean_b = _posterior_means(a, b, draws, seed)
+    low, high = np.quantile(mean_a - mean_b, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(np.mean(_rates(a) - _rates(b))), float(low), float(high)
+
+
+def relative_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]], confidence: float = CONFIDENCE,
+                      draws: int = DIFFERENCE_DRAWS, seed: int = 0) -> tuple[float | None, float, float]:
+    """(mean rate_a / mean rate_b - 1, low, high): the relative improvement of a over b on the same tasks (NitroGen's
+    transfer figure), from the same posterior draws as difference_interval. The point is None when b's mean rate is 0
+    (no ratio); the interval still exists, since a posterior mean is never 0, but is then very wide."""
+    mean_a, mean_b = _posterior_means(a, b, draws, seed)
+    low, high = np.quantile(mean_a / mean_b - 1, [(1 - confidence) / 2, (1 + confidence) / 2])
+    rate_b = float(np.mean(_rates(b)))
+    return (float(np.mean(_rates(a))) / rate_b - 1 if rate_b > 0 else None), float(low), float(high)
+
+
+def _rates(counts: Sequence[tuple[int, int]]) -> np.ndarray:
+    s, n = np.array(counts, dtype=float).T
+    return s / n
+
+
+def _posterior_means(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]], draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(draws,) posterior mean rate over the tasks of each player (Jeffreys posterior per task, independent)."""
     if len(a) != len(b) or not a:
         raise ValueError(f"tasks: need the same non-empty task list for both players, got {len(a)} and {len(b)}")
     for s, n in (*a, *b):
@@ -47,9 +70,6 @@ def difference_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int
     rng = np.random.default_rng(seed)
     sa, na = np.array(a, dtype=float).T
     sb, nb = np.array(b, dtype=float).T
-    # (draws, tasks) posterior rates of each player, averaged over tasks
     mean_a = rng.beta(sa + 0.5, na - sa + 0.5, (draws, len(a))).mean(axis=1)
     mean_b = rng.beta(sb + 0.5, nb - sb + 0.5, (draws, len(b))).mean(axis=1)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(mean_a - mean_b, [tail, 1 - tail])
-    return float(np.mean(sa / na - sb / nb)), float(low), float(high)
+    return mean_a, mean_b

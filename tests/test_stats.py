@@ -41,3 +41,12 @@ def test_mismatched_task_lists_and_impossible_counts_are_named() -> None:
         difference_interval([(1, 3)], [(1, 3), (0, 3)])
     with pytest.raises(ValueError, match="got 4 / 3"):
         difference_interval([(4, 3)], [(1, 3)])
+
+
+def test_relative_improvement_has_an_interval_and_no_point_when_the_baseline_never_succeeds():
+    from padflow.stats import relative_interval
+
+    rel, low, high = relative_interval([(9, 10)] * 4, [(3, 10)] * 4)
+    assert rel == pytest.approx(2.0) and 0 < low < rel < high  # 0.9 vs 0.3: +200 %, clearly above 0
+    rel, low, high = relative_interval([(2, 3)], [(0, 3)])
+    assert rel is None and low < high  # no ratio from a zero rate; the posterior still bounds it

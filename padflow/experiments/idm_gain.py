@@ -48,7 +48,7 @@ from padflow.experiments.transfer import budget_index, fit, write_index
 from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.io import write_json, write_text
 from padflow.players.policy import POLICY
-from padflow.players.report import HELD_OUT, TRAINED
+from padflow.players.report import HELD_OUT, TRAINED, task_counts
 from padflow.stats import difference_interval
 from padflow.tables import IDM_LABELS, OVERLAY_LABELS, merge_chunk_indexes
 from tasks.evaluate import EvaluateConfig, evaluate
@@ -105,16 +105,6 @@ def label_minutes(index: Any) -> dict[str, float]:
     return {k: round(v, 3) for k, v in out.items()}
 
 
-def task_counts(summary: Mapping[str, Any]) -> dict[str, tuple[str, int, int]]:
-    """task → (split, successes, episodes) of the policy in an evaluation summary (its rate × its episodes)."""
-    out = {}
-    for t in summary["tasks"]:
-        episodes = int(t.get(f"{POLICY}_episodes") or 0)
-        if t[POLICY] is not None and episodes:
-            out[t["id"]] = (t["split"], int(round(t[POLICY] * episodes)), episodes)
-    return out
-
-
 def compare(a: Mapping[str, tuple[str, int, int]], b: Mapping[str, tuple[str, int, int]], split: str) -> dict[str, float] | None:
     """Mean over the split's tasks both played of a's rate − b's, with its 95% interval; None when none."""
     tasks = sorted(t for t in a if t in b and a[t][0] == split)
@@ -161,7 +151,7 @@ def idm_gain(cfg: IdmGainConfig, train_cfg: TrainConfig, eval_cfg: EvaluateConfi
         arm_eval = replace(eval_cfg, checkpoint=str(runs[arm]["policy_dir"]), episodes=cfg.episodes, baselines=(),
                            euler_steps_compare=(), workers=cfg.workers, videos_per_task=0, sim_mask="none",
                            out_dir=str(out / "eval" / arm))
-        counts[arm] = task_counts(evaluate(arm_eval, root, seed, runner=runner)["summary"])
+        counts[arm] = task_counts(evaluate(arm_eval, root, seed, runner=runner)["summary"]["tasks"], POLICY)
     diffs = {(arm, split): compare(counts[arm], counts[BASE], split)
              for arm in cfg.arms if arm != BASE for split in (TRAINED, HELD_OUT)}
     diffs = {k: v for k, v in diffs.items() if v is not None}

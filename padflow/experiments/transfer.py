@@ -19,8 +19,9 @@ Outputs (out_dir):
     indexes/            the chunk index of every training run
     <run>/policy/       each run's EMA policy (pretrain, finetune_f<fraction>, scratch_f<fraction>)
     eval/<run>/         each run's simulator evaluation (tasks/evaluate.py)
-    transfer.parquet    per (fraction, task): zero-shot, scratch and fine-tuned rates, difference, relative improvement
-    transfer.md         the same as Markdown, with averages
+    transfer.parquet    per (fraction, task) and on average: zero-shot, scratch and fine-tuned rates, difference and
+                        relative improvement, each with its 95% interval (padflow.stats: Jeffreys posterior per task)
+    transfer.md         the same as Markdown
     summary.json        one object (the CLI's --json)
 """
 
@@ -49,7 +50,9 @@ from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, runner_config
 from padflow.io import atomic_path, write_json, write_text
 from padflow.players.policy import POLICY
+from padflow.players.report import task_counts
 from padflow.sim.registry import all_tasks, get_task
+from padflow.stats import difference_interval, relative_interval
 from padflow.tables import read_chunk_index
 from tasks.evaluate import EvaluateConfig, evaluate
 from tasks.train import POLICY_DIR, TrainConfig, write_policy_card
@@ -178,26 +181,25 @@ def fit(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
 # --- the experiment -----------------------------------------------------------------------------
 
 
-def relative_improvement(finetune: float | None, scratch: float | None) -> float | None:
-    """(finetune - scratch) / scratch; None when scratch is 0 or either rate is missing."""
-    if finetune is None or scratch is None or scratch == 0:
-        return None
-    return (finetune - scratch) / scratch
-
-
-def _rates(summary: Mapping[str, Any]) -> dict[str, float | None]:
-    return {t["id"]: t[POLICY] for t in summary["tasks"]}
-
-
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
+def compare_arms(finetune: list[tuple[int, int]], scratch: list[tuple[int, int]]) -> dict[str, float | None]:
+    """Fine-tuned vs scratch over the same tasks' (successes, episodes): mean rates, difference and relative improvement
+    ((finetune - scratch) / scratch: None when scratch is 0), each difference with its 95% interval (padflow.stats)."""
+    diff, d_low, d_high = difference_interval(finetune, scratch)
+    rel, r_low, r_high = relative_interval(finetune, scratch)
+    return {"scratch": float(np.mean([s / n for s, n in scratch])), "finetune": float(np.mean([s / n for s, n in finetune])),
+            "difference": diff, "difference_low": d_low, "difference_high": d_high,
+            "relative_improvement": rel, "relative_low": r_low, "relative_high": r_high}
 
 
 def _fmt(v: float | None, pct: bool = False) -> str:
     if v is None:
         return "—"
     return f"{v * 100:+.0f}%" if pct else f"{v:.2f}"
+
+
+def _interval(row: Mapping[str, Any], key: str, pct: bool = False) -> str:
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    return "" if low is None else f" [{_fmt(low, pct)}, {_fmt(high, pct)}]"
 
 
 def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
@@ -216,15 +218,17 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
         log.info("transfer: training %s on %d chunks for %d steps", name, len(chunks), steps)
         return fit(run_cfg, root, seed)
 
-    def rollout(name: str, policy_dir: Path) -> dict[str, float | None]:
+    def rollout(name: str, policy_dir: Path) -> dict[str, tuple[int, int]]:
+        """task → (successes, episodes); a task whose rollout failed is missing."""
         eval_cfg = EvaluateConfig(checkpoint=str(policy_dir), tasks=tuple(task_ids), held_out_tasks=(), episodes=cfg.episodes, baselines=(),
                                   euler_steps_compare=(), workers=cfg.workers, videos_per_task=0,
                                   out_dir=str(out / "eval" / name))
-        return _rates(evaluate(eval_cfg, root, seed, runner=runner)["summary"])
+        counts = task_counts(evaluate(eval_cfg, root, seed, runner=runner)["summary"]["tasks"], POLICY)
+        return {t: (s, n) for t, (_split, s, n) in counts.items()}
 
     runs: dict[str, dict[str, Any]] = {PRETRAIN: train_run(PRETRAIN, others, cfg.pretrain_steps, None)}
-    rates: dict[str, dict[str, float | None]] = {PRETRAIN: rollout(PRETRAIN, runs[PRETRAIN]["policy_dir"])}
-    rows = []
+    counts: dict[str, dict[str, tuple[int, int]]] = {PRETRAIN: rollout(PRETRAIN, runs[PRETRAIN]["policy_dir"])}
+    rows, averages = [], []
     for fraction in cfg.data_fractions:
         chunks = budget_index(held, fraction)
         label = fraction_label(fraction)
@@ -232,20 +236,18 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
             name = f"{arm}_{label}"
             init = runs[PRETRAIN]["policy_dir"] if arm == "finetune" else None
             runs[name] = train_run(name, chunks, cfg.finetune_steps, init)
-            rates[name] = rollout(name, runs[name]["policy_dir"])
-        for task_id in task_ids:
-            ft, sc = rates[f"finetune_{label}"][task_id], rates[f"scratch_{label}"][task_id]
-            rows.append({"fraction": fraction, "task": task_id, "chunks": len(chunks), "zero_shot": rates[PRETRAIN][task_id],
-                         "scratch": sc, "finetune": ft, "difference": None if ft is None or sc is None else ft - sc,
-                         "relative_improvement": relative_improvement(ft, sc)})
-    averages = []
-    for fraction in cfg.data_fractions:
-        part = [r for r in rows if r["fraction"] == fraction]
-        ft, sc = _mean([r["finetune"] for r in part]), _mean([r["scratch"] for r in part])
-        averages.append({"fraction": fraction, "task": "average", "chunks": part[0]["chunks"],
-                         "zero_shot": _mean([r["zero_shot"] for r in part]), "scratch": sc, "finetune": ft,
-                         "difference": None if ft is None or sc is None else ft - sc,
-                         "relative_improvement": relative_improvement(ft, sc)})
+            counts[name] = rollout(name, runs[name]["policy_dir"])
+        ft, sc, zero = counts[f"finetune_{label}"], counts[f"scratch_{label}"], counts[PRETRAIN]
+        played = [t for t in task_ids if t in ft and t in sc]  # a task whose rollout failed in either arm is left out
+        for task_id in played:
+            rows.append({"fraction": fraction, "task": task_id, "chunks": len(chunks),
+                         "zero_shot": zero[task_id][0] / zero[task_id][1] if task_id in zero else None,
+                         **compare_arms([ft[task_id]], [sc[task_id]])})
+        if played:
+            zero_rates = [zero[t][0] / zero[t][1] for t in played if t in zero]
+            averages.append({"fraction": fraction, "task": "average", "chunks": len(chunks),
+                             "zero_shot": float(np.mean(zero_rates)) if zero_rates else None,
+                             **compare_arms([ft[t] for t in played], [sc[t] for t in played])})
     table = pd.DataFrame(rows + averages)
     with atomic_path(out / TABLE_FILE) as tmp:
         table.to_parquet(tmp, index=False)
@@ -253,18 +255,21 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
         f"# Transfer to the held-out game `{cfg.game}`", "",
         f"Pre-trained {cfg.pretrain_steps} steps on {len(others)} chunks of {others['game'].nunique()} other game(s); "
         f"fine-tuned and trained from scratch for {cfg.finetune_steps} steps each; {cfg.episodes} seeded episodes per task. "
-        "Relative improvement = (fine-tuned − scratch) / scratch (— when scratch is 0).", "",
+        "Relative improvement = (fine-tuned − scratch) / scratch (— when scratch is 0). [95% intervals: Jeffreys posterior "
+        "per task, padflow/stats.py; an average's is over these tasks.]", "",
         "| data | chunks | task | zero-shot | scratch | fine-tuned | difference | relative |", "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows + averages:
         lines.append(f"| {r['fraction']:g} | {r['chunks']} | {r['task']} | {_fmt(r['zero_shot'])} | {_fmt(r['scratch'])} | "
-                     f"{_fmt(r['finetune'])} | {_fmt(r['difference'])} | {_fmt(r['relative_improvement'], pct=True)} |")
+                     f"{_fmt(r['finetune'])} | {_fmt(r['difference'])}{_interval(r, 'difference')} | "
+                     f"{_fmt(r['relative_improvement'], pct=True)}{_interval(r, 'relative', pct=True)} |")
     write_text(out / MARKDOWN_FILE, "\n".join(lines) + "\n")
 
     metrics: dict[str, float] = {}
     for r in rows + averages:
         prefix = f"{fraction_label(r['fraction'])}.{'average' if r['task'] == 'average' else 'task.' + r['task']}"
-        for key in ("zero_shot", "scratch", "finetune", "difference", "relative_improvement"):
+        for key in ("zero_shot", "scratch", "finetune", "difference", "difference_low", "difference_high",
+                    "relative_improvement", "relative_low", "relative_high"):
             if r[key] is not None:
                 metrics[f"{prefix}.{key}"] = round(float(r[key]), 4)
     for name, run in runs.items():

@@ -264,6 +264,16 @@ def task_summaries(rows: Sequence[Mapping[str, Any]], players: Sequence[str], fa
     return out
 
 
+def task_counts(tasks: Sequence[Mapping[str, Any]], player: str) -> dict[str, tuple[str, int, int]]:
+    """task id → (split, successes, episodes) of `player` in task_summaries' rows; tasks it did not play are left out."""
+    out = {}
+    for t in tasks:
+        episodes = int(t.get(f"{player}_episodes") or 0)
+        if t.get(player) is not None and episodes:
+            out[t["id"]] = (t.get("split", TRAINED), int(round(t[player] * episodes)), episodes)
+    return out
+
+
 def group_summaries(rows: Sequence[Mapping[str, Any]], level: str, split: str = TRAINED) -> dict[str, dict[str, Any]]:
     """group → player → {rate, ci, successes, episodes} for one level of one split."""
     out: dict[str, dict[str, Any]] = {}

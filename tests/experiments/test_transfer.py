@@ -89,6 +89,9 @@ def test_transfer_runs_end_to_end_and_reports_every_held_out_task(project: Path)
     assert set(zip(table["fraction"], table["task"])) == expected
     for column in ("zero_shot", "scratch", "finetune"):
         assert table[column].between(0, 1).all()
+    # every difference comes with its 95% interval, the relative improvement too
+    assert (table["difference_low"] <= table["difference"]).all() and (table["difference"] <= table["difference_high"]).all()
+    assert (table["relative_low"] <= table["relative_high"]).all()
     # the smaller budget trains on fewer chunks
     chunks = dict(zip(table["fraction"], table["chunks"]))
     assert chunks[min(chunks)] < chunks[max(chunks)]
