@@ -30,7 +30,8 @@ from models.policy import FlowMatchingPolicy, augment, parameter_counts, policy_
 from models.policy.data import ChunkDataModule
 from padflow.config import from_mapping, load_params, project_root
 from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_to_actions, write_chunk_index
-from tasks.gate import GateConfig, cut_chunks
+from padflow.chunking import cut_chunks
+from tasks.gate import GateConfig
 from tasks.train import TrainConfig
 
 UNLIMITED_MOTION = 1e9  # ground-truth chunking skips the gate's motion filter (no decode needed)

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_table, covered_frames, cut_chunks  # noqa: F401 (cut_chunks: the gate's rule, imported from here by benches)
+from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_table, covered_frames
 from padflow.config import config, from_mapping
 from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_frame
 from padflow.ingest.report import accepted_videos, native_video, read_report

@@ -21,7 +21,8 @@ from padflow.actions import ACTION_INDEX
 from padflow.expectations import TableValidator, table_frame
 from padflow.tables import actions_to_table, chunk_observed, observed_mask, read_chunk_index, write_action_table
 from padflow.video import write_mp4
-from tasks.gate import GateConfig, GateFailed, covered_frames, cut_chunks, stage
+from padflow.chunking import covered_frames, cut_chunks
+from tasks.gate import GateConfig, GateFailed, stage
 
 FPS = 30.0
 N = 90
