@@ -66,7 +66,8 @@ from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_observed
 
 SECONDS_PER_HOUR = 3600.0
 TABLE_REPORTS = ("extract_report.json", "import_report.json")  # a source folder's listing of its tables
-USABLE_STATUSES = ("extracted", "imported")  # listed tables with these statuses are gated; others are skipped
+USABLE_STATUSES = ("extracted", "imported")
+NO_OVERLAY = "no_overlay"  # extract's status of a video it found no overlay in (pseudo_label labels those)  # listed tables with these statuses are gated; others are skipped
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -89,7 +90,8 @@ class GateConfig(ChunkRule):
         "frames; |table rows - ingested frames| allowed (decoders may differ by an edge frame)"))] = 2
     timing_tolerance_s: Annotated[float, Field(ge=0.0, description="seconds; |t - frame/fps| allowed per row")] = 0.002
     min_kept_share: Annotated[Share, Field(description=(
-        "batch expectation: the stage fails when a smaller share of the input hours survives (the batch looks broken)"))] = 0.2
+        "batch expectation: the stage fails when a smaller share of the input hours with an overlay survives (the batch "
+        "looks broken); videos extract found no overlay in are pseudo_label's input and not counted"))] = 0.2
     sources: Annotated[tuple[str, ...], Field(min_length=1, description=(
         "folders of action tables, each with its report: extract_report.json (the extract stage) or "
         "import_report.json (padflow import-nitrogen); add an import's output to train on it"))] = ("data/extract",)
@@ -121,6 +123,8 @@ class GateReport:
     def totals(self) -> dict[str, float]:
         hours_in = sum(v.hours_in for v in self.verdicts)
         hours_kept = sum(v.hours_kept for v in self.verdicts)
+        # Videos extract found no overlay in have no labels for the gate to keep: pseudo_label's input, not a loss.
+        overlay_free = sum(v.hours_in for v in self.verdicts if v.status == "skipped" and v.reasons[:1] == (NO_OVERLAY,))
         status = Counter(v.status for v in self.verdicts)
         reasons = Counter(r for v in self.verdicts if v.status == "quarantined" for r in v.reasons)
         totals = {
@@ -131,6 +135,7 @@ class GateReport:
             "hours_in": round(hours_in, 5),
             "hours_kept": round(hours_kept, 5),
             "pct_kept": round(100 * hours_kept / hours_in, 2) if hours_in else 0.0,
+            "hours_overlay_free": round(overlay_free, 5),
             "chunks_kept": sum(v.chunks_kept for v in self.verdicts),
             "chunks_dropped_density": sum(v.chunks_dropped_density for v in self.verdicts),
             "chunks_dropped_static": sum(v.chunks_dropped_static for v in self.verdicts),
@@ -292,7 +297,8 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
                                                    "config": report.config})
         write_chunk_index(index, work_dir / "chunks.parquet")
         density_histogram(densities, cfg.min_action_density, work_dir / "density_hist.png")
-        kept_share = totals["hours_kept"] / totals["hours_in"] if totals["hours_in"] else 0.0
+        with_overlay = totals["hours_in"] - totals["hours_overlay_free"]
+        kept_share = totals["hours_kept"] / with_overlay if with_overlay > 0 else 0.0
         if kept_share < cfg.min_kept_share:
             # The failed batch's report, Data Docs and histogram are what a user reads to see why:
             # they go to their own folder, never into out_dir.
@@ -303,7 +309,7 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
             reasons = Counter(r for v in report.verdicts if v.status == "quarantined" for r in v.reasons)
             reasons.update(v.reasons[0] for v in report.verdicts if v.status == "skipped" and v.reasons)
             raise GateFailed(
-                f"gate: only {100 * kept_share:.1f}% of {totals['hours_in'] * 60:.1f} input minutes survived "
+                f"gate: only {100 * kept_share:.1f}% of {with_overlay * 60:.1f} input minutes with an overlay survived "
                 f"(batch expectation: at least {100 * cfg.min_kept_share:.0f}%); the batch looks broken. "
                 f"Reasons: {dict(reasons) or 'none recorded'}; see {failed_dir / 'gate_report.json'} "
                 f"({out_dir} keeps the previous outputs)"

@@ -140,7 +140,7 @@ def broken_batch(root: Path, reasons: tuple[str, ...] | None = None) -> None:
 def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_path: Path):
     broken_batch(tmp_path)
     params = {"gate": {"max_button_hold_s": 2.0}}
-    with pytest.raises(GateFailed, match=r"only 0.0% of .* input minutes survived .* at least 20%.*gate_failed/gate_report.json"):
+    with pytest.raises(GateFailed, match=r"only 0.0% of .* input minutes with an overlay survived .* at least 20%.*gate_failed/gate_report.json"):
         stage(params, tmp_path)
     report = json.loads((tmp_path / "data/gate_failed/gate_report.json").read_text())
     assert report["totals"]["quarantined"] == 6, "the failed batch's report is kept for reading"
@@ -212,6 +212,21 @@ def one_good_video(root: Path, unobserved: tuple[str, ...] = ()) -> None:
     (extract / "extract_report.json").write_text(json.dumps({"videos": [{"video_id": "v", "status": "extracted"}]}))
     files = [{"video_id": "v", "status": "accepted", "frames_out": 32, "output": "videos/v.mp4"}]
     (ingest / "ingest_report.json").write_text(json.dumps({"files": files, "config": {"fps": FPS}}))
+
+
+def test_overlay_free_videos_are_not_a_loss_the_batch_expectation_counts(tmp_path: Path):
+    """A corpus of mostly walkthroughs (profiles/idm.yaml): extract's no_overlay videos are pseudo_label's input."""
+    one_good_video(tmp_path)
+    report = json.loads((tmp_path / "data/extract/extract_report.json").read_text())
+    ingest = json.loads((tmp_path / "data/ingest/ingest_report.json").read_text())
+    for i in range(9):  # nine overlay-free videos as long as the one with an overlay: 10 % of the input hours are kept
+        report["videos"].append({"video_id": f"n{i}", "status": "no_overlay", "reason": "no overlay"})
+        ingest["files"].append({"video_id": f"n{i}", "status": "accepted", "frames_out": 32, "output": f"videos/n{i}.mp4"})
+    (tmp_path / "data/extract/extract_report.json").write_text(json.dumps(report))
+    (tmp_path / "data/ingest/ingest_report.json").write_text(json.dumps(ingest))
+    totals = stage({"gate": {"max_button_hold_s": 2.0, "static_threshold": 1.0}}, tmp_path).metrics
+    assert totals["pct_kept"] == pytest.approx(10.0) and totals["hours_overlay_free"] == pytest.approx(9 * 32 / FPS / 3600, abs=1e-5)
+    assert totals["skipped"] == 9 and totals["chunks_kept"] == 2
 
 
 def test_a_table_with_unobserved_controls_is_accepted_and_its_chunks_carry_the_mask(tmp_path: Path):
