@@ -11,6 +11,9 @@ against the overlay-extracted labels (models.idm.scoring).
 Outputs (out_dir):
     idm.safetensors, idm_config.json   EMA weights + config (models.idm.load_idm)
     split.json                         which videos trained and which validated
+    scores.json                        the EMA IDM on its training and validation videos vs their overlay
+                                       labels (models.idm.scoring); pseudo_label admits its labels into
+                                       training by the validation figures
     checkpoints/last.ckpt, run.json    a rerun with the same config, seed and data resumes from it
 """
 
@@ -32,7 +35,7 @@ from torch.utils.data import DataLoader
 from models.idm import IdmConfig, label_video, save_idm
 from models.idm.modeling import press_weights
 from models.idm.data import WindowDataset, load_labelled_videos, split_by_video
-from models.idm.scoring import score_videos
+from models.idm.scoring import SCORES_FILE, score_videos
 from models.idm.training import IdmModule
 from models.training import (
     CHECKPOINT_DIR, LAST_CHECKPOINT, TrainingProgress, fingerprint, last_checkpoint, stage_logger, start_or_resume)
@@ -50,7 +53,7 @@ class IdmTrainConfig:
     index: Annotated[str, Field(description="the gate's accepted-chunk index; its overlay-labelled chunks train the IDM")] = "data/gate/chunks.parquet"
     label_sources: Annotated[tuple[str, ...], Field(min_length=1, description=(
         "label sources of the index (column label_source) the IDM trains on; overlay: labels read off a controller overlay"))] = ("overlay",)
-    max_steps: Annotated[int, Field(ge=1, description="optimizer steps; ~0.2 s each on 2 CPU cores at the default size")] = 240
+    max_steps: Annotated[int, Field(ge=1, description="optimizer steps; ~0.07 s each on 2 CPU cores at the default size")] = 1000
     batch_size: Annotated[int, Field(ge=1, description="windows per optimizer step")] = 16
     lr: Annotated[float, Field(gt=0, description="AdamW rate of the stable phase")] = 0.002
     warmup_share: Annotated[float, Field(ge=0, le=1, description="share of max_steps warming up linearly from 0")] = 0.05
@@ -58,11 +61,12 @@ class IdmTrainConfig:
     weight_decay: Annotated[float, Field(ge=0, description="AdamW decoupled weight decay")] = 0.01
     max_press_weight: Annotated[float, Field(ge=1, description=(
         "loss weight of a pressed button cell: released / pressed cells of that button in the training videos, "
-        "at most this (presses are ~1 % of cells; unweighted, the loss is lowest pressing nothing); 1 = unweighted"))] = 1.0
+        "at most this (presses are ~1 % of cells; unweighted, the loss is lowest pressing nothing); 1 = unweighted"))] = 10.0
     ema_decay: Annotated[float, Field(ge=0, lt=1, description=(
         "weight EMA (~50 steps at 0.98); the export and every reported figure use the EMA weights"))] = 0.98
     val_fraction: Annotated[float, Field(gt=0, lt=1, description="share of videos held out for validation (never straddling)")] = 0.25
-    val_every_n_epochs: Annotated[int, Field(ge=1, description="epochs between validations; the final one always runs")] = 10
+    val_every_n_epochs: Annotated[int, Field(ge=1, description=(
+        "epochs between validations (an epoch is one window per kept frame of the training videos)"))] = 1
     checkpoint_every_n_steps: Annotated[int, Field(ge=1, description="last.ckpt is refreshed every this many optimizer steps")] = 40
     torch_threads: Annotated[int, Field(ge=0, description="CPU threads for torch ops; 0 = torch's default")] = 0
     out_dir: Annotated[str, Field(description="the exported IDM, split.json and checkpoints")] = "data/idm"
@@ -89,7 +93,7 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
     write_json(out_dir / "split.json", split)
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(WindowDataset(train, cfg.model.window), batch_size=cfg.batch_size, shuffle=True, generator=generator)
-    val_loader = DataLoader(WindowDataset(val, cfg.model.window), batch_size=cfg.batch_size) if val else None
+    val_loader = DataLoader(WindowDataset(val, cfg.model.window, per_chunk=True), batch_size=cfg.batch_size) if val else None
 
     weights = None
     if cfg.max_press_weight > 1:
@@ -111,6 +115,7 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
     # After fit the module holds the EMA weights (EMAWeightAveraging swaps them in at the end).
     save_idm(module.idm, out_dir)
     scored = {"train": train, "val": val}
+    scores: dict[str, Any] = {}
     metrics: dict[str, float] = {
         "global_step": int(trainer.global_step), "resumed_from_step": resumed_from,
         "train_videos": len(train), "val_videos": len(val), "skipped_tables": len(skipped),
@@ -122,10 +127,12 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
             continue
         # Each video labelled whole, exactly as pseudo_label labels an overlay-free video.
         s = score_videos((label_video(module.idm, v.frames)[0], v.actions, v.observed) for v in group)
+        scores[name] = s
         metrics.update({f"{name}_button_accuracy": s["button_accuracy"], f"{name}_button_f1": s["button_f1"] or 0.0,
                         f"{name}_baseline_button_accuracy": s["baseline_button_accuracy"]})
         if s["stick_r2"] is not None:
             metrics[f"{name}_stick_r2"] = s["stick_r2"]
+    write_json(out_dir / SCORES_FILE, {"versus": "overlay labels", "videos": {k: len(v) for k, v in scored.items()}, **scores})
     return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "out_dir": out_dir}
 
 

@@ -10,7 +10,8 @@ mask), label it whole with the IDM of idm_train (models.idm.processor.label_vide
                                           `inliers: null` (nothing was localized) with the reason
     <out_dir>/chunks.parquet              the labelled tables cut into training chunks by the gate's rule
                                           (padflow.chunking, params `gate`), `label_source: idm`; train
-                                          reads it when train.label_sources has idm
+                                          reads it when train.label_sources has idm. Empty when the IDM
+                                          is not admitted (below)
     <out_dir>/pseudo_label_report.json    every video's status (labelled | quarantined), the gate
                                           suite's reasons, chunks kept, and the pseudo-label score
 
@@ -18,6 +19,13 @@ Each table is validated with the gate's Great Expectations suite (padflow.expect
 schema, contiguity, length, timing, ranges, stuck buttons) with this stage's confidence bar
 (`min_confidence`, `max_low_confidence_share`): the IDM-confidence expectation. A table that fails
 is `quarantined` and listed with its reasons.
+
+The IDM itself is admitted first: its labels enter the chunk index only when, on idm_train's
+validation videos against their overlay labels (data/idm/scores.json), its button F1 and stick R²
+reach `min_idm_button_f1` and `min_idm_stick_r2`. An IDM that presses nothing scores an accuracy
+as high as the data's never-press share and F1 0; trained on its labels, the policy lost 0.23 of
+completion (docs/idm.md). A rejected IDM's tables are still written, checked and scored, so the
+report says what it would have added and why it did not.
 
 Why a stage after idm_train and not an input of the gate: the IDM trains on the gate's accepted
 overlay chunks, so a gate that also read pseudo-labels would depend on its own output
@@ -39,6 +47,7 @@ from pydantic import Field
 
 from models.idm import decode_video, label_video, lit_box, load_idm
 from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
+from models.idm.scoring import SCORES_FILE
 from padflow.actions import BUTTON_SLICE
 from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_rule, chunk_table, covered_frames
 from padflow.config import config, from_mapping
@@ -64,6 +73,11 @@ class PseudoLabelConfig:
     timing_tolerance_s: Annotated[float, Field(ge=0.0, description="seconds; |t - frame/fps| allowed per row")] = 0.002
     game_area_threshold: Annotated[int, Field(ge=0, le=255, description=(
         "grey level above which a pixel belongs to the game picture: the gate's, so crops match the IDM's training"))] = 16
+    min_idm_button_f1: Annotated[Share | None, Field(description=(
+        "button F1 the IDM must reach on idm_train's validation videos (vs their overlay labels) for its labels "
+        "to enter training; an IDM that never presses scores 0; null: no bar"))] = 0.2
+    min_idm_stick_r2: Annotated[float | None, Field(le=1.0, description=(
+        "mean stick R² (pooled per axis) the IDM must reach on the same videos; sticks left centred score 0; null: no bar"))] = 0.1
     batch_size: Annotated[int, Field(ge=1, description="windows per IDM forward pass")] = 32
     idm_dir: Annotated[str, Field(description="the IDM idm_train exported")] = "data/idm"
     index: Annotated[str, Field(description="the gate's chunk index (held-out overlay videos' boxes, for scoring)")] = "data/gate/chunks.parquet"
@@ -123,13 +137,34 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
                          "reasons": reasons, "failed_expectations": failed, "frames": len(actions),
                          "mean_confidence": round(float(confidence.mean()), 4), "chunks_kept": len(kept),
                          "minutes_kept": round(covered_frames(kept, chunking.chunk_size) / fps / 60, 4)})
+        admission = idm_admission(cfg, idm_dir)
+        if not admission["admitted"]:
+            for r in rows:
+                r["chunks_withheld"], r["chunks_kept"], r["minutes_kept"] = r["chunks_kept"], 0, 0.0
+            chunk_rows = []
         write_chunk_index(pd.DataFrame(chunk_rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA]), work / INDEX_FILE)
-        report: dict[str, Any] = {"videos": rows, "config": asdict(cfg), "idm_sha256": weights_sha}
+        report: dict[str, Any] = {"videos": rows, "config": asdict(cfg), "idm_sha256": weights_sha, "idm_admission": admission}
         write_json(work / REPORT_FILE, report)
         if (root / cfg.truth_dir).is_dir():
             report["score"] = score_idm(cfg, root, work)
             write_json(work / REPORT_FILE, report)
     return report
+
+
+def idm_admission(cfg: PseudoLabelConfig, idm_dir: Path) -> dict[str, Any]:
+    """Whether the IDM's labels may train the policy: its validation figures (idm_train's scores.json) against the bars."""
+    path = idm_dir / SCORES_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: idm_train's scores are missing; rerun idm_train")
+    val = json.loads(path.read_text()).get("val")
+    bars = {"button_f1": cfg.min_idm_button_f1, "stick_r2": cfg.min_idm_stick_r2}
+    bars = {name: bar for name, bar in bars.items() if bar is not None}
+    if not val and bars:
+        return {"admitted": False, "reasons": [f"{path}: idm_train held out no validation video to judge the IDM by"]}
+    figures = {name: (val or {}).get(name) for name in ("button_f1", "stick_r2")}
+    reasons = [f"validation {name} {'unmeasured' if figures[name] is None else figures[name]} below {bar}"
+               for name, bar in bars.items() if figures[name] is None or figures[name] < bar]
+    return {"admitted": not reasons, "reasons": reasons, "validation": figures}
 
 
 def score_idm(cfg: PseudoLabelConfig, root: Path, pseudo_dir: Path | None = None) -> dict[str, Any]:
@@ -162,7 +197,9 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     metrics: dict[str, float] = {"videos": len(rows), "labelled": sum(r["status"] == "labelled" for r in rows),
                                  "quarantined": sum(r["status"] == "quarantined" for r in rows),
                                  "frames": sum(r["frames"] for r in rows),
+                                 "idm_admitted": int(report["idm_admission"]["admitted"]),
                                  "chunks_kept": sum(r["chunks_kept"] for r in rows),
+                                 "chunks_withheld": sum(r.get("chunks_withheld", 0) for r in rows),
                                  "minutes_kept": round(sum(r["minutes_kept"] for r in rows), 4)}
     if "score" in report:
         metrics.update(headline(report["score"]))

@@ -1,8 +1,10 @@
 """The gate's chunk index → labelled IDM windows, split by video (training only).
 
 Each video of the index is decoded once (models.idm.processor.decode_video: overlay masked, game
-box cropped) and its action table read; every kept chunk gives one training window, centred on
-the chunk, so the IDM learns from exactly the frames the gate accepted. A window's labels are the
+box cropped) and its action table read. Every frame of a kept chunk centres one training window,
+so the IDM learns from exactly the frames the gate accepted and sees each of them at every
+position of its window (one window per chunk, 16 times fewer, left the IDM at the never-press
+baseline: docs/idm.md); validation reads one window per chunk, centred on it. A window's labels are the
 table's actions at the window's frames (edges clamped, as the frames are), its mask the table's
 observed controls (padflow.tables: a control the overlay does not draw is no label).
 
@@ -33,7 +35,8 @@ class LabelledVideo:
     frames: np.ndarray  # uint8 (T, S, S, 3)
     actions: np.ndarray  # float32 (T, 21) unified
     observed: np.ndarray  # (21,) bool
-    starts: list[int]  # window starts, one per kept chunk
+    starts: list[int]  # window starts: one per frame of a kept chunk, that frame at the window's centre
+    chunk_starts: list[int]  # window starts, one per kept chunk, centred on it (validation)
 
 
 def load_labelled_videos(index_path: Path, root: Path, image_size: int, window: int,
@@ -52,10 +55,11 @@ def load_labelled_videos(index_path: Path, root: Path, image_size: int, window: 
             skipped.append(f"{table_path}: {len(actions)} rows for {len(frames)} video frames (a span, not a whole video)")
             continue
         n = min(len(actions), len(frames))
-        centre = rows["start_frame"].to_numpy() + rows["frames"].to_numpy() // 2
-        starts = sorted({int(c) - window // 2 for c in centre})
+        first_frames, lengths = rows["start_frame"].to_numpy(), rows["frames"].to_numpy()
+        starts = sorted({f - window // 2 for a, k in zip(first_frames, lengths) for f in range(int(a), min(int(a + k), n))})
+        chunk_starts = sorted({int(c) - window // 2 for c in first_frames + lengths // 2})
         videos.append(LabelledVideo(str(video_id), str(first["game"]), frames[:n], actions[:n],
-                                    table_observed(table) & np.asarray(first["_observed"], bool), starts))
+                                    table_observed(table) & np.asarray(first["_observed"], bool), starts, chunk_starts))
     if not videos:
         raise ValueError(f"{index_path}: no chunk of label source(s) {list(label_sources)} with a whole-video table to train the IDM on")
     return videos, skipped
@@ -71,11 +75,13 @@ def split_by_video(videos: list[LabelledVideo], val_fraction: float, seed: int) 
 
 
 class WindowDataset(Dataset):
-    """One item per (video, window start): frames (W, 3, S, S) in [-1, 1], actions (W, 21), observed (21,)."""
+    """One item per (video, window start): frames (W, 3, S, S) in [-1, 1], actions (W, 21), observed (21,).
 
-    def __init__(self, videos: list[LabelledVideo], window: int):
+    `per_chunk` takes one window per kept chunk (validation) instead of one per kept frame (training)."""
+
+    def __init__(self, videos: list[LabelledVideo], window: int, per_chunk: bool = False):
         self.videos, self.window = videos, window
-        self.items = [(i, s) for i, v in enumerate(videos) for s in v.starts]
+        self.items = [(i, s) for i, v in enumerate(videos) for s in (v.chunk_starts if per_chunk else v.starts)]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -21,6 +21,8 @@ import numpy as np
 
 from padflow.actions import AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
 
+SCORES_FILE = "scores.json"  # beside an exported IDM: its figures on its training and validation videos (tasks/idm_train.py)
+
 
 class ActionScore:
     """Sums over any number of (pred, truth, observed) videos; `summary()` gives the figures."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,12 @@ def test_idm_train_exports_an_idm_and_scores_held_out_videos(tmp_path: Path):
     result = train_idm(IdmTrainConfig(model=TINY, max_steps=8, batch_size=4, val_every_n_epochs=1), tmp_path, seed=0)
     metrics = result["metrics"]
     assert metrics["global_step"] == 8 and metrics["train_videos"] == 2 and metrics["val_videos"] == 1
+    # every frame of the two training videos' kept chunks (3 of 16 frames each) centres a window
+    assert metrics["train_windows"] == 2 * 3 * 16
     assert 0.0 <= metrics["val_button_accuracy"] <= 1.0
+    # the validation figures pseudo_label admits the IDM by, beside its weights
+    scores = json.loads((tmp_path / "data/idm/scores.json").read_text())
+    assert scores["val"]["button_accuracy"] == metrics["val_button_accuracy"] and scores["videos"] == {"train": 2, "val": 1}
     assert load_idm(tmp_path / "data/idm").config.window == 8
 
 

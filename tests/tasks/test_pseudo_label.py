@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from models.idm import IdmConfig, InverseDynamicsModel, save_idm
 from padflow.chunking import ChunkRule
 from padflow.io import write_json
 from padflow.tables import read_action_table, read_chunk_index, table_to_actions
 from padflow.video import write_mp4
+from models.idm.scoring import SCORES_FILE
 from tasks.pseudo_label import REPORT_FILE, PseudoLabelConfig, pseudo_label
 
 FRAMES = 40
@@ -19,8 +21,8 @@ EVERY_CHUNK = ChunkRule(chunk_size=8, chunk_stride=8, min_action_density=0.0, st
 TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2)
 
 
-def make_overlay_free_project(root: Path) -> None:
-    """One ingested video extract found no overlay in, and an IDM to label it."""
+def make_overlay_free_project(root: Path, val_f1: float | None = 0.5, val_r2: float | None = 0.5) -> None:
+    """One ingested video extract found no overlay in, and an IDM to label it with idm_train's validation figures."""
     frames = np.full((FRAMES, 48, 64, 3), 40, np.uint8)
     for i in range(FRAMES):
         frames[i, 10:30, 10 + i : 18 + i] = (230, 200, 60)
@@ -30,6 +32,7 @@ def make_overlay_free_project(root: Path) -> None:
     write_json(root / "data/extract/extract_report.json", {"videos": [
         {"video_id": "n0", "status": "no_overlay", "source": "n0.mp4"}]})
     save_idm(InverseDynamicsModel(TINY), root / "data/idm")
+    write_json(root / "data/idm" / SCORES_FILE, {"val": {"button_f1": val_f1, "stick_r2": val_r2}})
 
 
 def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tmp_path: Path):
@@ -66,3 +69,27 @@ def test_labelled_tables_are_cut_into_idm_chunks_the_policy_can_train_on(tmp_pat
     assert set(index["table_path"]) == {"data/pseudo_label/n0.parquet"}
     assert (tmp_path / "data/pseudo_label/n0.parquet").is_file()
     assert list(index["game_box"].iloc[0]) == [0, 0, 64, 48]
+
+
+def test_an_idm_at_the_never_press_baseline_keeps_its_labels_out_of_training(tmp_path: Path):
+    make_overlay_free_project(tmp_path, val_f1=0.0, val_r2=0.3)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
+    assert report["idm_admission"]["admitted"] is False
+    assert report["idm_admission"]["reasons"] == ["validation button_f1 0.0 below 0.2"]
+    [row] = report["videos"]
+    # labelled and checked as before, so the report says what was withheld; the index train reads is empty
+    assert row["status"] == "labelled" and row["chunks_withheld"] == FRAMES // 8 and row["chunks_kept"] == 0
+    assert read_chunk_index(tmp_path / "data/pseudo_label/chunks.parquet", allow_empty=True).empty
+
+
+def test_an_idm_without_validation_figures_is_not_admitted(tmp_path: Path):
+    make_overlay_free_project(tmp_path, val_f1=None, val_r2=0.3)
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
+    assert report["idm_admission"]["reasons"] == ["validation button_f1 unmeasured below 0.2"]
+
+
+def test_an_idm_exported_without_its_scores_is_named(tmp_path: Path):
+    make_overlay_free_project(tmp_path)
+    (tmp_path / "data/idm" / SCORES_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="scores.json"):
+        pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
