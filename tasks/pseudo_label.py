@@ -4,8 +4,9 @@ For each ingested video extract recorded `no_overlay`: find its game picture (th
 convention: pixels ever brighter than `game_area_threshold`), decode it cropped (no overlay to
 mask), label it whole with the IDM of idm_train (models.idm.processor.label_video) and write
 
-    <out_dir>/<video_id>.parquet          action table in extract's format (padflow.tables); per-frame
-                                          confidence = the least sure button's max(p, 1 - p)
+    <out_dir>/<video_id>.parquet          action table in extract's format (padflow.tables), every control
+                                          the IDM read; per-frame confidence = the least sure button's
+                                          max(p, 1 - p)
     <out_dir>/<video_id>.json             record: `source: idm`, the IDM's weights hash, game box,
                                           `inliers: null` (nothing was localized) with the reason
     <out_dir>/chunks.parquet              the labelled tables cut into training chunks by the gate's rule
@@ -20,12 +21,14 @@ schema, contiguity, length, timing, ranges, stuck buttons) with this stage's con
 (`min_confidence`, `max_low_confidence_share`): the IDM-confidence expectation. A table that fails
 is `quarantined` and listed with its reasons.
 
-The IDM itself is admitted first: its labels enter the chunk index only when, on idm_train's
-validation videos against their overlay labels (data/idm/scores.json), its button F1 and stick R²
-reach `min_idm_button_f1` and `min_idm_stick_r2`. An IDM that presses nothing scores an accuracy
-as high as the data's never-press share and F1 0; trained on its labels, the policy lost 0.23 of
-completion (docs/idm.md). A rejected IDM's tables are still written, checked and scored, so the
-report says what it would have added and why it did not.
+The IDM's readings are admitted into training per control, by its figures on idm_train's
+validation videos against their overlay labels (data/idm/scores.json): the buttons together when
+their F1 reaches `min_idm_button_f1`, each stick axis when its R² reaches `min_idm_stick_r2`. A
+control not admitted is marked unobserved in the chunk index (padflow.tables: no label, so the
+policy's loss leaves it out); with none admitted the index is empty. An IDM that presses nothing
+scores F1 0, and trained on its labels the policy lost 0.23 of completion (docs/idm.md). The
+tables keep every reading, so the score against truth covers all controls, and the report says
+which controls were withheld and why.
 
 Why a stage after idm_train and not an input of the gate: the IDM trains on the gate's accepted
 overlay chunks, so a gate that also read pseudo-labels would depend on its own output
@@ -41,6 +44,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import torch
 from pydantic import Field
@@ -48,14 +52,15 @@ from pydantic import Field
 from models.idm import decode_video, label_video, lit_box, load_idm
 from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
 from models.idm.scoring import SCORES_FILE
-from padflow.actions import BUTTON_SLICE
+from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS
 from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_rule, chunk_table, covered_frames
 from padflow.config import config, from_mapping
 from padflow.expectations import TableValidator, table_frame
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.stages import StageResult
-from padflow.tables import CHUNK_INDEX_SCHEMA, IDM_LABELS, read_action_table, table_observed, write_action_table, write_chunk_index
+from padflow.tables import (
+    CHUNK_INDEX_SCHEMA, IDM_LABELS, actions_to_table, observed_mask, read_action_table, table_observed, write_action_table, write_chunk_index)
 
 REPORT_FILE = "pseudo_label_report.json"
 INDEX_FILE = "chunks.parquet"
@@ -74,10 +79,11 @@ class PseudoLabelConfig:
     game_area_threshold: Annotated[int, Field(ge=0, le=255, description=(
         "grey level above which a pixel belongs to the game picture: the gate's, so crops match the IDM's training"))] = 16
     min_idm_button_f1: Annotated[Share | None, Field(description=(
-        "button F1 the IDM must reach on idm_train's validation videos (vs their overlay labels) for its labels "
-        "to enter training; an IDM that never presses scores 0; null: no bar"))] = 0.2
+        "button F1 (pooled) the IDM must reach on idm_train's validation videos, against their overlay labels, for "
+        "its button readings to train the policy; an IDM that never presses scores 0; null: no bar"))] = 0.2
     min_idm_stick_r2: Annotated[float | None, Field(le=1.0, description=(
-        "mean stick R² (pooled per axis) the IDM must reach on the same videos; sticks left centred score 0; null: no bar"))] = 0.1
+        "R² a stick axis must reach on the same videos for the IDM's readings of that axis to train the policy; "
+        "a centred stick scores 0; null: no bar"))] = 0.1
     batch_size: Annotated[int, Field(ge=1, description="windows per IDM forward pass")] = 32
     idm_dir: Annotated[str, Field(description="the IDM idm_train exported")] = "data/idm"
     index: Annotated[str, Field(description="the gate's chunk index (held-out overlay videos' boxes, for scoring)")] = "data/gate/chunks.parquet"
@@ -103,6 +109,8 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
     extract_rows = json.loads((root / cfg.extract_dir / "extract_report.json").read_text())["videos"]
     targets = [r for r in extract_rows if r["status"] == "no_overlay"]
     validator = TableValidator(cfg)
+    admission = idm_admission(cfg, idm_dir)
+    admitted = observed_mask(admission["withheld"])  # (21,) the controls whose IDM readings may train the policy
     rows, chunk_rows = [], []
     motions = MotionCache(chunking)
     torch.set_grad_enabled(False)
@@ -113,6 +121,10 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
             game_box = lit_box(video_path, cfg.game_area_threshold)
             frames = decode_video(video_path, game_box, None, model.config.image_size)
             actions, confidence = label_video(model, frames, cfg.batch_size)
+            # What may train is what is checked: the suite sees the admitted readings, with the confidence of the
+            # least sure admitted button (1 when no button is admitted: the IDM states no confidence for sticks).
+            p = actions[:, BUTTON_SLICE][:, admitted[BUTTON_SLICE]]
+            admitted_confidence = np.maximum(p, 1 - p).min(axis=1) if p.shape[1] else np.ones(len(p), np.float32)
             actions[:, BUTTON_SLICE] = actions[:, BUTTON_SLICE] > 0.5  # press probabilities → presses
             table_path = write_action_table(work / f"{video_id}.parquet", actions, fps, confidence)
             write_json(work / f"{video_id}.json", {
@@ -121,15 +133,15 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
                 "box": None, "frames": len(actions), "mean_confidence": round(float(confidence.mean()), 4),
             })
             table = read_action_table(table_path)
-            frame = table_frame(table, fps, None, cfg.min_confidence)
+            frame = table_frame(actions_to_table(actions, fps, admitted_confidence, admission["withheld"]), fps, None, cfg.min_confidence)
             reasons, failed = validator.validate(video_id, frame, int(ingested[video_id].get("frames_out") or len(actions)), localized=False)
             kept = []
-            if not reasons:
+            if not reasons and admitted.any():
                 item = TableInput(video_id=video_id, table_path=table_path, video_path=video_path, fps=fps,
                                   frames_ingested=len(actions), inliers=None, overlay_box=None,
                                   game=str(ingested[video_id].get("game") or "unknown"), label_source=IDM_LABELS)
                 # The index names the table where it will be once the stage succeeds (out_dir, not this work folder).
-                index_rows, chunks = chunk_table(item, table, table_observed(table), chunking, motions, root,
+                index_rows, chunks = chunk_table(item, table, table_observed(table) & admitted, chunking, motions, root,
                                                  root / cfg.out_dir / table_path.name)
                 chunk_rows += index_rows
                 kept = [c.start for c in chunks if c.verdict == "kept"]
@@ -137,11 +149,6 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
                          "reasons": reasons, "failed_expectations": failed, "frames": len(actions),
                          "mean_confidence": round(float(confidence.mean()), 4), "chunks_kept": len(kept),
                          "minutes_kept": round(covered_frames(kept, chunking.chunk_size) / fps / 60, 4)})
-        admission = idm_admission(cfg, idm_dir)
-        if not admission["admitted"]:
-            for r in rows:
-                r["chunks_withheld"], r["chunks_kept"], r["minutes_kept"] = r["chunks_kept"], 0, 0.0
-            chunk_rows = []
         write_chunk_index(pd.DataFrame(chunk_rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA]), work / INDEX_FILE)
         report: dict[str, Any] = {"videos": rows, "config": asdict(cfg), "idm_sha256": weights_sha, "idm_admission": admission}
         write_json(work / REPORT_FILE, report)
@@ -152,19 +159,27 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
 
 
 def idm_admission(cfg: PseudoLabelConfig, idm_dir: Path) -> dict[str, Any]:
-    """Whether the IDM's labels may train the policy: its validation figures (idm_train's scores.json) against the bars."""
+    """Which controls' IDM readings may train the policy, by idm_train's validation figures (scores.json) against the bars.
+
+    Returns {"admitted": [names], "withheld": [names], "reasons": [why, per withheld group], "validation": figures}.
+    """
     path = idm_dir / SCORES_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: idm_train's scores are missing; rerun idm_train")
-    val = json.loads(path.read_text()).get("val")
-    bars = {"button_f1": cfg.min_idm_button_f1, "stick_r2": cfg.min_idm_stick_r2}
-    bars = {name: bar for name, bar in bars.items() if bar is not None}
-    if not val and bars:
-        return {"admitted": False, "reasons": [f"{path}: idm_train held out no validation video to judge the IDM by"]}
-    figures = {name: (val or {}).get(name) for name in ("button_f1", "stick_r2")}
-    reasons = [f"validation {name} {'unmeasured' if figures[name] is None else figures[name]} below {bar}"
-               for name, bar in bars.items() if figures[name] is None or figures[name] < bar]
-    return {"admitted": not reasons, "reasons": reasons, "validation": figures}
+    val = json.loads(path.read_text()).get("val") or {}
+    where = "" if val else " (idm_train held out no validation video)"
+    f1, r2 = val.get("button_f1"), val.get("stick_r2_axes") or {}
+    withheld, reasons = [], []
+    if cfg.min_idm_button_f1 is not None and (f1 is None or f1 < cfg.min_idm_button_f1):
+        withheld += list(BUTTONS)
+        reasons.append(f"buttons: validation F1 {'unmeasured' if f1 is None else f1} below {cfg.min_idm_button_f1}{where}")
+    for axis in AXES:
+        value = r2.get(axis)
+        if cfg.min_idm_stick_r2 is not None and (value is None or value < cfg.min_idm_stick_r2):
+            withheld.append(axis)
+            reasons.append(f"{axis}: validation R² {'unmeasured' if value is None else value} below {cfg.min_idm_stick_r2}{where}")
+    return {"admitted": [n for n in ACTION_NAMES if n not in withheld], "withheld": withheld, "reasons": reasons,
+            "validation": {"button_f1": f1, "stick_r2_axes": r2}}
 
 
 def score_idm(cfg: PseudoLabelConfig, root: Path, pseudo_dir: Path | None = None) -> dict[str, Any]:
@@ -197,9 +212,8 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
     metrics: dict[str, float] = {"videos": len(rows), "labelled": sum(r["status"] == "labelled" for r in rows),
                                  "quarantined": sum(r["status"] == "quarantined" for r in rows),
                                  "frames": sum(r["frames"] for r in rows),
-                                 "idm_admitted": int(report["idm_admission"]["admitted"]),
+                                 "controls_admitted": len(report["idm_admission"]["admitted"]),
                                  "chunks_kept": sum(r["chunks_kept"] for r in rows),
-                                 "chunks_withheld": sum(r.get("chunks_withheld", 0) for r in rows),
                                  "minutes_kept": round(sum(r["minutes_kept"] for r in rows), 4)}
     if "score" in report:
         metrics.update(headline(report["score"]))

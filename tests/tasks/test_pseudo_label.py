@@ -11,7 +11,8 @@ import pytest
 from models.idm import IdmConfig, InverseDynamicsModel, save_idm
 from padflow.chunking import ChunkRule
 from padflow.io import write_json
-from padflow.tables import read_action_table, read_chunk_index, table_to_actions
+from padflow.actions import ACTION_INDEX
+from padflow.tables import read_action_table, read_chunk_index, table_observed, table_to_actions
 from padflow.video import write_mp4
 from models.idm.scoring import SCORES_FILE
 from tasks.pseudo_label import REPORT_FILE, PseudoLabelConfig, pseudo_label
@@ -21,7 +22,10 @@ EVERY_CHUNK = ChunkRule(chunk_size=8, chunk_stride=8, min_action_density=0.0, st
 TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2)
 
 
-def make_overlay_free_project(root: Path, val_f1: float | None = 0.5, val_r2: float | None = 0.5) -> None:
+ALL_AXES = {"LEFT_X": 0.5, "LEFT_Y": 0.5, "RIGHT_X": 0.5, "RIGHT_Y": 0.5}
+
+
+def make_overlay_free_project(root: Path, val_f1: float | None = 0.5, val_r2: dict | None = None) -> None:
     """One ingested video extract found no overlay in, and an IDM to label it with idm_train's validation figures."""
     frames = np.full((FRAMES, 48, 64, 3), 40, np.uint8)
     for i in range(FRAMES):
@@ -32,7 +36,7 @@ def make_overlay_free_project(root: Path, val_f1: float | None = 0.5, val_r2: fl
     write_json(root / "data/extract/extract_report.json", {"videos": [
         {"video_id": "n0", "status": "no_overlay", "source": "n0.mp4"}]})
     save_idm(InverseDynamicsModel(TINY), root / "data/idm")
-    write_json(root / "data/idm" / SCORES_FILE, {"val": {"button_f1": val_f1, "stick_r2": val_r2}})
+    write_json(root / "data/idm" / SCORES_FILE, {"val": {"button_f1": val_f1, "stick_r2_axes": ALL_AXES if val_r2 is None else val_r2}})
 
 
 def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tmp_path: Path):
@@ -72,20 +76,30 @@ def test_labelled_tables_are_cut_into_idm_chunks_the_policy_can_train_on(tmp_pat
 
 
 def test_an_idm_at_the_never_press_baseline_keeps_its_labels_out_of_training(tmp_path: Path):
-    make_overlay_free_project(tmp_path, val_f1=0.0, val_r2=0.3)
+    make_overlay_free_project(tmp_path, val_f1=0.0, val_r2={"LEFT_X": 0.0, "LEFT_Y": -0.2, "RIGHT_X": None, "RIGHT_Y": None})
     report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
-    assert report["idm_admission"]["admitted"] is False
-    assert report["idm_admission"]["reasons"] == ["validation button_f1 0.0 below 0.2"]
+    admission = report["idm_admission"]
+    assert admission["admitted"] == [] and admission["reasons"][0] == "buttons: validation F1 0.0 below 0.2"
+    assert "RIGHT_Y: validation R² unmeasured below 0.1" in admission["reasons"]
     [row] = report["videos"]
-    # labelled and checked as before, so the report says what was withheld; the index train reads is empty
-    assert row["status"] == "labelled" and row["chunks_withheld"] == FRAMES // 8 and row["chunks_kept"] == 0
+    # labelled, checked and written as before, so it can be scored; the index train reads is empty
+    assert row["status"] == "labelled" and row["chunks_kept"] == 0
+    assert (tmp_path / "data/pseudo_label/n0.parquet").is_file()
     assert read_chunk_index(tmp_path / "data/pseudo_label/chunks.parquet", allow_empty=True).empty
 
 
-def test_an_idm_without_validation_figures_is_not_admitted(tmp_path: Path):
-    make_overlay_free_project(tmp_path, val_f1=None, val_r2=0.3)
-    report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
-    assert report["idm_admission"]["reasons"] == ["validation button_f1 unmeasured below 0.2"]
+def test_only_the_controls_the_idm_reads_well_train_the_policy(tmp_path: Path):
+    make_overlay_free_project(tmp_path, val_f1=0.05, val_r2={"LEFT_X": 0.6, "LEFT_Y": 0.4, "RIGHT_X": -0.2, "RIGHT_Y": None})
+    # an unsure IDM's buttons would fail the confidence bar; not admitted, they are not checked or trained on
+    report = pseudo_label(PseudoLabelConfig(min_confidence=0.999, max_low_confidence_share=0.1), tmp_path, EVERY_CHUNK)
+    assert report["idm_admission"]["admitted"] == ["LEFT_X", "LEFT_Y"]
+    assert report["videos"][0]["status"] == "labelled"
+    index = read_chunk_index(tmp_path / "data/pseudo_label/chunks.parquet")
+    observed = np.stack(index["observed"].to_numpy())
+    assert observed.sum(axis=1).tolist() == [2] * len(index)
+    assert observed[:, ACTION_INDEX["LEFT_X"]].all() and not observed[:, ACTION_INDEX["SOUTH"]].any()
+    # the table keeps every reading, for the score against truth
+    assert table_observed(read_action_table(tmp_path / "data/pseudo_label/n0.parquet")).all()
 
 
 def test_an_idm_exported_without_its_scores_is_named(tmp_path: Path):
