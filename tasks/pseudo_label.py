@@ -23,7 +23,8 @@ is `quarantined` and listed with its reasons.
 
 The IDM's readings are admitted into training per control, by its figures on idm_train's
 validation videos against their overlay labels (data/idm/scores.json): the buttons together when
-their F1 reaches `min_idm_button_f1`, each stick axis when its R² reaches `min_idm_stick_r2`. A
+their F1 reaches `min_idm_button_f1`, each stick axis when its R² within video (around each video's
+own mean, models.idm.scoring: knowing the game alone scores 0) reaches `min_idm_stick_r2`. A
 control not admitted is marked unobserved in the chunk index (padflow.tables: no label, so the
 policy's loss leaves it out); with none admitted the index is empty. An IDM that presses nothing
 scores F1 0, and trained on its labels the policy lost 0.23 of completion (docs/idm.md). The
@@ -82,8 +83,8 @@ class PseudoLabelConfig:
         "button F1 (pooled) the IDM must reach on idm_train's validation videos, against their overlay labels, for "
         "its button readings to train the policy; an IDM that never presses scores 0; null: no bar"))] = 0.2
     min_idm_stick_r2: Annotated[float | None, Field(le=1.0, description=(
-        "R² a stick axis must reach on the same videos for the IDM's readings of that axis to train the policy; "
-        "a centred stick scores 0; null: no bar"))] = 0.1
+        "R² within video (around each video's own mean stick) a stick axis must reach on the same videos for the "
+        "IDM's readings of that axis to train the policy; knowing only the game scores 0; null: no bar"))] = 0.1
     batch_size: Annotated[int, Field(ge=1, description="windows per IDM forward pass")] = 32
     idm_dir: Annotated[str, Field(description="the IDM idm_train exported")] = "data/idm"
     index: Annotated[str, Field(description="the gate's chunk index (held-out overlay videos' boxes, for scoring)")] = "data/gate/chunks.parquet"
@@ -168,7 +169,7 @@ def idm_admission(cfg: PseudoLabelConfig, idm_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: idm_train's scores are missing; rerun idm_train")
     val = json.loads(path.read_text()).get("val") or {}
     where = "" if val else " (idm_train held out no validation video)"
-    f1, r2 = val.get("button_f1"), val.get("stick_r2_axes") or {}
+    f1, r2 = val.get("button_f1"), val.get("stick_r2_within_axes") or {}
     withheld, reasons = [], []
     if cfg.min_idm_button_f1 is not None and (f1 is None or f1 < cfg.min_idm_button_f1):
         withheld += list(BUTTONS)
@@ -177,9 +178,9 @@ def idm_admission(cfg: PseudoLabelConfig, idm_dir: Path) -> dict[str, Any]:
         value = r2.get(axis)
         if cfg.min_idm_stick_r2 is not None and (value is None or value < cfg.min_idm_stick_r2):
             withheld.append(axis)
-            reasons.append(f"{axis}: validation R² {'unmeasured' if value is None else value} below {cfg.min_idm_stick_r2}{where}")
+            reasons.append(f"{axis}: validation R² within video {'unmeasured' if value is None else value} below {cfg.min_idm_stick_r2}{where}")
     return {"admitted": [n for n in ACTION_NAMES if n not in withheld], "withheld": withheld, "reasons": reasons,
-            "validation": {"button_f1": f1, "stick_r2_axes": r2}}
+            "validation": {"button_f1": f1, "stick_r2_within_axes": r2}}
 
 
 def score_idm(cfg: PseudoLabelConfig, root: Path, pseudo_dir: Path | None = None) -> dict[str, Any]:

@@ -8,6 +8,10 @@ Definitions (all over observed cells; padflow.tables):
     button_f1          F1 of pressed cells pooled over all buttons; per_button_f1 per button (None when
                        the button is neither pressed nor predicted)
     stick_r2_axes      per axis, 1 - SS_res / SS_tot pooled over frames (None when the axis never moves)
+    stick_r2_within_axes  per axis, 1 - SS_res / SS_within, where SS_within is taken around each video's own
+                       mean: what the IDM reads beyond "which game, which video"; knowing only each video's
+                       average stick scores 0 (the pooled R² credits it: an IDM that learnt that Freeway
+                       goes up scores there without reading a frame). Each add() is one video
     baseline           the same figures for "never press, sticks centred", what an IDM must beat
 A button is predicted pressed when its probability is > 0.5.
 """
@@ -34,6 +38,7 @@ class ActionScore:
         self.base_right = 0.0
         self.n_axis = np.zeros(len(AXES))
         self.sum_y, self.sum_y2, self.sum_res2 = np.zeros(len(AXES)), np.zeros(len(AXES)), np.zeros(len(AXES))
+        self.ss_within = np.zeros(len(AXES))
         self.frames = 0
 
     def add(self, pred: np.ndarray, truth: np.ndarray, observed: np.ndarray | None = None) -> ActionScore:
@@ -56,13 +61,16 @@ class ActionScore:
         self.sum_y += y.sum(0) * axes
         self.sum_y2 += (y**2).sum(0) * axes
         self.sum_res2 += ((y - yhat) ** 2).sum(0) * axes
+        self.ss_within += ((y - y.mean(0)) ** 2).sum(0) * axes if n else 0.0
         return self
 
     def summary(self) -> dict[str, Any]:
         cells = self.cells.sum()
         r2: dict[str, float | None] = {}
         base_r2: dict[str, float | None] = {}
+        within: dict[str, float | None] = {}
         for i, axis in enumerate(AXES):
+            within[axis] = round(float(1 - self.sum_res2[i] / self.ss_within[i]), 4) if self.ss_within[i] > 1e-9 else None
             n = self.n_axis[i]
             ss_tot = self.sum_y2[i] - self.sum_y[i] ** 2 / n if n else 0.0
             ok = ss_tot > 1e-9
@@ -76,6 +84,7 @@ class ActionScore:
             "per_button_f1": {b: _f1(tp, fp, fn) for b, tp, fp, fn in zip(BUTTONS, self.tp, self.fp, self.fn)},
             "stick_r2": round(float(np.mean(valid)), 4) if valid else None,
             "stick_r2_axes": r2,
+            "stick_r2_within_axes": within,
             "baseline_button_accuracy": round(float(self.base_right / cells), 4) if cells else None,
             "baseline_stick_r2_axes": base_r2,
         }

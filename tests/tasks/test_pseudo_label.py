@@ -36,7 +36,7 @@ def make_overlay_free_project(root: Path, val_f1: float | None = 0.5, val_r2: di
     write_json(root / "data/extract/extract_report.json", {"videos": [
         {"video_id": "n0", "status": "no_overlay", "source": "n0.mp4"}]})
     save_idm(InverseDynamicsModel(TINY), root / "data/idm")
-    write_json(root / "data/idm" / SCORES_FILE, {"val": {"button_f1": val_f1, "stick_r2_axes": ALL_AXES if val_r2 is None else val_r2}})
+    write_json(root / "data/idm" / SCORES_FILE, {"val": {"button_f1": val_f1, "stick_r2_within_axes": ALL_AXES if val_r2 is None else val_r2}})
 
 
 def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tmp_path: Path):
@@ -80,7 +80,7 @@ def test_an_idm_at_the_never_press_baseline_keeps_its_labels_out_of_training(tmp
     report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
     admission = report["idm_admission"]
     assert admission["admitted"] == [] and admission["reasons"][0] == "buttons: validation F1 0.0 below 0.2"
-    assert "RIGHT_Y: validation R² unmeasured below 0.1" in admission["reasons"]
+    assert "RIGHT_Y: validation R² within video unmeasured below 0.1" in admission["reasons"]
     [row] = report["videos"]
     # labelled, checked and written as before, so it can be scored; the index train reads is empty
     assert row["status"] == "labelled" and row["chunks_kept"] == 0
