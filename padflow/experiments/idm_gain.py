@@ -32,6 +32,7 @@ Outputs (out_dir):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, replace
@@ -50,7 +51,7 @@ from padflow.io import write_json, write_text
 from padflow.players.policy import POLICY
 from padflow.players.report import HELD_OUT, TRAINED, task_counts
 from padflow.stats import difference_interval
-from padflow.tables import IDM_LABELS, OVERLAY_LABELS, merge_chunk_indexes
+from padflow.tables import IDM_LABELS, OVERLAY_LABELS, merge_chunk_indexes, read_chunk_index
 from tasks.evaluate import EvaluateConfig, evaluate
 from tasks.train import TrainConfig
 
@@ -87,6 +88,11 @@ def arm_index(arm: str, train_cfg: TrainConfig, root: Path, fraction: float) -> 
     gate, pseudo = root / train_cfg.index, root / train_cfg.pseudo_index
     if arm in ("both", "idm") and not pseudo.is_file():
         raise ValueError(f"arm {arm!r} needs pseudo_label's chunk index {pseudo}: run the pipeline through pseudo_label first")
+    if arm in ("both", "idm") and read_chunk_index(pseudo, allow_empty=True).empty:
+        report = pseudo.parent / "pseudo_label_report.json"
+        why = json.loads(report.read_text()).get("idm_admission", {}).get("reasons") if report.is_file() else None
+        raise ValueError(f"arm {arm!r}: pseudo_label's chunk index {pseudo} has no chunk, nothing for the arm to add"
+                         + (f" (the IDM was not admitted: {'; '.join(why)})" if why else ""))
     if arm == "overlay":
         return merge_chunk_indexes([gate], [OVERLAY_LABELS])
     if arm == "both":

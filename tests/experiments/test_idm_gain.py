@@ -8,14 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from padflow.config import load_params
-from padflow.experiments.idm_gain import IdmGainConfig, exchange_rate, label_minutes
+from padflow.config import from_mapping, load_params
+from padflow.experiments.idm_gain import IdmGainConfig, arm_index, exchange_rate, label_minutes
 from padflow.overlay.library import BUILTIN_SKIN_DIR
 from padflow.overlay.render import Placement, draw_overlay
 from padflow.overlay.skin import load_skin
 from padflow.players.footage import record_gameplay
 from padflow.tables import CHUNK_INDEX_SCHEMA, NO_OVERLAY_BOX, write_action_table, write_chunk_index
 from padflow.video import write_mp4
+from tasks.train import TrainConfig
 
 FPS = 30.0
 HORIZON = 16
@@ -65,6 +66,16 @@ def test_no_exchange_rate_from_a_difference_that_may_be_noise():
     noisy = {**clear, ("both", "trained"): {"difference": 0.05, "ci_low": -0.05, "ci_high": 0.15}}
     out = exchange_rate(noisy, minutes)
     assert out["value"] is None and "both − overlay is +0.050 [-0.050, +0.150]: not above 0" in out["why"]
+
+
+def test_an_arm_of_pseudo_labels_the_idm_was_not_admitted_for_fails_first_and_says_why(tmp_path: Path):
+    columns = [f.name for f in CHUNK_INDEX_SCHEMA]
+    write_chunk_index(pd.DataFrame([], columns=columns), tmp_path / "data/pseudo_label/chunks.parquet")
+    (tmp_path / "data/pseudo_label/pseudo_label_report.json").write_text(json.dumps(
+        {"idm_admission": {"reasons": ["buttons: validation F1 0.0 below 0.2"]}}))
+    train_cfg = from_mapping(TrainConfig, load_params(Path(__file__).resolve().parents[2] / "params.yaml")["train"], "train")
+    with pytest.raises(ValueError, match=r"arm 'both'.*no chunk.*not admitted: buttons: validation F1 0.0 below 0.2"):
+        arm_index("both", train_cfg, tmp_path, 0.5)
 
 
 def test_the_config_needs_the_overlay_arm():
