@@ -27,7 +27,7 @@ their F1 reaches `min_idm_button_f1`, each stick axis when its R² within video 
 own mean, models.idm.scoring: knowing the game alone scores 0) reaches `min_idm_stick_r2`. A
 control not admitted is marked unobserved in the chunk index (padflow.tables: no label, so the
 policy's loss leaves it out); with none admitted the index is empty. An IDM that presses nothing
-scores F1 0, and trained on its labels the policy lost 0.23 of completion (docs/idm.md). The
+scores F1 0, and what training on such labels cost the policy is measured in docs/idm.md. The
 tables keep every reading, so the score against truth covers all controls, and the report says
 which controls were withheld and why.
 
