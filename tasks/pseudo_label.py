@@ -47,7 +47,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-import torch
 from pydantic import Field
 
 from models.idm import decode_video, label_video, lit_box, load_idm
@@ -114,7 +113,6 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
     admitted = observed_mask(admission["withheld"])  # (21,) the controls whose IDM readings may train the policy
     rows, chunk_rows = [], []
     motions = MotionCache(chunking)
-    torch.set_grad_enabled(False)
     with replaced_dir(root / cfg.out_dir) as work:
         for row in targets:
             video_id = row["video_id"]

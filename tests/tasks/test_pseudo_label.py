@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from models.idm import IdmConfig, InverseDynamicsModel, save_idm
 from padflow.chunking import ChunkRule
@@ -52,6 +53,8 @@ def test_a_pseudo_labelled_table_passes_the_gate_suite_and_records_its_source(tm
     record = json.loads((tmp_path / "data/pseudo_label/n0.json").read_text())
     assert record["source"] == "idm" and record["inliers"] is None
     assert (tmp_path / "data/pseudo_label" / REPORT_FILE).is_file()
+    # labelling leaves torch's autograd as it found it: a training step run after it in the same process still learns
+    assert torch.is_grad_enabled()
 
 
 def test_an_unsure_idm_is_quarantined_by_the_confidence_expectation(tmp_path: Path):
