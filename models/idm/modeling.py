@@ -5,7 +5,8 @@ shot leaves), so every frame token attends to every other frame token of the win
 bottom:
 
     frames (B, W, C, S, S)        C = 3 (RGB in [-1, 1]) or 6 (RGB and its difference to the previous frame)
-    → per-frame conv encoder      three stride-2 conv + GELU layers, global average pool → (B, W, width)
+    → per-frame conv encoder      three stride-2 conv + GELU layers, average pool to a grid × grid map,
+                                  flattened and projected → (B, W, width)
     + learned position per frame  (W, width)
     → transformer encoder         `layers` bidirectional layers (no causal mask) → (B, W, width)
     → heads                       17 button logits (B, W, 17) and 4 stick axes in [-1, 1] (tanh) (B, W, 4)
@@ -36,9 +37,11 @@ IDM_FORMAT = "padflow-idm/1"
 
 
 class FrameEncoder(nn.Module):
-    """(N, C, S, S) → (N, width): three stride-2 convolutions, global average pool, a projection."""
+    """(N, C, S, S) → (N, width): three stride-2 convolutions, average pool to grid × grid, a projection of the flat map.
 
-    def __init__(self, in_channels: int, channels: tuple[int, int, int], width: int):
+    The grid keeps where a feature is: which way a small sprite moved is a difference of positions."""
+
+    def __init__(self, in_channels: int, channels: tuple[int, int, int], width: int, grid: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
         previous = in_channels
@@ -46,11 +49,13 @@ class FrameEncoder(nn.Module):
             layers += [nn.Conv2d(previous, out, kernel_size=3, stride=2, padding=1), nn.GELU()]
             previous = out
         self.convs = nn.Sequential(*layers)
-        self.project = nn.Linear(previous, width)
+        self.grid = grid
+        self.project = nn.Linear(previous * grid * grid, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.convs(x)  # (N, channels[-1], S/8, S/8)
-        return self.project(x.mean(dim=(2, 3)))  # (N, width)
+        x = F.adaptive_avg_pool2d(x, self.grid)  # (N, channels[-1], grid, grid)
+        return self.project(x.flatten(1))  # (N, width)
 
 
 class InverseDynamicsModel(nn.Module):
@@ -58,7 +63,7 @@ class InverseDynamicsModel(nn.Module):
         super().__init__()
         self.config = cfg
         in_channels = 6 if cfg.difference_input else 3
-        self.encoder = FrameEncoder(in_channels, cfg.channels, cfg.width)
+        self.encoder = FrameEncoder(in_channels, cfg.channels, cfg.width, cfg.grid)
         self.position = nn.Parameter(torch.zeros(cfg.window, cfg.width))  # (W, width)
         nn.init.normal_(self.position, std=0.02)
         layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, dim_feedforward=4 * cfg.width, dropout=cfg.dropout,

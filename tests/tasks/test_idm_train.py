@@ -18,7 +18,7 @@ from tasks.idm_train import IdmTrainConfig, train_idm
 
 FPS = 30.0
 FRAMES = 48
-TINY = {"image_size": 16, "window": 8, "channels": [8, 8, 16], "width": 16, "layers": 1, "heads": 2}
+TINY = {"image_size": 16, "window": 8, "channels": [8, 8, 16], "grid": 2, "width": 16, "layers": 1, "heads": 2}
 
 
 def sine_stick(v: int, frames: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from tasks.pseudo_label import REPORT_FILE, PseudoLabelConfig, pseudo_label
 
 FRAMES = 40
 EVERY_CHUNK = ChunkRule(chunk_size=8, chunk_stride=8, min_action_density=0.0, static_threshold=0.0)  # keeps all 5 chunks
-TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2)
+TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), grid=2, width=16, layers=1, heads=2)
 
 
 ALL_AXES = {"LEFT_X": 0.5, "LEFT_Y": 0.5, "RIGHT_X": 0.5, "RIGHT_Y": 0.5}

@@ -12,7 +12,7 @@ from models.idm import IdmConfig, InverseDynamicsModel, idm_loss, label_video, l
 from models.idm.modeling import press_weights
 from padflow.actions import ACTION_INDEX
 
-TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), width=16, layers=1, heads=2, dropout=0.0)
+TINY = IdmConfig(image_size=16, window=8, channels=(8, 8, 16), grid=2, width=16, layers=1, heads=2, dropout=0.0)
 RIGHT = ACTION_INDEX["DPAD_RIGHT"]
 
 
@@ -79,6 +79,8 @@ def test_saved_idm_loads_strictly(tmp_path: Path):
 def test_idm_config_names_a_bad_size():
     with pytest.raises(ValueError, match="heads"):
         IdmConfig(width=10, heads=4)
+    with pytest.raises(ValueError, match="grid 8 is finer than the encoder's 6x6 feature map"):
+        IdmConfig(image_size=48, grid=8)
 
 
 def test_press_weights_balance_a_rare_button_and_leave_unpressed_ones_at_one():
