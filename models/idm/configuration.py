@@ -23,7 +23,8 @@ class IdmConfig:
     grid: Annotated[int, Field(ge=1, description=(
         "side of the grid the encoder's last feature map is average-pooled to before its projection; 1 = one global "
         "average, which keeps what is in the frame but not where (the left stick of an Atari game is read only from "
-        "where its sprite moved: docs/idm.md); image_size / 8 keeps every cell"))] = 6
+        "where its sprite moved); image_size / 8 keeps every cell, and overfits a corpus of a dozen labelled videos "
+        "(docs/idm.md measures both)"))] = 1
     width: Annotated[int, Field(ge=8, description="token width of the temporal transformer")] = 96
     layers: Annotated[int, Field(ge=1, description="bidirectional transformer layers over the window's frame tokens")] = 2
     heads: Annotated[int, Field(ge=1, description="attention heads; width must divide by it")] = 4

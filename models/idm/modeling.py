@@ -5,7 +5,7 @@ shot leaves), so every frame token attends to every other frame token of the win
 bottom:
 
     frames (B, W, C, S, S)        C = 3 (RGB in [-1, 1]) or 6 (RGB and its difference to the previous frame)
-    → per-frame conv encoder      three stride-2 conv + GELU layers, average pool to a grid × grid map,
+    → per-frame conv encoder      three stride-2 conv + GELU layers, average pool to a grid × grid map (1: global),
                                   flattened and projected → (B, W, width)
     + learned position per frame  (W, width)
     → transformer encoder         `layers` bidirectional layers (no causal mask) → (B, W, width)
