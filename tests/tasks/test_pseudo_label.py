@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from models.idm import IdmConfig, InverseDynamicsModel, save_idm
+from models.idm.scoring import SCORES_FILE
+from padflow.actions import ACTION_INDEX
 from padflow.chunking import ChunkRule
 from padflow.io import write_json
-from padflow.actions import ACTION_INDEX
 from padflow.tables import read_action_table, read_chunk_index, table_observed, table_to_actions
 from padflow.video import write_mp4
-from models.idm.scoring import SCORES_FILE
 from tasks.pseudo_label import REPORT_FILE, PseudoLabelConfig, pseudo_label
 
 FRAMES = 40
