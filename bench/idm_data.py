@@ -1,0 +1,119 @@
+"""What the IDM can learn with more labelled video: trained on the corpus *truth* of a run's videos, scored on
+held-out overlay-free videos of every game (docs/idm.md, "More windows").
+
+    python bench/idm_data.py RUN [--train-videos N] [--steps 3000] [--press-weight 10] [--grid 1] [--json]
+
+RUN is a project folder after `padflow run` (e.g. of the `idm` profile): its data/corpus_truth (the true actions
+and boxes of every corpus video) and data/ingest (the videos). Two overlay-free videos per game (seeded) are held
+out; the IDM trains on the truth of the others (overlay masked where drawn), every frame centring a window, as
+idm_train does, and labels each held-out video whole as pseudo_label does. The truth stands in for overlay labels:
+this measures the model and the data size, not the parser. Figures (models.idm.scoring): button accuracy with the
+never-press baseline, F1, stick R² pooled and within video (0 for knowing only which game it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.idm import IdmConfig, InverseDynamicsModel, decode_video, label_video
+from models.idm.modeling import idm_loss, press_weights
+from models.idm.processor import to_windows, window_indices
+from models.idm.scoring import score_videos
+from padflow.tables import read_action_table, table_to_actions
+
+
+def load_videos(run: Path, image_size: int) -> list[dict]:
+    truth_dir, ingest_dir = run / "data/corpus_truth", run / "data/ingest/videos"
+    if not truth_dir.is_dir() or not ingest_dir.is_dir():
+        raise SystemExit(f"{run}: needs data/corpus_truth and data/ingest/videos of a corpus run (`padflow run`)")
+    by_name = {}
+    for record in ingest_dir.glob("*.json"):
+        meta = json.loads(record.read_text())
+        by_name[Path(meta["original_path"]).stem] = record.with_suffix(".mp4")
+    videos = []
+    for record in sorted(truth_dir.glob("*.json")):
+        meta = json.loads(record.read_text())
+        if "game" not in meta or record.stem not in by_name:
+            continue  # the corpus manifest, or a video ingest did not accept
+        frames = decode_video(by_name[record.stem], meta["game_box"], meta["overlay_box"], image_size)
+        actions = table_to_actions(read_action_table(record.with_suffix(".parquet")))
+        n = min(len(frames), len(actions))
+        videos.append({"name": record.stem, "game": meta["game"], "overlay": meta["overlay_box"] is not None,
+                       "frames": frames[:n], "actions": actions[:n].astype(np.float32)})
+    return videos
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", type=Path)
+    p.add_argument("--train-videos", type=int, default=0, help="train on this many of the other videos (0: all)")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--press-weight", type=float, default=10.0, help="idm_train.max_press_weight")
+    p.add_argument("--image-size", type=int, default=48)
+    p.add_argument("--grid", type=int, default=1, help="idm_train.model.grid")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    videos = load_videos(args.run, args.image_size)
+    held = set()
+    for game in sorted({v["game"] for v in videos}):
+        free = [i for i, v in enumerate(videos) if v["game"] == game and not v["overlay"]]
+        held.update(rng.choice(free, min(2, len(free)), replace=False).tolist())
+    train = [v for i, v in enumerate(videos) if i not in held]
+    if args.train_videos:
+        train = [train[i] for i in rng.permutation(len(train))[: args.train_videos]]
+    test = [v for i, v in enumerate(videos) if i in held]
+    if not train or not test:
+        raise SystemExit(f"{args.run}: {len(videos)} videos leave nothing to train on or to score")
+
+    cfg = IdmConfig(image_size=args.image_size, grid=args.grid)
+    model = InverseDynamicsModel(cfg)
+    labels = np.concatenate([v["actions"] for v in train])
+    weight = torch.as_tensor(press_weights(labels, np.ones_like(labels, bool), args.press_weight)) if args.press_weight > 1 else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    observed = torch.ones(args.batch_size, 21, dtype=torch.bool)
+    w, start = cfg.window, time.perf_counter()
+    model.train()
+    for step in range(args.steps):
+        # the policy's schedule shape: 50 warm-up steps, constant, linear decay over the last 30 %
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * min(1.0, (step + 1) / 50, (args.steps - step) / (0.3 * args.steps))
+        frames, actions = [], []
+        for i in rng.integers(len(train), size=args.batch_size):
+            v = train[i]
+            s = int(rng.integers(-w // 4, len(v["frames"]) - w + w // 4))  # any frame at any window position
+            frames.append(to_windows(v["frames"], [s], w)[0])
+            actions.append(torch.from_numpy(v["actions"][window_indices(s, w, len(v["frames"]))]))
+        logits, axes = model(torch.stack(frames))
+        loss = idm_loss(logits, axes, torch.stack(actions), observed, weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    train_s = time.perf_counter() - start
+    score = score_videos((label_video(model, v["frames"])[0], v["actions"], None) for v in test)
+    out = {"source": f"{args.run}: corpus truth (padflow's own corpus); held out: {len(test)} overlay-free videos",
+           "train_videos": len(train), "train_frames": int(sum(len(v["frames"]) for v in train)),
+           "test_videos": len(test), "args": {k: str(v) for k, v in vars(args).items()}, "train_s": round(train_s, 1),
+           **{k: score[k] for k in ("button_accuracy", "baseline_button_accuracy", "button_f1", "stick_r2_axes",
+                                    "stick_r2_within_axes", "per_button_f1")}}
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    print(f"{out['source']}; trained on {len(train)} videos ({out['train_frames']} frames) in {train_s:.0f} s")
+    print(f"buttons: accuracy {out['button_accuracy']} (never-press {out['baseline_button_accuracy']}), F1 {out['button_f1']}")
+    print(f"sticks: R² pooled {out['stick_r2_axes']}")
+    print(f"        R² within video {out['stick_r2_within_axes']}")
+
+
+if __name__ == "__main__":
+    main()
