@@ -45,11 +45,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from models.idm import decode_video, label_video, lit_box, load_idm
+from models.idm.processor import button_confidence
 from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
 from models.idm.scoring import SCORES_FILE
 from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS
@@ -122,8 +122,7 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
             actions, confidence = label_video(model, frames, cfg.batch_size)
             # What may train is what is checked: the suite sees the admitted readings, with the confidence of the
             # least sure admitted button (1 when no button is admitted: the IDM states no confidence for sticks).
-            p = actions[:, BUTTON_SLICE][:, admitted[BUTTON_SLICE]]
-            admitted_confidence = np.maximum(p, 1 - p).min(axis=1) if p.shape[1] else np.ones(len(p), np.float32)
+            admitted_confidence = button_confidence(actions[:, BUTTON_SLICE][:, admitted[BUTTON_SLICE]])
             actions[:, BUTTON_SLICE] = actions[:, BUTTON_SLICE] > 0.5  # press probabilities → presses
             table_path = write_action_table(work / f"{video_id}.parquet", actions, fps, confidence)
             write_json(work / f"{video_id}.json", {

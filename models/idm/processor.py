@@ -93,6 +93,12 @@ def label_video(model: InverseDynamicsModel, video: np.ndarray, batch_size: int 
             np.add.at(sums, idx[inside], values[inside])
             np.add.at(counts, idx[inside], 1.0)
     actions = (sums / counts[:, None]).astype(np.float32)
-    p = actions[:, BUTTON_SLICE]
-    confidence = np.maximum(p, 1 - p).min(axis=1).astype(np.float32)
-    return actions, confidence
+    return actions, button_confidence(actions[:, BUTTON_SLICE])
+
+
+def button_confidence(p: np.ndarray) -> np.ndarray:
+    """(T, K) press probabilities → (T,) confidence of the least sure button, max(p, 1 - p); 1 where K = 0 (no button
+    to doubt)."""
+    if not p.shape[1]:
+        return np.ones(len(p), np.float32)
+    return np.maximum(p, 1 - p).min(axis=1).astype(np.float32)

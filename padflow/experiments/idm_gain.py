@@ -53,6 +53,7 @@ from padflow.players.report import HELD_OUT, TRAINED, task_counts
 from padflow.stats import difference_interval
 from padflow.tables import IDM_LABELS, OVERLAY_LABELS, merge_chunk_indexes, read_chunk_index
 from tasks.evaluate import EvaluateConfig, evaluate
+from tasks.pseudo_label import REPORT_FILE as PSEUDO_LABEL_REPORT
 from tasks.train import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def arm_index(arm: str, train_cfg: TrainConfig, root: Path, fraction: float) -> 
     if arm in ("both", "idm") and not pseudo.is_file():
         raise ValueError(f"arm {arm!r} needs pseudo_label's chunk index {pseudo}: run the pipeline through pseudo_label first")
     if arm in ("both", "idm") and read_chunk_index(pseudo, allow_empty=True).empty:
-        report = pseudo.parent / "pseudo_label_report.json"
+        report = pseudo.parent / PSEUDO_LABEL_REPORT
         why = json.loads(report.read_text()).get("idm_admission", {}).get("reasons") if report.is_file() else None
         raise ValueError(f"arm {arm!r}: pseudo_label's chunk index {pseudo} has no chunk, nothing for the arm to add"
                          + (f" (the IDM was not admitted: {'; '.join(why)})" if why else ""))
