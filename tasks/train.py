@@ -265,7 +265,7 @@ def write_policy_card(folder: Path, cfg: TrainConfig, seed: int, metrics: Mappin
     """README.md in the exported policy folder: what it is, its data (digest, licences), params, metrics, use."""
     blind_note = ("**The blind baseline**: every frame is replaced by a constant picture, so it plays from the action "
                   "statistics of its data alone; it exists to be compared with the policy that sees. ") if blind else ""
-    start = f"Fine-tuned from the policy in `{cfg.init_from}` (trainable: {cfg.trainable}). " if cfg.init_from else ""
+    start = f"Fine-tuned from the policy in `{cfg.init_from}` (trainable: {cfg.trainable}, lr {cfg.lr:g}). " if cfg.init_from else ""
     return write_card(
         folder, title="padflow flow-matching policy" + (" (blind baseline)" if blind else ""),
         summary=(blind_note + start + f"A `{cfg.model}` flow-matching vision-action policy ({metrics.get('parameters', 0):,} parameters) trained by "

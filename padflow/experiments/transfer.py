@@ -4,22 +4,23 @@ Hold out one game. Pre-train on the accepted chunks of every other game; then, o
 game's chunks and with the same fixed budget of optimizer steps, fine-tune the pre-trained policy
 and train a policy from scratch. Both are rolled out in the held-out game's tasks on the same
 seeds; the relative improvement of fine-tuning over scratch is reported per task and on average,
-at each data budget of `data_fractions` (the first share of every held-out video's chunks). The
-pre-trained policy is also rolled out as is (zero-shot).
+at each data budget of `data_fractions` (the first share of every held-out video's chunks) and for
+each fine-tuning mode of `trainable` (one pre-training serves them all). The pre-trained policy is
+also rolled out as is (zero-shot).
 
 Not a nightly stage: `padflow transfer [--game G]` runs it, logging everything under one MLflow
 run (tag padflow.stage=transfer). Training uses the train stage's data module and Lightning module
 (models/policy/data.py, training.py) with the train section's model and optimizer settings; only
 the steps, the chunks and the initial weights differ between the runs. The fine-tuned arm starts
-from the pre-trained policy through train.init_from and trains what transfer.trainable says (a
-mode of the fine-tuning recipe, models/policy/finetune.py); pre-training and scratch train every
-weight from a random init. Each run is evaluated with the evaluate stage's `evaluate` (tasks/evaluate.py).
+from the pre-trained policy through train.init_from and trains what its mode of transfer.trainable
+says (models/policy/finetune.py) at its rate of transfer.finetune_lr (the recipe's rates,
+docs/nitrogen.md); pre-training and scratch train every weight from a random init at train.lr. Each run is evaluated with the evaluate stage's `evaluate` (tasks/evaluate.py).
 
 Outputs (out_dir):
     indexes/            the chunk index of every training run
-    <run>/policy/       each run's EMA policy (pretrain, finetune_f<fraction>, scratch_f<fraction>)
+    <run>/policy/       each run's EMA policy (pretrain, finetune_<mode>_f<fraction>, scratch_f<fraction>)
     eval/<run>/         each run's simulator evaluation (tasks/evaluate.py)
-    transfer.parquet    per (fraction, task) and on average: zero-shot, scratch and fine-tuned rates, difference and
+    transfer.parquet    per (fraction, mode, task) and on average: zero-shot, scratch and fine-tuned rates, difference and
                         relative improvement, each with its 95% interval (padflow.stats: Jeffreys posterior per task)
     transfer.md         the same as Markdown
     summary.json        one object (the CLI's --json)
@@ -30,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +39,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from models.card import index_provenance
 from models.policy import save_policy
@@ -65,7 +66,14 @@ TABLE_FILE = "transfer.parquet"
 MARKDOWN_FILE = "transfer.md"
 SUMMARY_FILE = "summary.json"
 PRETRAIN = "pretrain"
-ARMS = ("finetune", "scratch")  # fine-tuned from the pre-trained policy / trained from random init
+SCRATCH = "scratch"  # trained from random init on the held-out game's chunks
+
+
+def _one_or_more(value: Any) -> Any:
+    """A bare mode as a one-mode tuple (a list becomes a tuple: strict validation takes no list for a tuple here)."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value) if isinstance(value, list) else value
 
 
 @config
@@ -77,9 +85,12 @@ class TransferConfig:
     pretrain_steps: Annotated[int, Field(ge=1, description="optimizer steps of pre-training on the other games")] = 300
     finetune_steps: Annotated[int, Field(
         ge=1, description="optimizer steps: the fixed budget of both fine-tuning and training from scratch")] = 100
-    trainable: Annotated[Trainable, Field(description=(
-        "what the fine-tuned arm trains (train.trainable's modes: all | freeze_vision | freeze_vision_mixer | lora); "
-        "scratch always trains all"))] = "all"
+    trainable: Annotated[tuple[Trainable, ...], BeforeValidator(_one_or_more), Field(min_length=1, description=(
+        "fine-tuning modes, one fine-tuned arm each (train.trainable's modes: all | freeze_vision | "
+        "freeze_vision_mixer | lora; one mode or a list); scratch always trains all"))] = ("all",)
+    finetune_lr: Annotated[dict[Trainable, Annotated[float, Field(gt=0)]], Field(description=(
+        "peak learning rate of the fine-tuned arm of each mode (the recipe's starting points, docs/nitrogen.md: "
+        "all 1e-5–1e-4, lora 1e-4–5e-4); a mode not listed trains at train.lr, as scratch does"))] = field(default_factory=dict)
     data_fractions: Annotated[tuple[Annotated[float, Field(gt=0, le=1)], ...], Field(
         min_length=1, description="shares in (0, 1] of each held-out video's chunks used for fine-tuning / scratch")] = (1.0, 0.25)
     episodes: Annotated[int, Field(ge=1, description="seeded episodes per held-out task and policy")] = 10
@@ -95,6 +106,8 @@ class TransferConfig:
         wrong = [t for t in self.tasks if get_task(t).game != self.game]
         if wrong:
             raise ValueError(f"tasks {wrong} are not tasks of the held-out game {self.game!r}")
+        if len(set(self.trainable)) < len(self.trainable):
+            raise ValueError(f"trainable lists a mode twice: {list(self.trainable)}")
 
     def task_ids(self) -> list[str]:
         return list(self.tasks) or [t.id for t in all_tasks().values() if t.game == self.game]
@@ -102,6 +115,10 @@ class TransferConfig:
 
 def fraction_label(fraction: float) -> str:
     return f"f{fraction:g}"
+
+
+def finetune_run(mode: str, fraction: float) -> str:
+    return f"finetune_{mode}_{fraction_label(fraction)}"
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -210,12 +227,12 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
     others, held = split_index(read_chunk_index(index_path), cfg.game, index_path)
     task_ids = cfg.task_ids()
 
-    def train_run(name: str, chunks: Any, steps: int, init: Path | None) -> dict[str, Any]:
+    def train_run(name: str, chunks: Any, steps: int, init: Path | None = None, mode: Trainable = "all") -> dict[str, Any]:
         index_file = write_index(chunks, out / "indexes" / f"{name}.parquet")
         run_cfg = replace(train_cfg, index=str(index_file), max_steps=steps, out_dir=str(out / name),
                           frame_cache_dir=str(out / "frame_cache"), init_from=None if init is None else str(init),
-                          trainable="all" if init is None else cfg.trainable)
-        log.info("transfer: training %s on %d chunks for %d steps", name, len(chunks), steps)
+                          trainable=mode, lr=cfg.finetune_lr.get(mode, train_cfg.lr) if init is not None else train_cfg.lr)
+        log.info("transfer: training %s on %d chunks for %d steps at lr %g", name, len(chunks), steps, run_cfg.lr)
         return fit(run_cfg, root, seed)
 
     def rollout(name: str, policy_dir: Path) -> dict[str, tuple[int, int]]:
@@ -226,48 +243,52 @@ def transfer(cfg: TransferConfig, train_cfg: TrainConfig, root: Path, seed: int,
         counts = task_counts(evaluate(eval_cfg, root, seed, runner=runner)["summary"]["tasks"], POLICY)
         return {t: (s, n) for t, (_split, s, n) in counts.items()}
 
-    runs: dict[str, dict[str, Any]] = {PRETRAIN: train_run(PRETRAIN, others, cfg.pretrain_steps, None)}
+    runs: dict[str, dict[str, Any]] = {PRETRAIN: train_run(PRETRAIN, others, cfg.pretrain_steps)}
     counts: dict[str, dict[str, tuple[int, int]]] = {PRETRAIN: rollout(PRETRAIN, runs[PRETRAIN]["policy_dir"])}
+    zero = counts[PRETRAIN]
     rows, averages = [], []
     for fraction in cfg.data_fractions:
         chunks = budget_index(held, fraction)
         label = fraction_label(fraction)
-        for arm in ARMS:
-            name = f"{arm}_{label}"
-            init = runs[PRETRAIN]["policy_dir"] if arm == "finetune" else None
-            runs[name] = train_run(name, chunks, cfg.finetune_steps, init)
-            counts[name] = rollout(name, runs[name]["policy_dir"])
-        ft, sc, zero = counts[f"finetune_{label}"], counts[f"scratch_{label}"], counts[PRETRAIN]
-        played = [t for t in task_ids if t in ft and t in sc]  # a task whose rollout failed in either arm is left out
-        for task_id in played:
-            rows.append({"fraction": fraction, "task": task_id, "chunks": len(chunks),
-                         "zero_shot": zero[task_id][0] / zero[task_id][1] if task_id in zero else None,
-                         **compare_arms([ft[task_id]], [sc[task_id]])})
-        if played:
-            zero_rates = [zero[t][0] / zero[t][1] for t in played if t in zero]
-            averages.append({"fraction": fraction, "task": "average", "chunks": len(chunks),
-                             "zero_shot": float(np.mean(zero_rates)) if zero_rates else None,
-                             **compare_arms([ft[t] for t in played], [sc[t] for t in played])})
+        scratch = f"{SCRATCH}_{label}"
+        runs[scratch] = train_run(scratch, chunks, cfg.finetune_steps)
+        counts[scratch] = sc = rollout(scratch, runs[scratch]["policy_dir"])
+        for mode in cfg.trainable:
+            name = finetune_run(mode, fraction)
+            runs[name] = train_run(name, chunks, cfg.finetune_steps, runs[PRETRAIN]["policy_dir"], mode)
+            counts[name] = ft = rollout(name, runs[name]["policy_dir"])
+            played = [t for t in task_ids if t in ft and t in sc]  # a task whose rollout failed in either arm is left out
+            for task_id in played:
+                rows.append({"fraction": fraction, "trainable": mode, "task": task_id, "chunks": len(chunks),
+                             "zero_shot": zero[task_id][0] / zero[task_id][1] if task_id in zero else None,
+                             **compare_arms([ft[task_id]], [sc[task_id]])})
+            if played:
+                zero_rates = [zero[t][0] / zero[t][1] for t in played if t in zero]
+                averages.append({"fraction": fraction, "trainable": mode, "task": "average", "chunks": len(chunks),
+                                 "zero_shot": float(np.mean(zero_rates)) if zero_rates else None,
+                                 **compare_arms([ft[t] for t in played], [sc[t] for t in played])})
     table = pd.DataFrame(rows + averages)
     with atomic_path(out / TABLE_FILE) as tmp:
         table.to_parquet(tmp, index=False)
     lines = [
         f"# Transfer to the held-out game `{cfg.game}`", "",
         f"Pre-trained {cfg.pretrain_steps} steps on {len(others)} chunks of {others['game'].nunique()} other game(s); "
-        f"fine-tuned and trained from scratch for {cfg.finetune_steps} steps each; {cfg.episodes} seeded episodes per task. "
-        "Relative improvement = (fine-tuned − scratch) / scratch (— when scratch is 0). [95% intervals: Jeffreys posterior "
-        "per task, padflow/stats.py; an average's is over these tasks.]", "",
-        "| data | chunks | task | zero-shot | scratch | fine-tuned | difference | relative |", "|---|---|---|---|---|---|---|---|",
+        f"fine-tuned (modes: {', '.join(f'{m} at lr {cfg.finetune_lr.get(m, train_cfg.lr):g}' for m in cfg.trainable)}) "
+        f"and trained from scratch (lr {train_cfg.lr:g}) for {cfg.finetune_steps} steps each; {cfg.episodes} seeded episodes "
+        "per task. Relative improvement = (fine-tuned − scratch) / scratch (— when scratch is 0). [95% intervals: Jeffreys "
+        "posterior per task, padflow/stats.py; an average's is over these tasks.]", "",
+        "| data | chunks | mode | task | zero-shot | scratch | fine-tuned | difference | relative |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows + averages:
-        lines.append(f"| {r['fraction']:g} | {r['chunks']} | {r['task']} | {_fmt(r['zero_shot'])} | {_fmt(r['scratch'])} | "
+        lines.append(f"| {r['fraction']:g} | {r['chunks']} | {r['trainable']} | {r['task']} | {_fmt(r['zero_shot'])} | {_fmt(r['scratch'])} | "
                      f"{_fmt(r['finetune'])} | {_fmt(r['difference'])}{_interval(r, 'difference')} | "
                      f"{_fmt(r['relative_improvement'], pct=True)}{_interval(r, 'relative', pct=True)} |")
     write_text(out / MARKDOWN_FILE, "\n".join(lines) + "\n")
 
     metrics: dict[str, float] = {}
     for r in rows + averages:
-        prefix = f"{fraction_label(r['fraction'])}.{'average' if r['task'] == 'average' else 'task.' + r['task']}"
+        prefix = f"{fraction_label(r['fraction'])}.{r['trainable']}.{'average' if r['task'] == 'average' else 'task.' + r['task']}"
         for key in ("zero_shot", "scratch", "finetune", "difference", "difference_low", "difference_high",
                     "relative_improvement", "relative_low", "relative_high"):
             if r[key] is not None:

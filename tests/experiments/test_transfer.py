@@ -67,6 +67,13 @@ def test_code_defaults_are_params_yaml_defaults() -> None:
     assert asdict(TransferConfig()) == asdict(TransferConfig(**params["transfer"]))
 
 
+def test_one_mode_or_a_list_of_modes_and_no_mode_twice() -> None:
+    assert TransferConfig(trainable="lora").trainable == ("lora",)
+    assert TransferConfig(trainable=["all", "lora"]).trainable == ("all", "lora")
+    with pytest.raises(ValueError, match="lists a mode twice"):
+        TransferConfig(trainable=["lora", "lora"])
+
+
 def test_a_game_without_tasks_is_refused() -> None:
     with pytest.raises(ValueError, match="game 'tetris' has no tasks"):
         TransferConfig(game="tetris")
@@ -80,13 +87,14 @@ def test_transfer_runs_end_to_end_and_reports_every_held_out_task(project: Path)
 
     write_chunk_index(project)
     params = load_params(project / "params.yaml")
+    params["transfer"] = {**params["transfer"], "trainable": ["all", "lora"], "finetune_lr": {"lora": 5e-4}}
     result = run(params, project)
 
     cfg = params["transfer"]
     out = project / cfg["out_dir"]
     table = pd.read_parquet(out / "transfer.parquet")
-    expected = {(f, t) for f in cfg["data_fractions"] for t in [*cfg["tasks"], "average"]}
-    assert set(zip(table["fraction"], table["task"])) == expected
+    expected = {(f, m, t) for f in cfg["data_fractions"] for m in cfg["trainable"] for t in [*cfg["tasks"], "average"]}
+    assert set(zip(table["fraction"], table["trainable"], table["task"])) == expected
     for column in ("zero_shot", "scratch", "finetune"):
         assert table[column].between(0, 1).all()
     # every difference comes with its 95% interval, the relative improvement too
@@ -96,11 +104,17 @@ def test_transfer_runs_end_to_end_and_reports_every_held_out_task(project: Path)
     chunks = dict(zip(table["fraction"], table["chunks"]))
     assert chunks[min(chunks)] < chunks[max(chunks)]
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["runs"]) == {"pretrain", "finetune_f1", "scratch_f1", "finetune_f0.5", "scratch_f0.5"}
+    # one pre-training and one scratch run per budget serve every fine-tuning mode
+    assert set(summary["runs"]) == {"pretrain", "scratch_f1", "scratch_f0.5", "finetune_all_f1", "finetune_all_f0.5",
+                                    "finetune_lora_f1", "finetune_lora_f0.5"}
     assert summary["runs"]["pretrain"]["train_chunks"] > 0
+    # each fine-tuned arm trained at its mode's rate: lora at its own, all at train.lr like scratch
+    lr = params["train"]["lr"]
+    assert f"trainable: lora, lr {5e-4:g}" in (out / "finetune_lora_f1/policy/README.md").read_text()
+    assert f"trainable: all, lr {lr:g}" in (out / "finetune_all_f1/policy/README.md").read_text()
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`padflow.stage` = 'transfer'")
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"
-    logged = f"metrics.{metric_name('f1.average.finetune')}"  # MLflow's name: dotted levels as `/` sections
-    assert runs.iloc[0][logged] == pytest.approx(result["metrics"]["f1.average.finetune"])
+    logged = f"metrics.{metric_name('f1.lora.average.finetune')}"  # MLflow's name: dotted levels as `/` sections
+    assert runs.iloc[0][logged] == pytest.approx(result["metrics"]["f1.lora.average.finetune"])

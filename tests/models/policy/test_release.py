@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickletools
+from dataclasses import asdict
 import zipfile
 from pathlib import Path
 
@@ -168,3 +169,13 @@ def test_release_profile_has_the_release_parameter_count():
     models = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["models"]
     counts = parameter_counts(build_meta_policy(policy_profile(models, "nitrogen-release")))
     assert counts["total"] == 493_631_513  # the reference built at the released config
+
+
+def test_release_small_computes_what_the_release_computes_at_small_sizes():
+    """The CPU-scale fine-tuning measurement (docs/nitrogen.md) stands for the release only if every choice but size is the release's."""
+    models = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["models"]
+    release, small, ours = (asdict(policy_profile(models, name)) for name in ("nitrogen-release", "small", "release-small"))
+    sizes = {"image_size", "patch_size", "time_features", "vision_head"} | {
+        f"{part}_{what}" for part in ("vision", "mixer", "dit") for what in ("width", "layers", "heads", "mlp", "blocks")} & set(ours)
+    assert {k: v for k, v in ours.items() if k not in sizes} == {k: v for k, v in release.items() if k not in sizes}
+    assert {k: ours[k] for k in sizes} == {k: small[k] for k in sizes}
