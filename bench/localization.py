@@ -1,6 +1,6 @@
 """Localization over several seeded corpora: how often the overlay is found, in the right place, with the right skin.
 
-    python bench/localization.py [--corpora 3] [--videos 24] [--parse] [--json]
+    python bench/localization.py [--corpora 3] [--videos 24] [--parse] [--work DIR] [--json]
 
 The default corpus holds 21 overlay videos, so one miss moves its localization rate by five
 points. This builds `--corpora` corpora with the default corpus settings from params.yaml and
@@ -12,6 +12,9 @@ summary counts those and gives the skin agreement of the localized videos' skins
 runners-up, the margin that threshold has. Misses are listed with what made them hard
 (overlay width in px, opacity, compression, game). Prints one JSON object with --json, else a
 table of the misses and the summary.
+
+With --work DIR the corpora are kept in DIR/seed<N> and reused by a later run with the same
+corpus settings (localization changes can be measured again without playing the games again).
 
 With --parse, every localized video is also read with the trained parser (extract.parser_dir) as
 the extract stage reads it, and scored against the shown actions: button accuracy with and
@@ -25,7 +28,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,7 @@ from padflow.overlay.localize import Localization, LocalizeConfig, localize_over
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import action_tally
 from padflow.tables import read_action_table, table_to_actions
-from tasks.corpus import CorpusConfig, build_corpus
+from tasks.corpus import CorpusConfig, VideoPlan, VideoTruth, build_corpus, load_truth
 from tasks.extract import ExtractConfig
 
 IOU_FLOOR = 0.8  # the issue's bar for a localized overlay (as padflow score-extraction)
@@ -51,6 +54,7 @@ def main() -> None:
     ap.add_argument("--corpora", type=int, default=3, help="seeded corpora to build (seed, seed + 1, ...)")
     ap.add_argument("--videos", type=int, default=None, help="videos per corpus (default: corpus.videos)")
     ap.add_argument("--parse", action="store_true", help="also read localized videos with the trained parser and score the actions")
+    ap.add_argument("--work", type=Path, default=None, help="keep (and reuse) the corpora here, one folder per seed")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -73,8 +77,9 @@ def main() -> None:
     rows = []
     started = time.perf_counter()
     for k in range(args.corpora):
-        with tempfile.TemporaryDirectory() as tmp:
-            truths, _ = build_corpus(corpus, seed + k, Path(tmp), skin_dirs)
+        with tempfile.TemporaryDirectory() as scratch:
+            tmp = Path(scratch) if args.work is None else args.work / f"seed{seed + k}"
+            truths = corpus_videos(corpus, seed + k, tmp, skin_dirs)
             for truth in truths:
                 plan = truth.plan
                 loc = localize_overlay(Path(tmp) / "raw" / f"{plan.name}.mp4", library, cfg)
@@ -137,6 +142,21 @@ def main() -> None:
         print(f"seed {r['seed']} {r['video']:32s} {r['skin_id']:15s} {r['width_px']:4d} px opacity {r['opacity']:.2f} "
               f"crf {r['crf']} → {r['found_skin']} iou {r['iou']}: {r['reason'][:90]}")
     print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "misses")}))
+
+
+def corpus_videos(corpus: CorpusConfig, seed: int, folder: Path, skin_dirs: tuple[str, ...]) -> list[VideoTruth]:
+    """The corpus of `seed` in `folder`: the one a run with the same corpus settings kept there, else built anew."""
+    settings = json.dumps({"corpus": asdict(corpus), "seed": seed, "skin_dirs": skin_dirs}, sort_keys=True, default=str)
+    stamp = folder / "corpus_settings.json"
+    if stamp.is_file() and stamp.read_text() == settings:
+        return [VideoTruth(**{**record, "plan": VideoPlan(**record["plan"])})
+                for name in json.loads((folder / "videos.json").read_text()) for record in [load_truth(folder / "truth", name)]]
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    truths, _ = build_corpus(corpus, seed, folder, skin_dirs)
+    (folder / "videos.json").write_text(json.dumps([t.plan.name for t in truths]))
+    stamp.write_text(settings)
+    return truths
 
 
 def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig) -> dict[str, np.ndarray]:

@@ -10,6 +10,10 @@ the game (`skin_agreement`):
   the skin's own pixels filled in from their surroundings (cv2.inpaint). A still background (a
   half-black, half-grey road; a maze) shows through a faint overlay and would otherwise count
   against the true skin.
+- The pose: each skin is first aligned to the frames (`align_pose`: a sub-pixel shift and a
+  scale within ALIGN_MAX_PX / ALIGN_MAX_SCALE of its fit, where its rest look best explains the
+  median). The check compares pixels, and a fit a third of a pixel off costs a thin-outlined skin
+  drawn at a quarter of its size as much agreement as a wrong skin would (docs/benchmarks.md).
 - The opacity: one number `o`, fitted so that median - game = o * alpha * (skin - game) over the
   skin's opaque pixels (alpha: the rest image's; its transparent parts predict the game).
 - Per control region (the skin's `regions()`, and the body outside them), per frame: the RMS
@@ -55,6 +59,10 @@ MIN_REGION_PIXELS = 10  # a region with fewer opaque pixels in the frame is not 
 MIN_SCORED_PIXELS = 50  # opaque pixels inside the frame a comparison needs
 MIN_KNOWN_PIXELS = 20  # ring pixels near a region that measure the in-painting's error there (fewer: the whole ring)
 INPAINT_RADIUS = 5
+ALIGN_FIRST_STEP = (0.5, 0.5, 0.005)  # the pose search's first step: px in x, px in y, log scale
+ALIGN_FINEST_PX = 0.125  # it stops when no step of this size (and the matching scale step) helps
+ALIGN_MAX_PX = 2.0  # it stays this close to the fit (px) ...
+ALIGN_MAX_SCALE = 0.02  # ... and within this share of its scale: a look-alike is scored near where its own fit put it
 RING_FRACTION = 0.1  # width of the ring of known game that measures the in-painting's error, as a fraction of the skin's smaller side
 MIN_RING = 3  # px
 
@@ -65,7 +73,7 @@ def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], 
     `fits` are every skin's fit in detection px (`scale` detection px per frame px); every other
     skin whose fit overlaps the found box is scored too (`runner_up_agreement`: the best of them).
     """
-    crop_box = _grown(chosen.box, chosen.frame_size)
+    crop_box = grown_box(chosen.box, chosen.frame_size)
     x0, y0, x1, y1 = crop_box
     crops = np.stack([f[y0:y1, x0:x1] for f in frames]).astype(np.float32)  # (T, h, w, 3)
     median = np.median(crops, axis=0)
@@ -101,11 +109,13 @@ def check_skin(frames: list[np.ndarray], index: TemplateIndex, fits: list[Fit], 
 
 
 def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[int, int, int, int]) -> float:  # noqa: ANN001 (either skin kind)
-    """How well `skin`, placed by the 2x3 template→frame `transform`, explains the frames: 1 - mean per-region error ratio (module doc).
+    """How well `skin`, placed near the 2x3 template→frame `transform`, explains the frames: 1 - mean per-region error ratio (module doc).
 
     `crops` (T, h, w, 3) float32 are the sampled frames cut to `crop_box` (frame px), `median`
-    their per-pixel median. At most 1; a skin with too few opaque pixels in the frame scores -1.
+    their per-pixel median. The skin is scored at its aligned pose (`align_pose`). At most 1; a
+    skin with too few opaque pixels in the frame scores -1.
     """
+    transform = align_pose(median, skin, transform, crop_box)
     looks = [warped_rest(image, transform, crop_box) for image in _looks(skin)]  # each (h, w, 4)
     rest = looks[0]
     alpha = rest[..., 3] / 255.0
@@ -136,6 +146,55 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
         errors = np.stack([np.sqrt(((pixels - p[region]) ** 2).mean(axis=(1, 2))) for p in predicted])  # (looks, T)
         ratios.append(float(np.median(errors.min(axis=0))) / expected)
     return 1.0 - float(np.mean(ratios)) if ratios else -1.0
+
+
+def align_pose(median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[int, int, int, int]) -> np.ndarray:  # noqa: ANN001
+    """The pose near `transform` (a shift and a scale about the skin's centre) at which the skin's rest look best explains `median`.
+
+    Residual: RMS over the skin's opaque pixels of median - (game + o * alpha * (rest - game)),
+    with the opacity o fitted per pose and the game in-painted once under the skin drawn at
+    `transform` (grown by 2 px, so that every pose searched is covered). Pattern search: each of
+    (x, y, log scale) is tried one step either way, the best move is kept, and the steps halve
+    when none helps, down to ALIGN_FINEST_PX; the pose stays within ALIGN_MAX_PX and ALIGN_MAX_SCALE.
+    """
+    transform = np.asarray(transform, np.float64)
+    h, w = skin.rest.shape[:2]
+    centre = transform @ np.array([w / 2, h / 2, 1.0])
+    drawn = (warped_rest(skin.rest, transform, crop_box)[..., 3] / 255.0 > DRAWN).astype(np.uint8)
+    drawn = cv2.dilate(drawn, np.ones((5, 5), np.uint8))
+    game = cv2.inpaint(np.clip(median, 0, 255).astype(np.uint8), drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+    seen = median - game
+
+    def pose(step: np.ndarray) -> np.ndarray:
+        scale = float(np.exp(step[2]))
+        m = transform.copy()
+        m[:, :2] *= scale
+        m[:, 2] = (transform[:, 2] - centre) * scale + centre + step[:2]
+        return m
+
+    def residual(step: np.ndarray) -> float:
+        rest = warped_rest(skin.rest, pose(step), crop_box)
+        alpha = rest[..., 3:] / 255.0
+        own = alpha[..., 0] >= OPAQUE
+        if own.sum() < MIN_SCORED_PIXELS:
+            return np.inf
+        signal = (alpha * (rest[..., :3] - game))[own]
+        opacity = (signal * seen[own]).sum() / ((signal**2).sum() + 1e-6)
+        return float(np.sqrt(((seen[own] - opacity * signal) ** 2).mean()))
+
+    best = np.zeros(3)
+    best_residual = residual(best)
+    step = np.array(ALIGN_FIRST_STEP)
+    limit = np.array([ALIGN_MAX_PX, ALIGN_MAX_PX, np.log1p(ALIGN_MAX_SCALE)])
+    while step[0] >= ALIGN_FINEST_PX:
+        moves = [best + sign * np.eye(3)[i] * step for i in range(3) for sign in (-1.0, 1.0)]
+        scored = [(residual(m), k) for k, m in enumerate(moves) if (np.abs(m) <= limit + 1e-9).all()]
+        lowest, k = min(scored, default=(np.inf, -1))
+        if lowest < best_residual:
+            best, best_residual = moves[k], lowest
+        else:
+            step = step / 2
+    return pose(best)
 
 
 def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -172,7 +231,7 @@ def _inpainting_error(median: np.ndarray, median_u8: np.ndarray, drawn: np.ndarr
     return ring, np.sqrt(((median - guessed) ** 2).mean(axis=2))
 
 
-def _grown(box: tuple[int, int, int, int], frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
+def grown_box(box: tuple[int, int, int, int], frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = box
     mx, my = round(MARGIN * (x1 - x0)), round(MARGIN * (y1 - y0))
     return max(0, x0 - mx), max(0, y0 - my), min(frame_size[0], x1 + mx), min(frame_size[1], y1 + my)

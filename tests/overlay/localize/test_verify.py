@@ -1,8 +1,11 @@
 """Unknown skins: an overlay whose skin is not in the library is recorded unknown_skin at its box, never read as a look-alike."""
 
+import numpy as np
+
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary
 from padflow.overlay.localize import LocalizeConfig, localize_frames
+from padflow.overlay.localize.verify import grown_box, align_pose, skin_agreement
 from padflow.overlay.render import Placement
 
 PLACEMENT = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.8)
@@ -35,3 +38,25 @@ def test_a_faint_library_overlay_over_the_game_is_still_found(library, game_fram
     frames, box = with_overlay(game_frames, library.skins["xbox-01"], FAINT)
     loc = localize_frames(frames, library, DEFAULT)
     assert loc.outcome == "found" and loc.skin_id == "xbox-01", loc.reason
+
+
+def test_a_fit_a_fraction_of_a_pixel_off_is_scored_at_the_drawn_pose(library, game_frames, with_overlay):
+    """The check compares pixels: it first aligns the skin (align_pose), so a slightly-off fit costs the true skin nothing."""
+    skin = library.skins["xbox-01"]
+    frames, box = with_overlay(game_frames, skin, PLACEMENT)
+    h, w = skin.rest.shape[:2]
+    drawn = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    off = drawn.copy()
+    off[:, :2] *= 1.006
+    off[:, 2] += (0.4, -0.35)
+    crop_box = grown_box(box, (frames[0].shape[1], frames[0].shape[0]))
+    crops = np.stack([f[crop_box[1]:crop_box[3], crop_box[0]:crop_box[2]] for f in frames]).astype(np.float32)
+    median = np.median(crops, axis=0)
+
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+    def corner_error(m):
+        return float(np.abs(m @ corners - drawn @ corners).max())
+
+    assert corner_error(off) > 0.9  # px: what the check was handed
+    assert corner_error(align_pose(median, skin, off, crop_box)) < 0.3  # what it scores at
+    assert abs(skin_agreement(crops, median, skin, off, crop_box) - skin_agreement(crops, median, skin, drawn, crop_box)) < 0.02
