@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.idm import IdmConfig, InverseDynamicsModel, decode_video, label_video
+from models.idm import IdmConfig, decode_video, label_video
 from models.idm.modeling import idm_loss, press_weights
+from models.idm.training import IdmModule
 from models.idm.processor import to_windows, window_indices
 from models.idm.scoring import score_videos
 from padflow.tables import read_action_table, table_to_actions
+from tasks.idm_train import IdmTrainConfig
 
 
 def load_videos(run: Path, image_size: int) -> list[dict]:
@@ -77,17 +79,18 @@ def main() -> None:
         raise SystemExit(f"{args.run}: {len(videos)} videos leave nothing to train on or to score")
 
     cfg = IdmConfig(image_size=args.image_size, grid=args.grid)
-    model = InverseDynamicsModel(cfg)
+    # idm_train's optimizer and schedule (AdamW, warmup-stable-decay at its shares); no EMA: the raw weights are scored
+    settings = IdmTrainConfig(model=cfg, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                              max_press_weight=args.press_weight)
     labels = np.concatenate([v["actions"] for v in train])
-    weight = torch.as_tensor(press_weights(labels, np.ones_like(labels, bool), args.press_weight)) if args.press_weight > 1 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    weight = press_weights(labels, np.ones_like(labels, bool), args.press_weight) if args.press_weight > 1 else None
+    module = IdmModule(cfg, settings, weight)
+    model, optim = module.idm, module.configure_optimizers()
+    optimizer, schedule = optim["optimizer"], optim["lr_scheduler"]["scheduler"]
     observed = torch.ones(args.batch_size, 21, dtype=torch.bool)
     w, start = cfg.window, time.perf_counter()
     model.train()
-    for step in range(args.steps):
-        # the policy's schedule shape: 50 warm-up steps, constant, linear decay over the last 30 %
-        for group in optimizer.param_groups:
-            group["lr"] = args.lr * min(1.0, (step + 1) / 50, (args.steps - step) / (0.3 * args.steps))
+    for _ in range(args.steps):
         frames, actions = [], []
         for i in rng.integers(len(train), size=args.batch_size):
             v = train[i]
@@ -95,10 +98,11 @@ def main() -> None:
             frames.append(to_windows(v["frames"], [s], w)[0])
             actions.append(torch.from_numpy(v["actions"][window_indices(s, w, len(v["frames"]))]))
         logits, axes = model(torch.stack(frames))
-        loss = idm_loss(logits, axes, torch.stack(actions), observed, weight)
+        loss = idm_loss(logits, axes, torch.stack(actions), observed, module.press_weight)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
     train_s = time.perf_counter() - start
     score = score_videos((label_video(model, v["frames"])[0], v["actions"], None) for v in test)
     out = {"source": f"{args.run}: corpus truth (padflow's own corpus); held out: {len(test)} overlay-free videos",
