@@ -95,7 +95,7 @@ def test_a_fine_tune_starts_both_arms_from_init_from_and_exports_plain_policies(
         moved = {k for k, v in exported.state_dict().items() if not torch.equal(v, initial[k])}
         assert moved and all(k.endswith(".weight") and "attn." in k for k in moved)  # attention projections only
         assert result["metrics"]["trained_parameters"] < result["metrics"]["parameters"]
-    assert "Fine-tuned from the policy in `data/init` (trainable: lora)" in (result["policy_dir"] / "README.md").read_text()
+    assert f"Fine-tuned from the policy in `data/init` (trainable: lora, lr {cfg.lr:g})" in (result["policy_dir"] / "README.md").read_text()
 
 
 def test_label_sources_choose_whose_chunks_train_the_policy(tmp_path: Path):
