@@ -22,31 +22,30 @@ import numpy as np
 import torch
 
 from models.idm import IdmConfig, decode_video, label_video
+from models.idm.evaluation import corpus_truth
 from models.idm.modeling import idm_loss, press_weights
 from models.idm.training import IdmModule
 from models.idm.processor import to_windows, window_indices
 from models.idm.scoring import score_videos
-from padflow.tables import read_action_table, table_to_actions
+from padflow.ingest.report import accepted_videos, read_report
+from tasks.corpus import load_truth
 from tasks.idm_train import IdmTrainConfig
 
 
 def load_videos(run: Path, image_size: int) -> list[dict]:
-    truth_dir, ingest_dir = run / "data/corpus_truth", run / "data/ingest/videos"
-    if not truth_dir.is_dir() or not ingest_dir.is_dir():
-        raise SystemExit(f"{run}: needs data/corpus_truth and data/ingest/videos of a corpus run (`padflow run`)")
-    by_name = {}
-    for record in ingest_dir.glob("*.json"):
-        meta = json.loads(record.read_text())
-        by_name[Path(meta["original_path"]).stem] = record.with_suffix(".mp4")
+    """Every corpus video ingest accepted, in the corpus's order: its game, frames (overlay masked) and true actions."""
+    truth_dir, ingest_dir = run / "data/corpus_truth", run / "data/ingest"
+    try:
+        truth = corpus_truth(truth_dir, ingest_dir)  # video_id → (game, true actions), joined through the ingest report
+        rows = accepted_videos(read_report(ingest_dir))
+    except ValueError as exc:
+        raise SystemExit(f"{run}: needs the corpus truth and ingest output of a corpus run (`padflow run`): {exc}") from None
     videos = []
-    for record in sorted(truth_dir.glob("*.json")):
-        meta = json.loads(record.read_text())
-        if "game" not in meta or record.stem not in by_name:
-            continue  # the corpus manifest, or a video ingest did not accept
-        frames = decode_video(by_name[record.stem], meta["game_box"], meta["overlay_box"], image_size)
-        actions = table_to_actions(read_action_table(record.with_suffix(".parquet")))
+    for video_id, (game, actions) in truth.items():
+        boxes = load_truth(truth_dir, Path(rows[video_id]["path"]).stem)
+        frames = decode_video(ingest_dir / rows[video_id]["output"], boxes["game_box"], boxes["overlay_box"], image_size)
         n = min(len(frames), len(actions))
-        videos.append({"name": record.stem, "game": meta["game"], "overlay": meta["overlay_box"] is not None,
+        videos.append({"name": video_id, "game": game, "overlay": boxes["overlay_box"] is not None,
                        "frames": frames[:n], "actions": actions[:n].astype(np.float32)})
     return videos
 
