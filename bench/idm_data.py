@@ -24,9 +24,9 @@ import torch
 from models.idm import IdmConfig, decode_video, label_video
 from models.idm.evaluation import corpus_truth
 from models.idm.modeling import idm_loss, press_weights
-from models.idm.training import IdmModule
 from models.idm.processor import to_windows, window_indices
 from models.idm.scoring import score_videos
+from models.idm.training import IdmModule
 from padflow.ingest.report import accepted_videos, read_report
 from tasks.corpus import load_truth
 from tasks.idm_train import IdmTrainConfig

@@ -49,8 +49,8 @@ import pandas as pd
 from pydantic import Field
 
 from models.idm import decode_video, label_video, lit_box, load_idm
-from models.idm.processor import button_confidence
 from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
+from models.idm.processor import button_confidence
 from models.idm.scoring import SCORES_FILE
 from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS
 from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_rule, chunk_table, covered_frames

@@ -40,6 +40,7 @@ docs/benchmarks.md (bench/unknown_skin.py, bench/localization.py).
 from __future__ import annotations
 
 from dataclasses import replace
+
 import cv2
 import numpy as np
 

@@ -5,7 +5,7 @@ import numpy as np
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary
 from padflow.overlay.localize import LocalizeConfig, localize_frames
-from padflow.overlay.localize.verify import grown_box, align_pose, skin_agreement
+from padflow.overlay.localize.verify import align_pose, grown_box, skin_agreement
 from padflow.overlay.render import Placement
 
 PLACEMENT = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.8)
