@@ -49,7 +49,7 @@ import pandas as pd
 from pydantic import Field
 
 from models.idm import decode_video, label_video, lit_box, load_idm
-from models.idm.evaluation import corpus_truth, score_heldout_overlay, score_pseudo_labels
+from models.idm.evaluation import REPORT_FILE, corpus_truth, score_heldout_overlay, score_pseudo_labels
 from models.idm.processor import button_confidence
 from models.idm.scoring import SCORES_FILE
 from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS
@@ -62,7 +62,6 @@ from padflow.stages import StageResult
 from padflow.tables import (
     CHUNK_INDEX_SCHEMA, IDM_LABELS, actions_to_table, observed_mask, read_action_table, table_observed, write_action_table, write_chunk_index)
 
-REPORT_FILE = "pseudo_label_report.json"
 INDEX_FILE = "chunks.parquet"
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 

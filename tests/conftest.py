@@ -117,14 +117,15 @@ def prefect_harness():
         yield
 
 
-def sprite_skin(folder: Path, skin_id: str = "sprite-pad", *, held_out: bool = False, sticks: bool = True) -> Path:
+def sprite_skin(folder: Path, skin_id: str = "sprite-pad", *, held_out: bool = False, sticks: bool = True, atlas_of: str | None = None) -> Path:
     """A small sprite skin drawn here (padflow.overlay.sprite format): a grey body, four face
     buttons, an analog trigger, a button-mode shoulder, a d-pad with nine state sprites and (with
     `sticks`) two sticks, one with a clicked cap. START, BACK, GUIDE and the other shoulder and
-    trigger are not drawn (unobserved). Returns the layout path."""
+    trigger are not drawn (unobserved). Its atlas is drawn from `skin_id` (or from `atlas_of`: two
+    skins of one atlas, with and without sticks, are twins). Returns the layout path."""
     from padflow.overlay.sprite import write_sprite_skin
 
-    rng = np.random.default_rng(sum(map(ord, skin_id)))
+    rng = np.random.default_rng(sum(map(ord, atlas_of or skin_id)))
     atlas = np.zeros((64, 160, 4), dtype=np.uint8)
     atlas[:, :, 3] = 255
     atlas[:, :120, :3] = (70, 74, 82)  # body, 120 x 64 at (0, 0), with blotches for localization's keypoints
@@ -155,5 +156,5 @@ def sprite_skin(folder: Path, skin_id: str = "sprite-pad", *, held_out: bool = F
 
 @pytest.fixture(scope="session")
 def make_sprite_skin():
-    """`make_sprite_skin(folder, skin_id="sprite-pad", held_out=False, sticks=True)` → layout path (see `sprite_skin`)."""
+    """`make_sprite_skin(folder, skin_id="sprite-pad", held_out=False, sticks=True, atlas_of=None)` → layout path (see `sprite_skin`)."""
     return sprite_skin

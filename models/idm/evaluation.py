@@ -27,6 +27,8 @@ from models.idm.scoring import ActionScore
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.tables import read_action_table, read_chunk_index, table_observed, table_to_actions, video_rate_actions
 
+REPORT_FILE = "pseudo_label_report.json"  # the pseudo_label stage's report (tasks/pseudo_label.py writes it, score_pseudo_labels reads it)
+
 
 def corpus_truth(truth_dir: Path, ingest_dir: Path) -> dict[str, tuple[str, np.ndarray]]:
     """video_id → (game, true actions (T, 21)) for every corpus video ingest accepted."""
@@ -55,8 +57,8 @@ def _by_game(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]) 
 
 
 def score_pseudo_labels(pseudo_dir: Path, truth: dict[str, tuple[str, np.ndarray]]) -> dict[str, Any]:
-    """The pseudo-label tables listed in pseudo_label_report.json vs the corpus truth."""
-    report = json.loads((pseudo_dir / "pseudo_label_report.json").read_text())
+    """The pseudo-label tables listed in the stage's report (REPORT_FILE) vs the corpus truth."""
+    report = json.loads((pseudo_dir / REPORT_FILE).read_text())
     rows = []
     for row in report["videos"]:
         if row["status"] != "labelled" or row["video_id"] not in truth:

@@ -69,5 +69,5 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
     if result.found and cfg.refine:
         result = refine(used, index, result, cfg)
     if result.found:
-        result = check_skin(used, index, fits, result, cfg, scale)
+        result = check_skin(used, index, fits, result, cfg, scale, duel_frames=frames)
     return replace(result, seconds=round(time.perf_counter() - started, 3))

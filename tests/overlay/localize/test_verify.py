@@ -1,12 +1,14 @@
 """Unknown skins: an overlay whose skin is not in the library is recorded unknown_skin at its box, never read as a look-alike."""
 
 import numpy as np
+import pytest
 
+from padflow.actions import ACTION_NAMES, N_BUTTONS
 from padflow.overlay.crops import box_iou
-from padflow.overlay.library import SkinLibrary
-from padflow.overlay.localize import LocalizeConfig, localize_frames
-from padflow.overlay.localize.verify import align_pose, grown_box, skin_agreement
-from padflow.overlay.render import Placement
+from padflow.overlay.library import SkinLibrary, load_library
+from padflow.overlay.localize import LocalizeConfig, localize_frames, template_index
+from padflow.overlay.localize.verify import align_pose, grown_box, skin_agreement, twins
+from padflow.overlay.render import Placement, draw_overlay
 
 PLACEMENT = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.8)
 FAINT = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.45)
@@ -60,3 +62,39 @@ def test_a_fit_a_fraction_of_a_pixel_off_is_scored_at_the_drawn_pose(library, ga
     assert corner_error(off) > 0.9  # px: what the check was handed
     assert corner_error(align_pose(median, skin, off, crop_box)) < 0.3  # what it scores at
     assert abs(skin_agreement(crops, median, skin, off, crop_box) - skin_agreement(crops, median, skin, drawn, crop_box)) < 0.02
+
+
+@pytest.fixture(scope="module")
+def twin_library(tmp_path_factory: pytest.TempPathFactory, make_sprite_skin) -> SkinLibrary:
+    """One atlas as two skins, with and without sticks, as overlay tools ship them (input-overlay's `overlay` / `overlay-analog`)."""
+    folder = tmp_path_factory.mktemp("twins")
+    make_sprite_skin(folder, "pad-analog")
+    make_sprite_skin(folder, "pad-digital", sticks=False, atlas_of="pad-analog")
+    make_sprite_skin(folder, "pad-other")
+    return load_library([folder], include_builtin=False)
+
+
+def test_twin_skins_are_told_apart_by_the_controls_only_one_of_them_draws(twin_library, game_frames):
+    """Each twin explains the other's overlay nearly as well, so neither leads by min_skin_margin; the pixels where they differ decide."""
+    index = template_index(twin_library, DEFAULT)
+    ids = list(index.skin_ids)
+    assert [index.skin_ids[k] for k in twins(index, ids.index("pad-analog"))] == ["pad-digital"]
+    assert twins(index, ids.index("pad-other")) == []
+    rng = np.random.default_rng(5)
+    for drawn_id in ("pad-analog", "pad-digital"):
+        frames, box = [], None
+        for frame in game_frames:
+            action = np.zeros(len(ACTION_NAMES), np.float32)
+            action[rng.integers(N_BUTTONS)] = 1.0
+            action[N_BUTTONS:] = rng.uniform(-1, 1, 4) * (rng.random() < 0.5)  # sticks at rest in half the frames
+            drawn, box = draw_overlay(frame, twin_library.skins[drawn_id], action, Placement("bottom-right", 0.2, 0.9))
+            frames.append(drawn)
+        loc = localize_frames(frames, twin_library, DEFAULT)
+        assert loc.found and loc.skin_id == drawn_id, loc.reason
+        assert "of its twins" in loc.reason and box_iou(loc.box, box) >= 0.9
+
+
+def test_the_built_in_library_has_no_twins(library):
+    """Built-in skins of one family differ in colour everywhere: the twin rule never applies to them."""
+    index = template_index(library, DEFAULT)
+    assert all(twins(index, k) == [] for k in range(len(index.skins)))
