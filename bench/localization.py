@@ -1,6 +1,6 @@
 """Localization over several seeded corpora: how often the overlay is found, in the right place, with the right skin.
 
-    python bench/localization.py [--corpora 3] [--videos 24] [--parse] [--work DIR] [--json]
+    python bench/localization.py [--corpora 3] [--videos 24] [--parse [--looks]] [--work DIR] [--json]
 
 The default corpus holds 21 overlay videos, so one miss moves its localization rate by five
 points. This builds `--corpora` corpora with the default corpus settings from params.yaml and
@@ -18,7 +18,8 @@ corpus settings (localization changes can be measured again without playing the 
 
 With --parse, every localized video is also read with the trained parser (extract.parser_dir) as
 the extract stage reads it, and scored against the shown actions: button accuracy with and
-without per-video button calibration, and stick R² (all videos, and held-out skins).
+without per-video button calibration, and stick R² (all videos, and held-out skins); with --looks, also read without the parser by drawing
+the found skin (padflow.overlay.look_reader, extract's `reader: looks`), scored the same way ("looks").
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import Localization, LocalizeConfig, localize_overlay
+from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import action_tally
 from padflow.tables import read_action_table, table_to_actions
@@ -55,6 +57,7 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=None, help="videos per corpus (default: corpus.videos)")
     ap.add_argument("--parse", action="store_true", help="also read localized videos with the trained parser and score the actions")
     ap.add_argument("--work", type=Path, default=None, help="keep (and reuse) the corpora here, one folder per seed")
+    ap.add_argument("--looks", action="store_true", help="with --parse, also read each video by drawing its skin (extract.reader looks)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -96,7 +99,7 @@ def main() -> None:
                       f"runner-up {r['runner_up_agreement']}", file=sys.stderr, flush=True)
                 if parser is not None and iou is not None and iou >= IOU_FLOOR:
                     shown = table_to_actions(read_action_table(Path(tmp) / "truth" / f"{plan.name}.parquet"))
-                    read = read_actions(Path(tmp) / "raw" / f"{plan.name}.mp4", loc, library, parser, extract)
+                    read = read_actions(Path(tmp) / "raw" / f"{plan.name}.mp4", loc, library, parser, extract, args.looks)
                     for buttons, actions in read.items():
                         n = min(len(actions), len(shown))
                         for split in ("all", "heldout") if plan.held_out else ("all",):
@@ -159,13 +162,17 @@ def corpus_videos(corpus: CorpusConfig, seed: int, folder: Path, skin_dirs: tupl
     return truths
 
 
-def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig) -> dict[str, np.ndarray]:
-    """The video's actions as extract writes them ("calibrated") and with buttons at the parser's own threshold ("uncalibrated")."""
+def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig, looks: bool = False) -> dict[str, np.ndarray]:
+    """The video's actions as extract writes them ("calibrated"), with buttons at the parser's own threshold ("uncalibrated"),
+    and with `looks`, read by drawing the skin (extract.reader looks, "looks")."""
     raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
     calibrated, _ = finish_actions(raw, logits, cfg)
     uncalibrated = calibrated.copy()  # calibration changes only buttons: the same sticks, the parser's own 0.5 threshold
     uncalibrated[:, :N_BUTTONS] = raw[:, :N_BUTTONS]
-    return {"calibrated": calibrated, "uncalibrated": uncalibrated}
+    out = {"calibrated": calibrated, "uncalibrated": uncalibrated}
+    if looks:
+        out["looks"] = read_by_looks(video, loc.matrix, library.skins[loc.skin_id], cfg.decode_threads)[0]
+    return out
 
 
 def _spread(values: list[float]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
     python bench/real_overlays.py --input-overlay /work/ext/input-overlay [--parser DIR] [--frames 60]
                                   [--presets SUBSTRING ...] [--tune-presets FOLDER ...] [--seed 0]
-                                  [--skip-unknown] [--json] [--write-doc] [--save-json F [--keep-readings]]
+                                  [--skip-unknown] [--looks] [--json] [--write-doc] [--save-json F [--keep-readings]]
     python bench/real_overlays.py --from-json F [--refinish] [--write-doc]
 
 The plugin's repository (github.com/univrsal/input-overlay) is third-party material: fetch it to a
@@ -35,7 +35,9 @@ twice per clip:
 Scores: IoU of the located box with the drawn canvas; button F1 (pooled over frames and the
 buttons the preset draws), accuracy, and the accuracy of "nothing pressed" for scale; stick R²
 (per axis pooled over frames, mean over the axes the preset draws). Controls the preset does not
-draw are not scored. Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
+draw are not scored. With `--looks`, each overlay found in (b) is also read without the parser, by
+drawing its skin in every state of each control and taking the state that explains the frame best
+(padflow.overlay.look_reader), and scored the same way ("looks" columns). Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
 keeps every row, and `--from-json` prints (or writes) the table of a saved run again. `--skip-unknown` leaves run (a) out
 (half the time, when only the reading is measured).
 
@@ -71,6 +73,7 @@ from padflow.overlay.crops import box_iou
 from padflow.overlay.input_overlay import PresetWarning, import_preset
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.synth import random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
@@ -279,7 +282,7 @@ def preset_set(repo: Path, preset: Path, tune_folders: tuple[str, ...]) -> str:
 
 
 def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: ExtractConfig, truth_box: tuple, shown: np.ndarray,
-            observed: frozenset[str], keep_readings: bool = False) -> dict[str, Any]:  # fmt: skip
+            observed: frozenset[str], keep_readings: bool = False, by_looks: bool = False) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
     outcome = getattr(loc, "outcome", "found" if loc.found else "no_overlay")
     row: dict[str, Any] = {"outcome": outcome, "skin": loc.skin_id, "nearest": getattr(loc, "nearest_skin", None),
@@ -293,6 +296,10 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
                 row["readings"] = {"raw": np.round(raw, 4).tolist(), "logits": np.round(logits, 3).tolist(), "shown": shown.tolist()}
         except Exception as exc:  # the bench reports a reading that fails instead of stopping
             row["parse_error"] = f"{type(exc).__name__}: {exc}"[:200]
+        if by_looks:
+            started = time.perf_counter()
+            actions, _, _ = read_by_looks(video, loc.matrix, library.skins[loc.skin_id], ext.decode_threads)
+            row["looks"] = {**score(actions, shown, observed), "seconds": round(time.perf_counter() - started, 1)}
     return row
 
 
@@ -304,6 +311,7 @@ def main() -> int:
     ap.add_argument("--presets", nargs="*", default=[], help="only presets whose path contains one of these")
     ap.add_argument("--tune-presets", nargs="*", default=list(TUNE_FOLDERS), help="preset folders of the tuning set (the rest: report set)")
     ap.add_argument("--skip-unknown", action="store_true", help="leave out run (a), the built-in library only")
+    ap.add_argument("--looks", action="store_true", help="in run (b), also read each found overlay by drawing its skin (padflow.overlay.look_reader)")
     ap.add_argument("--keep-readings", action="store_true", help="store each clip's raw readings in --save-json (for --refinish and bench/reading_rules.py)")
     ap.add_argument("--refinish", action="store_true", help="with --from-json: apply today's reading rules to the saved readings and score again")
     ap.add_argument("--seed", type=int, default=0)
@@ -393,7 +401,7 @@ def main() -> int:
             row["observed_controls"] = sorted(observed)
             if not args.skip_unknown:
                 row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)
-            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed, args.keep_readings)
+            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed, args.keep_readings, args.looks)
             print(f"{sid}: b {row['b']['outcome']} {row['b']['skin']} iou {row['b']['iou']} F1 {row['b'].get('button_f1')} R2 {row['b'].get('stick_r2')}", file=sys.stderr)
     result = {"command": " ".join(sys.argv[1:]), "source": f"github.com/univrsal/input-overlay @ {commit}", "parser": str(parser_dir),
               "frames": args.frames, "seed": args.seed, "tune_folders": list(args.tune_presets),
@@ -450,12 +458,18 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if any("before" in x for x in b):
             out[f"{tag}_button_f1_before_mean"] = mean([x.get("before", {}).get("button_f1") for x in b])
             out[f"{tag}_stick_r2_before_mean"] = mean([x.get("before", {}).get("stick_r2") for x in b])
+        if any("looks" in x for x in b):
+            looks = [x["looks"] for x in b if "looks" in x]
+            out[f"{tag}_looks_button_f1_mean"] = mean([x.get("button_f1") for x in looks])
+            out[f"{tag}_looks_button_accuracy_mean"] = mean([x.get("button_accuracy") for x in looks])
+            out[f"{tag}_looks_stick_r2_mean"] = mean([x.get("stick_r2") for x in looks])
     return out
 
 
 def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
     fmt = lambda v: "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
     before = any("before" in (r.get("b") or {}) for r in result["rows"])
+    looks = any("looks" in (r.get("b") or {}) for r in result["rows"])
     lines = [
         "# Real input-overlay presets: localization and reading (bench/real_overlays.py)",
         "",
@@ -467,11 +481,12 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
         "(b) built-ins + every imported preset. F1/accuracy over the buttons the preset draws; "
         "'none' = accuracy of reading nothing pressed; R² = mean over the stick axes it draws. "
         "set: 'tune' presets may choose extraction thresholds (bench/reading_rules.py), 'report' presets never do."
-        + (" 'before': the same parser readings under the reading rules the run was made with." if before else ""),
+        + (" 'before': the same parser readings under the reading rules the run was made with." if before else "")
+        + (" 'looks': the same video read by drawing the found skin in every state of each control (padflow.overlay.look_reader), no parser." if looks else ""),
         "",
         "| preset | set | atlas | game | width | opacity | (a) outcome | (a) skin named | (b) IoU | (b) skin | F1 | acc | none | stick R² |"
-        + (" F1 before | R² before |" if before else ""),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""),
+        + (" F1 before | R² before |" if before else "") + (" looks F1 | looks acc | looks R² |" if looks else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else "") + ("---|---|---|" if looks else ""),
     ]
     for r in result["rows"]:
         if not r.get("imported"):
@@ -485,6 +500,9 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
                 f"{fmt(b.get('button_accuracy'))} | {fmt(b.get('nothing_pressed_accuracy'))} | {fmt(b.get('stick_r2'))} |")  # fmt: skip
         if before:
             line += f" {fmt(b.get('before', {}).get('button_f1'))} | {fmt(b.get('before', {}).get('stick_r2'))} |"
+        if looks:
+            read = b.get("looks") or {}
+            line += f" {fmt(read.get('button_f1'))} | {fmt(read.get('button_accuracy'))} | {fmt(read.get('stick_r2'))} |"
         lines.append(line)
     s = result["summary"]
     lines += ["", "Summary: " + ", ".join(f"{k} {fmt(v)}" for k, v in s.items()), "", "Elements skipped or changed on import:", ""]

@@ -34,6 +34,11 @@ ACTION_DIM = N_BUTTONS + N_AXES  # 21
 
 BUTTON_INDEX: dict[str, int] = {name: i for i, name in enumerate(BUTTONS)}
 AXIS_INDEX: dict[str, int] = {name: N_BUTTONS + i for i, name in enumerate(AXES)}
+# The nine states a d-pad reports: released, one direction, or two adjacent ones (never opposite ones).
+DPAD_COMBINATIONS: tuple[tuple[str, ...], ...] = (
+    (), ("DPAD_UP",), ("DPAD_DOWN",), ("DPAD_LEFT",), ("DPAD_RIGHT",),
+    ("DPAD_UP", "DPAD_LEFT"), ("DPAD_UP", "DPAD_RIGHT"), ("DPAD_DOWN", "DPAD_LEFT"), ("DPAD_DOWN", "DPAD_RIGHT"),
+)  # fmt: skip
 ACTION_INDEX: dict[str, int] = {**BUTTON_INDEX, **AXIS_INDEX}
 BUTTON_SLICE = slice(0, N_BUTTONS)
 AXIS_SLICE = slice(N_BUTTONS, ACTION_DIM)

@@ -2,7 +2,8 @@
 
 Per video (`extract_video`, a plain function that `fan_out` maps over the videos): localize the
 overlay (padflow.overlay.localize), read every frame with the overlay parser, calibrate the
-buttons and normalize the sticks (padflow.overlay.readings), and write
+buttons and normalize the sticks (padflow.overlay.readings) — or, with `reader: looks`, read every
+frame by drawing the found skin in each state of its controls (padflow.overlay.look_reader) — and write
 
     <out_dir>/<video_id>.parquet     action table (padflow.tables) with per-frame confidence
     <out_dir>/<video_id>.json        localization record: skin, transform, inliers, box, timings,
@@ -52,12 +53,14 @@ from padflow.ingest.report import accepted_videos, native_video, read_report
 from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
+from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import SPLITS, collect_scores, headline_metrics, summarize
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
 
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
+Reader = Literal["parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
 EXTRACT_VERSION = 7  # 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
@@ -93,6 +96,11 @@ class ExtractConfig:
         "(some skins' rest looks read half-pressed all video; bench/reading_rules.py tunes it)"))] = 3.0
     ingest_dir: Annotated[str, Field(description="ingest's output: ingest_report.json + videos/")] = "data/ingest"
     parser_dir: Annotated[str, Field(description="the overlay parser: parser.safetensors + its config")] = "data/parser"
+    reader: Annotated[Reader, Field(description=(
+        "how a found overlay is read: 'parser' (the trained overlay parser, then button calibration and stick "
+        "normalization) or 'looks' (no parser: the found skin drawn in every state of each control, each frame taking "
+        "the state that explains it best, padflow.overlay.look_reader; reads skins the parser never saw; measured side "
+        "by side in docs/results-real-overlays.md)"))] = "parser"
     out_dir: Annotated[str, Field(description="action tables, localization records and the extract report")] = "data/extract"
     truth_dir: Annotated[str, Field(description="corpus ground truth; extraction is scored against it when present")] = "data/corpus_truth"
 
@@ -190,15 +198,20 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         (job.out_dir / f"{job.video_id}.parquet").unlink(missing_ok=True)
         box = list(loc.box) if loc.unknown_skin and loc.box else None  # unknown_skin: where the overlay is
         return ExtractOutcome(job.video_id, source, loc.outcome, loc.reason, localize_s=loc.seconds, extract_s=record["extract_s"], box=box)
-    parser = _parser(job.parser_dir, job.parser_sha256)
-    crop_size = tuple(parser.cfg.crop_size)
     skin = library.skins[loc.skin_id]
-    raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads)
-    actions, decisions = finish_actions(raw, button_logits, cfg)
+    if cfg.reader == "looks":
+        actions, confidence, fps = read_by_looks(job.video, loc.matrix, skin, cfg.decode_threads)
+        decisions: dict[str, Any] = {"button_frames_recalibrated": {}}
+        read_with: dict[str, Any] = {"reader": "looks"}
+    else:
+        parser = _parser(job.parser_dir, job.parser_sha256)
+        raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads)
+        actions, decisions = finish_actions(raw, button_logits, cfg)
+        read_with = {"reader": "parser", "crop_size": list(parser.cfg.crop_size)}
     unobserved = unobserved_controls(skin)
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence, unobserved)
     seconds = round(time.perf_counter() - started, 3)
-    record.update(frames=len(actions), fps=fps, crop_size=list(crop_size), unobserved=list(unobserved), **decisions, extract_s=seconds)
+    record.update(frames=len(actions), fps=fps, **read_with, unobserved=list(unobserved), **decisions, extract_s=seconds)
     write_json(job.out_dir / f"{job.video_id}.json", record)
     recalibrated = sum(name not in unobserved for name in decisions["button_frames_recalibrated"])  # an unobserved button's reading is no label
     return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id, recalibrated)

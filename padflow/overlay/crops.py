@@ -72,6 +72,16 @@ def placement_transform(box: tuple[float, float, float, float], skin_size: tuple
     return np.array([[sx, 0.0, x0], [0.0, sy, y0]], dtype=np.float64)
 
 
+def union_box(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """The smallest (x0, y0, x1, y1) box holding every box of `boxes` (at least one)."""
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def boxes_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two (x0, y0, x1, y1) boxes share some area."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two (x0, y0, x1, y1) boxes."""
     ax0, ay0, ax1, ay1 = a

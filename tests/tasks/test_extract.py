@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.overlay_parser import OverlayParser, ParserConfig, save_parser
-from padflow.actions import BUTTONS, noop
+from padflow.actions import BUTTON_INDEX, BUTTONS, N_BUTTONS, noop
 from padflow.ingest import IngestConfig, ingest
 from padflow.overlay.library import load_library
 from padflow.overlay.render import Placement, draw_overlay
@@ -274,3 +274,28 @@ def test_a_mixed_rate_corpus_is_labelled_at_each_source_rate_and_chunked_at_the_
         step = 2 if row.video_id == ids["at60"] else 1
         expected = tables["at60" if step == 2 else "at30"][step * row.start_frame : step * (row.start_frame + 16) : step]
         assert np.array_equal(actions[i], expected), (row.video_id, row.start_frame)
+
+
+def test_reader_looks_reads_the_table_without_a_parser(tmp_path, game_frames):
+    """`reader: looks` reads the found skin by drawing it: no parser is loaded, and the table holds what was shown."""
+    from padflow.overlay.localize import LocalizeConfig
+
+    skin = load_library().skins["xbox-01"]
+    rng = np.random.default_rng(3)
+    shown = np.zeros((len(game_frames), 21), np.float32)
+    shown[:, :N_BUTTONS] = rng.random((len(game_frames), N_BUTTONS)) < 0.2
+    shown[:, BUTTON_INDEX["DPAD_DOWN"]] *= 1 - shown[:, BUTTON_INDEX["DPAD_UP"]]
+    shown[:, BUTTON_INDEX["DPAD_RIGHT"]] *= 1 - shown[:, BUTTON_INDEX["DPAD_LEFT"]]
+    shown[:, N_BUTTONS:] = rng.uniform(-1, 1, (len(game_frames), 4))
+    video = tmp_path / "pad.mp4"
+    write_mp4(video, [draw_overlay(f, skin, a, Placement("bottom-right", 0.3, 0.9))[0] for f, a in zip(game_frames, shown)], 30.0, crf=20)
+    out = tmp_path / "extract"
+    out.mkdir()
+    cfg = ExtractConfig(localize=LocalizeConfig(frames=8), reader="looks")
+    outcome = extract_video(ExtractJob("v1", video, {"path": "pad.mp4"}, out, tmp_path / "no-parser", "", (), cfg))
+    assert outcome.status == "extracted", outcome.reason
+    assert json.loads((out / "v1.json").read_text())["reader"] == "looks"
+    read = table_to_actions(read_action_table(out / "v1.parquet"))
+    assert read.shape == shown.shape
+    assert ((read[:, :N_BUTTONS] > 0.5) == (shown[:, :N_BUTTONS] > 0.5)).mean() >= 0.97
+    assert np.corrcoef(read[:, N_BUTTONS], shown[:, N_BUTTONS])[0, 1] >= 0.95  # LEFT_X

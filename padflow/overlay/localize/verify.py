@@ -55,8 +55,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from padflow.actions import ACTION_NAMES, BUTTONS, N_BUTTONS
-from padflow.overlay.crops import box_iou
+from padflow.actions import ACTION_NAMES, BUTTONS, DPAD_COMBINATIONS, N_BUTTONS
+from padflow.overlay.crops import box_iou, boxes_overlap, union_box
 from padflow.overlay.localize.config import LocalizeConfig
 from padflow.overlay.localize.index import TemplateIndex
 from padflow.overlay.localize.result import Fit, Localization, as_tuple, fit_box
@@ -269,7 +269,7 @@ def _duel_clusters(skins: list) -> list[tuple[tuple, tuple[float, float, float, 
     """
     regions = [skin.regions() for skin in skins]
     names = sorted(set().union(*regions))
-    boxes = {name: _union_box([r[name] for r in regions if name in r]) for name in names}
+    boxes = {name: union_box([r[name] for r in regions if name in r]) for name in names}
     unshared = [name for name in names if len({tuple(r[name]) if name in r else None for r in regions}) > 1]
     clusters: list[set[str]] = []
     for name in unshared:
@@ -277,8 +277,8 @@ def _duel_clusters(skins: list) -> list[tuple[tuple, tuple[float, float, float, 
             continue
         cluster, grown = {name}, True
         while grown:
-            box = _union_box([boxes[m] for m in cluster])
-            more = {m for m in names if m not in cluster and _overlap(boxes[m], box)}
+            box = union_box([boxes[m] for m in cluster])
+            more = {m for m in names if m not in cluster and boxes_overlap(boxes[m], box)}
             cluster |= more
             grown = bool(more)
         clusters.append(cluster)
@@ -286,7 +286,7 @@ def _duel_clusters(skins: list) -> list[tuple[tuple, tuple[float, float, float, 
     for cluster in clusters:
         factors: list[list[dict[str, float]]] = []
         if any(name.startswith("DPAD_") for name in cluster):
-            factors.append([{}] + [dict.fromkeys(d, 1.0) for d in DPAD_STATES])
+            factors.append([{}] + [dict.fromkeys(d, 1.0) for d in DPAD_COMBINATIONS[1:]])
         for name in sorted(cluster):
             if name in BUTTONS and not name.startswith("DPAD_"):
                 factors.append([{}, {name: 1.0}])
@@ -304,16 +304,8 @@ def _duel_clusters(skins: list) -> list[tuple[tuple, tuple[float, float, float, 
             for name, value in state.items():
                 action[ACTION_NAMES.index(name)] = value
             actions.append(action)
-        out.append((tuple(sorted(cluster)), _union_box([boxes[m] for m in cluster]), actions))
+        out.append((tuple(sorted(cluster)), union_box([boxes[m] for m in cluster]), actions))
     return out + [((), None, [np.zeros(len(ACTION_NAMES), np.float32)])]
-
-
-def _union_box(boxes: list) -> tuple[float, float, float, float]:
-    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
-
-
-def _overlap(a: tuple, b: tuple) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _box_mask(box: tuple, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -481,7 +473,6 @@ MAX_LOOKS = 256
 STICK_DIRECTIONS = 8  # pushes per stick the check compares against (a cap held off centre is no mismatch)
 DUEL_STICK_GRID = 5  # the twin duel's stick positions per axis (-1 .. 1): a cap anywhere on its travel is explained to within an eighth of it
 MAX_DUEL_STATES = 512  # states per twin-duel cluster (a d-pad under a clicked stick: 9 x 25 x 2 = 450)
-DPAD_STATES = (("DPAD_UP",), ("DPAD_DOWN",), ("DPAD_LEFT",), ("DPAD_RIGHT",), ("DPAD_UP", "DPAD_LEFT"), ("DPAD_UP", "DPAD_RIGHT"), ("DPAD_DOWN", "DPAD_LEFT"), ("DPAD_DOWN", "DPAD_RIGHT"))
 
 
 def _looks(skin) -> list[np.ndarray]:  # noqa: ANN001

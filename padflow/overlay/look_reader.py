@@ -1,0 +1,296 @@
+"""Reading a known skin's overlay by drawing it: each control's state is the look that best explains the frame.
+
+The overlay parser (models.overlay_parser) learned to read padflow's drawing styles; on skins drawn
+by other hands it reads presses and sticks poorly (docs/results-real-overlays.md). But once a skin
+is localized, padflow has the skin itself: it can draw every state a control can show and ask which
+one the frame shows. That needs no training, so a skin a user adds is read like any other.
+
+- The pose: the localization's transform, aligned to the median of `MEDIAN_FRAMES` frames spread
+  over the video (localize.verify.align_pose: a sub-pixel shift and scale).
+- The game under the overlay: that median with every pixel some state of the skin draws filled in
+  from around them (cv2.inpaint); per group of controls, the plain median instead where it explains
+  the sampled frames better (the middle of an outline button shows the game whenever it is up,
+  `refit_game`). One opacity is fitted as in the skin check: median - game = o * alpha * (rest - game).
+- Groups (`look_groups`): the d-pad (its nine states), each stick (a `STICK_GRID` x `STICK_GRID`
+  grid over its travel, clicked or not when a clicked cap is drawn), each other button (up or down);
+  buttons whose drawn changes touch (a glow spilling onto a neighbour) are read together over every
+  combination (`_joined_buttons`).
+- A frame is explained as the still picture (game + rest look) plus one change per group, each
+  state drawn over the game at the fitted opacity and compared on the pixels where some state of
+  the group differs from its rest by more than `MIN_CONTRAST` grey levels; each group's state is
+  chosen against the frame less the other groups' chosen changes, `PASSES` times over (a stick cap
+  moving over a button). A translucent overlay over a moving game adds the same game change to every
+  state's error, so it favours none.
+
+A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
+d-pad direction reads 0 or 1. A frame's confidence is the smallest, over groups, of the gap between
+the best and second-best state's squared error, relative to the best's (clipped to [0, 1]).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from padflow.actions import ACTION_NAMES, BUTTONS, DPAD_COMBINATIONS
+from padflow.overlay.crops import union_box
+from padflow.overlay.localize.result import fit_box
+from padflow.overlay.localize.sample import sample_frames
+from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, grown_box, warped_rest
+from padflow.overlay.render import render_overlay
+from padflow.video import iter_frames, probe
+
+MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
+STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
+PASSES = 3  # times each group's state is chosen again against what the others' chosen states leave
+MAX_JOINED_BUTTONS = 5  # buttons whose drawn changes touch, read together (2^5 = 32 states)
+MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
+BATCH = 64  # frames compared at once
+DPAD = ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")
+STICKS = (("LEFT_X", "LEFT_Y", "LEFT_THUMB"), ("RIGHT_X", "RIGHT_Y", "RIGHT_THUMB"))
+
+
+@dataclass(frozen=True)
+class LookGroup:
+    """Controls read together: the actions of each state (S, 21) and the box in skin px their looks cover."""
+
+    controls: tuple[str, ...]
+    actions: np.ndarray
+    box: tuple[float, float, float, float]
+
+
+def look_groups(skin) -> list[LookGroup]:  # noqa: ANN001 (either skin kind)
+    """The skin's observed controls in groups read together (module doc), each with its states, the first at rest."""
+    observed = skin.observed
+    regions = {name: tuple(box) for name, box in skin.regions().items() if name in observed and box[2] > box[0] and box[3] > box[1]}
+    units: list[tuple[tuple[str, ...], list[dict[str, float]], tuple]] = []  # (controls, states, box in skin px)
+    dpad = tuple(d for d in DPAD if d in regions)
+    if dpad:
+        units.append((dpad, [dict.fromkeys(s, 1.0) for s in DPAD_COMBINATIONS], union_box([regions[d] for d in dpad])))
+    grid = [float(v) for v in np.linspace(-1.0, 1.0, STICK_GRID)]
+    for x_axis, y_axis, thumb in STICKS:
+        box = regions.get(x_axis) or regions.get(y_axis) or regions.get(thumb)  # a parametric skin names its stick by the thumb
+        if box is None:
+            continue
+        axes = [a for a in (x_axis, y_axis) if a in observed]
+        positions = sorted((dict(zip(axes, xy)) for xy in itertools.product(grid, repeat=len(axes))), key=lambda p: sum(v * v for v in p.values()))
+        clicked = regions.get(thumb) == box  # a clicked cap; a thumb drawn elsewhere (a GameCube Z) is a button of its own
+        clicks = [{}, {thumb: 1.0}] if clicked else [{}]
+        units.append(((*axes, *([thumb] if clicked else [])), [{**c, **p} for c in clicks for p in positions], box))
+    taken = {c for controls, _, _ in units for c in controls}
+    units += [((name,), [{}, {name: 1.0}], regions[name]) for name in BUTTONS if name in regions and name not in taken]
+    out = []
+    for controls, states, box in units:
+        actions = np.zeros((len(states), len(ACTION_NAMES)), np.float32)
+        for k, state in enumerate(states):
+            for name, value in state.items():
+                actions[k, ACTION_NAMES.index(name)] = value
+        out.append(LookGroup(controls, actions, box))
+    return out
+
+
+def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads: int = 0) -> tuple[np.ndarray, np.ndarray, float]:  # noqa: ANN001
+    """(T, 21) actions, (T,) confidence and the frame rate of every frame of `video`, whose overlay `skin` sits at the 2x3 `transform`.
+
+    Controls the skin does not draw read 0 (the table marks them unobserved). ValueError
+    (padflow.video.VideoError) names the file if it does not decode.
+    """
+    video = Path(video)
+    fps = probe(video).fps
+    sampled, _, _ = sample_frames(video, MEDIAN_FRAMES)
+    frame_size = (sampled[0].shape[1], sampled[0].shape[0])
+    x0, y0, x1, y1 = crop_box = grown_box(fit_box(np.asarray(transform, np.float64), skin, frame_size), frame_size)
+    median = np.median(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32), axis=0)
+    transform = align_pose(median, skin, np.asarray(transform, np.float64), crop_box)
+    model = _LookModel(median, skin, transform, crop_box)
+    model.refit_game(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32), median)
+    actions, confidence = [], []
+    for batch in _batches(iter_frames(video, threads=decode_threads, check_complete=True), crop_box):
+        chosen, sure = model.read(batch)
+        actions.append(sum(group.actions[states] for group, states in zip(model.groups, chosen)) if chosen else np.zeros((len(batch), len(ACTION_NAMES)), np.float32))
+        confidence.append(sure)
+    if not actions:
+        raise ValueError(f"{video}: no frames to read")
+    return np.concatenate(actions), np.concatenate(confidence), fps
+
+
+class _LookModel:
+    """The still picture (game + overlay at rest, at the fitted opacity) and, per group and state, what that state changes, on the pixels some state changes.
+
+    A frame is explained as the still picture plus one change per group (changes of groups whose
+    pixels overlap add up, an approximation where one sprite covers another); each group's state
+    is chosen against the frame less the other groups' chosen changes, `PASSES` times over.
+    """
+
+    def __init__(self, median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[int, int, int, int]) -> None:  # noqa: ANN001
+        rest = warped_rest(skin.rest, transform, crop_box)
+        self.alpha, self.rest = rest[..., 3:] / 255.0, rest[..., :3]
+        h, w = self.alpha.shape[:2]
+        scale = float(np.hypot(*transform[:, 0]))
+        states = [(group, *_warped_states(skin, group, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
+        states = [(group, window, looks) for group, window, looks in states if looks is not None]
+        self.states = _joined_buttons(skin, states, transform, crop_box, (h, w), scale)
+        # The game is filled in under every pixel any state draws: the median shows a control held
+        # down in most frames, and an outline button's transparent middle would pass its fill for game.
+        drawn = (self.alpha[..., 0] > DRAWN).astype(np.uint8)
+        for _, window, looks in self.states:
+            drawn[window] |= (looks[..., 3] / 255.0 > DRAWN).any(axis=0).astype(np.uint8)
+        drawn = cv2.dilate(drawn, np.ones((5, 5), np.uint8))
+        self.game = cv2.inpaint(np.clip(median, 0, 255).astype(np.uint8), drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+        own = self.alpha[..., 0] >= OPAQUE
+        signal = (self.alpha * (self.rest - self.game))[own]
+        self.opacity = float(np.clip((signal * (median - self.game)[own]).sum() / ((signal**2).sum() + 1e-6), 0.05, 1.0))
+        self._compose()
+
+    def _compose(self) -> None:
+        """The still picture and each group's changes over the current game estimate."""
+        h, w = self.game.shape[:2]
+        groups, pixels, changes, windows = [], [], [], []
+        for group, window, looks in self.states:
+            under = self.game[window]
+            drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
+            mask = np.abs(drawn - drawn[:1]).max(axis=(0, 3)) > MIN_CONTRAST
+            if not mask.any():
+                continue
+            ys, xs = np.nonzero(mask)
+            groups.append(group)
+            windows.append((window, mask))
+            pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
+            changes.append(drawn[:, mask] - drawn[:1, mask])  # (S, m, 3)
+        self.groups, self.windows = groups, windows
+        self.pixels_used = np.unique(np.concatenate(pixels)) if pixels else np.zeros(0, np.int64)
+        self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
+        self.changes = [c.reshape(len(c), -1) for c in changes]  # (S, 3m)
+        self.norms = [(c**2).sum(axis=1) for c in self.changes]
+        still = self.game + self.opacity * self.alpha * (self.rest - self.game)  # (h, w, 3)
+        self.still = still.reshape(-1, 3)[self.pixels_used]  # (n, 3)
+
+    def refit_game(self, frames: np.ndarray, median: np.ndarray) -> None:
+        """Estimate the game under each group again from `frames` (T, h, w, 3), whose per-pixel median is `median`.
+
+        Under a control whose rest look lets the game through (an outline button's middle, a
+        faint overlay) the first estimate, filled in from around the overlay, misses what the game
+        shows there (a road's stripe); the median shows it, unless the control is held down in most
+        frames. So each group takes whichever of the two explains its frames best (each frame
+        against its nearest state). (Solving the game from the frames that read a group at rest
+        as well was tried: better on one tune preset, worse on another; left out.)
+        """
+        game = self.game.copy()
+        for group, window, looks in self.states:
+            rows, cols = window
+            shown = frames[:, rows, cols]  # (T, wh, ww, 3)
+            errors = []
+            for under in (self.game[window], median[window]):
+                drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
+                mask = np.abs(drawn - drawn[:1]).max(axis=(0, 3)) > MIN_CONTRAST
+                flat = drawn[:, mask].reshape(len(drawn), -1)
+                seen = shown[:, mask].reshape(len(shown), -1)
+                squared = (seen**2).sum(axis=1)[:, None] - 2.0 * seen @ flat.T + (flat**2).sum(axis=1)[None, :]  # (T, S)
+                errors.append(float(squared.min(axis=1).sum()) if mask.any() else np.inf)
+            if errors[1] < errors[0]:
+                game[window] = median[window]
+        self.game = game
+        self._compose()
+
+    def read(self, batch: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Per group, the chosen state of each frame of `batch` (B, h, w, 3) float32; and each frame's confidence (B,)."""
+        b = len(batch)
+        if not self.groups:
+            return [], np.ones(b, np.float32)
+        seen = batch.reshape(b, -1, 3)[:, self.pixels_used] - self.still  # (B, n, 3): what the frame shows beyond the still picture
+        explained = np.zeros_like(seen)
+        chosen = [np.zeros(b, np.int64) for _ in self.groups]
+        sure = np.ones(b, np.float32)
+        for last in [False] * (PASSES - 1) + [True]:
+            for g, (pos, change, norm) in enumerate(zip(self.positions, self.changes, self.norms)):
+                current = change[chosen[g]].reshape(b, -1, 3)
+                residual = (seen[:, pos] - explained[:, pos] + current).reshape(b, -1)  # (B, 3m): this group's part
+                errors = norm[None, :] - 2.0 * residual @ change.T  # (B, S): squared error less the residual's own norm
+                best = errors.argmin(axis=1)
+                explained[:, pos] += change[best].reshape(b, -1, 3) - current
+                chosen[g] = best
+                if last and errors.shape[1] > 1:
+                    own = (residual**2).sum(axis=1)
+                    ordered = np.sort(errors, axis=1)
+                    sure = np.minimum(sure, np.clip((ordered[:, 1] - ordered[:, 0]) / np.maximum(ordered[:, 0] + own, 1e-6), 0.0, 1.0))
+        return chosen, sure
+
+
+def _joined_buttons(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001
+    """`states` with buttons whose drawn changes touch (a pressed glow spilling onto a neighbour) read together, over every combination of them.
+
+    Two presses whose looks overlap do not add up (a glow drawn over another glow), and read
+    apart, one hides the other. At most MAX_JOINED_BUTTONS buttons are joined (2^n states).
+    """
+    h, w = shape
+    buttons = [k for k, (group, _, looks) in enumerate(states) if len(group.actions) == 2 and len(group.controls) == 1]
+    touched = {}
+    for k in buttons:
+        _, window, looks = states[k]
+        mask = np.zeros((h, w), np.uint8)
+        mask[window] = (np.abs(looks - looks[:1]).max(axis=(0, 3)) > MIN_CONTRAST).astype(np.uint8)
+        touched[k] = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
+    parent = {k: k for k in buttons}
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for i, j in itertools.combinations(buttons, 2):
+        a, b = root(i), root(j)
+        if a != b and (touched[i] & touched[j]).any() and sum(root(k) in (a, b) for k in buttons) <= MAX_JOINED_BUTTONS:
+            parent[b] = a
+    joined: dict[int, list[int]] = {}
+    for k in buttons:
+        joined.setdefault(root(k), []).append(k)
+    out = [state for k, state in enumerate(states) if k not in parent]
+    for members in joined.values():
+        if len(members) == 1:
+            out.append(states[members[0]])
+            continue
+        groups = [states[k][0] for k in members]
+        actions = np.array([sum(g.actions[c] for g, c in zip(groups, combo)) for combo in itertools.product((0, 1), repeat=len(groups))], np.float32)
+        group = LookGroup(tuple(g.controls[0] for g in groups), actions, union_box([g.box for g in groups]))
+        out.append((group, *_warped_states(skin, group, transform, crop_box, shape, scale)))
+    return out
+
+
+def _warped_states(skin, group: LookGroup, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int],
+                   scale: float) -> tuple[tuple[slice, slice], np.ndarray | None]:  # noqa: ANN001  # fmt: skip
+    """The crop window around the group's box (grown by 2 frame px) and each state's RGBA look warped there (S, wh, ww, 4); None if off the crop.
+
+    Only the group's box of each rendered state is warped, so a large skin costs its controls' size per state, not its own.
+    """
+    grow = 2.0 / max(scale, 1e-6)
+    height, width = skin.rest.shape[:2]
+    bx0, by0 = max(0, int(group.box[0] - grow)), max(0, int(group.box[1] - grow))
+    bx1, by1 = min(width, int(np.ceil(group.box[2] + grow))), min(height, int(np.ceil(group.box[3] + grow)))
+    corners = np.array([[bx0, by0, 1.0], [bx1, by1, 1.0]]) @ transform.T - np.array(crop_box[:2], np.float64)
+    h, w = shape
+    wx0, wy0 = max(0, int(np.floor(corners[:, 0].min()))), max(0, int(np.floor(corners[:, 1].min())))
+    wx1, wy1 = min(w, int(np.ceil(corners[:, 0].max())) + 1), min(h, int(np.ceil(corners[:, 1].max())) + 1)
+    window = (slice(wy0, wy1), slice(wx0, wx1))
+    if wx1 <= wx0 or wy1 <= wy0 or bx1 <= bx0 or by1 <= by0:
+        return window, None
+    shifted = transform.copy()
+    shifted[:, 2] += transform[:, :2] @ np.array([bx0, by0], np.float64)
+    frame_window = (crop_box[0] + wx0, crop_box[1] + wy0, crop_box[0] + wx1, crop_box[1] + wy1)
+    return window, np.stack([warped_rest(render_overlay(skin, action)[by0:by1, bx0:bx1], shifted, frame_window) for action in group.actions])
+
+
+def _batches(frames: Iterator[np.ndarray], crop_box: tuple[int, int, int, int]) -> Iterator[np.ndarray]:
+    x0, y0, x1, y1 = crop_box
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame[y0:y1, x0:x1].astype(np.float32))
+        if len(batch) == BATCH:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)

@@ -1,0 +1,76 @@
+"""Reading an overlay by drawing its skin: presses and stick positions come back from an encoded video, for either skin kind."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from padflow.actions import ACTION_NAMES, AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, N_BUTTONS
+from padflow.overlay.library import load_library
+from padflow.overlay.look_reader import look_groups, read_by_looks
+from padflow.overlay.render import Placement, draw_overlay
+from padflow.players.footage import fit_to_upload, record_gameplay
+from padflow.video import write_mp4
+
+FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def game_frames() -> list[np.ndarray]:
+    frames, _, _, _ = record_gameplay("crafter_collect_wood", "average", seed=4, seconds=FRAMES * 2 / 30, fps=30.0)
+    return [fit_to_upload(f, 854, 480)[0] for f in frames[::2][:FRAMES]]
+
+
+@pytest.fixture(scope="module")
+def skins(tmp_path_factory: pytest.TempPathFactory, make_sprite_skin):
+    folder = tmp_path_factory.mktemp("skins")
+    make_sprite_skin(folder, "sprite-pad")
+    make_sprite_skin(folder, "sprite-flat", sticks=False)
+    return load_library([folder])
+
+
+def clip(frames: list[np.ndarray], skin, path: Path, opacity: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames with `skin` showing random actions, written as H.264; (the actions shown, the 2x3 skin→frame transform)."""
+    rng = np.random.default_rng(seed)
+    shown = np.zeros((len(frames), len(ACTION_NAMES)), np.float32)
+    shown[:, :N_BUTTONS] = rng.random((len(frames), N_BUTTONS)) < 0.3
+    up, down, left, right = (BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT"))
+    shown[:, down] *= 1 - shown[:, up]  # a d-pad reports up or down, not both
+    shown[:, right] *= 1 - shown[:, left]
+    shown[:, N_BUTTONS:] = rng.uniform(-1, 1, (len(frames), 4)) * (rng.random((len(frames), 1)) < 0.7)
+    drawn, box = [], None
+    for frame, action in zip(frames, shown):
+        out, box = draw_overlay(frame, skin, action, Placement("bottom-left", 0.25, opacity))
+        drawn.append(out)
+    write_mp4(path, drawn, 30.0, crf=23)
+    h, w = skin.rest.shape[:2]
+    return shown, np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+
+
+def stick_r2(read: np.ndarray, shown: np.ndarray, axes) -> float:
+    r2 = []
+    for axis in axes:
+        y, p = shown[:, AXIS_INDEX[axis]], read[:, AXIS_INDEX[axis]]
+        r2.append(1.0 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+    return float(np.mean(r2))
+
+
+@pytest.mark.parametrize(("skin_id", "opacity"), [("xbox-01", 0.9), ("playstation-03", 0.6), ("sprite-pad", 0.8)])
+def test_presses_and_stick_positions_are_read_back_from_a_video(skins, game_frames, tmp_path: Path, skin_id: str, opacity: float):
+    skin = skins.skins[skin_id]
+    shown, transform = clip(game_frames, skin, tmp_path / "clip.mp4", opacity, seed=1)
+    read, confidence, fps = read_by_looks(tmp_path / "clip.mp4", transform, skin)
+    assert read.shape == shown.shape and confidence.shape == (len(shown),) and fps == 30.0
+    drawn = [BUTTON_INDEX[b] for b in BUTTONS if b in skin.observed]
+    accuracy = float(((read[:, drawn] > 0.5) == (shown[:, drawn] > 0.5)).mean())
+    assert accuracy >= 0.97, accuracy
+    assert stick_r2(read, shown, [a for a in AXES if a in skin.observed]) >= 0.9
+
+
+def test_controls_the_skin_does_not_draw_read_zero(skins, game_frames, tmp_path: Path):
+    skin = skins.skins["sprite-flat"]
+    assert not {c for group in look_groups(skin) for c in group.controls} & set(AXES)  # no stick to read
+    shown, transform = clip(game_frames, skin, tmp_path / "flat.mp4", 0.9, seed=2)
+    read, _, _ = read_by_looks(tmp_path / "flat.mp4", transform, skin)
+    undrawn = [ACTION_NAMES.index(c) for c in ACTION_NAMES if c not in skin.observed]
+    assert undrawn and not read[:, undrawn].any()
