@@ -49,7 +49,8 @@ to a texture): the skin's canvas is the union of the declared size and every ele
 
 Mapping onto padflow's sprite skin (padflow.overlay.sprite): texture → static layer, gamepad
 button → button layer, stick → stick layer (square travel), trigger → trigger layer (an analog one
-with no direction → two static layers), d-pad → dpad layer, gamepad id → a GUIDE button (no idle
+with no direction → two static layers; an analog one whose pressed sprite is empty, which never
+shows a press → its idle sprite as a static layer, the trigger unobserved), d-pad → dpad layer, gamepad id → a GUIDE button (no idle
 sprite) under a static player-one sprite. Controls the preset does not draw are unobserved.
 Keyboard, mouse and unknown elements, buttons padflow has no name for (MISC, paddles, touchpad)
 and a second element for a control already drawn are skipped with a `PresetWarning` naming each;
@@ -317,6 +318,10 @@ def convert_preset(preset: Preset, atlas: np.ndarray, scale: int | None = None) 
                 note(f"{e.label}: analog with direction {e.direction} never changes (the plugin always shows it pressed): drawn as two static sprites, {control} unobserved")
                 layers.append(({"type": "static", "sprite": e.mapping, "pos": e.pos}, e))
                 layers.append(({"type": "static", "sprite": pressed_rect(e.mapping), "pos": e.pos}, e))
+            elif not e.button_mode and not _shows_anything(atlas, pressed_rect(e.mapping)):
+                # Analog: the pressed sprite is drawn over the idle one, so an empty one never shows a press.
+                note(f"{e.label}: its pressed sprite {list(pressed_rect(e.mapping))} is empty, so a press never shows: drawn as its idle sprite, {control} unobserved")
+                layers.append(({"type": "static", "sprite": e.mapping, "pos": e.pos}, e))
             elif claim(e, (control,)):
                 layers.append(({"type": "trigger", "control": control, "pos": e.pos, "idle": e.mapping, "pressed": pressed_rect(e.mapping),
                                 "mode": "button" if e.button_mode else "analog", "direction": direction or "up"}, e))  # fmt: skip
@@ -343,6 +348,14 @@ def convert_preset(preset: Preset, atlas: np.ndarray, scale: int | None = None) 
         atlas = np.repeat(np.repeat(atlas, scale, axis=0), scale, axis=1)
     out = [_placed(layer, offset, shift, scale) for layer, _ in layers]
     return out, (size[0] * scale, size[1] * scale), np.ascontiguousarray(atlas), scale, offset, notes
+
+
+def _shows_anything(atlas: np.ndarray, rect: tuple[int, int, int, int]) -> bool:
+    """Whether the atlas (h, w, 4) has a visible pixel in `rect` (u, v, w, h); the part past the atlas repeats its edge, as the plugin samples."""
+    u, v, w, h = rect
+    rows = np.clip(np.arange(v, v + h), 0, atlas.shape[0] - 1)
+    cols = np.clip(np.arange(u, u + w), 0, atlas.shape[1] - 1)
+    return bool((atlas[np.ix_(rows, cols)][..., 3] > 0).any())
 
 
 def _button_control(e: PresetElement, note: Any) -> str | None:

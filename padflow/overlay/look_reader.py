@@ -13,8 +13,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   `refit_game`). One opacity is fitted as in the skin check: median - game = o * alpha * (rest - game).
 - Groups (`look_groups`): the d-pad (its nine states), each stick (a `STICK_GRID` x `STICK_GRID`
   grid over its travel, clicked or not when a clicked cap is drawn), each other button (up or down);
-  buttons whose drawn changes touch (a glow spilling onto a neighbour) are read together over every
-  combination (`_joined_buttons`).
+  groups whose drawn changes touch (a glow spilling onto a neighbour, a stick-click sprite over the
+  cap) are read together over every combination of their states, up to MAX_JOINT_STATES (`_joined`).
 - A frame is explained as the still picture (game + rest look) plus one change per group, each
   state drawn over the game at the fitted opacity and compared on the pixels where some state of
   the group differs from its rest by more than `MIN_CONTRAST` grey levels; each group's state is
@@ -48,7 +48,7 @@ from padflow.video import iter_frames, probe
 MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
 STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
 PASSES = 3  # times each group's state is chosen again against what the others' chosen states leave
-MAX_JOINED_BUTTONS = 5  # buttons whose drawn changes touch, read together (2^5 = 32 states)
+MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick with a click sprite over it (242 x 2) would cost 484 renders of the skin, for little (tried on the Xbox KBA presets: stick R² 0.59 -> 0.64, 3x slower)
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
 DPAD = ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")
@@ -134,7 +134,7 @@ class _LookModel:
         scale = float(np.hypot(*transform[:, 0]))
         states = [(group, *_warped_states(skin, group, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
         states = [(group, window, looks) for group, window, looks in states if looks is not None]
-        self.states = _joined_buttons(skin, states, transform, crop_box, (h, w), scale)
+        self.states = _joined(skin, states, transform, crop_box, (h, w), scale)
         # The game is filled in under every pixel any state draws: the median shows a control held
         # down in most frames, and an outline button's transparent middle would pass its fill for game.
         drawn = (self.alpha[..., 0] > DRAWN).astype(np.uint8)
@@ -150,7 +150,7 @@ class _LookModel:
     def _compose(self) -> None:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
-        groups, pixels, changes, windows = [], [], [], []
+        groups, pixels, changes = [], [], []
         for group, window, looks in self.states:
             under = self.game[window]
             drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
@@ -159,10 +159,9 @@ class _LookModel:
                 continue
             ys, xs = np.nonzero(mask)
             groups.append(group)
-            windows.append((window, mask))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
             changes.append(drawn[:, mask] - drawn[:1, mask])  # (S, m, 3)
-        self.groups, self.windows = groups, windows
+        self.groups = groups
         self.pixels_used = np.unique(np.concatenate(pixels)) if pixels else np.zeros(0, np.int64)
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = [c.reshape(len(c), -1) for c in changes]  # (S, 3m)
@@ -221,42 +220,43 @@ class _LookModel:
         return chosen, sure
 
 
-def _joined_buttons(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001
-    """`states` with buttons whose drawn changes touch (a pressed glow spilling onto a neighbour) read together, over every combination of them.
+def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001
+    """`states` with groups whose drawn changes touch read together, over every combination of their states, up to MAX_JOINT_STATES.
 
-    Two presses whose looks overlap do not add up (a glow drawn over another glow), and read
-    apart, one hides the other. At most MAX_JOINED_BUTTONS buttons are joined (2^n states).
+    Two changes that overlap do not add up (a glow drawn over another glow; a stick-click sprite
+    drawn over the cap), and read apart, one hides the other.
     """
     h, w = shape
-    buttons = [k for k, (group, _, looks) in enumerate(states) if len(group.actions) == 2 and len(group.controls) == 1]
-    touched = {}
-    for k in buttons:
-        _, window, looks = states[k]
+    touched = []
+    for _, window, looks in states:
         mask = np.zeros((h, w), np.uint8)
         mask[window] = (np.abs(looks - looks[:1]).max(axis=(0, 3)) > MIN_CONTRAST).astype(np.uint8)
-        touched[k] = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
-    parent = {k: k for k in buttons}
+        touched.append(cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0)
+    parent = list(range(len(states)))
 
     def root(k: int) -> int:
         while parent[k] != k:
             k = parent[k]
         return k
 
-    for i, j in itertools.combinations(buttons, 2):
+    def count(r: int) -> int:
+        return int(np.prod([len(states[k][0].actions) for k in range(len(states)) if root(k) == r]))
+
+    for i, j in itertools.combinations(range(len(states)), 2):
         a, b = root(i), root(j)
-        if a != b and (touched[i] & touched[j]).any() and sum(root(k) in (a, b) for k in buttons) <= MAX_JOINED_BUTTONS:
+        if a != b and (touched[i] & touched[j]).any() and count(a) * count(b) <= MAX_JOINT_STATES:
             parent[b] = a
     joined: dict[int, list[int]] = {}
-    for k in buttons:
+    for k in range(len(states)):
         joined.setdefault(root(k), []).append(k)
-    out = [state for k, state in enumerate(states) if k not in parent]
+    out = []
     for members in joined.values():
         if len(members) == 1:
             out.append(states[members[0]])
             continue
         groups = [states[k][0] for k in members]
-        actions = np.array([sum(g.actions[c] for g, c in zip(groups, combo)) for combo in itertools.product((0, 1), repeat=len(groups))], np.float32)
-        group = LookGroup(tuple(g.controls[0] for g in groups), actions, union_box([g.box for g in groups]))
+        actions = np.array([sum(g.actions[c] for g, c in zip(groups, combo)) for combo in itertools.product(*(range(len(g.actions)) for g in groups))], np.float32)
+        group = LookGroup(tuple(c for g in groups for c in g.controls), actions, union_box([g.box for g in groups]))
         out.append((group, *_warped_states(skin, group, transform, crop_box, shape, scale)))
     return out
 

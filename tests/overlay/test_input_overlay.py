@@ -98,6 +98,19 @@ def test_unsupported_elements_are_skipped_with_a_warning(tmp_path: Path) -> None
     assert len(result.notes) == 2 and "SOUTH" in result.skin.observed
 
 
+def test_an_analog_trigger_whose_pressed_sprite_is_empty_is_unobserved(tmp_path: Path) -> None:
+    """A press it can never show is no label: the trigger is drawn at rest and marked unobserved (input-overlay's gamecube preset)."""
+    elements = [*GAMEPAD, {"type": 6, "id": "rt", "pos": [60, 5], "mapping": [110, 42, 4, 4], "side": 1, "trigger_mode": False, "direction": 1}]
+    atlas = _atlas()
+    atlas[42:46, 110:114] = TRIGGER_IDLE  # idle drawn; the pressed sprite below it (y 49) left empty
+    path = _preset(tmp_path, elements)
+    Image.fromarray(atlas, "RGBA").save(tmp_path / "pad.png")
+    with pytest.warns(PresetWarning, match=r"elements\[5\] \('rt', trigger\): its pressed sprite .* is empty"):
+        skin = import_preset(path, tmp_path / "skins", skin_id="pad", scale=1).skin
+    assert "RIGHT_TRIGGER" not in skin.observed and "LEFT_TRIGGER" in skin.observed
+    assert tuple(_render(skin)[5, 60]) == TRIGGER_IDLE  # still part of the picture
+
+
 def test_malformed_preset_names_the_file_and_the_element(tmp_path: Path) -> None:
     broken = [dict(e) for e in GAMEPAD]
     del broken[2]["stick_radius"]
