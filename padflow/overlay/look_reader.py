@@ -41,7 +41,7 @@ from padflow.actions import ACTION_NAMES, BUTTONS, DPAD_COMBINATIONS
 from padflow.overlay.crops import union_box
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
-from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, grown_box, warped_rest
+from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box, warped_rest
 from padflow.overlay.render import render_overlay
 from padflow.video import iter_frames, probe
 
@@ -144,7 +144,7 @@ class _LookModel:
         self.game = cv2.inpaint(np.clip(median, 0, 255).astype(np.uint8), drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
         own = self.alpha[..., 0] >= OPAQUE
         signal = (self.alpha * (self.rest - self.game))[own]
-        self.opacity = float(np.clip((signal * (median - self.game)[own]).sum() / ((signal**2).sum() + 1e-6), 0.05, 1.0))
+        self.opacity = float(np.clip(fitted_opacity(signal, (median - self.game)[own]), 0.05, 1.0))
         self._compose()
 
     def _compose(self) -> None:

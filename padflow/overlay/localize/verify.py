@@ -205,7 +205,7 @@ def twin_duel(crops: np.ndarray, median: np.ndarray, skins: list, transform: np.
     alpha = rest[..., 3:] / 255.0
     own = alpha[..., 0] >= OPAQUE
     signal = (alpha * (rest[..., :3] - game))[own]
-    opacity = float((signal * (median - game)[own]).sum() / ((signal**2).sum() + 1e-6))
+    opacity = fitted_opacity(signal, (median - game)[own])
 
     def predicted(look: np.ndarray) -> np.ndarray:
         return game + opacity * (look[..., 3:] / 255.0) * (look[..., :3] - game)
@@ -337,7 +337,7 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
     game = cv2.inpaint(median_u8, drawn, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
     signal = alpha[..., None] * (rest[..., :3] - game)
     seen = median - game
-    opacity = float((signal[own] * seen[own]).sum() / ((signal[own] ** 2).sum() + 1e-6))
+    opacity = fitted_opacity(signal[own], seen[own])
     predicted = [game + opacity * (look[..., 3:] / 255.0) * (look[..., :3] - game) for look in looks]
     ring, inpaint_error = _inpainting_error(median, median_u8, drawn, own)
     ratios = []
@@ -356,6 +356,11 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
         errors = np.stack([np.sqrt(((pixels - p[region]) ** 2).mean(axis=(1, 2))) for p in predicted])  # (looks, T)
         ratios.append(float(np.median(errors.min(axis=0))) / expected)
     return 1.0 - float(np.mean(ratios)) if ratios else -1.0
+
+
+def fitted_opacity(signal: np.ndarray, seen: np.ndarray) -> float:
+    """The opacity o for which o * `signal` (alpha * (skin - game)) best explains `seen` (median - game), least squares over the pixels given."""
+    return float((signal * seen).sum() / ((signal**2).sum() + 1e-6))
 
 
 def align_pose(median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[int, int, int, int]) -> np.ndarray:  # noqa: ANN001
@@ -389,7 +394,7 @@ def align_pose(median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[
         if own.sum() < MIN_SCORED_PIXELS:
             return np.inf
         signal = (alpha * (rest[..., :3] - game))[own]
-        opacity = (signal * seen[own]).sum() / ((signal**2).sum() + 1e-6)
+        opacity = fitted_opacity(signal, seen[own])
         return float(np.sqrt(((seen[own] - opacity * signal) ** 2).mean()))
 
     best = np.zeros(3)
