@@ -109,7 +109,7 @@ def test_missing_parser_or_ingest_report_is_named(tmp_path):
         stage({}, tmp_path)
 
 
-@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_bandwidth", 0.0), ("stick_rim", 0.0), ("button_min_rise", -1.0)])
+@pytest.mark.parametrize("field, value", [("batch_size", 0), ("workers", 0), ("stick_percentile", 20.0), ("stick_min_range", 0.0), ("stick_rest_bandwidth", 0.0), ("stick_rim", 0.0), ("button_min_rise", -1.0), ("reader", "pixels")])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExtractConfig(**{field: value})
