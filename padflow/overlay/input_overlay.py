@@ -56,7 +56,10 @@ Keyboard, mouse and unknown elements, buttons padflow has no name for (MISC, pad
 and a second element for a control already drawn are skipped with a `PresetWarning` naming each;
 the idle sprite of a skipped button or key stays as a static picture (the plugin draws it at rest).
 Pixel-art presets (a few dozen px) are upscaled by an integer factor, nearest neighbour, as the
-presets' READMEs ask streamers to show them (point filtering).
+presets' READMEs ask streamers to show them (point filtering), and the skin's `pixel_size` is that
+factor: the plugin draws a stick cap at its sub-pixel position on the preset's own canvas
+(bilinear) before OBS scales it up, so a one-pixel cap a third of the way to its next pixel shows
+as two blocks at two-thirds and one-third strength, which is how padflow then draws it too.
 """
 
 from __future__ import annotations
@@ -457,5 +460,5 @@ def import_preset(
         raise ValueError(f"scale: expected an integer >= 1, got {scale}")
     layers, size, atlas, used_scale, offset, notes = convert_preset(preset, read_atlas(atlas_path), scale)
     skin_id = skin_id or default_skin_id(preset.path)
-    skin = write_sprite_skin(out_dir, skin_id, family, size, atlas, layers, held_out=held_out)
+    skin = write_sprite_skin(out_dir, skin_id, family, size, atlas, layers, held_out=held_out, pixel_size=used_scale)
     return ImportResult(skin, atlas_path, used_scale, offset, tuple(notes))

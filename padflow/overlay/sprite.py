@@ -4,7 +4,10 @@ A sprite skin is `<id>.json` + an RGBA atlas PNG (`<id>.png`, or the file "atlas
 same folder). The layout lists layers drawn in order (z-order): static pictures, buttons with an
 idle and a pressed sprite, triggers (button or analog: the pressed sprite cropped by the value
 along a direction), a d-pad with one sprite per state (diagonals included), and sticks whose cap
-sprite moves by axis × travel (round or square travel) with an optional clicked cap. Controls no
+sprite moves by axis × travel (round or square travel) with an optional clicked cap. A pixel-art
+skin states its `pixel_size`: the picture is made of pixel_size × pixel_size blocks and moves in
+whole blocks, as an overlay drawn at its own few-dozen-px resolution and scaled up by point
+filtering (OBS input-overlay's pixel presets) shows on screen. Controls no
 layer draws are *unobserved* (`SpriteSkin.observed`): a table made with the skin has no reading
 for them. docs/skins.md documents the format; /work/notes/sprite_format.md was the agreed draft.
 
@@ -12,7 +15,7 @@ for them. docs/skins.md documents the format; /work/notes/sprite_format.md was t
 `write_sprite_skin` writes one (validated first, so nothing invalid is written). `render_sprite`
 draws an action (padflow.overlay.render.render_overlay calls it for sprite skins): the layers are
 composited in premultiplied alpha at skin resolution, a stick cap at its sub-pixel offset
-(bilinear shift), and the result is resized to the asked width; `rest` is the neutral action
+(bilinear shift, in units of pixel_size), and the result is resized to the asked width; `rest` is the neutral action
 drawn at skin resolution.
 """
 
@@ -136,6 +139,7 @@ class SpriteSkin:
     layout_path: Path
     image_path: Path  # the atlas
     held_out: bool = False  # kept out of the overlay parser's training renders
+    pixel_size: int = 1  # skin px per picture pixel: caps move, and analog triggers crop, in whole blocks of this side
     atlas: np.ndarray = field(default=None, compare=False, repr=False)  # type: ignore[assignment]  # (h, w, 4) uint8 RGBA, read-only
     rest: np.ndarray = field(default=None, compare=False, repr=False)  # type: ignore[assignment]  # (H, W, 4) uint8: the neutral action
     _premultiplied: dict[Rect | str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)  # sprite (and "static-base") → float32 premultiplied RGBA
@@ -252,7 +256,7 @@ def compose(skin: SpriteSkin, action: np.ndarray) -> np.ndarray:
             cap = skin.premultiplied(layer.cap_pressed if clicked else layer.cap)  # type: ignore[arg-type]
             # A clicked cap of another size stays centred where the cap would be.
             cx, cy = layer.centre
-            _blend_at(canvas, cap, cx + dx - cap.shape[1] / 2, cy + dy - cap.shape[0] / 2)
+            _blend_at(canvas, cap, cx + dx - cap.shape[1] / 2, cy + dy - cap.shape[0] / 2, skin.pixel_size)
     return canvas
 
 
@@ -268,7 +272,7 @@ def _draw_trigger(canvas: np.ndarray, skin: SpriteSkin, layer: TriggerLayer, val
     pressed = skin.premultiplied(layer.pressed)
     h, w = pressed.shape[:2]
     extent = h if layer.direction in ("up", "down") else w
-    n = int(round(min(max(value, 0.0), 1.0) * extent))
+    n = int(round(min(max(value, 0.0), 1.0) * extent / skin.pixel_size)) * skin.pixel_size
     if n <= 0:
         return
     if layer.direction == "up":  # fills from the bottom edge upwards
@@ -294,17 +298,27 @@ def _blend(canvas: np.ndarray, sprite: np.ndarray, x: int, y: int) -> None:
     dst += src
 
 
-def _blend_at(canvas: np.ndarray, sprite: np.ndarray, x: float, y: float) -> None:
-    """`_blend` at a sub-pixel position: the sprite is shifted by its fractional part (bilinear) first."""
-    ix, iy = math.floor(x), math.floor(y)
-    fx, fy = x - ix, y - iy
+def _blend_at(canvas: np.ndarray, sprite: np.ndarray, x: float, y: float, pixel_size: int = 1) -> None:
+    """`_blend` at a sub-pixel position: the sprite is shifted by its fractional part (bilinear) first.
+
+    With pixel_size k > 1 the position is in units of k-px blocks: the sprite (whole blocks) is
+    shifted at block resolution and scaled back up by repeating each block, which is what drawing
+    the picture at its own resolution and scaling it up by point filtering shows: a 1-block cap
+    half-way between two blocks is two blocks at half strength, not a block moved by k/2 px.
+    """
+    k = pixel_size
+    ix, iy = math.floor(x / k), math.floor(y / k)
+    fx, fy = x / k - ix, y / k - iy
     if fx < 1e-4 and fy < 1e-4:
-        _blend(canvas, sprite, ix, iy)
+        _blend(canvas, sprite, ix * k, iy * k)
         return
-    h, w = sprite.shape[:2]
+    blocks = sprite[::k, ::k]
+    h, w = blocks.shape[:2]
     shift = np.array([[1.0, 0.0, fx], [0.0, 1.0, fy]], dtype=np.float64)
-    shifted = cv2.warpAffine(sprite, shift, (w + 1, h + 1), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    _blend(canvas, shifted, ix, iy)
+    shifted = cv2.warpAffine(blocks, shift, (w + 1, h + 1), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if k > 1:
+        shifted = np.repeat(np.repeat(shifted, k, axis=0), k, axis=1)
+    _blend(canvas, shifted, ix * k, iy * k)
 
 
 def to_rgba(canvas: np.ndarray, width: int | None = None) -> np.ndarray:
@@ -355,7 +369,7 @@ def parse_sprite_layout(data: Any, atlas: np.ndarray, path: Path, image_path: Pa
     p = _SpriteParser(path)
     if not isinstance(data, Mapping):
         raise p.error("(top level)", "expected a JSON object")
-    p.keys(data, "(top level)", required=("format_version", "kind", "id", "family", "size", "layers"), optional=("atlas", "held_out"))
+    p.keys(data, "(top level)", required=("format_version", "kind", "id", "family", "size", "layers"), optional=("atlas", "held_out", "pixel_size"))
     if data["format_version"] != SPRITE_FORMAT_VERSION:
         raise p.error("format_version", f"{data['format_version']!r} is not supported; sprite skins are version {SPRITE_FORMAT_VERSION}")
     if data["kind"] != SPRITE_KIND:
@@ -370,7 +384,8 @@ def parse_sprite_layout(data: Any, atlas: np.ndarray, path: Path, image_path: Pa
         raise p.error("layers", "expected a non-empty list of layers")
     layers = tuple(p.layer(spec, f"layers[{i}]") for i, spec in enumerate(raw_layers))
     p.check_unique(layers)
-    skin = SpriteSkin(skin_id, family, SPRITE_FORMAT_VERSION, (size[0], size[1]), layers, path, image_path, held_out, atlas)
+    pixel_size = p.pixel_size(data.get("pixel_size", 1), size, raw_layers)
+    skin = SpriteSkin(skin_id, family, SPRITE_FORMAT_VERSION, (size[0], size[1]), layers, path, image_path, held_out, pixel_size, atlas)
     rest = render_sprite(skin, noop())
     rest.flags.writeable = False
     object.__setattr__(skin, "rest", rest)
@@ -399,6 +414,22 @@ class _SpriteParser(_Parser):
         if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
             raise self.error(where, f"expected [x, y] integers on the skin canvas, got {value!r}")
         return (value[0], value[1])
+
+    def pixel_size(self, value: Any, size: Sequence[int], raw_layers: Sequence[Mapping]) -> int:
+        """`pixel_size` (default 1); above 1 the canvas and every pos and rect must lie on its block grid."""
+        if not (_is_int(value) and value >= 1):
+            raise self.error("pixel_size", f"expected an integer >= 1 (skin px per picture pixel), got {value!r}")
+        if value > 1:
+            on_grid = lambda numbers: all(n % value == 0 for n in numbers)  # noqa: E731
+            if not on_grid(size):
+                raise self.error("size", f"{list(size)} is not a whole number of {value}-px blocks (pixel_size {value})")
+            for i, spec in enumerate(raw_layers):
+                for key, entry in spec.items():
+                    for where, numbers in entry.items() if key == "sprites" else [("", entry)]:
+                        if isinstance(numbers, list) and not on_grid(numbers):
+                            name = f"layers[{i}].{key}{'.' + where if where else ''}"
+                            raise self.error(name, f"{numbers} is not on the {value}-px block grid (pixel_size {value})")
+        return value
 
     def placed(self, pos: Pos, rect: Rect | None, where: str) -> None:
         if rect is not None:
@@ -521,6 +552,7 @@ def write_sprite_skin(
     atlas: np.ndarray,
     layers: Sequence[Layer | Mapping[str, Any]],
     held_out: bool = False,
+    pixel_size: int = 1,
 ) -> SpriteSkin:
     """Write `<id>.json` + `<id>.png` into `folder` and return the skin as loaded back.
 
@@ -538,6 +570,8 @@ def write_sprite_skin(
     }  # fmt: skip
     if held_out:
         layout["held_out"] = True
+    if pixel_size != 1:
+        layout["pixel_size"] = pixel_size
     json_path, png_path = folder / f"{skin_id}.json", folder / f"{skin_id}.png"
     parse_sprite_layout(json.loads(json.dumps(layout)), atlas, json_path, png_path)
     folder.mkdir(parents=True, exist_ok=True)

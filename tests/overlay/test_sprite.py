@@ -87,6 +87,51 @@ def test_stick_cap_moves_by_axis_times_travel(skin: SpriteSkin) -> None:
     assert right.offset(1.0, 1.0) == pytest.approx((right.travel, -right.travel))
 
 
+def _blown_up(skin: SpriteSkin, folder: Path, k: int) -> SpriteSkin:
+    """`skin` as pixel art shown k times larger: every pixel a k-px block, pixel_size k."""
+    times = lambda numbers: None if numbers is None else [n * k for n in numbers]  # noqa: E731
+    layers = []
+    for layer in map(layer_dict, skin.layers):
+        for key in ("sprite", "pos", "idle", "pressed", "cap", "cap_pressed"):
+            if key in layer:
+                layer[key] = times(layer[key])
+        if "sprites" in layer:
+            layer["sprites"] = {state: times(rect) for state, rect in layer["sprites"].items()}
+        if "travel" in layer:
+            layer["travel"] *= k
+        layers.append(layer)
+    atlas = np.repeat(np.repeat(skin.atlas, k, axis=0), k, axis=1)
+    return write_sprite_skin(folder, skin.id, skin.family, (skin.size[0] * k, skin.size[1] * k), atlas, layers, pixel_size=k)
+
+
+def test_pixel_art_moves_in_whole_blocks_as_if_drawn_small_and_scaled_up(skin: SpriteSkin, tmp_path: Path) -> None:
+    # OBS input-overlay draws a pixel preset at its own size (a cap between two pixels is both at part strength)
+    # and scales it up by point filtering: the skin with pixel_size k must show exactly that.
+    k = 3
+    big = _blown_up(skin, tmp_path, k)
+    assert big.pixel_size == k and json.loads(big.layout_path.read_text())["pixel_size"] == k
+    actions = _random_actions(8, seed=3)
+    actions[:, BUTTON_INDEX["RIGHT_TRIGGER"]] = np.linspace(0.1, 0.9, len(actions))  # analog values crop in blocks
+    for action in actions:
+        small = compose(skin, action)
+        assert np.allclose(compose(big, action), np.repeat(np.repeat(small, k, axis=0), k, axis=1), atol=1e-6)
+    # a one-block move of a third: the cap's blocks at two-thirds strength, never a block shifted by one skin px
+    left = _layer(big, "StickLayer", "left")
+    third = compose(big, action_from_dict({"j_left": (1 / 3 / left.travel * k, 0)}))
+    assert np.array_equal(third[::k, ::k].repeat(k, axis=0).repeat(k, axis=1), third)
+
+
+def test_pixel_size_needs_every_sprite_on_its_block_grid(skin: SpriteSkin, tmp_path: Path) -> None:
+    big = _blown_up(skin, tmp_path / "big", 2)
+    path = _edited(big.layout_path, tmp_path, lambda d: d["layers"][1].update(pos=[93, 36]))
+    with pytest.raises(ValueError, match=rf"^{path}: layers\[1\]\.pos: \[93, 36\] is not on the 2-px block grid"):
+        load_any_skin(path)
+    (tmp_path / "zero").mkdir()
+    path = _edited(big.layout_path, tmp_path / "zero", lambda d: d.update(pixel_size=0))
+    with pytest.raises(ValueError, match=r"pixel_size: expected an integer >= 1"):
+        load_any_skin(path)
+
+
 def test_dpad_shows_one_sprite_per_state_including_diagonals(skin: SpriteSkin) -> None:
     dpad = _layer(skin, "DpadLayer")
     x, y = dpad.pos
