@@ -44,7 +44,7 @@ keeps every row, and `--from-json` prints (or writes) the table of a saved run a
 Tuning vs report (issue 19 item 6): the presets split by folder into a *tuning* set (`--tune-presets`, default
 TUNE_FOLDERS), on which extraction thresholds may be chosen (bench/reading_rules.py), and a *report* set (every other
 preset), on which they are only reported; each row and the summary say which set. `--keep-readings` stores each clip's
-raw parser readings (actions, button logits) and the shown actions in the saved JSON, and `--from-json F --refinish`
+raw parser readings (actions, button logits), the look reader's actions and the shown actions in the saved JSON, and `--from-json F --refinish`
 re-applies today's reading rules (padflow.overlay.readings.finish_actions with params extract) to them and scores again,
 keeping the saved scores as "before": a change to the rules measured on the same parser output.
 """
@@ -67,7 +67,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS
+from padflow.actions import AXIS_INDEX, BUTTON_INDEX
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.input_overlay import PresetWarning, import_preset
@@ -75,6 +75,7 @@ from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readings import finish_actions, parse_overlay
+from padflow.overlay.scoring import reading_scores
 from padflow.overlay.synth import random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
@@ -255,27 +256,6 @@ def skin_id(repo: Path, preset: Path) -> str:
 # --- scoring -------------------------------------------------------------------------------------
 
 
-def score(read: np.ndarray, shown: np.ndarray, observed: frozenset[str]) -> dict[str, Any]:
-    n = min(len(read), len(shown))
-    read, shown = read[:n], shown[:n]
-    cols = [BUTTON_INDEX[b] for b in BUTTONS if b in observed]
-    r, s = read[:, cols] > 0.5, shown[:, cols] > 0.5
-    tp, fp, fn = int((r & s).sum()), int((r & ~s).sum()), int((~r & s).sum())
-    out: dict[str, Any] = {
-        "button_f1": round(2 * tp / (2 * tp + fp + fn), 3) if tp + fp + fn else None,
-        "button_accuracy": round(float((r == s).mean()), 3),
-        "nothing_pressed_accuracy": round(float((~s).mean()), 3),
-    }
-    r2 = []
-    for axis in (a for a in AXES if a in observed):
-        y, p = shown[:, AXIS_INDEX[axis]], read[:, AXIS_INDEX[axis]]
-        ss_tot = float(((y - y.mean()) ** 2).sum())
-        if ss_tot > 1e-9:
-            r2.append(1.0 - float(((y - p) ** 2).sum()) / ss_tot)
-    out["stick_r2"] = round(float(np.mean(r2)), 3) if r2 else None
-    return out
-
-
 def preset_set(repo: Path, preset: Path, tune_folders: tuple[str, ...]) -> str:
     """"tune" when the preset's folder (its first part under presets/) is a tuning folder, else "report"."""
     return "tune" if preset.relative_to(repo / "presets").parts[0] in tune_folders else "report"
@@ -291,7 +271,7 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
         try:
             raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads)
             actions, _ = finish_actions(raw, logits, ext)
-            row.update(score(actions, shown, observed))
+            row.update(reading_scores(actions, shown, observed))
             if keep_readings:
                 row["readings"] = {"raw": np.round(raw, 4).tolist(), "logits": np.round(logits, 3).tolist(), "shown": shown.tolist()}
         except Exception as exc:  # the bench reports a reading that fails instead of stopping
@@ -299,7 +279,9 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
         if by_looks:
             started = time.perf_counter()
             actions, _, _ = read_by_looks(video, loc.matrix, library.skins[loc.skin_id], ext.decode_threads)
-            row["looks"] = {**score(actions, shown, observed), "seconds": round(time.perf_counter() - started, 1)}
+            row["looks"] = {**reading_scores(actions, shown, observed), "seconds": round(time.perf_counter() - started, 1)}
+            if keep_readings:
+                row["looks"]["read"] = np.round(actions, 3).tolist()
     return row
 
 
@@ -428,7 +410,7 @@ def refinish(result: dict[str, Any]) -> None:
         observed = frozenset(r["observed_controls"])
         actions, _ = finish_actions(np.asarray(readings["raw"], np.float32), np.asarray(readings["logits"], np.float32), ext)
         before = {k: b[k] for k in ("button_f1", "button_accuracy", "stick_r2") if k in b}
-        b.update(score(actions, np.asarray(readings["shown"], np.float32), observed), before=b.get("before", before))
+        b.update(reading_scores(actions, np.asarray(readings["shown"], np.float32), observed), before=b.get("before", before))
     result["summary"] = summary(result["rows"])
 
 

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from padflow.actions import ACTION_DIM, ACTION_NAMES, AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
+from padflow.actions import ACTION_DIM, ACTION_NAMES, AXES, AXIS_INDEX, AXIS_SLICE, BUTTON_INDEX, BUTTON_SLICE, BUTTONS
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.overlay.crops import box_iou
 from padflow.tables import read_action_table, table_observed, table_to_actions, unobserved_names
@@ -154,6 +154,33 @@ def action_tally(extracted: np.ndarray, truth: np.ndarray, observed: np.ndarray 
     t.n_axis = np.where(axes, n, 0).astype(np.int64)
     t.sum_y, t.sum_y2, t.sum_res2 = y.sum(0) * axes, (y**2).sum(0) * axes, ((y - yhat) ** 2).sum(0) * axes
     return t
+
+
+def reading_scores(read: np.ndarray, shown: np.ndarray, observed: frozenset[str]) -> dict[str, Any]:
+    """One clip's reading against the actions shown, over the controls its skin draws (the benches' per-clip row).
+
+    button_f1: "pressed" pooled over frames and observed buttons; button_accuracy and, for scale,
+    the accuracy of reading nothing pressed; stick_r2: per observed axis pooled over frames, mean
+    over the axes that moved. (T, 21) arrays; a length mismatch scores the common frames.
+    """
+    n = min(len(read), len(shown))
+    read, shown = read[:n], shown[:n]
+    cols = [BUTTON_INDEX[b] for b in BUTTONS if b in observed]
+    r, s = read[:, cols] > 0.5, shown[:, cols] > 0.5
+    tp, fp, fn = int((r & s).sum()), int((r & ~s).sum()), int((~r & s).sum())
+    out: dict[str, Any] = {
+        "button_f1": round(2 * tp / (2 * tp + fp + fn), 3) if tp + fp + fn else None,
+        "button_accuracy": round(float((r == s).mean()), 3),
+        "nothing_pressed_accuracy": round(float((~s).mean()), 3),
+    }
+    r2 = []
+    for axis in (a for a in AXES if a in observed):
+        y, p = shown[:, AXIS_INDEX[axis]], read[:, AXIS_INDEX[axis]]
+        ss_tot = float(((y - y.mean()) ** 2).sum())
+        if ss_tot > 1e-9:
+            r2.append(1.0 - float(((y - p) ** 2).sum()) / ss_tot)
+    out["stick_r2"] = round(float(np.mean(r2)), 3) if r2 else None
+    return out
 
 
 def score_video(

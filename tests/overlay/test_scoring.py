@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from padflow.actions import ACTION_DIM, AXIS_INDEX, BUTTON_INDEX
-from padflow.overlay.scoring import score_extraction
+from padflow.overlay.scoring import reading_scores, score_extraction
 from padflow.tables import write_action_table
 
 FRAMES = 4
@@ -142,3 +142,20 @@ def test_cli_prints_the_headline_numbers_as_json(tmp_path, monkeypatch, capsys):
     for key in ("button_accuracy", "stick_r2", "localization_rate", "false_overlay_rate", "by_opacity", "by_scale", "by_crf", "by_lag"):
         assert key in report
     assert report["split"] == "heldout" and report["localization_rate"] == 1.0
+
+
+def test_reading_scores_count_only_the_controls_the_skin_draws():
+    shown = np.zeros((4, ACTION_DIM), np.float32)
+    shown[:2, BUTTON_INDEX["SOUTH"]] = 1
+    shown[:, AXIS_INDEX["LEFT_X"]] = [-1, 0, 0.5, 1]
+    read = shown.copy()
+    read[0, BUTTON_INDEX["SOUTH"]] = 0  # one miss
+    read[3, BUTTON_INDEX["EAST"]] = 1  # one false press
+    read[:, BUTTON_INDEX["START"]] = 1  # START is not drawn: never scored
+    read[:, AXIS_INDEX["LEFT_X"]] *= 0.5
+    scores = reading_scores(read, shown, frozenset({"SOUTH", "EAST", "LEFT_X"}))
+    assert scores["button_f1"] == pytest.approx(2 * 1 / (2 * 1 + 1 + 1), abs=1e-3)
+    assert scores["button_accuracy"] == pytest.approx(6 / 8) and scores["nothing_pressed_accuracy"] == pytest.approx(6 / 8)
+    y = shown[:, AXIS_INDEX["LEFT_X"]]
+    assert scores["stick_r2"] == pytest.approx(1 - ((0.5 * y) ** 2).sum() / ((y - y.mean()) ** 2).sum(), abs=1e-3)
+    assert reading_scores(read, shown, frozenset({"SOUTH"}))["stick_r2"] is None  # no stick drawn: no R²

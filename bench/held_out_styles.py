@@ -1,0 +1,166 @@
+"""Reading overlays of the style generator's held-out styles: the look reader beside the trained parser.
+
+    python bench/held_out_styles.py [--skins 16] [--frames 60] [--seed 0] [--parser DIR] [--json] [--save-json F]
+
+Source: padflow.overlay.styles.style_skins(--skins, held_out=True): sprite skins of the
+(body, press) pairs of HELD_OUT_STYLES, which no parser_train run renders (issue 19's "held-out
+styles" line). Drawn by padflow's own renderer, so this measures reading under game, placement,
+opacity and compression, not a drawing another hand made (bench/real_overlays.py measures that).
+
+Per skin, one clip: gameplay of one of several games (random-player runs of real game frames),
+taken in turn, at 1280x720, 960x540 or 854x480; the skin at 12-30 % of the frame width, opacity
+0.4-1, in a random corner; `--frames` frames at 30 fps, H.264 (crf 20-28); the shown actions are
+padflow.overlay.synth.random_actions with opposite d-pad directions never held together.
+
+Each clip is localized with extract's settings against the built-in library plus the held-out
+style skins (the skin must be named among them), then read twice: by the trained parser with
+extract's calibration (`--parser`, default params extract.parser_dir; skipped when absent) and by
+the look reader (padflow.overlay.look_reader). Scores (padflow.overlay.scoring.reading_scores):
+button F1 and accuracy over the buttons the skin draws, stick R² over its axes. Prints a table and
+the means (or JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from padflow.actions import BUTTON_INDEX
+from padflow.config import from_mapping, load_params, project_root
+from padflow.overlay.crops import box_iou
+from padflow.overlay.library import SkinLibrary, load_library
+from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from padflow.overlay.look_reader import read_by_looks
+from padflow.overlay.readings import finish_actions, parse_overlay
+from padflow.overlay.render import ANCHORS, Placement, composite, render_overlay
+from padflow.overlay.scoring import reading_scores
+from padflow.overlay.styles import style_of, style_skins
+from padflow.overlay.synth import random_actions
+from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
+from padflow.sim import all_tasks
+from padflow.video import write_mp4
+from tasks.extract import ExtractConfig
+
+GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot", "crafter_travel_far")
+RESOLUTIONS = ((1280, 720), (960, 540), (854, 480))
+WIDTH_FRAC, OPACITY, CRF = (0.12, 0.30), (0.4, 1.0), (20, 28)
+CORNERS = tuple(a for a in ANCHORS if "-" in a)
+FPS = 30.0
+IOU_FLOOR = 0.8
+METRICS = ("button_f1", "button_accuracy", "stick_r2")
+
+
+def shown_actions(frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Random shown actions; a d-pad cannot report up and down, or left and right, at once."""
+    shown = random_actions(frames, rng)
+    up, down, left, right = (BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT"))
+    shown[:, down] *= 1 - shown[:, up]
+    shown[:, right] *= 1 - shown[:, left]
+    return shown
+
+
+def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: np.ndarray, library: SkinLibrary,
+              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any) -> dict[str, Any]:  # fmt: skip
+    loc = localize_overlay(video, library, cfg)
+    row: dict[str, Any] = {"outcome": getattr(loc, "outcome", "found" if loc.found else "no_overlay"), "skin": loc.skin_id,
+                           "iou": round(box_iou(loc.box, box), 3) if loc.box else None}  # fmt: skip
+    if not (loc.found and loc.skin_id == skin_id and row["iou"] >= IOU_FLOOR):
+        return row
+    skin = library.skins[skin_id]
+    if parser is not None:
+        raw, _, _, logits = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads)
+        row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, skin.observed)
+    started = time.perf_counter()
+    actions, _, _ = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
+    row["looks"] = {**reading_scores(actions, shown, skin.observed), "seconds": round(time.perf_counter() - started, 1)}
+    return row
+
+
+def means(rows: list[dict[str, Any]], reader: str) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for metric in METRICS:
+        values = [r[reader][metric] for r in rows if reader in r and r[reader][metric] is not None]
+        out[metric] = round(float(np.mean(values)), 3) if values else None
+    return out
+
+
+def table(result: dict[str, Any]) -> str:
+    readers = [r for r in ("parser", "looks") if any(r in row for row in result["rows"])]
+    head = "| skin | style (body, press) | game | width | opacity | outcome | IoU | " + " | ".join(f"{r} {m}" for r in readers for m in ("F1", "acc", "R²")) + " |"
+    lines = [head, "|" + "---|" * (7 + 3 * len(readers))]
+    cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    for row in result["rows"]:
+        scores = [cell(row.get(r, {}).get(m)) for r in readers for m in METRICS]
+        lines.append(f"| {row['skin_id']} | {', '.join(row['style'])} | {row['game']} | {row['width_frac']:.2f} | {row['opacity']:.2f} | "
+                     f"{row['outcome']} | {cell(row['iou'])} | " + " | ".join(scores) + " |")  # fmt: skip
+    lines.append("")
+    for reader in readers:
+        lines.append(f"Means, {reader} ({sum(reader in r for r in result['rows'])} clips read): " + ", ".join(f"{m} {cell(v)}" for m, v in result["means"][reader].items()))
+    lines.append(f"Localized with the right skin at IoU >= {IOU_FLOOR}: {result['read']} of {len(result['rows'])}; {result['seconds']:.0f} s.")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skins", type=int, default=16, help="held-out style skins, one clip each")
+    ap.add_argument("--frames", type=int, default=60, help="frames per clip (30 fps)")
+    ap.add_argument("--seed", type=int, default=0, help="seeds the clips (games, placement, shown actions), not the skins")
+    ap.add_argument("--parser", type=Path, help="trained overlay parser folder (default: params extract.parser_dir; skipped when absent)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--save-json", type=Path, help="also write the result as JSON to this file")
+    args = ap.parse_args()
+    root = project_root()
+    params = load_params(root / "params.yaml")
+    ext = from_mapping(ExtractConfig, params.get("extract"), "extract")
+    cfg = from_mapping(LocalizeConfig, (params.get("extract") or {}).get("localize"), "extract.localize")
+    parser_dir = args.parser or root / ext.parser_dir
+    parser = None
+    if parser_dir.is_dir():
+        from models.overlay_parser import load_parser  # local: torch loads only when a parser is there
+
+        parser = load_parser(parser_dir)
+    else:
+        print(f"no parser at {parser_dir}: the look reader only", file=sys.stderr)
+    skins = style_skins(args.skins, held_out=True)
+    library = SkinLibrary({**load_library([]).skins, **skins})
+    tasks = all_tasks()
+    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    runs = collect_backgrounds(GAMES, args.frames, 2, args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (skin_id, skin) in enumerate(skins.items()):
+            game, (width, height) = GAMES[k % len(GAMES)], RESOLUTIONS[k % len(RESOLUTIONS)]
+            placement = Placement(str(rng.choice(CORNERS)), float(rng.uniform(*WIDTH_FRAC)), float(rng.uniform(*OPACITY)))
+            crf = int(rng.integers(CRF[0], CRF[1] + 1))
+            shown = shown_actions(args.frames, rng)
+            aspect = DISPLAY_ASPECT.get(tasks[game].engine)
+            overlay_width = placement.overlay_width(width)
+            drawn = [composite(fit_to_upload(runs[k % len(GAMES)][t], width, height, aspect)[0], render_overlay(skin, shown[t], overlay_width), placement)
+                     for t in range(args.frames)]  # fmt: skip
+            video = Path(tmp) / f"{skin_id}.mp4"
+            write_mp4(video, (frame for frame, _ in drawn), FPS, crf=crf)
+            row = {"skin_id": skin_id, "style": list(style_of(int(skin_id.rsplit("-", 1)[-1]), True)), "game": game, "frame": [width, height],
+                   "width_frac": round(placement.width_frac, 3), "opacity": round(placement.opacity, 2), "crf": crf,
+                   **read_clip(video, skin_id, drawn[0][1], shown, library, cfg, ext, parser)}  # fmt: skip
+            print(f"{skin_id}: {row['outcome']} {row['skin']} iou {row['iou']} parser {row.get('parser')} looks {row.get('looks')}", file=sys.stderr)
+            rows.append(row)
+    result = {"command": " ".join(sys.argv[1:]), "source": f"padflow.overlay.styles held-out styles, {args.skins} skins",
+              "parser": str(parser_dir) if parser is not None else None, "frames": args.frames, "seed": args.seed,
+              "seconds": round(time.perf_counter() - started, 1), "rows": rows,
+              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks")}}  # fmt: skip
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    if args.save_json:
+        args.save_json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
