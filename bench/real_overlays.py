@@ -2,7 +2,7 @@
 
     python bench/real_overlays.py --input-overlay /work/ext/input-overlay [--parser DIR] [--frames 60]
                                   [--presets SUBSTRING ...] [--tune-presets FOLDER ...] [--seed 0]
-                                  [--skip-unknown] [--looks] [--json] [--write-doc] [--save-json F [--keep-readings]]
+                                  [--skip-unknown] [--looks] [--json] [--write-doc] [--save-json F [--keep-readings]] [--keep-videos DIR]
     python bench/real_overlays.py --from-json F [--refinish] [--write-doc]
 
 The plugin's repository (github.com/univrsal/input-overlay) is third-party material: fetch it to a
@@ -55,6 +55,7 @@ import argparse
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -295,6 +296,7 @@ def main() -> int:
     ap.add_argument("--skip-unknown", action="store_true", help="leave out run (a), the built-in library only")
     ap.add_argument("--looks", action="store_true", help="in run (b), also read each found overlay by drawing its skin (padflow.overlay.look_reader)")
     ap.add_argument("--keep-readings", action="store_true", help="store each clip's raw readings in --save-json (for --refinish and bench/reading_rules.py)")
+    ap.add_argument("--keep-videos", type=Path, help="also keep each clip (<skin id>.mp4) and the imported skins (skins/) in this folder, for diagnosis")
     ap.add_argument("--refinish", action="store_true", help="with --from-json: apply today's reading rules to the saved readings and score again")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--commit", help="the checkout's commit, when it is not a git working tree (printed as the source)")
@@ -378,6 +380,9 @@ def main() -> int:
             frames = (composite(fit_to_upload(runs[k % len(GAMES)][t], width, height, aspect)[0], drawing.draw(shown[t]), box, opacity, drawing.pixel_art)
                       for t in range(args.frames))  # fmt: skip
             write_mp4(video, frames, FPS, crf=crf)
+            if args.keep_videos:
+                args.keep_videos.mkdir(parents=True, exist_ok=True)
+                shutil.copy(video, args.keep_videos / video.name)
             row.update(game=game, frame=[width, height], width_frac=round(ow / width, 3), opacity=round(opacity, 2), crf=crf)
             observed = imported[preset_path].skin.observed
             row["observed_controls"] = sorted(observed)
@@ -385,6 +390,8 @@ def main() -> int:
                 row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)
             row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed, args.keep_readings, args.looks)
             print(f"{sid}: b {row['b']['outcome']} {row['b']['skin']} iou {row['b']['iou']} F1 {row['b'].get('button_f1')} R2 {row['b'].get('stick_r2')}", file=sys.stderr)
+        if args.keep_videos:
+            shutil.copytree(skins, args.keep_videos / "skins", dirs_exist_ok=True)
     result = {"command": " ".join(sys.argv[1:]), "source": f"github.com/univrsal/input-overlay @ {commit}", "parser": str(parser_dir),
               "frames": args.frames, "seed": args.seed, "tune_folders": list(args.tune_presets),
               "seconds": round(time.perf_counter() - started, 1), "summary": summary(rows), "rows": rows}  # fmt: skip

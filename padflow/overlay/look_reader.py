@@ -51,6 +51,7 @@ PASSES = 3  # times each group's state is chosen again against what the others' 
 MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick with a click sprite over it (242 x 2) would cost 484 renders of the skin, for little (tried on the Xbox KBA presets: stick R² 0.59 -> 0.64, 3x slower)
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
+UNMIX_FLOOR = 0.1  # the game is solved from the median only where the overlay lets at least this share of it through (below, noise x 10)
 DPAD = ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")
 STICKS = (("LEFT_X", "LEFT_Y", "LEFT_THUMB"), ("RIGHT_X", "RIGHT_Y", "RIGHT_THUMB"))
 
@@ -174,25 +175,34 @@ class _LookModel:
 
         Under a control whose rest look lets the game through (an outline button's middle, a
         faint overlay) the first estimate, filled in from around the overlay, misses what the game
-        shows there (a road's stripe); the median shows it, unless the control is held down in most
-        frames. So each group takes whichever of the two explains its frames best (each frame
-        against its nearest state). (Solving the game from the frames that read a group at rest
-        as well was tried: better on one tune preset, worse on another; left out.)
+        shows there (a road's stripe); the median shows it, under the rest look, unless the control
+        is held down in most frames. So there are two more estimates: the median itself, and the
+        median with the rest look taken out where the overlay lets at least UNMIX_FLOOR of the game
+        through (the median itself draws the rest look twice: an outline drawn over its own picture
+        is brighter than the frames', and a state that draws nothing there then explains every
+        frame at rest better than rest does: input-overlay's gamecube d-pad was read as a diagonal
+        in 42 of 42 frames at rest). Each group takes whichever of the three explains its frames
+        best (each frame against its nearest state). (Solving the game from the frames that read a
+        group at rest as well was tried: better on one tune preset, worse on another; left out.)
         """
+        covered = self.opacity * self.alpha  # (h, w, 1): how much of the game the rest look hides
+        seen_through = 1.0 - covered > UNMIX_FLOOR
+        unmixed = np.where(seen_through, (median - covered * self.rest) / np.maximum(1.0 - covered, UNMIX_FLOOR), self.game)
+        unmixed = np.clip(unmixed, 0.0, 255.0)
         game = self.game.copy()
         for group, window, looks in self.states:
             rows, cols = window
             shown = frames[:, rows, cols]  # (T, wh, ww, 3)
             errors = []
-            for under in (self.game[window], median[window]):
+            candidates = (self.game, median, unmixed)
+            for under in (c[window] for c in candidates):
                 drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
                 mask = np.abs(drawn - drawn[:1]).max(axis=(0, 3)) > MIN_CONTRAST
                 flat = drawn[:, mask].reshape(len(drawn), -1)
                 seen = shown[:, mask].reshape(len(shown), -1)
                 squared = (seen**2).sum(axis=1)[:, None] - 2.0 * seen @ flat.T + (flat**2).sum(axis=1)[None, :]  # (T, S)
                 errors.append(float(squared.min(axis=1).sum()) if mask.any() else np.inf)
-            if errors[1] < errors[0]:
-                game[window] = median[window]
+            game[window] = candidates[int(np.argmin(errors))][window]
         self.game = game
         self._compose()
 
