@@ -180,10 +180,14 @@ class _LookModel:
         median with the rest look taken out where the overlay lets at least UNMIX_FLOOR of the game
         through (the median itself draws the rest look twice: an outline drawn over its own picture
         is brighter than the frames', and a state that draws nothing there then explains every
-        frame at rest better than rest does: input-overlay's gamecube d-pad was read as a diagonal
-        in 42 of 42 frames at rest). Each group takes whichever of the three explains its frames
-        best (each frame against its nearest state). (Solving the game from the frames that read a
-        group at rest as well was tried: better on one tune preset, worse on another; left out.)
+        frame at rest better than rest does: on a clip of input-overlay's gamecube preset drawn for
+        diagnosis its d-pad was read as a diagonal in 42 of 42 frames at rest). Each group takes
+        whichever of the three explains its frames best (each frame against its nearest state).
+        Known hazard: a stick held in nearly every frame leaves its pushed cap in the median, and
+        the game solved from it reads the stick at rest throughout (a Freeway crossing of the
+        default corpus); guarding against it lost more than it won on the tune presets
+        (docs/benchmarks.md). (Solving the game from the frames that read a group at rest as well
+        was tried: better on one tune preset, worse on another; left out.)
         """
         covered = self.opacity * self.alpha  # (h, w, 1): how much of the game the rest look hides
         seen_through = 1.0 - covered > UNMIX_FLOOR
