@@ -10,7 +10,7 @@ opacity and compression, not a drawing another hand made (bench/real_overlays.py
 Per skin, one clip: gameplay of one of several games (random-player runs of real game frames),
 taken in turn, at 1280x720, 960x540 or 854x480; the skin at 12-30 % of the frame width, opacity
 0.4-1, in a random corner; `--frames` frames at 30 fps, H.264 (crf 20-28); the shown actions are
-padflow.overlay.synth.random_actions with opposite d-pad directions never held together.
+padflow.overlay.synth.random_actions with opposite d-pad directions never held together (physical_dpad).
 
 Each clip is localized with extract's settings against the built-in library plus the held-out
 style skins (the skin must be named among them), then read twice: by the trained parser with
@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from padflow.actions import BUTTON_INDEX
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
@@ -42,7 +41,7 @@ from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.render import ANCHORS, Placement, composite, render_overlay
 from padflow.overlay.scoring import reading_scores
 from padflow.overlay.styles import style_of, style_skins
-from padflow.overlay.synth import random_actions
+from padflow.overlay.synth import physical_dpad, random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
@@ -55,15 +54,6 @@ CORNERS = tuple(a for a in ANCHORS if "-" in a)
 FPS = 30.0
 IOU_FLOOR = 0.8
 METRICS = ("button_f1", "button_accuracy", "stick_r2")
-
-
-def shown_actions(frames: int, rng: np.random.Generator) -> np.ndarray:
-    """Random shown actions; a d-pad cannot report up and down, or left and right, at once."""
-    shown = random_actions(frames, rng)
-    up, down, left, right = (BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT"))
-    shown[:, down] *= 1 - shown[:, up]
-    shown[:, right] *= 1 - shown[:, left]
-    return shown
 
 
 def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: np.ndarray, library: SkinLibrary,
@@ -140,7 +130,7 @@ def main() -> int:
             game, (width, height) = GAMES[k % len(GAMES)], RESOLUTIONS[k % len(RESOLUTIONS)]
             placement = Placement(str(rng.choice(CORNERS)), float(rng.uniform(*WIDTH_FRAC)), float(rng.uniform(*OPACITY)))
             crf = int(rng.integers(CRF[0], CRF[1] + 1))
-            shown = shown_actions(args.frames, rng)
+            shown = physical_dpad(random_actions(args.frames, rng))
             aspect = DISPLAY_ASPECT.get(tasks[game].engine)
             overlay_width = placement.overlay_width(width)
             drawn = [composite(fit_to_upload(runs[k % len(GAMES)][t], width, height, aspect)[0], render_overlay(skin, shown[t], overlay_width), placement)

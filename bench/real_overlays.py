@@ -77,7 +77,7 @@ from padflow.overlay.localize import LocalizeConfig, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import reading_scores
-from padflow.overlay.synth import random_actions
+from padflow.overlay.synth import physical_dpad, random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
@@ -371,10 +371,7 @@ def main() -> int:
             y0 = margin if rng.random() < 0.5 else height - margin - oh
             box = (x0, y0, x0 + ow, y0 + oh)
             opacity, crf = float(rng.uniform(*OPACITY)), int(rng.integers(CRF[0], CRF[1] + 1))
-            shown = random_actions(args.frames, rng)
-            dpad = [BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")]
-            shown[:, dpad[1]] *= 1 - shown[:, dpad[0]]  # a d-pad cannot report up and down, or left and right, at once
-            shown[:, dpad[3]] *= 1 - shown[:, dpad[2]]
+            shown = physical_dpad(random_actions(args.frames, rng))
             aspect = DISPLAY_ASPECT.get(tasks[game].engine)
             video = Path(tmp) / f"{sid}.mp4"
             frames = (composite(fit_to_upload(runs[k % len(GAMES)][t], width, height, aspect)[0], drawing.draw(shown[t]), box, opacity, drawing.pixel_art)

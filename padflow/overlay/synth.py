@@ -176,6 +176,18 @@ def random_actions(frames: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def physical_dpad(actions: np.ndarray) -> np.ndarray:
+    """`actions` (T, 21) with opposite d-pad directions never held together (up wins over down, left over right), in place.
+
+    A physical d-pad cannot report both; benches that draw real overlay tools' d-pads (one sprite per
+    direction) need shown actions a pad can send.
+    """
+    up, down, left, right = (BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT"))
+    actions[:, down] *= 1 - actions[:, up]
+    actions[:, right] *= 1 - actions[:, left]
+    return actions
+
+
 def _stick_position(mode: str, rng: np.random.Generator) -> np.ndarray:
     if mode == "centre":
         return np.zeros(2)

@@ -9,6 +9,7 @@ from padflow.actions import ACTION_NAMES, AXES, AXIS_INDEX, BUTTON_INDEX, BUTTON
 from padflow.overlay.library import load_library
 from padflow.overlay.look_reader import look_groups, read_by_looks
 from padflow.overlay.render import Placement, draw_overlay
+from padflow.overlay.synth import physical_dpad
 from padflow.players.footage import fit_to_upload, record_gameplay
 from padflow.video import write_mp4
 
@@ -34,9 +35,7 @@ def clip(frames: list[np.ndarray], skin, path: Path, opacity: float, seed: int, 
     rng = np.random.default_rng(seed)
     shown = np.zeros((len(frames), len(ACTION_NAMES)), np.float32)
     shown[:, :N_BUTTONS] = rng.random((len(frames), N_BUTTONS)) < 0.3
-    up, down, left, right = (BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT"))
-    shown[:, down] *= 1 - shown[:, up]  # a d-pad reports up or down, not both
-    shown[:, right] *= 1 - shown[:, left]
+    physical_dpad(shown)
     shown[:, N_BUTTONS:] = rng.uniform(-1, 1, (len(frames), 4)) * (rng.random((len(frames), 1)) < 0.7)
     drawn, box = [], None
     for frame, action in zip(frames, shown):

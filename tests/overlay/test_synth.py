@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models.overlay_parser import ParserConfig
-from padflow.actions import N_BUTTONS, validate_action
+from padflow.actions import BUTTON_INDEX, N_BUTTONS, validate_action
 from padflow.overlay.crops import parser_batch
 from padflow.overlay.library import HELD_OUT_SKINS, load_library
 from padflow.overlay.synth import (
@@ -13,6 +13,7 @@ from padflow.overlay.synth import (
     RenderSet,
     SynthConfig,
     load_shard,
+    physical_dpad,
     random_actions,
     render_clip,
     render_split,
@@ -42,6 +43,18 @@ def test_random_actions_are_valid_with_presses_and_moving_sticks():
     sticks = actions[:, N_BUTTONS:]
     assert 0.15 < (np.abs(sticks[:, :2]).max(axis=1) == 0).mean() < 0.5  # often exactly centred
     assert (np.abs(np.hypot(sticks[:, 0], sticks[:, 1]) - 1) < 0.05).mean() > 0.15  # often at the rim
+
+
+def test_physical_dpad_never_holds_opposite_directions_and_keeps_the_rest():
+    actions = np.concatenate([random_actions(8, np.random.default_rng(i)) for i in range(50)])
+    before = actions.copy()
+    physical_dpad(actions)
+    up, down, left, right = (BUTTON_INDEX[b] for b in ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT"))
+    assert ((before[:, up] > 0) & (before[:, down] > 0)).any()  # the random actions do hold opposites
+    assert not ((actions[:, up] > 0) & (actions[:, down] > 0)).any() and not ((actions[:, left] > 0) & (actions[:, right] > 0)).any()
+    assert np.array_equal(actions[:, up], before[:, up]) and np.array_equal(actions[:, left], before[:, left])
+    others = [i for i in range(actions.shape[1]) if i not in (down, right)]
+    assert np.array_equal(actions[:, others], before[:, others])
 
 
 def test_render_clip_gives_rectified_crops_of_the_shown_actions(library, backgrounds):
