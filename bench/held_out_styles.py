@@ -137,7 +137,7 @@ def main() -> int:
                      for t in range(args.frames)]  # fmt: skip
             video = Path(tmp) / f"{skin_id}.mp4"
             write_mp4(video, (frame for frame, _ in drawn), FPS, crf=crf)
-            row = {"skin_id": skin_id, "style": list(style_of(int(skin_id.rsplit("-", 1)[-1]), True)), "game": game, "frame": [width, height],
+            row = {"skin_id": skin_id, "style": list(style_of(k, True)), "game": game, "frame": [width, height],
                    "width_frac": round(placement.width_frac, 3), "opacity": round(placement.opacity, 2), "crf": crf,
                    **read_clip(video, skin_id, drawn[0][1], shown, library, cfg, ext, parser)}  # fmt: skip
             print(f"{skin_id}: {row['outcome']} {row['skin']} iou {row['iou']} parser {row.get('parser')} looks {row.get('looks')}", file=sys.stderr)

@@ -8,9 +8,12 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
 - The pose: the localization's transform, aligned to the median of `MEDIAN_FRAMES` frames spread
   over the video (localize.verify.align_pose: a sub-pixel shift and scale).
 - The game under the overlay: that median with every pixel some state of the skin draws filled in
-  from around them (cv2.inpaint); per group of controls, the plain median instead where it explains
-  the sampled frames better (the middle of an outline button shows the game whenever it is up,
-  `refit_game`). One opacity is fitted as in the skin check: median - game = o * alpha * (rest - game).
+  from around them (cv2.inpaint); per group of controls, the plain median, or the median with the
+  rest look taken out, instead where one explains the sampled frames better (the middle of an
+  outline button shows the game whenever it is up, `refit_game`). One opacity is fitted as in the
+  skin check: median - game = o * alpha * (rest - game).
+- Each state's look is the whole skin rendered at about its on-screen size, the group's box cut
+  from it and warped into the frame (`_drawn_look`), so every look shares one sampling grid.
 - Groups (`look_groups`): the d-pad (its nine states), each stick (a `STICK_GRID` x `STICK_GRID`
   grid over its travel, clicked or not when a clicked cap is drawn), each other button (up or down);
   groups whose drawn changes touch (a glow spilling onto a neighbour, a stick-click sprite over the
