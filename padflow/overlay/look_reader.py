@@ -18,12 +18,15 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   grid over its travel, clicked or not when a clicked cap is drawn), each other button (up or down);
   groups whose drawn changes touch (a glow spilling onto a neighbour, a stick-click sprite over the
   cap) are read together over every combination of their states, up to MAX_JOINT_STATES (`_joined`).
+  A state drawn nearly as one with fewer presses is not read (`_told_apart`: the picture cannot
+  tell them apart, and compression's bias would choose).
 - A frame is explained as the still picture (game + rest look) plus one change per group, each
   state drawn over the game at the fitted opacity and compared on the pixels where some state of
   the group differs from its rest by more than `MIN_CONTRAST` grey levels; each group's state is
   chosen against the frame less the other groups' chosen changes, `PASSES` times over (a stick cap
-  moving over a button). A translucent overlay over a moving game adds the same game change to every
-  state's error, so it favours none.
+  moving over a button; a press under a cap's travel needs CAP_MARGIN more evidence, `_cap_passes_over`).
+  A translucent overlay over a moving game adds the same game change to every state's error, so it
+  favours none.
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
 d-pad direction reads 0 or 1. A frame's confidence is the smallest, over groups, of the gap between
@@ -40,7 +43,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from padflow.actions import ACTION_NAMES, BUTTONS, DPAD_COMBINATIONS, noop
+from padflow.actions import ACTION_NAMES, AXES, BUTTONS, DPAD_COMBINATIONS, noop
 from padflow.overlay.crops import union_box
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
@@ -54,6 +57,8 @@ PASSES = 3  # times each group's state is chosen again against what the others' 
 MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick with a click sprite over it (242 x 2) would cost 484 renders of the skin, for little (tried on the Xbox KBA presets: stick R² 0.59 -> 0.64, 3x slower)
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
+INDISTINCT = 0.01  # a state whose drawn change differs from a state with fewer presses by less than this share of its group's largest change is not read (gamecube's diagonals: 0.003; not tuned, one value tried)
+CAP_MARGIN = 0.5  # a press of a control a stick's cap moves over is read only where the frame is (1 + this) / 2 of the way from rest to its look (chosen on the tune presets: 0.5 over 0.75 and, on every control under a cap, 0.25)
 UNMIX_FLOOR = 0.1  # the game is solved from the median only where the overlay lets at least this share of it through (below, noise x 10)
 DPAD = ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")
 STICKS = (("LEFT_X", "LEFT_Y", "LEFT_THUMB"), ("RIGHT_X", "RIGHT_Y", "RIGHT_THUMB"))
@@ -162,14 +167,23 @@ class _LookModel:
             if not mask.any():
                 continue
             ys, xs = np.nonzero(mask)
-            groups.append(group)
+            change = (drawn[:, mask] - drawn[:1, mask]).reshape(len(drawn), -1)  # (S, 3m)
+            kept = _told_apart(group, change)
+            groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
-            changes.append(drawn[:, mask] - drawn[:1, mask])  # (S, m, 3)
+            changes.append(change[kept])
         self.groups = groups
         self.pixels_used = np.unique(np.concatenate(pixels)) if pixels else np.zeros(0, np.int64)
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
-        self.changes = [c.reshape(len(c), -1) for c in changes]  # (S, 3m)
-        self.norms = [(c**2).sum(axis=1) for c in self.changes]
+        self.changes = changes  # (S, 3m) per group
+        # The squared error of a state less the residual's own norm is |change|² - 2 residual·change;
+        # scaling |change|² by 1 + CAP_MARGIN for the presses of a control under a stick's travel
+        # asks the frame to go that much further toward the press before it is read.
+        under_cap = np.zeros(h * w, bool)
+        for g, p in zip(groups, pixels):
+            under_cap[p] |= _has_stick(g)
+        self.norms = [(c**2).sum(axis=1) * np.where((np.arange(len(c)) > 0) & _cap_passes_over(g, under_cap[p]), 1.0 + CAP_MARGIN, 1.0)
+                      for g, c, p in zip(groups, self.changes, pixels)]  # fmt: skip
         still = self.game + self.opacity * self.alpha * (self.rest - self.game)  # (h, w, 3)
         self.still = still.reshape(-1, 3)[self.pixels_used]  # (n, 3)
 
@@ -244,6 +258,34 @@ class _LookModel:
                     ordered = np.sort(errors, axis=1)
                     sure = np.minimum(sure, np.clip((ordered[:, 1] - ordered[:, 0]) / np.maximum(ordered[:, 0] + own, 1e-6), 0.0, 1.0))
         return actions, sure
+
+
+def _told_apart(group: LookGroup, change: np.ndarray) -> np.ndarray:
+    """Indices of the states of `group` to read, given each one's `change` (S, 3m) from rest: a state drawn within INDISTINCT of the group's largest change from a state with fewer presses is read as that one (a stick's positions are all kept)."""
+    if _has_stick(group):
+        return np.arange(len(change))
+    presses = (group.actions > 0).sum(axis=1)
+    floor = INDISTINCT * float((change**2).sum(axis=1).max())
+    kept: list[int] = []
+    for s in np.argsort(presses, kind="stable"):
+        if not any(presses[r] < presses[s] and float(((change[s] - change[r]) ** 2).sum()) < floor for r in kept):
+            kept.append(int(s))
+    return np.sort(np.array(kept))
+
+
+def _has_stick(group: LookGroup) -> bool:
+    return any(c in group.controls for c in AXES)
+
+
+def _cap_passes_over(group: LookGroup, under_cap: np.ndarray) -> bool:
+    """Whether a stick's cap moves over some of the group's pixels (`under_cap`, one flag per pixel), the group not being a stick or a stick's click.
+
+    A cap pushed onto a d-pad arm draws much of what that arm pressed draws (input-overlay's pixel
+    presets put the cap on the d-pad's centre); read one group at a time, the arm explains the
+    frame first. A stick's own click sprite, drawn over its cap, is left alone (with the margin the
+    Xbox KBA presets' clicks and sticks read worse).
+    """
+    return not _has_stick(group) and not any(c in (thumb for *_, thumb in STICKS) for c in group.controls) and bool(under_cap.any())
 
 
 def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001

@@ -1,13 +1,15 @@
 """Reading an overlay by drawing its skin: presses and stick positions come back from an encoded video, for either skin kind."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from padflow.actions import ACTION_NAMES, AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, N_BUTTONS
 from padflow.overlay.library import load_library
-from padflow.overlay.look_reader import look_groups, read_by_looks
+from padflow.overlay.look_reader import DPAD, look_groups, read_by_looks
 from padflow.overlay.render import Placement, draw_overlay
 from padflow.overlay.synth import physical_dpad
 from padflow.players.footage import fit_to_upload, record_gameplay
@@ -74,3 +76,26 @@ def test_controls_the_skin_does_not_draw_read_zero(skins, game_frames, tmp_path:
     read, _, _ = read_by_looks(tmp_path / "flat.mp4", transform, skin)
     undrawn = [ACTION_NAMES.index(c) for c in ACTION_NAMES if c not in skin.observed]
     assert undrawn and not read[:, undrawn].any()
+
+
+def test_a_state_drawn_nearly_as_rest_reads_as_rest(game_frames, tmp_path: Path, make_sprite_skin):
+    """A d-pad whose diagonal sprites are its idle one but for a faint pixel (input-overlay's gamecube preset draws them past its atlas): no press is read at rest."""
+    layout = json.loads(make_sprite_skin(tmp_path, "nearly-idle").read_text())
+    dpad = next(layer for layer in layout["layers"] if layer["type"] == "dpad")
+    atlas = np.asarray(Image.open(tmp_path / layout["atlas"])).copy()
+    u, v, w, h = dpad["sprites"]["idle"]
+    for state in ("up_left", "up_right", "down_left", "down_right"):
+        du, dv, _, _ = dpad["sprites"][state]
+        atlas[dv : dv + h, du : du + w] = atlas[v : v + h, u : u + w]
+        atlas[dv + 1, du + 1, :3] = np.clip(atlas[dv + 1, du + 1, :3].astype(int) + 40, 0, 255)
+    Image.fromarray(atlas).save(tmp_path / layout["atlas"])
+    skin = load_library([tmp_path]).skins["nearly-idle"]
+    shown, transform = clip(game_frames, skin, tmp_path / "dpad.mp4", 0.9, seed=3)
+    read, _, _ = read_by_looks(tmp_path / "dpad.mp4", transform, skin)
+    dpad_cols = [BUTTON_INDEX[d] for d in DPAD]
+    pressed = shown[:, dpad_cols] > 0.5
+    at_rest = ~pressed.any(axis=1) | (pressed.sum(axis=1) == 2)  # a diagonal draws the idle look
+    assert at_rest.any() and (pressed.sum(axis=1) == 1).any()
+    assert not (read[at_rest][:, dpad_cols] > 0.5).any()
+    single = pressed.sum(axis=1) == 1
+    assert ((read[single][:, dpad_cols] > 0.5) == pressed[single]).all()
