@@ -199,7 +199,10 @@ class _LookModel:
         is brighter than the frames', and a state that draws nothing there then explains every
         frame at rest better than rest does: on a clip of input-overlay's gamecube preset drawn for
         diagnosis its d-pad was read as a diagonal in 42 of 42 frames at rest). Each group takes
-        whichever of the three explains its frames best (each frame against its nearest state).
+        whichever of the three explains its frames best (each frame against its nearest state, on
+        the pixels where some state changes under any of the three: compared on each one's own
+        pixels, a candidate under which fewer pixels change summed fewer errors; the held-out
+        styles' button F1 0.681 -> 0.704 with one set).
         Known hazard: a stick held in nearly every frame leaves its pushed cap in the median, and
         the game solved from it reads the stick at rest throughout (a Freeway crossing of the
         default corpus); guarding against it lost more than it won on the tune presets
@@ -214,15 +217,17 @@ class _LookModel:
         for group, window, looks in self.states:
             rows, cols = window
             shown = frames[:, rows, cols]  # (T, wh, ww, 3)
-            errors = []
             candidates = (self.game, median, unmixed)
-            for under in (c[window] for c in candidates):
-                drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
-                mask = np.abs(drawn - drawn[:1]).max(axis=(0, 3)) > MIN_CONTRAST
-                flat = drawn[:, mask].reshape(len(drawn), -1)
-                seen = shown[:, mask].reshape(len(shown), -1)
+            drawn = [under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under) for under in (c[window] for c in candidates)]  # (S, wh, ww, 3) each
+            mask = np.logical_or.reduce([np.abs(d - d[:1]).max(axis=(0, 3)) > MIN_CONTRAST for d in drawn])
+            if not mask.any():
+                continue
+            seen = shown[:, mask].reshape(len(shown), -1)
+            errors = []
+            for d in drawn:
+                flat = d[:, mask].reshape(len(d), -1)
                 squared = (seen**2).sum(axis=1)[:, None] - 2.0 * seen @ flat.T + (flat**2).sum(axis=1)[None, :]  # (T, S)
-                errors.append(float(squared.min(axis=1).sum()) if mask.any() else np.inf)
+                errors.append(float(squared.min(axis=1).sum()))
             game[window] = candidates[int(np.argmin(errors))][window]
         self.game = game
         self._compose()
