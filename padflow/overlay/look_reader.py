@@ -27,6 +27,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   moving over a button; a press under a cap's travel needs CAP_MARGIN more evidence, `_cap_passes_over`).
   A translucent overlay over a moving game adds the same game change to every state's error, so it
   favours none.
+- A button whose sampled frames show its press as a clearly separate step fainter than drawn (the
+  encoder thins a small change of colour) is read between the two levels they show (`fit_gains`).
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
 d-pad direction reads 0 or 1. A frame's confidence is the smallest, over groups, of the gap between
@@ -59,6 +61,9 @@ MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from 
 BATCH = 64  # frames compared at once
 INDISTINCT = 0.01  # a state whose drawn change differs from a state with fewer presses by less than this share of its group's largest change is not read (gamecube's diagonals: 0.003; not tuned, one value tried)
 CAP_MARGIN = 0.5  # a press of a control a stick's cap moves over is read only where the frame is (1 + this) / 2 of the way from rest to its look (chosen on the tune presets: 0.5 over 0.75 and, on every control under a cap, 0.25)
+GAIN_FLOOR = 0.2  # the faintest step, as a share of a press's drawn change, read as a press (a never-pressed trigger over Road Runner's moving road split at a step of 0.13; the real presets' fainter presses step 0.36-0.53)
+GAIN_SEPARATION = 4.0  # how far apart, in their pooled spread, the fainter presses and the frames at rest must lie (chosen on the tune presets over 3; a split of one cluster of noise lies ~2.7 apart)
+MIN_GAIN_FRAMES = 3  # sampled frames that must show the fainter press before its gain is fitted
 UNMIX_FLOOR = 0.1  # the game is solved from the median only where the overlay lets at least this share of it through (below, noise x 10)
 DPAD = ("DPAD_UP", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT")
 STICKS = (("LEFT_X", "LEFT_Y", "LEFT_THUMB"), ("RIGHT_X", "RIGHT_Y", "RIGHT_THUMB"))
@@ -118,6 +123,7 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     transform = align_pose(median, skin, np.asarray(transform, np.float64), crop_box)
     model = _LookModel(median, skin, transform, crop_box)
     model.refit_game(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32), median)
+    model.fit_gains(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32))
     actions, confidence = [], []
     for batch in _batches(iter_frames(video, threads=decode_threads, check_complete=True), crop_box):
         read, sure = model.read(batch)
@@ -154,12 +160,13 @@ class _LookModel:
         own = self.alpha[..., 0] >= OPAQUE
         signal = (self.alpha * (self.rest - self.game))[own]
         self.opacity = float(np.clip(fitted_opacity(signal, (median - self.game)[own]), 0.05, 1.0))
+        self.gains: dict[tuple[str, ...], tuple[float, float]] = {}  # per button group, the shares of its drawn press its frames show at rest and pressed (`fit_gains`)
         self._compose()
 
     def _compose(self) -> None:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
-        groups, pixels, changes = [], [], []
+        groups, pixels, changes, offsets = [], [], [], []
         for group, window, looks in self.states:
             under = self.game[window]
             drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
@@ -168,6 +175,9 @@ class _LookModel:
                 continue
             ys, xs = np.nonzero(mask)
             change = (drawn[:, mask] - drawn[:1, mask]).reshape(len(drawn), -1)  # (S, 3m)
+            start, end = self.gains.get(group.controls, (0.0, 1.0))
+            offsets.append(start * change[-1])  # a 2-state group's frames at rest show `start` of its press
+            change = change * (end - start)
             kept = _told_apart(group, change)
             groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
@@ -186,6 +196,8 @@ class _LookModel:
                       for g, c, p in zip(groups, self.changes, pixels)]  # fmt: skip
         still = self.game + self.opacity * self.alpha * (self.rest - self.game)  # (h, w, 3)
         self.still = still.reshape(-1, 3)[self.pixels_used]  # (n, 3)
+        for position, offset in zip(self.positions, offsets):
+            self.still[position] += offset.reshape(-1, 3)
 
     def refit_game(self, frames: np.ndarray, median: np.ndarray) -> None:
         """Estimate the game under each group again from `frames` (T, h, w, 3), whose per-pixel median is `median`.
@@ -232,21 +244,43 @@ class _LookModel:
         self.game = game
         self._compose()
 
-    def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,).
+    def fit_gains(self, frames: np.ndarray) -> None:
+        """Scale down the press of each button group whose presses show in `frames` (T, h, w, 3) as a clearly separate step fainter than drawn.
 
-        (A stick read as the mean of its states weighted by exp(-error / 2 sigma^2), sigma^2 the
-        batch's median residual per value, was tried together with `_drawn_look`: the real
-        input-overlay presets' stick R² went 0.761 -> 0.748 (n64-pixel 0.88 -> 0.64); left out.)
+        A small press that is mostly a change of colour loses much of it to the video's encoding
+        (input-overlay's f710 preset at 14 % of an 854-px frame, crf 27: its A press shows at 0.27
+        of its drawn change and frames at rest at -0.1, so none reached half of it; drawn without
+        encoding, the same press shows at 1.1). Each frame's share of the press (its projection on
+        the drawn change) is split into two clusters, the least spread within (Otsu); when the upper
+        one holds at least MIN_GAIN_FRAMES frames but not most, sits at a mean share a below 0.5
+        and lies at least GAIN_FLOOR and GAIN_SEPARATION pooled spreads above the lower one (mean
+        share b), the group is read between b and a times its drawn press.
         """
+        t = len(frames)
+        gains = {}
+        for g, residual, _ in self._choices(frames):
+            group = self.groups[g]
+            if len(self.changes[g]) != 2 or _has_stick(group):
+                continue
+            change = self.changes[g][1]
+            share = np.sort(residual @ change / max(float(change @ change), 1e-6))
+            k = 1 + int(np.argmin([share[:j].var() * j + share[j:].var() * (t - j) for j in range(1, t)]))  # two clusters, least spread within
+            lower, upper = share[:k], share[k:]
+            spread = np.sqrt((lower.var() * k + upper.var() * (t - k)) / t)
+            a = float(upper.mean())
+            step = a - float(lower.mean())
+            if len(upper) >= MIN_GAIN_FRAMES and k >= t / 2 and a < 0.5 and step >= GAIN_FLOOR and step >= GAIN_SEPARATION * spread:
+                gains[group.controls] = (float(lower.mean()), a)
+        if gains:
+            self.gains = gains
+            self._compose()
+
+    def _choices(self, batch: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Each group's state chosen for the frames of `batch` (B, h, w, 3), `PASSES` times over; yields, in the last pass, (group index, the group's part of the frame (B, 3m), each state's squared error less that part's own norm (B, S))."""
         b = len(batch)
-        if not self.groups:
-            return np.zeros((b, len(ACTION_NAMES)), np.float32), np.ones(b, np.float32)
-        actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
         seen = batch.reshape(b, -1, 3)[:, self.pixels_used] - self.still  # (B, n, 3): what the frame shows beyond the still picture
         explained = np.zeros_like(seen)
         chosen = [np.zeros(b, np.int64) for _ in self.groups]
-        sure = np.ones(b, np.float32)
         for last in [False] * (PASSES - 1) + [True]:
             for g, (pos, change, norm) in enumerate(zip(self.positions, self.changes, self.norms)):
                 current = change[chosen[g]].reshape(b, -1, 3)
@@ -255,13 +289,25 @@ class _LookModel:
                 best = errors.argmin(axis=1)
                 explained[:, pos] += change[best].reshape(b, -1, 3) - current
                 chosen[g] = best
-                if not last:
-                    continue
-                actions += self.groups[g].actions[best]
-                if errors.shape[1] > 1:
-                    own = (residual**2).sum(axis=1)
-                    ordered = np.sort(errors, axis=1)
-                    sure = np.minimum(sure, np.clip((ordered[:, 1] - ordered[:, 0]) / np.maximum(ordered[:, 0] + own, 1e-6), 0.0, 1.0))
+                if last:
+                    yield g, residual, errors
+
+    def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,).
+
+        (A stick read as the mean of its states weighted by exp(-error / 2 sigma^2), sigma^2 the
+        batch's median residual per value, was tried together with `_drawn_look`: the real
+        input-overlay presets' stick R² went 0.761 -> 0.748 (n64-pixel 0.88 -> 0.64); left out.)
+        """
+        b = len(batch)
+        actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
+        sure = np.ones(b, np.float32)
+        for g, residual, errors in self._choices(batch):
+            actions += self.groups[g].actions[errors.argmin(axis=1)]
+            if errors.shape[1] > 1:
+                own = (residual**2).sum(axis=1)
+                ordered = np.sort(errors, axis=1)
+                sure = np.minimum(sure, np.clip((ordered[:, 1] - ordered[:, 0]) / np.maximum(ordered[:, 0] + own, 1e-6), 0.0, 1.0))
         return actions, sure
 
 
