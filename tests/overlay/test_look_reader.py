@@ -103,7 +103,7 @@ def test_a_state_drawn_nearly_as_rest_reads_as_rest(game_frames, tmp_path: Path,
 
 
 def test_a_press_the_video_shows_fainter_than_drawn_is_read(game_frames, tmp_path: Path, make_sprite_skin):
-    """A press drawn at half its skin's change, which the encoder thins to about a quarter (as it washes out a small colour change), is still read."""
+    """A press drawn at half its skin's change, short of the halfway mark once encoded (as an encoder thins a small change of colour), is still read."""
     drawn_dir, read_dir = tmp_path / "drawn", tmp_path / "read"
     for folder in (drawn_dir, read_dir):
         folder.mkdir()
