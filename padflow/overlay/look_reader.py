@@ -175,9 +175,10 @@ class _LookModel:
                 continue
             ys, xs = np.nonzero(mask)
             change = (drawn[:, mask] - drawn[:1, mask]).reshape(len(drawn), -1)  # (S, 3m)
-            start, end = self.gains.get(group.controls, (0.0, 1.0))
-            offsets.append(start * change[-1])  # a 2-state group's frames at rest show `start` of its press
-            change = change * (end - start)
+            if group.controls in self.gains:
+                start, end = self.gains[group.controls]
+                offsets.append((len(groups), start * change[-1]))  # a 2-state group's frames at rest show `start` of its press
+                change = change * (end - start)
             kept = _told_apart(group, change)
             groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
@@ -196,8 +197,8 @@ class _LookModel:
                       for g, c, p in zip(groups, self.changes, pixels)]  # fmt: skip
         still = self.game + self.opacity * self.alpha * (self.rest - self.game)  # (h, w, 3)
         self.still = still.reshape(-1, 3)[self.pixels_used]  # (n, 3)
-        for position, offset in zip(self.positions, offsets):
-            self.still[position] += offset.reshape(-1, 3)
+        for g, offset in offsets:
+            self.still[self.positions[g]] += offset.reshape(-1, 3)
 
     def refit_game(self, frames: np.ndarray, median: np.ndarray) -> None:
         """Estimate the game under each group again from `frames` (T, h, w, 3), whose per-pixel median is `median`.
