@@ -119,11 +119,12 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     sampled, _, _ = sample_frames(video, MEDIAN_FRAMES)
     frame_size = (sampled[0].shape[1], sampled[0].shape[0])
     x0, y0, x1, y1 = crop_box = grown_box(fit_box(np.asarray(transform, np.float64), skin, frame_size), frame_size)
-    median = np.median(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32), axis=0)
+    crops = np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32)  # (T, h, w, 3)
+    median = np.median(crops, axis=0)
     transform = align_pose(median, skin, np.asarray(transform, np.float64), crop_box)
     model = _LookModel(median, skin, transform, crop_box)
-    model.refit_game(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32), median)
-    model.fit_gains(np.stack([f[y0:y1, x0:x1] for f in sampled]).astype(np.float32))
+    model.refit_game(crops, median)
+    model.fit_gains(crops)
     actions, confidence = [], []
     for batch in _batches(iter_frames(video, threads=decode_threads, check_complete=True), crop_box):
         read, sure = model.read(batch)
