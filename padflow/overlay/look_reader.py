@@ -24,7 +24,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   state drawn over the game at the fitted opacity and compared on the pixels where some state of
   the group differs from its rest by more than `MIN_CONTRAST` grey levels; each group's state is
   chosen against the frame less the other groups' chosen changes, `PASSES` times over (a stick cap
-  moving over a button; a press under a cap's travel needs CAP_MARGIN more evidence, `_cap_passes_over`).
+  moving over a button); a stick and each group its cap moves over are also chosen as a pair
+  (`_choose_pair`: a cap pushed onto a d-pad arm can draw what the arm pressed draws).
   A translucent overlay over a moving game adds the same game change to every state's error, so it
   favours none.
 - A button whose sampled frames show its press as a clearly separate step fainter than drawn (the
@@ -60,7 +61,6 @@ MAX_JOINT_STATES = 64  # states of groups read together because their drawn chan
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
 INDISTINCT = 0.01  # a state whose drawn change differs from a state with fewer presses by less than this share of its group's largest change is not read (gamecube's diagonals: 0.003; not tuned, one value tried)
-CAP_MARGIN = 0.5  # a press of a control a stick's cap moves over is read only where the frame is (1 + this) / 2 of the way from rest to its look (chosen on the tune presets: 0.5 over 0.75 and, on every control under a cap, 0.25)
 GAIN_FLOOR = 0.2  # the faintest step, as a share of a press's drawn change, read as a press (a never-pressed trigger over Road Runner's moving road split at a step of 0.13; the real presets' fainter presses step 0.36-0.53)
 GAIN_SEPARATION = 4.0  # how far apart, in their pooled spread, the fainter presses and the frames at rest must lie (chosen on the tune presets over 3; a split of one cluster of noise lies ~2.7 apart)
 MIN_GAIN_FRAMES = 3  # sampled frames that must show the fainter press before its gain is fitted
@@ -188,14 +188,21 @@ class _LookModel:
         self.pixels_used = np.unique(np.concatenate(pixels)) if pixels else np.zeros(0, np.int64)
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
-        # The squared error of a state less the residual's own norm is |change|² - 2 residual·change;
-        # scaling |change|² by 1 + CAP_MARGIN for the presses of a control under a stick's travel
-        # asks the frame to go that much further toward the press before it is read.
-        under_cap = np.zeros(h * w, bool)
-        for g, p in zip(groups, pixels):
-            under_cap[p] |= _has_stick(g)
-        self.norms = [(c**2).sum(axis=1) * np.where((np.arange(len(c)) > 0) & _cap_passes_over(g, under_cap[p]), 1.0 + CAP_MARGIN, 1.0)
-                      for g, c, p in zip(groups, self.changes, pixels)]  # fmt: skip
+        self.norms = [(c**2).sum(axis=1) for c in self.changes]  # a state's squared error less the residual's own norm is |change|² - 2 residual·change
+        # A stick and each group its cap moves over are also chosen as a pair (`_choices`): what one
+        # state of each draws on their shared pixels, (S_other, S_stick).
+        self.pairs: list[tuple[int, int, np.ndarray]] = []  # (stick group, other group, cross)
+        for s, (gs, ps) in enumerate(zip(groups, pixels)):
+            if not _has_stick(gs):
+                continue
+            for o, (go, po) in enumerate(zip(groups, pixels)):
+                if _has_stick(go):
+                    continue
+                _, in_o, in_s = np.intersect1d(po, ps, return_indices=True)
+                if len(in_o):
+                    shared_o = changes[o].reshape(len(changes[o]), -1, 3)[:, in_o].reshape(len(changes[o]), -1)
+                    shared_s = changes[s].reshape(len(changes[s]), -1, 3)[:, in_s].reshape(len(changes[s]), -1)
+                    self.pairs.append((s, o, shared_o @ shared_s.T))
         still = self.game + self.opacity * self.alpha * (self.rest - self.game)  # (h, w, 3)
         self.still = still.reshape(-1, 3)[self.pixels_used]  # (n, 3)
         for g, offset in offsets:
@@ -285,6 +292,9 @@ class _LookModel:
         chosen = [np.zeros(b, np.int64) for _ in self.groups]
         for last in [False] * (PASSES - 1) + [True]:
             for g, (pos, change, norm) in enumerate(zip(self.positions, self.changes, self.norms)):
+                for stick, other, cross in self.pairs:
+                    if stick == g:
+                        self._choose_pair(seen, explained, chosen, stick, other, cross)
                 current = change[chosen[g]].reshape(b, -1, 3)
                 residual = (seen[:, pos] - explained[:, pos] + current).reshape(b, -1)  # (B, 3m): this group's part
                 errors = norm[None, :] - 2.0 * residual @ change.T  # (B, S): squared error less the residual's own norm
@@ -293,6 +303,30 @@ class _LookModel:
                 chosen[g] = best
                 if last:
                     yield g, residual, errors
+
+    def _choose_pair(self, seen: np.ndarray, explained: np.ndarray, chosen: list[np.ndarray], stick: int, other: int, cross: np.ndarray) -> None:
+        """Choose the states of a stick and of a group its cap moves over together, for every frame (updates `explained` and `chosen` in place).
+
+        One group at a time, a cap pushed onto a d-pad arm of its own colour is explained first by
+        the arm pressed, and then what is left by the stick at rest, clicked (input-overlay's
+        gameboy-pixel preset: a clean frame of the cap at full travel reads so; the pair explains
+        it at the cap's place). The pair's squared error is each one's own, plus twice what their
+        changes share on common pixels (`cross`).
+        """
+        b = len(seen)
+        errors = []
+        for g in (other, stick):
+            pos, change = self.positions[g], self.changes[g]
+            explained[:, pos] -= change[chosen[g]].reshape(b, -1, 3)
+        for g in (other, stick):
+            pos, change = self.positions[g], self.changes[g]
+            residual = (seen[:, pos] - explained[:, pos]).reshape(b, -1)
+            errors.append(self.norms[g][None, :] - 2.0 * residual @ change.T)  # (B, S_g)
+        joint = errors[0][:, :, None] + errors[1][:, None, :] + 2.0 * cross[None]  # (B, S_other, S_stick)
+        best = joint.reshape(b, -1).argmin(axis=1)
+        chosen[other], chosen[stick] = np.divmod(best, cross.shape[1])
+        for g in (other, stick):
+            explained[:, self.positions[g]] += self.changes[g][chosen[g]].reshape(b, -1, 3)
 
     def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,).
@@ -328,17 +362,6 @@ def _told_apart(group: LookGroup, change: np.ndarray) -> np.ndarray:
 
 def _has_stick(group: LookGroup) -> bool:
     return any(c in group.controls for c in AXES)
-
-
-def _cap_passes_over(group: LookGroup, under_cap: np.ndarray) -> bool:
-    """Whether a stick's cap moves over some of the group's pixels (`under_cap`, one flag per pixel), the group not being a stick or a stick's click.
-
-    A cap pushed onto a d-pad arm draws much of what that arm pressed draws (input-overlay's pixel
-    presets put the cap on the d-pad's centre); read one group at a time, the arm explains the
-    frame first. A stick's own click sprite, drawn over its cap, is left alone (with the margin the
-    Xbox KBA presets' clicks and sticks read worse).
-    """
-    return not _has_stick(group) and not any(c in (thumb for *_, thumb in STICKS) for c in group.controls) and bool(under_cap.any())
 
 
 def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001

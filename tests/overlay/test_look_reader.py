@@ -121,3 +121,34 @@ def test_a_press_the_video_shows_fainter_than_drawn_is_read(game_frames, tmp_pat
     pressed, read_pressed = shown[:, column] > 0.5, read[:, column] > 0.5
     assert read_pressed[pressed].all()  # drawn at half, the encoder leaves 0.43-0.49 of the press: unread at the usual halfway mark
     assert (read_pressed == pressed).mean() >= 0.9  # a frame beside a press, which the encoder smears, may read pressed
+
+
+def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_the_arm(game_frames, tmp_path: Path, make_sprite_skin):
+    """A stick cap that sits on the d-pad and, pushed, draws what an arm pressed draws (input-overlay's pixel presets): each reads as itself."""
+    layout_path = make_sprite_skin(tmp_path, "cap-on-dpad")
+    layout = json.loads(layout_path.read_text())
+    dpad = next(layer for layer in layout["layers"] if layer["type"] == "dpad")
+    stick = next(layer for layer in layout["layers"] if layer.get("side") == "left")
+    cu, cv, _, _ = stick["cap"]
+    stick.update(pos=[dpad["pos"][0] + 3, dpad["pos"][1] + 3], cap=[cu + 3, cv + 3, 4, 4], travel=3.0, travel_shape="square")
+    del stick["cap_pressed"]
+    layout_path.write_text(json.dumps(layout))
+    atlas = np.asarray(Image.open(tmp_path / layout["atlas"])).copy()
+    (iu, iv, w, h), (lu, lv, _, _) = dpad["sprites"]["idle"], dpad["sprites"]["left"]
+    atlas[lv : lv + h, lu : lu + w] = atlas[iv : iv + h, iu : iu + w]
+    cap = atlas[cv + 3 : cv + 7, cu + 3 : cu + 7, :3].astype(int)
+    atlas[iv + 3 : iv + 7, iu + 3 : iu + 7, :3] = np.clip(cap + 40, 0, 255)  # under the cap, the d-pad is nearly the cap's colours ...
+    atlas[lv : lv + h, lu : lu + w] = atlas[iv : iv + h, iu : iu + w]
+    atlas[lv + 3 : lv + 7, lu : lu + 4, :3] = cap  # ... and its left arm pressed is the cap pushed all the way left
+    Image.fromarray(atlas).save(tmp_path / layout["atlas"])
+    skin = load_library([tmp_path]).skins["cap-on-dpad"]
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    phase = np.arange(len(game_frames)) % 8  # at rest in most frames, as a pad is: the still picture is their median
+    shown[phase == 1, AXIS_INDEX["LEFT_X"]] = -1.0
+    shown[phase == 2, BUTTON_INDEX["DPAD_LEFT"]] = 1.0
+    shown, transform = clip(game_frames, skin, tmp_path / "cap.mp4", 0.9, seed=6, shown=shown)
+    read, _, _ = read_by_looks(tmp_path / "cap.mp4", transform, skin)
+    left_x, arm = read[:, AXIS_INDEX["LEFT_X"]], read[:, BUTTON_INDEX["DPAD_LEFT"]] > 0.5
+    assert (left_x[phase == 1] < -0.75).all() and not arm[phase == 1].any()  # read one group at a time: the arm pressed, the stick at rest
+    assert arm[phase == 2].all() and (np.abs(left_x[phase == 2]) < 0.25).all()
+    assert not arm[phase != 2].any()
