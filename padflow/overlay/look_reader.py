@@ -189,8 +189,8 @@ class _LookModel:
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
         self.norms = [(c**2).sum(axis=1) for c in self.changes]  # a state's squared error less the residual's own norm is |change|² - 2 residual·change
-        # A stick and each group its cap moves over are also chosen as a pair (`_choices`): what one
-        # state of each draws on their shared pixels, (S_other, S_stick).
+        # A stick and each group its cap moves over are also chosen as a pair (`_choose_pair`): the dot
+        # product of each pair of their states' changes on the pixels both change, (S_other, S_stick).
         self.pairs: list[tuple[int, int, np.ndarray]] = []  # (stick group, other group, cross)
         for s, (gs, ps) in enumerate(zip(groups, pixels)):
             if not _has_stick(gs):
