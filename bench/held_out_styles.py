@@ -1,6 +1,6 @@
 """Reading overlays of the style generator's held-out styles: the look reader beside the trained parser.
 
-    python bench/held_out_styles.py [--skins 16] [--frames 60] [--seed 0] [--parser DIR] [--json] [--save-json F]
+    python bench/held_out_styles.py [--skins 16] [--frames 60] [--seed 0] [--parser DIR] [--crf N] [--json] [--save-json F] [--keep-videos DIR]
 
 Source: padflow.overlay.styles.style_skins(--skins, held_out=True): sprite skins of the
 (body, press) pairs of HELD_OUT_STYLES, which no parser_train run renders (issue 19's "held-out
@@ -9,7 +9,8 @@ opacity and compression, not a drawing another hand made (bench/real_overlays.py
 
 Per skin, one clip: gameplay of one of several games (random-player runs of real game frames),
 taken in turn, at 1280x720, 960x540 or 854x480; the skin at 12-30 % of the frame width, opacity
-0.4-1, in a random corner; `--frames` frames at 30 fps, H.264 (crf 20-28); the shown actions are
+0.4-1, in a random corner; `--frames` frames at 30 fps, H.264 (crf 20-28, or `--crf N` for every
+clip: the same clips otherwise, so `--crf 0` says how much of a loss is the encoder's); the shown actions are
 padflow.overlay.synth.random_actions with opposite d-pad directions never held together (physical_dpad).
 
 Each clip is localized with extract's settings against the built-in library plus the held-out
@@ -17,13 +18,15 @@ style skins (the skin must be named among them), then read twice: by the trained
 extract's calibration (`--parser`, default params extract.parser_dir; skipped when absent) and by
 the look reader (padflow.overlay.look_reader). Scores (padflow.overlay.scoring.reading_scores):
 button F1 and accuracy over the buttons the skin draws, stick R² over its axes. Prints a table and
-the means (or JSON).
+the means (or JSON). `--keep-videos DIR` keeps each clip (<skin id>.mp4) with its shown actions and
+the localization's transform (<skin id>.npz: shown, matrix), for diagnosis.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -57,8 +60,12 @@ METRICS = ("button_f1", "button_accuracy", "stick_r2")
 
 
 def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: np.ndarray, library: SkinLibrary,
-              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any) -> dict[str, Any]:  # fmt: skip
+              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any, keep: Path | None = None) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(video, keep / video.name)
+        np.savez(keep / f"{video.stem}.npz", shown=shown, matrix=np.asarray(loc.transform if loc.transform is not None else np.zeros((2, 3)), np.float64))
     row: dict[str, Any] = {"outcome": getattr(loc, "outcome", "found" if loc.found else "no_overlay"), "skin": loc.skin_id,
                            "iou": round(box_iou(loc.box, box), 3) if loc.box else None}  # fmt: skip
     if not (loc.found and loc.skin_id == skin_id and row["iou"] >= IOU_FLOOR):
@@ -102,9 +109,11 @@ def main() -> int:
     ap.add_argument("--skins", type=int, default=16, help="held-out style skins, one clip each")
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (30 fps)")
     ap.add_argument("--seed", type=int, default=0, help="seeds the clips (games, placement, shown actions), not the skins")
+    ap.add_argument("--crf", type=int, help="encode every clip at this H.264 crf instead of one drawn from 20-28 (0: lossless)")
     ap.add_argument("--parser", type=Path, help="trained overlay parser folder (default: params extract.parser_dir; skipped when absent)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--save-json", type=Path, help="also write the result as JSON to this file")
+    ap.add_argument("--keep-videos", type=Path, help="also keep each clip, its shown actions and localization transform in this folder, for diagnosis")
     args = ap.parse_args()
     root = project_root()
     params = load_params(root / "params.yaml")
@@ -129,7 +138,8 @@ def main() -> int:
         for k, (skin_id, skin) in enumerate(skins.items()):
             game, (width, height) = GAMES[k % len(GAMES)], RESOLUTIONS[k % len(RESOLUTIONS)]
             placement = Placement(str(rng.choice(CORNERS)), float(rng.uniform(*WIDTH_FRAC)), float(rng.uniform(*OPACITY)))
-            crf = int(rng.integers(CRF[0], CRF[1] + 1))
+            crf = int(rng.integers(CRF[0], CRF[1] + 1))  # drawn under --crf too: the clips stay the same
+            crf = crf if args.crf is None else args.crf
             shown = physical_dpad(random_actions(args.frames, rng))
             aspect = DISPLAY_ASPECT.get(tasks[game].engine)
             overlay_width = placement.overlay_width(width)
@@ -139,7 +149,7 @@ def main() -> int:
             write_mp4(video, (frame for frame, _ in drawn), FPS, crf=crf)
             row = {"skin_id": skin_id, "style": list(style_of(k, True)), "game": game, "frame": [width, height],
                    "width_frac": round(placement.width_frac, 3), "opacity": round(placement.opacity, 2), "crf": crf,
-                   **read_clip(video, skin_id, drawn[0][1], shown, library, cfg, ext, parser)}  # fmt: skip
+                   **read_clip(video, skin_id, drawn[0][1], shown, library, cfg, ext, parser, args.keep_videos)}  # fmt: skip
             print(f"{skin_id}: {row['outcome']} {row['skin']} iou {row['iou']} parser {row.get('parser')} looks {row.get('looks')}", file=sys.stderr)
             rows.append(row)
     result = {"command": " ".join(sys.argv[1:]), "source": f"padflow.overlay.styles held-out styles, {args.skins} skins",

@@ -11,6 +11,7 @@ from padflow.actions import ACTION_NAMES, AXES, AXIS_INDEX, BUTTON_INDEX, BUTTON
 from padflow.overlay.library import load_library
 from padflow.overlay.look_reader import DPAD, look_groups, read_by_looks
 from padflow.overlay.render import Placement, draw_overlay
+from padflow.overlay.styles import style_of, style_skin
 from padflow.overlay.synth import physical_dpad
 from padflow.players.footage import fit_to_upload, record_gameplay
 from padflow.video import write_mp4
@@ -151,3 +152,32 @@ def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_
     assert (left_x[phase == 1] < -0.75).all() and not arm[phase == 1].any()  # read one group at a time: the arm pressed, the stick at rest
     assert arm[phase == 2].all() and (np.abs(left_x[phase == 2]) < 0.25).all()
     assert not arm[phase != 2].any()
+
+
+def test_a_translucent_overlay_over_a_game_unlike_its_surroundings_reads_no_press_held(game_frames, tmp_path: Path):
+    """Under the overlay the game is bright, around it dark: the first guess of the game there, and of the opacity, is off; presses of a similar colour still read as shown."""
+    assert style_of(9, held_out=True) == ("flat", "similar_swap")
+    skin = style_skin(9, held_out=True)
+    frames = [frame.copy() for frame in game_frames]
+    for frame in frames:
+        frame[300:460, 20:250] = 225  # where the overlay sits (bottom-left, a quarter of the width)
+    shown = np.zeros((len(frames), len(ACTION_NAMES)), np.float32)
+    shown[:, BUTTON_INDEX["EAST"]] = np.arange(len(frames)) // 3 % 3 == 1
+    shown[:, AXIS_INDEX["LEFT_X"]] = np.sin(np.arange(len(frames)) / 3)
+    shown, transform = clip(frames, skin, tmp_path / "bright.mp4", 0.55, seed=0, shown=shown)
+    read, _, _ = read_by_looks(tmp_path / "bright.mp4", transform, skin)
+    drawn = [BUTTON_INDEX[b] for b in BUTTONS if b in skin.observed]
+    assert ((read[:, drawn] > 0.5) == (shown[:, drawn] > 0.5)).mean() >= 0.97  # with the first opacity alone: 0.65, four buttons read held
+
+
+def test_a_thin_cap_on_a_translucent_pad_is_read_where_it_moves(game_frames, tmp_path: Path):
+    """A ring-and-dot cap at opacity 0.44 shows, once encoded, at about half its drawn move: read at the drawn strength, the stick stays at rest."""
+    skin = style_skin(8, held_out=True)
+    rng = np.random.default_rng(0)
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    moved = np.arange(len(game_frames)) % 3 != 0
+    for axis in ("LEFT_X", "LEFT_Y"):
+        shown[moved, AXIS_INDEX[axis]] = rng.choice([-1.0, -0.6, 0.6, 1.0], int(moved.sum()))
+    shown, transform = clip(game_frames, skin, tmp_path / "thin.mp4", 0.44, seed=0, width=0.28, shown=shown)
+    read, _, _ = read_by_looks(tmp_path / "thin.mp4", transform, skin)
+    assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # at the drawn strength: -0.05
