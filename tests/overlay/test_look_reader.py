@@ -167,7 +167,7 @@ def test_a_translucent_overlay_over_a_game_unlike_its_surroundings_reads_no_pres
     shown, transform = clip(frames, skin, tmp_path / "bright.mp4", 0.55, seed=0, shown=shown)
     read, _, _ = read_by_looks(tmp_path / "bright.mp4", transform, skin)
     drawn = [BUTTON_INDEX[b] for b in BUTTONS if b in skin.observed]
-    assert ((read[:, drawn] > 0.5) == (shown[:, drawn] > 0.5)).mean() >= 0.97  # with the first opacity alone: 0.65, four buttons read held
+    assert ((read[:, drawn] > 0.5) == (shown[:, drawn] > 0.5)).mean() >= 0.97  # the reader before fit_opacity: 0.65, four buttons read held
 
 
 def test_a_thin_cap_on_a_translucent_pad_is_read_where_it_moves(game_frames, tmp_path: Path):
@@ -180,4 +180,4 @@ def test_a_thin_cap_on_a_translucent_pad_is_read_where_it_moves(game_frames, tmp
         shown[moved, AXIS_INDEX[axis]] = rng.choice([-1.0, -0.6, 0.6, 1.0], int(moved.sum()))
     shown, transform = clip(game_frames, skin, tmp_path / "thin.mp4", 0.44, seed=0, width=0.28, shown=shown)
     read, _, _ = read_by_looks(tmp_path / "thin.mp4", transform, skin)
-    assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # at the drawn strength: -0.05
+    assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # read at the drawn strength (before fit_gains took sticks): -0.05
