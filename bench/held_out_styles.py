@@ -19,7 +19,7 @@ extract's calibration (`--parser`, default params extract.parser_dir; skipped wh
 the look reader (padflow.overlay.look_reader). Scores (padflow.overlay.scoring.reading_scores):
 button F1 and accuracy over the buttons the skin draws, stick R² over its axes. Prints a table and
 the means (or JSON). `--keep-videos DIR` keeps each clip (<skin id>.mp4) with its shown actions and
-the localization's transform (<skin id>.npz: shown, matrix), for diagnosis.
+the localization's transform (<skin id>.npz: shown, matrix; zeros where none was found), for diagnosis.
 """
 
 from __future__ import annotations

@@ -318,14 +318,13 @@ class _LookModel:
         t = len(frames)
         gains = {}
         for g, residual, _ in self._choices(frames):
-            group, changes = self.groups[g], self.changes[g]
+            group, changes, norms = self.groups[g], self.changes[g], np.maximum(self.norms[g], 1e-6)
             if _has_stick(group):
                 dots = residual @ changes.T  # (T, S)
-                norms = np.maximum(self.norms[g], 1e-6)
                 best = np.where(dots > 0, dots**2 / norms, 0.0).argmax(axis=1)  # each frame's state at its best strength
                 share = np.sort(dots[np.arange(t), best] / norms[best])
             elif len(changes) == 2:
-                share = np.sort(residual @ changes[1] / max(float(changes[1] @ changes[1]), 1e-6))
+                share = np.sort(residual @ changes[1] / norms[1])
             else:
                 continue
             k = 1 + int(np.argmin([share[:j].var() * j + share[j:].var() * (t - j) for j in range(1, t)]))  # two clusters, least spread within
