@@ -468,7 +468,7 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
         "'none' = accuracy of reading nothing pressed; R² = mean over the stick axes it draws. "
         "set: 'tune' presets may choose extraction thresholds (bench/reading_rules.py), 'report' presets never do."
         + (" 'before': the same parser readings under the reading rules the run was made with." if before else "")
-        + (" 'looks': the same video read by drawing the found skin in every state of each control (padflow.overlay.look_reader), no parser." if looks else ""),
+        + (" 'looks': the same video read by drawing the found skin in every state of each control (padflow.overlay.look_reader), no parser: what extract's default reader (`auto`) reads an imported preset with." if looks else ""),
         "",
         "| preset | set | atlas | game | width | opacity | (a) outcome | (a) skin named | (b) IoU | (b) skin | F1 | acc | none | stick R² |"
         + (" F1 before | R² before |" if before else "") + (" looks F1 | looks acc | looks R² |" if looks else ""),

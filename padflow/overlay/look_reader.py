@@ -35,8 +35,9 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   they show (`fit_gains`).
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
-d-pad direction reads 0 or 1. A frame's confidence is the smallest, over groups, of the gap between
-the best and second-best state's squared error, relative to the best's (clipped to [0, 1]).
+d-pad direction reads 0 or 1. A frame's confidence is the smallest over groups of how clearly the
+read state beats every state that reads differently (`_certainty`; a stick's neighbour cells read
+nearly the same, as the parser's confidence counts its mass around the reading).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from padflow.actions import ACTION_NAMES, AXES, BUTTONS, DPAD_COMBINATIONS, noop
+from padflow.actions import ACTION_NAMES, AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS, DPAD_COMBINATIONS, noop
 from padflow.overlay.crops import union_box
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
@@ -196,6 +197,8 @@ class _LookModel:
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
         self.norms = [(c**2).sum(axis=1) for c in self.changes]  # a state's squared error less the residual's own norm is |change|² - 2 residual·change
+        self.apart = [_apart(change) for change in changes]  # (S, S) per group: squared distance between two states' looks
+        self.near = [_near_states(group, apart) for group, apart in zip(groups, self.apart)]  # (S, S) per group: the states a confidence counts with the read one
         # A stick and each group its cap moves over are also chosen as a pair (`_choose_pair`): the dot
         # product of each pair of their states' changes on the pixels both change, (S_other, S_stick).
         self.pairs: list[tuple[int, int, np.ndarray]] = []  # (stick group, other group, cross)
@@ -393,12 +396,25 @@ class _LookModel:
         actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
         sure = np.ones(b, np.float32)
         for g, residual, errors in self._choices(batch):
-            actions += self.groups[g].actions[errors.argmin(axis=1)]
-            if errors.shape[1] > 1:
-                own = (residual**2).sum(axis=1)
-                ordered = np.sort(errors, axis=1)
-                sure = np.minimum(sure, np.clip((ordered[:, 1] - ordered[:, 0]) / np.maximum(ordered[:, 0] + own, 1e-6), 0.0, 1.0))
+            best = errors.argmin(axis=1)
+            actions += self.groups[g].actions[best]
+            sure = np.minimum(sure, self._certainty(g, errors, best))
         return actions, sure
+
+    def _certainty(self, g: int, errors: np.ndarray, best: np.ndarray) -> np.ndarray:
+        """(B,) how clearly each frame shows group `g`'s read state `best` (B,) rather than any state that reads differently, from each state's squared `errors` (B, S).
+
+        For a state k that reads differently (`_near_states`), (error_k - error_read) / |look_k - look_read|²
+        is 1 where the frame shows the read look exactly and 0 halfway between the two looks (the frame
+        seen as the read look plus t times the way to k: 1 - 2t); the confidence is its least value,
+        clipped to [0, 1]. Measured along the way between two looks, so the game moving under a
+        translucent overlay, which changes the frame across it, moves it little. (The gap relative to
+        the read state's own error, before, fell below the gate's `min_confidence` in every frame of
+        a default-corpus video with sticks: a neighbour cell is nearly as good.)"""
+        b = len(errors)
+        gap = (errors - errors[np.arange(b), best][:, None]) / np.maximum(self.apart[g][best], 1e-6)  # (B, S)
+        least = np.where(self.near[g][best], np.inf, gap).min(axis=1, initial=np.inf)
+        return np.clip(np.where(np.isfinite(least), least, 1.0), 0.0, 1.0).astype(np.float32)
 
 
 def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:
@@ -406,6 +422,25 @@ def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:
     seen, flat = shown.reshape(len(shown), -1), drawn.reshape(len(drawn), -1)
     squared = (seen**2).sum(axis=1)[:, None] - 2.0 * seen @ flat.T + (flat**2).sum(axis=1)[None, :]  # (T, S)
     return float(squared.min(axis=1).sum())
+
+
+def _apart(change: np.ndarray) -> np.ndarray:
+    """(S, S) squared distance between the looks of a group's states, from each one's `change` (S, 3m) from rest."""
+    norms = (change**2).sum(axis=1)
+    return np.maximum(norms[:, None] + norms[None, :] - 2.0 * change @ change.T, 0.0)
+
+
+def _near_states(group: LookGroup, apart: np.ndarray) -> np.ndarray:
+    """(S, S) bool: state j counts as read state i in a confidence (`_LookModel._certainty`) when it presses the same
+    buttons and puts each axis within one grid step of i's (a stick's 3 x 3 cells around its reading, as the parser's mass;
+    a button: itself), or when the two are drawn alike (`apart` (S, S) within INDISTINCT of the group's largest change:
+    a pixel-art cap moves a whole block for several grid cells; no frame can tell those apart)."""
+    actions = group.actions
+    step = 2.0 / (STICK_GRID - 1) + 1e-6
+    same_buttons = (actions[:, None, BUTTON_SLICE] == actions[None, :, BUTTON_SLICE]).all(axis=-1)
+    close_axes = (np.abs(actions[:, None, AXIS_SLICE] - actions[None, :, AXIS_SLICE]) <= step).all(axis=-1)
+    largest = float(apart[0].max(initial=0.0))  # state 0 is rest: its distance to each state is that state's change
+    return (same_buttons & close_axes) | (apart < INDISTINCT * largest)
 
 
 def _told_apart(group: LookGroup, change: np.ndarray) -> np.ndarray:

@@ -181,3 +181,30 @@ def test_a_thin_cap_on_a_translucent_pad_is_read_where_it_moves(game_frames, tmp
     shown, transform = clip(game_frames, skin, tmp_path / "thin.mp4", 0.44, seed=0, width=0.28, shown=shown)
     read, _, _ = read_by_looks(tmp_path / "thin.mp4", transform, skin)
     assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # read at the drawn strength (before fit_gains took sticks): -0.05
+
+
+def test_confidence_is_low_only_where_two_readings_explain_the_frame_alike(skins, game_frames, tmp_path: Path):
+    """A frame showing SOUTH halfway between up and down is in doubt; the other frames, a stick moving over its grid included, are not (the gate's rule)."""
+    from tasks.gate import GateConfig
+
+    skin = skins.skins["sprite-pad"]
+    gate = GateConfig()
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    shown[:, AXIS_INDEX["LEFT_X"]] = np.sin(np.arange(len(game_frames)) / 3)
+    shown[::6, BUTTON_INDEX["SOUTH"]] = 1.0
+    halfway = [5, 17]
+    drawn, box = [], None
+    for k, (frame, action) in enumerate(zip(game_frames, shown)):
+        out, box = draw_overlay(frame, skin, action, Placement("bottom-left", 0.25, 0.9))
+        if k in halfway:
+            pressed = action.copy()
+            pressed[BUTTON_INDEX["SOUTH"]] = 1.0
+            out = ((out.astype(np.float32) + draw_overlay(frame, skin, pressed, Placement("bottom-left", 0.25, 0.9))[0]) / 2).round().astype(np.uint8)
+        drawn.append(out)
+    write_mp4(tmp_path / "halfway.mp4", drawn, 30.0, crf=23)
+    h, w = skin.rest.shape[:2]
+    transform = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    _, confidence, _ = read_by_looks(tmp_path / "halfway.mp4", transform, skin)
+    clear = np.setdiff1d(np.arange(len(game_frames)), halfway)
+    assert (confidence[halfway] < gate.min_confidence).all(), confidence[halfway]
+    assert (confidence[clear] < gate.min_confidence).mean() <= gate.max_low_confidence_share / 2, confidence[clear]

@@ -299,3 +299,33 @@ def test_reader_looks_reads_the_table_without_a_parser(tmp_path, game_frames):
     assert read.shape == shown.shape
     assert ((read[:, :N_BUTTONS] > 0.5) == (shown[:, :N_BUTTONS] > 0.5)).mean() >= 0.97
     assert np.corrcoef(read[:, N_BUTTONS], shown[:, N_BUTTONS])[0, 1] >= 0.95  # LEFT_X
+
+
+def test_reader_auto_reads_a_sprite_skin_by_drawing_it_and_a_parametric_one_with_the_parser(tmp_path, game_frames, make_sprite_skin):
+    """The default `reader: auto`: an imported (sprite) skin is read without the parser, which learned padflow's parametric drawing."""
+    from padflow.overlay.localize import LocalizeConfig
+    from tasks.extract import reader_for
+
+    skins = tmp_path / "skins"
+    make_sprite_skin(skins, "sprite-pad")
+    library = load_library([skins])
+    assert reader_for("auto", library.skins["sprite-pad"]) == "looks"
+    assert reader_for("auto", library.skins["xbox-01"]) == "parser"
+    assert reader_for("parser", library.skins["sprite-pad"]) == "parser"
+
+    skin = library.skins["sprite-pad"]
+    rng = np.random.default_rng(4)
+    shown = np.zeros((len(game_frames), 21), np.float32)
+    drawn = [BUTTON_INDEX[b] for b in ("SOUTH", "EAST", "WEST", "NORTH")]
+    shown[:, drawn] = rng.random((len(game_frames), len(drawn))) < 0.3
+    video = tmp_path / "pad.mp4"
+    write_mp4(video, [draw_overlay(f, skin, a, Placement("bottom-left", 0.3, 0.9))[0] for f, a in zip(game_frames, shown)], 30.0, crf=20)
+    out = tmp_path / "extract"
+    out.mkdir()
+    cfg = ExtractConfig(localize=LocalizeConfig(frames=8))
+    assert cfg.reader == "auto"
+    outcome = extract_video(ExtractJob("v1", video, {"path": "pad.mp4"}, out, tmp_path / "no-parser", "", (skins,), cfg))
+    assert outcome.status == "extracted" and outcome.skin_id == "sprite-pad", outcome.reason
+    assert outcome.reader == "looks" and json.loads((out / "v1.json").read_text())["reader"] == "looks"
+    read = table_to_actions(read_action_table(out / "v1.parquet"))
+    assert ((read[:, drawn] > 0.5) == (shown[:, drawn] > 0.5)).mean() >= 0.97
