@@ -55,7 +55,7 @@ from padflow.overlay.crops import union_box
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
 from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box
-from padflow.overlay.render import render_overlay
+from padflow.overlay.render import render_overlay_crop
 from padflow.video import iter_frames, probe
 
 MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
@@ -526,27 +526,30 @@ def _drawn_look(skin, action: np.ndarray, transform: np.ndarray, skin_box: tuple
                frame_box: tuple[int, int, int, int]) -> np.ndarray:  # noqa: ANN001  # fmt: skip
     """The skin showing `action`, its `skin_box` (skin px) drawn into `frame_box` of the frame by the 2x3 transform: (h, w, 4) float32 RGBA.
 
-    Shrunk, the whole skin is first rendered at about the overlay's on-screen width (as an overlay
-    is drawn: area-averaged in premultiplied alpha), then the box is cut from it and warped the rest
-    of the way. Rendering only the box and shrinking that would put the box on its own sampling
+    Shrunk, the skin is rendered at about the overlay's on-screen width (as an overlay is drawn:
+    area-averaged in premultiplied alpha), the box cut from that picture and warped the rest of the
+    way; only the box's pixels of the picture are drawn (render_overlay_crop: the same pixels).
+    Rendering the box alone at its own size and shrinking that would put it on its own sampling
     grid, shifted from the whole picture's by a fraction of a pixel; at a third of the skin's size
     that shift blurs a state's look by about as much as a subtle press changes it.
     """
     height, width = skin.rest.shape[:2]
     scale = float(np.hypot(*transform[:, 0]))
     shrink_x = shrink_y = 1.0
-    picture = render_overlay(skin, action, max(1, round(width * scale)) if scale < 1.0 else None)
-    if scale < 1.0:
-        shrink_x, shrink_y = width / picture.shape[1], height / picture.shape[0]
+    drawn_width = max(1, round(width * scale)) if scale < 1.0 else None
+    if drawn_width is not None:
+        shrink_x, shrink_y = width / drawn_width, height / max(1, round(height * drawn_width / width))  # the picture's size, as render_overlay sizes it
+    picture_w, picture_h = round(width / shrink_x), round(height / shrink_y)
     bx0, by0, bx1, by1 = skin_box
     px0, py0 = int(bx0 / shrink_x), int(by0 / shrink_y)
-    px1, py1 = min(picture.shape[1], int(np.ceil(bx1 / shrink_x)) + 1), min(picture.shape[0], int(np.ceil(by1 / shrink_y)) + 1)
+    px1, py1 = min(picture_w, int(np.ceil(bx1 / shrink_x)) + 1), min(picture_h, int(np.ceil(by1 / shrink_y)) + 1)
+    picture = render_overlay_crop(skin, action, drawn_width, (px0, py0, px1, py1))  # the picture's pixels [py0:py1, px0:px1]
     m = transform.astype(np.float64).copy()
     m[:, 0] *= shrink_x
     m[:, 1] *= shrink_y
     m[:, 2] += m[:, :2] @ np.array([px0, py0], np.float64) - np.array(frame_box[:2], np.float64)
     fx0, fy0, fx1, fy1 = frame_box
-    return cv2.warpAffine(picture[py0:py1, px0:px1], m, (fx1 - fx0, fy1 - fy0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)).astype(np.float32)
+    return cv2.warpAffine(picture, m, (fx1 - fx0, fy1 - fy0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)).astype(np.float32)
 
 
 def _batches(frames: Iterator[np.ndarray], crop_box: tuple[int, int, int, int]) -> Iterator[np.ndarray]:

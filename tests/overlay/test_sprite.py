@@ -11,7 +11,7 @@ import pytest
 
 from padflow.actions import ACTION_DIM, BUTTON_INDEX, BUTTONS, action_from_dict, noop
 from padflow.overlay.library import load_any_skin
-from padflow.overlay.render import composite, Placement, render_overlay
+from padflow.overlay.render import composite, Placement, render_overlay, render_overlay_crop
 from padflow.overlay.sprite import SpriteSkin, compose, layer_dict, to_rgba, write_sprite_skin
 
 UNDRAWN = {"START", "BACK", "GUIDE", "RIGHT_SHOULDER", "LEFT_TRIGGER", "RIGHT_THUMB"}
@@ -119,6 +119,22 @@ def test_pixel_art_moves_in_whole_blocks_as_if_drawn_small_and_scaled_up(skin: S
     left = _layer(big, "StickLayer", "left")
     third = compose(big, action_from_dict({"j_left": (1 / 3 / left.travel * k, 0)}))
     assert np.array_equal(third[::k, ::k].repeat(k, axis=0).repeat(k, axis=1), third)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_crop_of_a_render_draws_the_same_pixels_as_the_whole_render(skin: SpriteSkin, tmp_path: Path, k: int) -> None:
+    """The look reader draws hundreds of states of one control's box: drawing only the box must change no pixel."""
+    big = _blown_up(skin, tmp_path, k) if k > 1 else skin
+    w = big.size[0]
+    for width in (None, w, round(w * 0.37), round(w * 0.8), w + 7):
+        for action in _random_actions(6, seed=k):
+            whole = render_overlay(big, action, width)
+            h_out, w_out = whole.shape[:2]
+            for box in ((0, 0, w_out, h_out), (3, 5, w_out // 2 + 1, h_out // 3 + 2), (w_out // 3, h_out // 2, w_out - 1, h_out)):
+                x0, y0, x1, y1 = box
+                crop = render_overlay_crop(big, action, width, box)
+                assert crop.shape == whole[y0:y1, x0:x1].shape
+                assert np.abs(crop.astype(int) - whole[y0:y1, x0:x1].astype(int)).max() <= 1, (width, box)  # float order only
 
 
 def test_pixel_size_needs_every_sprite_on_its_block_grid(skin: SpriteSkin, tmp_path: Path) -> None:
