@@ -101,10 +101,9 @@ class ExtractConfig:
         "how a found overlay is read: 'parser' (the trained overlay parser, then button calibration and stick "
         "normalization), 'looks' (no parser: the found skin drawn in every state of each control, each frame taking "
         "the state that explains it best, padflow.overlay.look_reader), or 'auto': looks for a sprite skin (pictures, "
-        "as overlay tools draw them: imported presets, drafts from video), the parser for a parametric one (the drawing "
-        "it was trained on, and 2-5 times faster). Measured side by side: on real input-overlay presets the look reader reads "
-        "buttons at F1 0.96 against the parser's 0.66 and sticks at R² 0.89 against below 0 (docs/results-real-overlays.md); "
-        "on padflow's held-out parametric skins the parser's sticks read R² 0.91 against 0.75 (docs/benchmarks.md)"))] = "auto"
+        "as overlay tools draw them: imported presets, drafts from video), which the parser reads poorly, and the parser "
+        "for a parametric one: the drawing it was trained on and the pipeline's thresholds were chosen on, read faster "
+        "(docs/overlay.md compares the two)"))] = "auto"
     out_dir: Annotated[str, Field(description="action tables, localization records and the extract report")] = "data/extract"
     truth_dir: Annotated[str, Field(description="corpus ground truth; extraction is scored against it when present")] = "data/corpus_truth"
 

@@ -535,11 +535,9 @@ def _drawn_look(skin, action: np.ndarray, transform: np.ndarray, skin_box: tuple
     """
     height, width = skin.rest.shape[:2]
     scale = float(np.hypot(*transform[:, 0]))
-    shrink_x = shrink_y = 1.0
     drawn_width = max(1, round(width * scale)) if scale < 1.0 else None
-    if drawn_width is not None:
-        shrink_x, shrink_y = width / drawn_width, height / max(1, round(height * drawn_width / width))  # the picture's size, as render_overlay sizes it
-    picture_w, picture_h = round(width / shrink_x), round(height / shrink_y)
+    picture_w, picture_h = (width, height) if drawn_width is None else (drawn_width, max(1, round(height * drawn_width / width)))  # as render_overlay sizes it
+    shrink_x, shrink_y = width / picture_w, height / picture_h
     bx0, by0, bx1, by1 = skin_box
     px0, py0 = int(bx0 / shrink_x), int(by0 / shrink_y)
     px1, py1 = min(picture_w, int(np.ceil(bx1 / shrink_x)) + 1), min(picture_h, int(np.ceil(by1 / shrink_y)) + 1)
