@@ -20,7 +20,8 @@ import numpy as np
 from padflow.actions import ACTION_DIM, AXIS_INDEX, BUTTON_INDEX, noop, validate_action
 from padflow.overlay.shapes import Canvas, Colour, over
 from padflow.overlay.skin import STICK_AXES, STICK_BUTTONS, ButtonLayout, PressedStyle, Skin, StickLayout
-from padflow.overlay.sprite import SpriteSkin, render_sprite, render_sprite_crop
+from padflow.overlay.sprite import SpriteSkin, render_sprite
+from padflow.overlay.sprite_crop import render_sprite_crop
 
 # anchor → (vertical, horizontal) position of the overlay in the frame
 _ANCHOR_SIDES: dict[str, tuple[str, str]] = {
@@ -167,7 +168,7 @@ def render_overlay(skin: Skin | SpriteSkin, action: Sequence[float] | np.ndarray
 def render_overlay_crop(skin: Skin | SpriteSkin, action: Sequence[float] | np.ndarray, width: int | None,
                         box: tuple[int, int, int, int]) -> np.ndarray:  # fmt: skip
     """`render_overlay(skin, action, width)[y0:y1, x0:x1]` for `box` (x0, y0, x1, y1) in the rendered picture's px; a sprite
-    skin draws only what those pixels show (padflow.overlay.sprite.render_sprite_crop), a parametric one is cheap whole."""
+    skin draws only what those pixels show (padflow.overlay.sprite_crop), a parametric one is cheap whole."""
     x0, y0, x1, y1 = box
     if isinstance(skin, SpriteSkin):
         action = validate_action(action)

@@ -15,13 +15,12 @@ for them. docs/skins.md documents the format; /work/notes/sprite_format.md was t
 `write_sprite_skin` writes one (validated first, so nothing invalid is written). `render_sprite`
 draws an action (padflow.overlay.render.render_overlay calls it for sprite skins): the layers are
 composited in premultiplied alpha at skin resolution, a stick cap at its sub-pixel offset
-(bilinear shift, in units of pixel_size), and the result is resized to the asked width; `render_sprite_crop` draws
-only a box of that picture, the same pixels; `rest` is the neutral action drawn at skin resolution.
+(bilinear shift, in units of pixel_size), and the result is resized to the asked width (padflow.overlay.sprite_crop
+draws one box of that picture); `rest` is the neutral action drawn at skin resolution.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -336,11 +335,6 @@ def to_rgba(canvas: np.ndarray, width: int | None = None) -> np.ndarray:
     if width is not None and width != w:
         height = max(1, round(h * width / w))
         canvas = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR)
-    return _straight_uint8(canvas)
-
-
-def _straight_uint8(canvas: np.ndarray) -> np.ndarray:
-    """A premultiplied float canvas → uint8 straight-alpha RGBA."""
     alpha = canvas[..., 3:4]
     rgb = np.divide(canvas[..., :3], alpha, out=np.zeros_like(canvas[..., :3]), where=alpha > 1e-6)
     return (np.concatenate([rgb, alpha], axis=-1) * 255.0).round().clip(0, 255).astype(np.uint8)
@@ -352,78 +346,6 @@ def render_sprite(skin: SpriteSkin, action: Sequence[float] | np.ndarray, width:
     if action.ndim != 1:
         raise ValueError(f"render_sprite takes one action, got shape {action.shape}")
     return to_rgba(compose(skin, action), width)
-
-
-def render_sprite_crop(skin: SpriteSkin, action: np.ndarray, width: int | None, box: tuple[int, int, int, int]) -> np.ndarray:
-    """`render_sprite(skin, action, width)[y0:y1, x0:x1]` for `box` (x0, y0, x1, y1) in the rendered picture's px, drawing
-    only the part of the canvas those pixels average (the look reader draws hundreds of states of a control's box).
-
-    A shrink is cv2's area resize, which is separable: each rendered pixel is a weighted sum of the few canvas pixels
-    under it, one band of weights per axis (`_area_band`, cv2's own weights), so the box needs only the canvas rows and
-    columns under it. The same weights summed in another order: a value may differ in float rounding
-    (tests/overlay/test_sprite.py)."""
-    w, h = skin.size
-    x0, y0, x1, y1 = box
-    if width is None or width >= w:  # drawn at skin size (a larger width is not a shrink: render it whole)
-        if width is not None and width != w:
-            return render_sprite(skin, action, width)[y0:y1, x0:x1]
-        k = skin.pixel_size
-        cx0, cy0 = x0 // k * k, y0 // k * k
-        return _straight_uint8(compose(skin, action, (cx0, cy0, x1, y1))[y0 - cy0 :, x0 - cx0 :])
-    height = max(1, round(h * width / w))
-    rows, cols = _area_band(h, height), _area_band(w, width)
-    k = skin.pixel_size
-    cy0, cy1 = rows.span(y0, y1, k)
-    cx0, cx1 = cols.span(x0, x1, k)
-    canvas = compose(skin, action, (cx0, cy0, cx1, cy1))  # (ch, cw, 4)
-    down = rows.apply(canvas, y0, y1, cy0, axis=0)  # (y1 - y0, cw, 4)
-    return _straight_uint8(cols.apply(down, x0, x1, cx0, axis=1))  # (y1 - y0, x1 - x0, 4)
-
-
-@dataclass(frozen=True)
-class _AreaBand:
-    """cv2.resize's INTER_AREA along one axis as a band: resized pixel j averages canvas pixels start[j] .. start[j] + K - 1
-    with `weights[j]` (each resized pixel reads the few canvas pixels under it)."""
-
-    start: np.ndarray  # (resized,) int: the first canvas pixel each resized pixel reads
-    weights: np.ndarray  # (resized, K) float32, 0 past a pixel's support
-
-    def span(self, first: int, stop: int, block: int) -> tuple[int, int]:
-        """[from, to) of the canvas pixels that resized pixels first .. stop - 1 read, `from` rounded down to whole blocks."""
-        reach = self.start[first:stop, None] + np.arange(self.weights.shape[1])
-        used = reach[self.weights[first:stop] > 0]
-        return int(used.min()) // block * block, int(used.max()) + 1
-
-    def apply(self, canvas: np.ndarray, first: int, stop: int, origin: int, axis: int) -> np.ndarray:
-        """Resized pixels first .. stop - 1 along `axis` (0 or 1) of `canvas` (h, w, 4), whose pixel 0 on that axis is canvas
-        pixel `origin`: (stop - first, w, 4) or (h, stop - first, 4)."""
-        index = np.clip(self.start[first:stop, None] + np.arange(self.weights.shape[1]) - origin, 0, canvas.shape[axis] - 1)  # (n, K)
-        band = self.weights[first:stop]  # (n, K)
-        if axis == 0:
-            return np.einsum("nk,nkwc->nwc", band, canvas[index], optimize=True)
-        return np.einsum("nk,ynkc->ync", band, canvas[:, index], optimize=True)
-
-
-@functools.lru_cache(maxsize=16)
-def _area_band(size: int, resized: int) -> _AreaBand:
-    """The INTER_AREA weights of one axis shrunk from `size` to `resized` px as a band (`_AreaBand`)."""
-    weights = _area_weights(size, resized)  # (resized, size)
-    used = weights > 0
-    start = used.argmax(axis=1)
-    last = size - 1 - used[:, ::-1].argmax(axis=1)
-    reach = start[:, None] + np.arange(int((last - start).max()) + 1)  # (resized, K)
-    band = np.where(reach <= last[:, None], np.take_along_axis(weights, np.minimum(reach, size - 1), axis=1), 0.0)
-    return _AreaBand(start, band.astype(np.float32))
-
-
-@functools.lru_cache(maxsize=16)
-def _area_weights(size: int, resized: int) -> np.ndarray:
-    """(resized, size) float32: the weights cv2.resize's INTER_AREA gives each canvas pixel of one axis in each resized
-    pixel, taken from cv2 itself by shrinking an identity along that axis (the area resize is separable)."""
-    identity = np.eye(size, dtype=np.float32)
-    weights = np.ascontiguousarray(cv2.resize(identity, (resized, size), interpolation=cv2.INTER_AREA).T)  # row j: resized pixel j's weights
-    weights.flags.writeable = False
-    return weights
 
 
 # --- reading -------------------------------------------------------------------------------------
