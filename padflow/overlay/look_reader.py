@@ -197,8 +197,8 @@ class _LookModel:
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
         self.norms = [(c**2).sum(axis=1) for c in self.changes]  # a state's squared error less the residual's own norm is |change|² - 2 residual·change
-        self.apart = [_apart(change) for change in changes]  # (S, S) per group: squared distance between two states' looks
-        self.near = [_near_states(group, apart) for group, apart in zip(groups, self.apart)]  # (S, S) per group: the states a confidence counts with the read one
+        self.apart: list[np.ndarray] = []  # (S, S) per group: squared distance between two states' looks; drawn up by `read` (the opacity fit composes nine times and reads no confidence)
+        self.near: list[np.ndarray] = []  # (S, S) per group: the states a confidence counts with the read one
         # A stick and each group its cap moves over are also chosen as a pair (`_choose_pair`): the dot
         # product of each pair of their states' changes on the pixels both change, (S_other, S_stick).
         self.pairs: list[tuple[int, int, np.ndarray]] = []  # (stick group, other group, cross)
@@ -395,6 +395,9 @@ class _LookModel:
         b = len(batch)
         actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
         sure = np.ones(b, np.float32)
+        if len(self.near) != len(self.groups):
+            self.apart = [_apart(change) for change in self.changes]
+            self.near = [_near_states(group, apart) for group, apart in zip(self.groups, self.apart)]
         for g, residual, errors in self._choices(batch):
             best = errors.argmin(axis=1)
             actions += self.groups[g].actions[best]
