@@ -224,7 +224,7 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
 
 def reader_for(reader: Reader, skin: Any) -> Literal["parser", "looks"]:
     """What reads a video whose overlay is `skin` (either kind): `reader`, or for 'auto' the look reader when the skin is a
-    sprite skin and the parser when it is parametric (the parser learned padflow's parametric drawing; ExtractConfig.reader
+    sprite skin and the parser when it is parametric (the parser learned padflow's parametric drawing; docs/overlay.md
     gives the figures)."""
     if reader == "auto":
         return "looks" if skin.kind == "sprite" else "parser"
