@@ -55,6 +55,26 @@ def relative_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]
     return (float(np.mean(_rates(a))) / rate_b - 1 if rate_b > 0 else None), float(low), float(high)
 
 
+def games_interval(games: Sequence[tuple[Sequence[tuple[int, int]], Sequence[tuple[int, int]]]], relative: bool,
+                   confidence: float = CONFIDENCE, draws: int = DIFFERENCE_DRAWS,
+                   seed: int = 0) -> tuple[float | None, float, float]:
+    """(mean over games, low, high) of each game's difference (or relative improvement, `relative`) of a over b on
+    that game's tasks: NitroGen's average over held-out games, each game weighted alike whatever its task count.
+    Each game is drawn as difference_interval / relative_interval draw it; the interval is over the mean of the
+    games' drawn figures. The relative point is None when b's mean rate is 0 in any game."""
+    if not games:
+        raise ValueError("games: need at least one game's (a, b) task counts")
+    figures, points = [], []
+    for i, (a, b) in enumerate(games):
+        mean_a, mean_b = _posterior_means(a, b, draws, seed + i)
+        figures.append(mean_a / mean_b - 1 if relative else mean_a - mean_b)
+        rate_a, rate_b = float(np.mean(_rates(a))), float(np.mean(_rates(b)))
+        points.append((rate_a / rate_b - 1 if rate_b > 0 else None) if relative else rate_a - rate_b)
+    low, high = np.quantile(np.mean(figures, axis=0), [(1 - confidence) / 2, (1 + confidence) / 2])
+    point = None if any(p is None for p in points) else float(np.mean(points))
+    return point, float(low), float(high)
+
+
 def _rates(counts: Sequence[tuple[int, int]]) -> np.ndarray:
     s, n = np.array(counts, dtype=float).T
     return s / n

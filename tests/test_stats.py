@@ -50,3 +50,18 @@ def test_relative_improvement_has_an_interval_and_no_point_when_the_baseline_nev
     assert rel == pytest.approx(2.0) and 0 < low < rel < high  # 0.9 vs 0.3: +200 %, clearly above 0
     rel, low, high = relative_interval([(2, 3)], [(0, 3)])
     assert rel is None and low < high  # no ratio from a zero rate; the posterior still bounds it
+
+
+def test_the_average_over_games_weighs_each_game_alike_and_has_no_relative_point_when_a_game_scratch_is_zero():
+    from padflow.stats import games_interval
+
+    many_tasks = ([(9, 10)] * 8, [(3, 10)] * 8)  # +200 % over 8 tasks
+    one_task = ([(3, 10)], [(3, 10)])  # level, 1 task
+    rel, low, high = games_interval([many_tasks, one_task], relative=True)
+    assert rel == pytest.approx(1.0) and 0 < low < rel < high  # (2.0 + 0.0) / 2, not pooled over 9 tasks
+    diff, low, high = games_interval([many_tasks, one_task], relative=False)
+    assert diff == pytest.approx(0.3) and low < diff < high
+    rel, low, high = games_interval([many_tasks, ([(2, 3)], [(0, 3)])], relative=True)
+    assert rel is None and low < high
+    with pytest.raises(ValueError, match="at least one game"):
+        games_interval([], relative=True)
