@@ -3,10 +3,11 @@ average over games (NitroGen reports the average relative improvement over its h
 
     python bench/transfer_games.py OUT [OUT ...] [--json]
 
-Each OUT is one `padflow transfer` out_dir (its summary.json names the held-out game; eval/<run>/rates.parquet holds
-each arm's per-task counts). A (mode, data fraction) pair is averaged over the games whose runs all have it. Intervals:
-padflow.stats.games_interval (Jeffreys posterior per task; each game weighted alike). The runs need not share a
-corpus or episode count; the note beside the figures should say where they differ.
+Each OUT is one `padflow transfer` out_dir (its summary.json names the held-out game; eval/<run>/summary.json holds
+each arm's per-task rates, read as the transfer experiment reads them: padflow.players.report.task_counts). A (mode,
+data fraction) pair is averaged over the games whose runs all have it. Intervals: padflow.stats.games_interval
+(Jeffreys posterior per task; each game weighted alike). The runs need not share a corpus or episode count; the note
+beside the figures should say where they differ. Zero-shot: the pre-trained policy's mean rate over the game's tasks.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ import json
 import re
 from pathlib import Path
 
-import pandas as pd
-
-from padflow.experiments.transfer import SUMMARY_FILE
+from padflow.experiments.transfer import PRETRAIN, SCRATCH, SUMMARY_FILE
+from padflow.players.policy import POLICY
+from padflow.players.report import task_counts
 from padflow.stats import games_interval
-from tasks.evaluate import TABLE_FILE
+from tasks.evaluate import SUMMARY_FILE as EVALUATE_SUMMARY_FILE
 
 FINETUNE_RUN = re.compile(r"finetune_(?P<mode>.+)_f(?P<fraction>[0-9.]+)$")
 
 
-def task_counts(run_dir: Path) -> pd.Series:
-    """(successes, episodes) of the run's policy per task, indexed by task id."""
-    table = pd.read_parquet(run_dir / TABLE_FILE)
-    rows = table[(table.level == "task") & (table.player == "policy") & ~table.failed & (table.episodes > 0)]
-    return pd.Series({r.group: (int(r.successes), int(r.episodes)) for r in rows.itertuples()})
+def policy_counts(run_dir: Path) -> dict[str, tuple[int, int]]:
+    """task id → (successes, episodes) of the run's policy."""
+    tasks = json.loads((run_dir / EVALUATE_SUMMARY_FILE).read_text())["tasks"]
+    return {task: (s, n) for task, (_split, s, n) in task_counts(tasks, POLICY).items()}
 
 
 def game_runs(out: Path) -> tuple[str, dict[tuple[str, str], tuple[list, list]], float]:
@@ -42,13 +42,14 @@ def game_runs(out: Path) -> tuple[str, dict[tuple[str, str], tuple[list, list]],
     pairs = {}
     for run in sorted(p.name for p in evals.iterdir() if p.is_dir()):
         match = FINETUNE_RUN.match(run)
-        if not match or not (evals / f"scratch_f{match['fraction']}").is_dir():
+        scratch_run = evals / f"{SCRATCH}_f{match['fraction']}" if match else None
+        if scratch_run is None or not scratch_run.is_dir():
             continue
-        tuned, scratch = task_counts(evals / run), task_counts(evals / f"scratch_f{match['fraction']}")
-        tasks = sorted(set(tuned.index) & set(scratch.index))
+        tuned, scratch = policy_counts(evals / run), policy_counts(scratch_run)
+        tasks = sorted(tuned.keys() & scratch.keys())
         pairs[(match["mode"], match["fraction"])] = ([tuned[t] for t in tasks], [scratch[t] for t in tasks])
-    zero = task_counts(evals / "pretrain")
-    return game, pairs, sum(s for s, _ in zero) / sum(n for _, n in zero)
+    zero = [s / n for s, n in policy_counts(evals / PRETRAIN).values()]
+    return game, pairs, sum(zero) / len(zero)
 
 
 def main() -> int:
