@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from padflow.config import from_mapping, load_params
+from padflow.config import from_mapping, load_params, profile_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_every_entry_loads():
             from_mapping(cls, entry, f"{section}.{name}")
 
 
-@pytest.mark.parametrize("profile", ["debug", "large", "idm"])
+@pytest.mark.parametrize("profile", profile_names(ROOT))
 def test_every_profile_loads(profile: str):
     params = load_params(ROOT, profile)
     for section, spec in params_doc.SECTIONS.items():
