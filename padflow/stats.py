@@ -39,9 +39,8 @@ def difference_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int
                         draws: int = DIFFERENCE_DRAWS, seed: int = 0) -> tuple[float, float, float]:
     """(mean over tasks of rate_a - rate_b, low, high) for per-task (successes, episodes) of two players on the same
     tasks, in the same order; the interval from Jeffreys posterior draws (module doc)."""
-    mean_a, mean_b = _posterior_means(a, b, draws, seed)
-    low, high = np.quantile(mean_a - mean_b, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return float(np.mean(_rates(a) - _rates(b))), float(low), float(high)
+    point, low, high = games_interval([(a, b)], False, confidence, draws, seed)
+    return float(point), low, high  # a difference always has a point
 
 
 def relative_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]], confidence: float = CONFIDENCE,
@@ -49,10 +48,7 @@ def relative_interval(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]
     """(mean rate_a / mean rate_b - 1, low, high): the relative improvement of a over b on the same tasks (NitroGen's
     transfer figure), from the same posterior draws as difference_interval. The point is None when b's mean rate is 0
     (no ratio); the interval still exists, since a posterior mean is never 0, but is then very wide."""
-    mean_a, mean_b = _posterior_means(a, b, draws, seed)
-    low, high = np.quantile(mean_a / mean_b - 1, [(1 - confidence) / 2, (1 + confidence) / 2])
-    rate_b = float(np.mean(_rates(b)))
-    return (float(np.mean(_rates(a))) / rate_b - 1 if rate_b > 0 else None), float(low), float(high)
+    return games_interval([(a, b)], True, confidence, draws, seed)
 
 
 def games_interval(games: Sequence[tuple[Sequence[tuple[int, int]], Sequence[tuple[int, int]]]], relative: bool,
@@ -60,16 +56,20 @@ def games_interval(games: Sequence[tuple[Sequence[tuple[int, int]], Sequence[tup
                    seed: int = 0) -> tuple[float | None, float, float]:
     """(mean over games, low, high) of each game's difference (or relative improvement, `relative`) of a over b on
     that game's tasks: NitroGen's average over held-out games, each game weighted alike whatever its task count.
-    Each game is drawn as difference_interval / relative_interval draw it; the interval is over the mean of the
-    games' drawn figures. The relative point is None when b's mean rate is 0 in any game."""
+    Each game's rates are drawn from their Jeffreys posteriors (module doc); the interval is over the mean of the
+    games' drawn figures. The relative point is None when b's mean rate is 0 in any game. One game:
+    difference_interval / relative_interval."""
     if not games:
         raise ValueError("games: need at least one game's (a, b) task counts")
     figures, points = [], []
     for i, (a, b) in enumerate(games):
         mean_a, mean_b = _posterior_means(a, b, draws, seed + i)
         figures.append(mean_a / mean_b - 1 if relative else mean_a - mean_b)
-        rate_a, rate_b = float(np.mean(_rates(a))), float(np.mean(_rates(b)))
-        points.append((rate_a / rate_b - 1 if rate_b > 0 else None) if relative else rate_a - rate_b)
+        if relative:
+            rate_a, rate_b = float(np.mean(_rates(a))), float(np.mean(_rates(b)))
+            points.append(rate_a / rate_b - 1 if rate_b > 0 else None)
+        else:
+            points.append(float(np.mean(_rates(a) - _rates(b))))
     low, high = np.quantile(np.mean(figures, axis=0), [(1 - confidence) / 2, (1 + confidence) / 2])
     point = None if any(p is None for p in points) else float(np.mean(points))
     return point, float(low), float(high)

@@ -42,6 +42,7 @@ nearly the same, as the parser's confidence counts its mass around the reading).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,8 +198,6 @@ class _LookModel:
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
         self.norms = [(c**2).sum(axis=1) for c in self.changes]  # a state's squared error less the residual's own norm is |change|² - 2 residual·change
-        self.apart: list[np.ndarray] = []  # (S, S) per group: squared distance between two states' looks; drawn up by `read` (the opacity fit composes nine times and reads no confidence)
-        self.near: list[np.ndarray] = []  # (S, S) per group: the states a confidence counts with the read one
         # A stick and each group its cap moves over are also chosen as a pair (`_choose_pair`): the dot
         # product of each pair of their states' changes on the pixels both change, (S_other, S_stick).
         self.pairs: list[tuple[int, int, np.ndarray]] = []  # (stick group, other group, cross)
@@ -385,6 +384,17 @@ class _LookModel:
         for g in (other, stick):
             explained[:, self.positions[g]] += self.changes[g][chosen[g]].reshape(b, -1, 3)
 
+    @functools.cached_property
+    def apart(self) -> list[np.ndarray]:
+        """(S, S) per group: squared distance between two states' looks; drawn up when first read (the opacity fit
+        composes nine times and reads no confidence)."""
+        return [_apart(change) for change in self.changes]
+
+    @functools.cached_property
+    def near(self) -> list[np.ndarray]:
+        """(S, S) per group: the states a confidence counts with the read one."""
+        return [_near_states(group, apart) for group, apart in zip(self.groups, self.apart)]
+
     def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,).
 
@@ -395,9 +405,6 @@ class _LookModel:
         b = len(batch)
         actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
         sure = np.ones(b, np.float32)
-        if len(self.near) != len(self.groups):
-            self.apart = [_apart(change) for change in self.changes]
-            self.near = [_near_states(group, apart) for group, apart in zip(self.groups, self.apart)]
         for g, residual, errors in self._choices(batch):
             best = errors.argmin(axis=1)
             actions += self.groups[g].actions[best]
