@@ -75,6 +75,7 @@ ALIGN_FIRST_STEP = (0.5, 0.5, 0.005)  # the pose search's first step: px in x, p
 ALIGN_FINEST_PX = 0.125  # it stops when no step of this size (and the matching scale step) helps
 ALIGN_MAX_PX = 2.0  # it stays this close to the fit (px) ...
 ALIGN_MAX_SCALE = 0.02  # ... and within this share of its scale: a look-alike is scored near where its own fit put it
+REACH_PX = 8  # px around the skin drawn at its fit within which the pose search's opaque pixels are gathered (a 2 % scale of a 300-px overlay moves its rim 3 px, a shift 2 more)
 RING_FRACTION = 0.1  # width of the ring of known game that measures the in-painting's error, as a fraction of the skin's smaller side
 MIN_RING = 3  # px
 TWIN_SHARE = 0.05  # two skins whose rest pictures differ in at most this share of their drawn pixels are twins (`twins`)
@@ -326,8 +327,10 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
     skin with too few opaque pixels in the frame scores -1.
     """
     transform = align_pose(median, skin, transform, crop_box)
-    looks = [warped_rest(image, transform, crop_box) for image in _looks(skin)]  # each (h, w, 4)
-    rest = looks[0]
+    looks = [_warped_rest_u8(image, transform, crop_box) for image in _looks(skin)]  # each (h, w, 4) uint8
+    # Where each look differs from the rest look: a region it leaves as at rest predicts exactly what the rest look does there.
+    changed = [(look != looks[0]).any(axis=2) for look in looks[1:]]
+    rest = looks[0].astype(np.float32)
     alpha = rest[..., 3] / 255.0
     own = alpha >= OPAQUE
     if own.sum() < MIN_SCORED_PIXELS:
@@ -338,7 +341,6 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
     signal = alpha[..., None] * (rest[..., :3] - game)
     seen = median - game
     opacity = fitted_opacity(signal[own], seen[own])
-    predicted = [game + opacity * (look[..., 3:] / 255.0) * (look[..., :3] - game) for look in looks]
     ring, inpaint_error = _inpainting_error(median, median_u8, drawn, own)
     ratios = []
     for region in _region_masks(skin, transform, crop_box, own):
@@ -351,9 +353,15 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
         if len(near) < MIN_KNOWN_PIXELS:
             near = inpaint_error[ring]
         unpredictable = float(np.sqrt((near**2).mean())) if len(near) else 0.0
-        expected = float(np.sqrt(((opacity * signal[region]) ** 2).mean())) + NOISE_FLOOR + max(0.0, 1.0 - opacity) * unpredictable
-        pixels = crops[:, region]  # (T, n, 3)
-        errors = np.stack([np.sqrt(((pixels - p[region]) ** 2).mean(axis=(1, 2))) for p in predicted])  # (looks, T)
+        # The region's pixels gathered from its bounding rectangle: the same pixels in the same order as from the crop.
+        rows, cols = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+        inside = region[rows, cols]
+        expected = float(np.sqrt(((opacity * signal[rows, cols][inside]) ** 2).mean())) + NOISE_FLOOR + max(0.0, 1.0 - opacity) * unpredictable
+        pixels = crops[:, rows, cols][:, inside]  # (T, n, 3)
+        under = game[rows, cols][inside]
+        drawn_looks = [looks[0]] + [look for look, where in zip(looks[1:], changed) if where[rows, cols][inside].any()]
+        predicted = [under + opacity * (look[:, 3:] / 255.0) * (look[:, :3] - under) for look in (d[rows, cols][inside].astype(np.float32) for d in drawn_looks)]
+        errors = np.stack([np.sqrt(((pixels - p) ** 2).mean(axis=(1, 2))) for p in predicted])  # (looks, T)
         ratios.append(float(np.median(errors.min(axis=0))) / expected)
     return 1.0 - float(np.mean(ratios)) if ratios else -1.0
 
@@ -387,15 +395,10 @@ def align_pose(median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[
         m[:, 2] = (transform[:, 2] - centre) * scale + centre + step[:2]
         return m
 
+    residuals = PoseResiduals(game, seen, drawn)
+
     def residual(step: np.ndarray) -> float:
-        rest = warped_rest(skin.rest, pose(step), crop_box)
-        alpha = rest[..., 3:] / 255.0
-        own = alpha[..., 0] >= OPAQUE
-        if own.sum() < MIN_SCORED_PIXELS:
-            return np.inf
-        signal = (alpha * (rest[..., :3] - game))[own]
-        opacity = fitted_opacity(signal, seen[own])
-        return float(np.sqrt(((seen[own] - opacity * signal) ** 2).mean()))
+        return residuals(_warped_rest_u8(skin.rest, pose(step), crop_box))
 
     best = np.zeros(3)
     best_residual = residual(best)
@@ -412,12 +415,59 @@ def align_pose(median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[
     return pose(best)
 
 
+class PoseResiduals:
+    """`align_pose`'s residual of the skin's rest look drawn at one pose: RMS over its opaque pixels of seen - o * alpha * (rest - game).
+
+    `game` (h, w, 3) is the in-painted game and `seen` the median minus it, both float32; `drawn`
+    (h, w) uint8 the skin's drawn pixels at its fit. A pose searched near the fit draws its opaque
+    pixels within REACH_PX of those, so that band is gathered once and each pose reads only it
+    (a few thousand pixels, not the crop): the same pixels in the same order, so the same number
+    to the bit as over the crop (`whole_crop`), which a pose reaching beyond the band falls back to.
+    """
+
+    def __init__(self, game: np.ndarray, seen: np.ndarray, drawn: np.ndarray) -> None:
+        self.game, self.seen = game, seen
+        self.reach = np.flatnonzero(cv2.dilate(drawn, np.ones((2 * REACH_PX + 1, 2 * REACH_PX + 1), np.uint8)))
+        self.game_near, self.seen_near = game.reshape(-1, 3)[self.reach], seen.reshape(-1, 3)[self.reach]
+
+    def __call__(self, rest: np.ndarray) -> float:
+        """The residual of `rest` (h, w, 4) uint8, the rest look warped to the pose; inf below MIN_SCORED_PIXELS opaque pixels."""
+        count = int((rest[..., 3].astype(np.float32) / 255.0 >= OPAQUE).sum())
+        if count < MIN_SCORED_PIXELS:
+            return np.inf
+        near = rest.reshape(-1).view(np.uint32)[self.reach]  # one RGBA pixel per element: a quarter of the gathers
+        own = near.view(np.uint8).reshape(-1, 4)[:, 3].astype(np.float32) / 255.0 >= OPAQUE
+        if int(own.sum()) != count:
+            return self.whole_crop(rest)
+        pixels = near[own].view(np.uint8).reshape(-1, 4).astype(np.float32)  # (n, 4)
+        signal = pixels[:, 3:] / 255.0 * (pixels[:, :3] - np.compress(own, self.game_near, axis=0))
+        seen = np.compress(own, self.seen_near, axis=0)
+        opacity = fitted_opacity(signal, seen)
+        return float(np.sqrt(((seen - opacity * signal) ** 2).mean()))
+
+    def whole_crop(self, rest: np.ndarray) -> float:
+        """The same residual computed over the whole crop."""
+        rest = rest.astype(np.float32)
+        alpha = rest[..., 3:] / 255.0
+        own = alpha[..., 0] >= OPAQUE
+        if own.sum() < MIN_SCORED_PIXELS:
+            return np.inf
+        signal = (alpha * (rest[..., :3] - self.game))[own]
+        opacity = fitted_opacity(signal, self.seen[own])
+        return float(np.sqrt(((self.seen[own] - opacity * signal) ** 2).mean()))
+
+
 def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """An RGBA skin image (H, W, 4) drawn into `box` of the frame by the 2x3 template→frame transform, as float32.
 
     The image is first shrunk with area averaging to about the overlay's size (a plain warp of a
     256-px image onto 60 px aliases its thin outlines), then warped the rest of the way.
     """
+    return _warped_rest_u8(rest, transform, box).astype(np.float32)
+
+
+def _warped_rest_u8(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`warped_rest` in the image's own dtype (uint8): callers that read a part of it convert only that part."""
     x0, y0, x1, y1 = box
     scale = float(np.hypot(*transform[:, 0]))
     source, shrink = rest, 1.0
@@ -428,8 +478,7 @@ def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, in
     m = transform.astype(np.float64).copy()
     m[:, :2] *= shrink
     m[:, 2] -= (x0, y0)
-    out = cv2.warpAffine(source, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
-    return out.astype(np.float32)
+    return cv2.warpAffine(source, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
 
 
 def _inpainting_error(median: np.ndarray, median_u8: np.ndarray, drawn: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,15 @@ from padflow.actions import ACTION_NAMES, N_BUTTONS
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LocalizeConfig, localize_frames, template_index
-from padflow.overlay.localize.verify import align_pose, grown_box, skin_agreement, twins
+from padflow.overlay.localize.verify import (
+    REACH_PX,
+    PoseResiduals,
+    align_pose,
+    grown_box,
+    skin_agreement,
+    twins,
+    warped_rest,
+)
 from padflow.overlay.render import Placement, draw_overlay
 
 PLACEMENT = Placement(anchor="bottom-left", width_frac=0.2, opacity=0.8)
@@ -62,6 +70,26 @@ def test_a_fit_a_fraction_of_a_pixel_off_is_scored_at_the_drawn_pose(library, ga
     assert corner_error(off) > 0.9  # px: what the check was handed
     assert corner_error(align_pose(median, skin, off, crop_box)) < 0.3  # what it scores at
     assert abs(skin_agreement(crops, median, skin, off, crop_box) - skin_agreement(crops, median, skin, drawn, crop_box)) < 0.02
+
+
+
+def test_the_pose_search_residual_is_the_whole_crop_residual_to_the_bit(library, game_frames, with_overlay):
+    """align_pose reads only a band around the skin per pose (PoseResiduals): the numbers, and so every pose and verdict, are the crop's own."""
+    skin = library.skins["xbox-01"]
+    frames, box = with_overlay(game_frames, skin, PLACEMENT)
+    h, w = skin.rest.shape[:2]
+    fit = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    crop_box = grown_box(box, (frames[0].shape[1], frames[0].shape[0]))
+    median = np.median(np.stack([f[crop_box[1]:crop_box[3], crop_box[0]:crop_box[2]] for f in frames]).astype(np.float32), axis=0)
+    drawn = (warped_rest(skin.rest, fit, crop_box)[..., 3] > 5).astype(np.uint8)
+    game = np.random.default_rng(0).uniform(0, 255, median.shape).astype(np.float32)
+    residuals = PoseResiduals(game, median - game, drawn)
+    for scale, shift in ((1.0, (0.0, 0.0)), (1.02, (-2.0, 1.5)), (0.98, (1.25, -0.375)), (1.0, (REACH_PX + 4.0, 0.0))):
+        pose = fit.copy()
+        pose[:, :2] *= scale
+        pose[:, 2] += shift
+        rest = warped_rest(skin.rest, pose, crop_box).astype(np.uint8)
+        assert residuals(rest) == residuals.whole_crop(rest), (scale, shift)  # the last pose reaches past the band
 
 
 @pytest.fixture(scope="module")
