@@ -72,7 +72,6 @@ def test_a_fit_a_fraction_of_a_pixel_off_is_scored_at_the_drawn_pose(library, ga
     assert abs(skin_agreement(crops, median, skin, off, crop_box) - skin_agreement(crops, median, skin, drawn, crop_box)) < 0.02
 
 
-
 def test_the_pose_search_residual_is_the_whole_crop_residual_to_the_bit(library, game_frames, with_overlay):
     """align_pose reads only a band around the skin per pose (PoseResiduals): the numbers, and so every pose and verdict, are the crop's own."""
     skin = library.skins["xbox-01"]
