@@ -359,8 +359,11 @@ def skin_agreement(crops: np.ndarray, median: np.ndarray, skin, transform: np.nd
         expected = float(np.sqrt(((opacity * signal[rows, cols][inside]) ** 2).mean())) + NOISE_FLOOR + max(0.0, 1.0 - opacity) * unpredictable
         pixels = crops[:, rows, cols][:, inside]  # (T, n, 3)
         under = game[rows, cols][inside]
-        drawn_looks = [looks[0]] + [look for look, where in zip(looks[1:], changed) if where[rows, cols][inside].any()]
-        predicted = [under + opacity * (look[:, 3:] / 255.0) * (look[:, :3] - under) for look in (d[rows, cols][inside].astype(np.float32) for d in drawn_looks)]
+        compared = [looks[0]] + [look for look, where in zip(looks[1:], changed) if where[rows, cols][inside].any()]
+        predicted = []
+        for look in compared:
+            here = look[rows, cols][inside].astype(np.float32)  # (n, 4)
+            predicted.append(under + opacity * (here[:, 3:] / 255.0) * (here[:, :3] - under))
         errors = np.stack([np.sqrt(((pixels - p) ** 2).mean(axis=(1, 2))) for p in predicted])  # (looks, T)
         ratios.append(float(np.median(errors.min(axis=0))) / expected)
     return 1.0 - float(np.mean(ratios)) if ratios else -1.0
