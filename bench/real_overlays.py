@@ -73,7 +73,7 @@ from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.input_overlay import PresetWarning, import_preset
 from padflow.overlay.library import load_library
-from padflow.overlay.localize import LocalizeConfig, localize_overlay
+from padflow.overlay.localize import LocalizeConfig, build_index, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import reading_scores
@@ -357,6 +357,13 @@ def main() -> int:
                 except ValueError as exc:
                     row.update(imported=False, error=str(exc))
             row["skipped"] = [str(w.message).split(": ", 1)[1] for w in caught]
+            if row["imported"]:
+                try:  # a skin no fit could ever name stops extract, as `padflow skins add` refuses it: its clip is read without it
+                    build_index((imported[preset_path].skin,), cfg)
+                except ValueError as exc:
+                    row["skipped"].append(f"left out of the library (extract could never find it): {str(exc).split(': ', 1)[1]}")
+                    for path in (imported[preset_path].skin.layout_path, imported[preset_path].skin.image_path):
+                        path.unlink()
             rows.append(row)
         with_presets = load_library([skins]) if imported else builtin
         for k, (preset_path, row) in enumerate((p, r) for p, r in zip(presets, rows) if r["imported"]):

@@ -154,6 +154,44 @@ def sprite_skin(folder: Path, skin_id: str = "sprite-pad", *, held_out: bool = F
     return folder / f"{skin_id}.json"
 
 
+def smooth_stick_sprites(n: int = 96) -> list[np.ndarray]:
+    """An arcade stick as input-overlay's arcade-stick preset draws one: a soft dark well and a shaded
+    ball, nine (n, n, 4) RGBA sprites (idle, up, down, left, right, up-left, up-right, down-left,
+    down-right). Smooth shading gives corner detectors keypoints at only a couple of places."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    sprites = []
+    for dx, dy in ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (1, -1), (-1, 1), (1, 1)):
+        well = np.exp(-((np.hypot(xx - n / 2, yy - n / 2) / (0.3 * n)) ** 2))
+        ball = np.exp(-((np.hypot(xx - n / 2 - 0.2 * n * dx, yy - n / 2 - 0.2 * n * dy) / (0.15 * n)) ** 2))
+        rgb = np.stack([40 + 180 * ball, 40 + 20 * ball, 40 + 20 * ball], -1)
+        sprites.append(np.dstack([rgb, 255 * np.maximum(well, ball)]).astype(np.uint8))
+    return sprites
+
+
+def smooth_stick_skin(folder: Path, skin_id: str = "ball-stick") -> Path:
+    """A sprite skin of `smooth_stick_sprites` as one d-pad layer; returns the layout path."""
+    from padflow.overlay.sprite import write_sprite_skin
+
+    sprites = smooth_stick_sprites()
+    n = sprites[0].shape[0]
+    states = ("idle", "up", "down", "left", "right", "up_left", "up_right", "down_left", "down_right")
+    layers = [{"type": "dpad", "pos": [0, 0], "sprites": {s: [k * n, 0, n, n] for k, s in enumerate(states)}}]
+    write_sprite_skin(folder, skin_id, "generic", (n, n), np.concatenate(sprites, axis=1), layers)
+    return folder / f"{skin_id}.json"
+
+
+@pytest.fixture(scope="session")
+def smooth_sprites() -> list[np.ndarray]:
+    """The nine sprites of `smooth_stick_sprites`."""
+    return smooth_stick_sprites()
+
+
+@pytest.fixture(scope="session")
+def make_smooth_skin():
+    """`make_smooth_skin(folder, skin_id="ball-stick")` → layout path of a skin no fit can find (see `smooth_stick_skin`)."""
+    return smooth_stick_skin
+
+
 @pytest.fixture(scope="session")
 def make_sprite_skin():
     """`make_sprite_skin(folder, skin_id="sprite-pad", held_out=False, sticks=True, atlas_of=None)` → layout path (see `sprite_skin`)."""

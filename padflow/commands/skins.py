@@ -29,10 +29,11 @@ import warnings
 from pathlib import Path
 
 from padflow.commands import skins_adapt
-from padflow.config import load_params, project_root
+from padflow.config import from_mapping, load_params, project_root
 from padflow.io import write_text
 from padflow.overlay.input_overlay import PresetWarning, import_preset
 from padflow.overlay.library import AnySkin, is_held_out, load_any_skin, load_library
+from padflow.overlay.localize import LocalizeConfig, build_index
 from padflow.overlay.skin import read_layout_json
 
 
@@ -50,6 +51,11 @@ def project_skin_dir(root: Path | None = None) -> Path:
     if not dirs:
         raise ValueError(f"{root / 'params.yaml'}: overlay.skin_dirs is empty: list a folder for your skins there (e.g. [skins])")
     return root / dirs[0]
+
+
+def localize_config(root: Path | None = None) -> LocalizeConfig:
+    """The project's `extract.localize` settings (params.yaml), which decide whether a skin can be found at all."""
+    return from_mapping(LocalizeConfig, (load_params((root or project_root()).resolve()).get("extract") or {}).get("localize"), "extract.localize")
 
 
 def user_skin_dirs(root: Path | None = None) -> list[Path]:
@@ -95,6 +101,7 @@ def add_skins(source: Path, *, held_out: bool = False, replace: bool = False, ro
     else:
         raise ValueError(f"{source}: expected a skin layout <id>.json or a folder of them")
     skins = [load_any_skin(p) for p in layouts]
+    build_index(tuple(skins), localize_config(root))  # extract would refuse a skin no fit could ever name: refused here first
     target = project_skin_dir(root)
     library = load_library(user_skin_dirs(root))
     for skin in skins:
@@ -170,6 +177,10 @@ def run_import_input_overlay(args) -> int:
     print(f"imported {args.preset} (atlas {result.atlas_source}) → {skin.layout_path}: {skin.size[0]}x{skin.size[1]} px"
           f"{f' (x{result.scale})' if result.scale > 1 else ''}, {len(skin.layers)} layers, {len(skin.observed)}/21 controls drawn"
           f"{f', {unobserved} unobserved' if unobserved else ''}")  # fmt: skip
+    try:
+        build_index((skin,), localize_config())
+    except ValueError as exc:
+        print(f"warning: extract cannot find this overlay: {exc}; `padflow skins add` refuses it", file=sys.stderr)
     return 0
 
 

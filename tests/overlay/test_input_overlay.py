@@ -134,3 +134,18 @@ def test_import_command_writes_the_skin_and_names_what_it_skipped(tmp_path: Path
     assert "warning: elements[5] ('lmb', mouse button) skipped" in err
     assert main(["skins", "import-input-overlay", str(tmp_path / "missing.json"), "--out", str(tmp_path / "skins")]) != 0
     assert "missing.json: preset file not found" in capsys.readouterr().err
+
+
+def test_import_command_warns_when_extract_could_never_find_the_overlay(tmp_path: Path, capsys: pytest.CaptureFixture[str], smooth_sprites) -> None:
+    from padflow.cli import main
+
+    sprites = smooth_sprites
+    n = sprites[0].shape[0]
+    atlas = np.zeros((n, 9 * (n + 3), 4), np.uint8)  # the d-pad's sprites at u + i * (w + 3)
+    for i, sprite in enumerate(sprites):
+        atlas[:, i * (n + 3) : i * (n + 3) + n] = sprite
+    Image.fromarray(atlas, "RGBA").save(tmp_path / "stick.png")
+    preset = tmp_path / "stick.json"
+    preset.write_text(json.dumps({"overlay_width": n, "overlay_height": n, "elements": [{"type": 8, "id": "stick", "pos": [0, 0], "mapping": [0, 0, n, n]}]}))
+    assert main(["skins", "import-input-overlay", str(preset), "--out", str(tmp_path / "skins")]) == 0  # the conversion itself is fine
+    assert "warning: extract cannot find this overlay" in capsys.readouterr().err and (tmp_path / "skins" / "stick.json").is_file()

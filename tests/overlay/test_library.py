@@ -153,3 +153,14 @@ def test_skins_add_copies_a_validated_skin_that_the_library_then_lists(tmp_path,
     assert main(["skins", "add", str(tmp_path / "bad")]) != 0
     assert "bad-pad.json: buttons: missing button(s) GUIDE" in capsys.readouterr().err
     assert not (root / "skins" / "bad-pad.json").exists()
+
+
+def test_skins_add_refuses_a_skin_extract_could_never_find(tmp_path, monkeypatch, capsys, make_smooth_skin):
+    from padflow.cli import main
+
+    root = _project(tmp_path / "project")
+    monkeypatch.setenv("PADFLOW_ROOT", str(root))
+    layout = make_smooth_skin(tmp_path / "downloads")
+    assert main(["skins", "add", str(layout)]) != 0
+    assert "ball-stick.json" in (err := capsys.readouterr().err) and "distinct places" in err
+    assert not (root / "skins").exists()  # nothing copied

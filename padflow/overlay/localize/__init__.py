@@ -32,7 +32,7 @@ that cannot be read, or a template that cannot be localized at all, raises Value
 """
 
 from padflow.overlay.localize.config import LOCALIZE_VERSION, LocalizeConfig
-from padflow.overlay.localize.index import Features, TemplateIndex, detect, make_detector, template_index, template_views
+from padflow.overlay.localize.index import Features, TemplateIndex, build_index, detect, make_detector, template_index, template_views
 from padflow.overlay.localize.pipeline import localize_frames, localize_overlay
 from padflow.overlay.localize.result import Localization
 from padflow.overlay.localize.sample import sample_frames, spread_order
@@ -43,6 +43,7 @@ __all__ = [
     "Localization",
     "LocalizeConfig",
     "TemplateIndex",
+    "build_index",
     "detect",
     "localize_frames",
     "localize_overlay",

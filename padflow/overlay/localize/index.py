@@ -178,6 +178,15 @@ def build_index(skins: tuple[Skin, ...], cfg: LocalizeConfig) -> TemplateIndex:
                 f"{skin.layout_path}: the rest image {skin.image_path.name} yields only {count} keypoints, fewer than "
                 f"min_inliers={cfg.min_inliers}; a template needs visible texture (is it blank or fully transparent?)"
             )
+        # A fit counts the distinct template places its inliers sit at, so a template whose keypoints
+        # all sit at fewer places than min_locations can never be found (smooth shading has few corners).
+        places = distinct_locations(np.concatenate([f.points / scale for f, scale in views if len(f)]), cfg)
+        if places < cfg.min_locations:
+            raise ValueError(
+                f"{skin.layout_path}: the rest image {skin.image_path.name} yields {count} keypoints at only {places} distinct "
+                f"places ({cfg.location_cell_px:g}-px cells), fewer than min_locations={cfg.min_locations}: no fit could ever "
+                "name this skin; a template needs texture spread over the picture (outlines, labels, edges), not smooth shading alone"
+            )
         parts += [(f, scale, i) for f, scale in views if len(f)]
     return TemplateIndex(
         skin_ids=tuple(s.id for s in skins),
@@ -189,3 +198,10 @@ def build_index(skins: tuple[Skin, ...], cfg: LocalizeConfig) -> TemplateIndex:
         owner=np.concatenate([np.full(len(f), i, np.int32) for f, _, i in parts]),
         detector=cfg.detector,
     )
+
+
+def distinct_locations(template_points: np.ndarray, cfg: LocalizeConfig) -> int:
+    """How many `cfg.location_cell_px` cells of the template the points (n, 2) template px fall in."""
+    if len(template_points) == 0:
+        return 0
+    return len(np.unique(np.floor(template_points / cfg.location_cell_px).astype(np.int64), axis=0))

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from padflow.overlay.localize.config import LocalizeConfig
-from padflow.overlay.localize.index import Features, TemplateIndex
+from padflow.overlay.localize.index import Features, TemplateIndex, distinct_locations
 from padflow.overlay.localize.result import Fit, Localization, as_tuple, fit_box, found_reason, implausible
 
 RANSAC_CONFIDENCE = 0.999
@@ -141,12 +141,6 @@ def ransac_fit(src: np.ndarray, dst: np.ndarray, cfg: LocalizeConfig, threshold:
     if transform is None or mask is None:
         return None
     return transform, mask.ravel().astype(bool)
-
-
-def distinct_locations(template_points: np.ndarray, cfg: LocalizeConfig) -> int:
-    if len(template_points) == 0:
-        return 0
-    return len(np.unique(np.floor(template_points / cfg.location_cell_px).astype(np.int64), axis=0))
 
 
 def decide(index: TemplateIndex, fits: list[Fit], cfg: LocalizeConfig, scale: float, frame_size: tuple[int, int], n_frames: int) -> Localization:

@@ -1,4 +1,4 @@
-"""The template index: built once per library and feature settings, with a clear error for a template without texture."""
+"""The template index: built once per library and feature settings, with a clear error for a template no fit could find."""
 
 from dataclasses import replace
 
@@ -15,6 +15,13 @@ def test_a_blank_template_is_a_clear_error(make_skin, tmp_path):
     Image.new("RGBA", rest.size, (0, 0, 0, 0)).save(layout.with_suffix(".png"))
     library = load_library([tmp_path / "skins"], include_builtin=False)
     with pytest.raises(ValueError, match=r"blank-pad\.json.*keypoints"):
+        template_index(library, LocalizeConfig())
+
+
+def test_a_template_whose_keypoints_sit_at_too_few_places_is_a_clear_error(make_smooth_skin, tmp_path):
+    make_smooth_skin(tmp_path / "skins")  # smooth shading: enough keypoints, all at the ball and the well's centre
+    library = load_library([tmp_path / "skins"], include_builtin=False)
+    with pytest.raises(ValueError, match=r"ball-stick\.json.*keypoints at only \d distinct places.*min_locations=6"):
         template_index(library, LocalizeConfig())
 
 
