@@ -88,8 +88,9 @@ def run_add(args) -> int:
 def add_skins(source: Path, *, held_out: bool = False, replace: bool = False, root: Path | None = None) -> list[AnySkin]:
     """Validate the skin(s) at `source` and copy each (layout + image) into the project's skin folder.
 
-    Nothing is copied unless every skin is valid and no id collides with a skin already in the
-    library (a same-id skin in the project's folder is overwritten only with `replace`).
+    Nothing is copied unless every skin is valid, localization could find it (`build_index` says
+    why not), and no id collides with a skin already in the library (a same-id skin in the
+    project's folder is overwritten only with `replace`).
     """
     source = Path(source)
     if source.is_dir():

@@ -139,10 +139,9 @@ def test_import_command_writes_the_skin_and_names_what_it_skipped(tmp_path: Path
 def test_import_command_warns_when_extract_could_never_find_the_overlay(tmp_path: Path, capsys: pytest.CaptureFixture[str], smooth_sprites) -> None:
     from padflow.cli import main
 
-    sprites = smooth_sprites
-    n = sprites[0].shape[0]
+    n = smooth_sprites[0].shape[0]
     atlas = np.zeros((n, 9 * (n + 3), 4), np.uint8)  # the d-pad's sprites at u + i * (w + 3)
-    for i, sprite in enumerate(sprites):
+    for i, sprite in enumerate(smooth_sprites):
         atlas[:, i * (n + 3) : i * (n + 3) + n] = sprite
     Image.fromarray(atlas, "RGBA").save(tmp_path / "stick.png")
     preset = tmp_path / "stick.json"
