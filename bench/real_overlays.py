@@ -102,9 +102,6 @@ SDL_INDEX = {"SOUTH": 0, "EAST": 1, "WEST": 2, "NORTH": 3, "BACK": 4, "GUIDE": 5
 LEGACY = {0xEC00 + n: sdl for n, sdl in enumerate((0, 1, 2, 3, 9, 10, 4, 6, 5, 7, 8, 13, 14, 11, 12))}
 
 
-# --- the plugin's drawing ------------------------------------------------------------------------
-
-
 class PluginDrawing:
     """One preset drawn element by element as the plugin's draw() methods do, on a canvas that holds every sprite."""
 
@@ -223,9 +220,6 @@ def composite(frame: np.ndarray, canvas: np.ndarray, box: tuple[int, int, int, i
     return (out * 255.0).round().clip(0, 255).astype(np.uint8)
 
 
-# --- presets -------------------------------------------------------------------------------------
-
-
 def gamepad_presets(repo: Path) -> list[Path]:
     out = []
     for path in sorted((repo / "presets").rglob("*.json")):
@@ -252,9 +246,6 @@ def pick_atlas(preset: Path) -> Path:
 def skin_id(repo: Path, preset: Path) -> str:
     rel = preset.relative_to(repo / "presets").with_suffix("")
     return "io-" + re.sub(r"[^a-z0-9]+", "-", "-".join(rel.parts).lower()).strip("-")
-
-
-# --- scoring -------------------------------------------------------------------------------------
 
 
 def preset_set(repo: Path, preset: Path, tune_folders: tuple[str, ...]) -> str:

@@ -196,9 +196,6 @@ def policy_name(euler_steps: int) -> str:
     return f"{POLICY}_euler{euler_steps}"
 
 
-# --- the policy as a player ---------------------------------------------------------------------
-
-
 def load_checked_policy(folder: Path, replan_every: int, device: str = "cpu"):
     """The policy in `folder`, or a ValueError naming the folder and what does not fit."""
     if not folder.is_dir():
@@ -252,9 +249,6 @@ def policy_player(model: Any, euler_steps: int, replan_every: int, name: str = P
     return PolicyPlayer(PolicySampler(model, euler_steps, mask_boxes), replan_every, name)
 
 
-# --- rollout videos -----------------------------------------------------------------------------
-
-
 def _draw_action(frame: np.ndarray, action: np.ndarray, skin: Skin, placement: Placement) -> np.ndarray:
     return draw_overlay(frame, skin, action, placement, inplace=True)[0]
 
@@ -274,9 +268,6 @@ def rollout_recorder(stem: Path, fps: float, cfg: EvaluateConfig, caption: str =
 def recorded_episode(env: Any, player: Any, seed: int, stem: Path, cfg: EvaluateConfig) -> tuple[EpisodeResult, list[Path]]:
     """One episode with its MP4 + GIF written to `stem`.mp4 / .gif."""
     return record_episode(env, player, seed, rollout_recorder(stem, env.fps, cfg, caption=f"{env.task.id}   seed {seed}"))
-
-
-# --- jobs ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -372,9 +363,6 @@ def play_jobs(
                    workers=cfg.workers, labels=[f"{job.task_id}/{job.player}" for job in jobs],
                    setup=functools.partial(init_worker, cfg, checkpoint, priors, blind, mask_boxes), on_error=died, progress=progress,
                    unit="task × player jobs")
-
-
-# --- the stage ----------------------------------------------------------------------------------
 
 
 def build_jobs(cfg: EvaluateConfig, task_ids: Sequence[str], seeds: tuple[int, ...], prior_games: Iterable[str] = ()) -> list[Job]:

@@ -29,7 +29,8 @@ The fingerprint is a sha256 over five parts, each kept in asset.json so a mismat
                  feature no chosen skin has) goes unseen; the validation scored on every run is the backstop.
     code         the content of the parser's network and training code (CODE_FILES): what turns the same
                  renders into other weights (architecture, loss, optimizer, schedule, data order, the
-                 Lightning fit). These files are hashed by content, not run: they only act through training.
+                 Lightning fit). These files are hashed as Python tokens less comments and blank lines, not
+                 run: they only act through training, and a comment or a blank line changes no weight.
 
 Not in it, on purpose: params.schema.json and dvc.yaml (they change with any stage's keys), the stage file
 tasks/parser_train.py (wiring, metrics, the card's words; the training itself is `fit_parser` in
@@ -43,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tokenize
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +162,17 @@ def views_digest(renders: RenderSet) -> str:
 
 
 def code_part(models_dir: Path = MODELS_DIR) -> str:
-    return _sha256_json({name: file_sha256(models_dir / name) for name in CODE_FILES})
+    return _sha256_json({name: _code_sha256(models_dir / name) for name in CODE_FILES})
+
+
+def _code_sha256(path: Path) -> str:
+    """sha256 of a Python file's tokens without its comments and blank lines (docstrings and layout stay)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for token in tokenize.tokenize(source.readline):
+            if token.type not in (tokenize.COMMENT, tokenize.NL):
+                digest.update(f"{token.type}:{token.string}\n".encode())
+    return digest.hexdigest()
 
 
 def fingerprint(record: Mapping[str, Any], seed: int, skin_folders: Mapping[str, Path],

@@ -296,9 +296,6 @@ def _pretrained_encoder(folder: Path, cfg: ParserConfig) -> SegformerModel:
     return encoder
 
 
-# --- loss ----------------------------------------------------------------------------------------
-
-
 def parser_loss(
     out: dict[str, torch.Tensor], actions: torch.Tensor, grid: int, observed: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -315,8 +312,6 @@ def parser_loss(
     total = buttons + N_STICKS * sticks
     return total, {"buttons": buttons.item(), "sticks": sticks.item()}
 
-
-# --- files ---------------------------------------------------------------------------------------
 
 SAVED_PARSER = SavedModel(
     name="parser", format=PARSER_FORMAT, config_cls=ParserConfig,

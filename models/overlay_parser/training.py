@@ -118,9 +118,6 @@ def pair_skins(renders: RenderSet) -> np.ndarray:
     return np.repeat(np.array(renders.skin_ids), renders.crops.shape[1] - 1)
 
 
-# --- data ----------------------------------------------------------------------------------------
-
-
 class PairBatches(torch.utils.data.Sampler):
     """Batches of pair indices: seeded shuffled whole batches per epoch (`seed` given), else the first `limit` pairs in order."""
 
@@ -187,9 +184,6 @@ class RenderDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> list[torch.utils.data.DataLoader]:
         return [self._loader(r, PairBatches(r.pairs, PREDICT_BATCH, limit=self.cfg.curve_samples)) for r in self.val_sets.values()]
-
-
-# --- module --------------------------------------------------------------------------------------
 
 
 class ParserModule(TrainingHistory):
@@ -264,9 +258,6 @@ class ParserModule(TrainingHistory):
         )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine_factor(step, cfg.warmup_steps, self.total_steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-# --- the fit -------------------------------------------------------------------------------------
 
 
 def fit_parser(cfg: ParserTrainingSettings, sets: Mapping[str, RenderSet], val_names: Sequence[str], seed: int, out_dir: Path,

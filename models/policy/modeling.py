@@ -410,8 +410,6 @@ def build_meta_policy(cfg: PolicyConfig) -> FlowMatchingPolicy:
         return FlowMatchingPolicy(replace(cfg, pretrained=None))
 
 
-# --- files ---------------------------------------------------------------------------------------
-
 SAVED_POLICY = SavedModel(
     name="policy", format=POLICY_FORMAT, config_cls=PolicyConfig, build=FlowMatchingPolicy,
     header={"action_schema": ACTION_SCHEMA_VERSION},

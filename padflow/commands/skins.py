@@ -65,9 +65,6 @@ def user_skin_dirs(root: Path | None = None) -> list[Path]:
     return [root / d for d in dirs if (root / d).is_dir()]
 
 
-# --- add -----------------------------------------------------------------------------------------
-
-
 def _register_add(sub) -> None:
     p = sub.add_parser("add", help="validate skins (a layout JSON, or every layout in a folder) and copy them into the project's skin folder")
     p.add_argument("source", type=Path, help="a skin layout <id>.json (its PNG beside it), or a folder of them")
@@ -126,9 +123,6 @@ def add_skins(source: Path, *, held_out: bool = False, replace: bool = False, ro
     return added
 
 
-# --- list ----------------------------------------------------------------------------------------
-
-
 def _register_list(sub) -> None:
     p = sub.add_parser("list", help="the skins extract and parser_train use: built-in ones and those of overlay.skin_dirs")
     p.add_argument("--json", action="store_true", help="print a JSON list of {id, kind, family, held_out, observed, layout}")
@@ -150,9 +144,6 @@ def run_list(args) -> int:
     for path, reason in library.rejected:
         print(f"rejected {path}: {reason}", file=sys.stderr)
     return 1 if library.rejected else 0
-
-
-# --- import-input-overlay ------------------------------------------------------------------------
 
 
 def _register_import_input_overlay(sub) -> None:
@@ -183,9 +174,6 @@ def run_import_input_overlay(args) -> int:
     except ValueError as exc:
         print(f"warning: extract cannot find this overlay: {exc}; `padflow skins add` refuses it", file=sys.stderr)
     return 0
-
-
-# --- from-video ----------------------------------------------------------------------------------
 
 
 def _register_from_video(sub) -> None:

@@ -121,9 +121,6 @@ def finetune_run(mode: str, fraction: float) -> str:
     return f"finetune_{mode}_{fraction_label(fraction)}"
 
 
-# --- data ---------------------------------------------------------------------------------------
-
-
 def split_index(index: Any, game: str, path: Path) -> tuple[Any, Any]:
     """(other games' chunks, held-out game's chunks); a ValueError says what the index lacks."""
     games = index["game"].astype(str)
@@ -158,9 +155,6 @@ def write_index(frame: Any, path: Path) -> Path:
     return path
 
 
-# --- training -----------------------------------------------------------------------------------
-
-
 def fit(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
     """Train a policy on cfg.index for cfg.max_steps (from cfg.init_from's weights when set); export its EMA weights.
 
@@ -193,9 +187,6 @@ def fit(cfg: TrainConfig, root: Path, seed: int) -> dict[str, Any]:
         "val_loss": float(final.get("val/loss", math.nan)),
         "train_chunks": data.split["train_chunks"],
     }
-
-
-# --- the experiment -----------------------------------------------------------------------------
 
 
 def compare_arms(finetune: list[tuple[int, int]], scratch: list[tuple[int, int]]) -> dict[str, float | None]:

@@ -163,9 +163,6 @@ def strip_rect(mapping: tuple[int, int, int, int], i: int) -> tuple[int, int, in
     return (u + i * (w + INNER_BORDER), v, w, h)
 
 
-# --- reading -------------------------------------------------------------------------------------
-
-
 def read_preset(path: str | Path) -> Preset:
     """Read and validate a preset JSON; ValueError names the file, the element (index and id) and the key."""
     path = Path(path)
@@ -265,9 +262,6 @@ def default_skin_id(preset_path: str | Path) -> str:
     if not slug:
         raise ValueError(f"{preset_path}: cannot make a skin id from the file name; pass one with --id")
     return slug
-
-
-# --- converting ----------------------------------------------------------------------------------
 
 
 def convert_preset(preset: Preset, atlas: np.ndarray, scale: int | None = None) -> tuple[list[dict[str, Any]], tuple[int, int], np.ndarray, int, tuple[int, int], list[str]]:

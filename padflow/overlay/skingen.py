@@ -83,9 +83,6 @@ def generate_skin(skin_id: str, seed: int = LIBRARY_SEED) -> tuple[dict[str, Any
     return _Painter(skin_id, family, style, geometry).paint()
 
 
-# --- style -------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Style:
     layout: str  # key of _GEOMETRY
@@ -174,9 +171,6 @@ def _face_colours(
         start = int(rng.integers(len(ARCADE_COLOURS)))
         fills = {n: ARCADE_COLOURS[(start + k) % len(ARCADE_COLOURS)] for k, n in enumerate(names)}
     return fills, {n: white if _luma(c) < 150 else dark for n, c in fills.items()}
-
-
-# --- geometry ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -347,9 +341,6 @@ _GEOMETRY = {
     "allbutton": _allbutton_geometry,
 }
 GEOMETRY_LAYOUTS: tuple[str, ...] = tuple(_GEOMETRY)
-
-
-# --- painting ----------------------------------------------------------------------------------
 
 
 class _Painter:
@@ -545,9 +536,6 @@ class _Painter:
             "cap_colour": _hex(s.cap), "cap_edge_colour": _hex(s.cap_edge), "cap_edge_width": 2.0 if cap > 9 else 1.5,
             "cap_style": s.cap_style, "pressed": press,
         }  # fmt: skip
-
-
-# --- colour helpers ----------------------------------------------------------------------------
 
 
 def _rgba(c: Rgb) -> Colour:

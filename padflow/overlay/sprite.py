@@ -221,9 +221,6 @@ def _union(boxes: Any) -> Box:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
-# --- drawing -------------------------------------------------------------------------------------
-
-
 def dpad_state(up: bool, down: bool, left: bool, right: bool) -> str:
     """The d-pad sprite shown for the held directions; of two opposite directions, up and left win."""
     vertical = "up" if up else ("down" if down else "")
@@ -346,9 +343,6 @@ def render_sprite(skin: SpriteSkin, action: Sequence[float] | np.ndarray, width:
     if action.ndim != 1:
         raise ValueError(f"render_sprite takes one action, got shape {action.shape}")
     return to_rgba(compose(skin, action), width)
-
-
-# --- reading -------------------------------------------------------------------------------------
 
 
 def is_sprite_layout(data: Any) -> bool:
@@ -528,9 +522,6 @@ class _SpriteParser(_Parser):
                 if name in drawn:
                     raise self.error(f"layers[{i}]", f"{name} is already drawn by {drawn[name]}")
                 drawn[name] = f"layers[{i}]"
-
-
-# --- writing -------------------------------------------------------------------------------------
 
 
 def layer_dict(layer: Layer) -> dict[str, Any]:

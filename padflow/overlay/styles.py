@@ -114,9 +114,6 @@ def parametric_variants(count: int, seed: int = STYLE_SEED) -> dict[str, Skin]:
     return out
 
 
-# --- pixels --------------------------------------------------------------------------------------
-
-
 def _polygon(kind: str, w: float, h: float, rng: np.random.Generator) -> np.ndarray:
     """Outline points (n, 2) of a shape filling a w x h box."""
     cx, cy, rx, ry = w / 2, h / 2, w / 2, h / 2
@@ -244,9 +241,6 @@ def _colour(rng: np.random.Generator, dark: bool | None = None) -> np.ndarray:
     elif dark is False:
         hsv[..., 2] = rng.uniform(170, 255)
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
-
-
-# --- one skin ------------------------------------------------------------------------------------
 
 
 class _StylePainter:

@@ -149,9 +149,6 @@ class RenderSet:
         return parser_inputs(previous, current, views), self.actions[clip, t + 1]
 
 
-# --- actions -------------------------------------------------------------------------------------
-
-
 def random_actions(frames: int, rng: np.random.Generator) -> np.ndarray:
     """(frames, 21) shown actions with held buttons persisting and sticks moving like a thumb."""
     out = np.zeros((frames, ACTION_DIM), dtype=np.float32)
@@ -197,9 +194,6 @@ def _stick_position(mode: str, rng: np.random.Generator) -> np.ndarray:
     if mode == "corner":  # digital input mapped to a stick: each axis -1, 0 or 1
         return rng.choice([-1.0, 0.0, 1.0], size=2)
     return rng.uniform(-1.0, 1.0, 2)
-
-
-# --- one clip ------------------------------------------------------------------------------------
 
 
 def _reordered(view: SkinView, order: np.ndarray) -> SkinView:
@@ -293,9 +287,6 @@ def _jittered_transform(transform: np.ndarray, skin_size: tuple[int, int], cfg: 
     shift = rng.uniform(-cfg.localization_shift, cfg.localization_shift, 2)
     error = np.hstack([rotate, (centre - rotate @ centre + shift)[:, None]])
     return np.vstack([error, [0.0, 0.0, 1.0]])[:2] @ np.vstack([transform, [0.0, 0.0, 1.0]])
-
-
-# --- many clips ----------------------------------------------------------------------------------
 
 
 _WORKER_STATE: dict[str, object] = {}

@@ -34,9 +34,6 @@ PLAYER_COLOURS = {"policy": "#2f5597", "blind": "#7f6000", "prior": "#c55a11", "
 COMPARE_COLOUR = "#9dc3e6"  # any other player (the policy at another Euler step count)
 
 
-# --- the suite: one row per task ----------------------------------------------------------------
-
-
 def rates_by_task(results: Iterable[EpisodeResult]) -> list[dict]:
     """One row per task (suite order): id, game, category, dim, and per player rate / n / CI."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -82,9 +79,6 @@ def discriminating_tasks(rows: list[dict], scripted_min: float = 0.6, random_max
         if r.get("scripted") is not None and r.get("random") is not None
         and r["scripted"] >= scripted_min and r["random"] <= random_max
     ]
-
-
-# --- evaluation: one row per (level, group, player) ---------------------------------------------
 
 
 def failed_tasks(errors: Iterable[tuple[str, str, str | None]]) -> dict[str, str]:
@@ -283,9 +277,6 @@ def group_summaries(rows: Sequence[Mapping[str, Any]], level: str, split: str = 
             out.setdefault(r["group"], {})[r["player"]] = {"rate": r["rate"], "ci": ci, "successes": r["successes"],
                                                           "episodes": r["episodes"]}
     return out
-
-
-# --- plots --------------------------------------------------------------------------------------
 
 
 def _colour(player: str) -> str:

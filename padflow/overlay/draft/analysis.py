@@ -139,9 +139,6 @@ def _backdrop(rest: np.ndarray, still: np.ndarray, window: tuple[int, int, int, 
     return out
 
 
-# --- the draft -----------------------------------------------------------------------------------
-
-
 def _assemble(frames, differs, rest, share, box, buttons, sticks, s: DraftSettings, video: str) -> Draft:
     x0, y0, x1, y1 = box
     t = len(frames)

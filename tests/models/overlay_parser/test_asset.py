@@ -49,13 +49,17 @@ def test_skins_part_follows_skin_files_and_splits_but_not_notes(tmp_path: Path):
     assert skins_part({"skins": folder}, splits) != before  # the skin looks different
 
 
-def test_code_part_follows_the_parser_training_code(tmp_path: Path):
+def test_code_part_follows_the_parser_training_code_not_its_comments(tmp_path: Path):
     copy = tmp_path / "models"
     for name in CODE_FILES:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(MODELS_DIR / name, copy / name)
     assert code_part(copy) == code_part()
-    (copy / "overlay_parser" / "training.py").write_text((copy / "overlay_parser" / "training.py").read_text() + "\n# edited\n")
+    training = copy / "overlay_parser" / "training.py"
+    source = training.read_text()
+    training.write_text("# a comment changes no weight\n\n" + source.replace("\n\n\ndef ", "\n\n\n\ndef ", 1) + "\n# edited\n")
+    assert code_part(copy) == code_part()
+    training.write_text(source + "\nEDITED = 1\n")
     assert code_part(copy) != code_part()
 
 
