@@ -166,7 +166,10 @@ def code_part(models_dir: Path = MODELS_DIR) -> str:
 
 
 def _code_sha256(path: Path) -> str:
-    """sha256 of a Python file's tokens without its comments and blank lines (docstrings and layout stay)."""
+    """sha256 of a Python file's tokens less comments and blank lines (docstrings and indentation count).
+
+    Tokens as this interpreter's tokenize reads them: Python 3.12 splits f-strings into more tokens, so moving
+    past pyproject's requires-python (<3.12) changes this part once."""
     digest = hashlib.sha256()
     with path.open("rb") as source:
         for token in tokenize.tokenize(source.readline):
