@@ -63,7 +63,7 @@ from padflow.tables import write_action_table
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 Reader = Literal["auto", "parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 7  # 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 8  # 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -95,6 +95,10 @@ class ExtractConfig:
         "logits; a button's logits over a video split into a low (released) and a high (pressed) group, and its "
         "frames in the high group read pressed only when that group's mean stands this far above the low one's "
         "(some skins' rest looks read half-pressed all video; bench/reading_rules.py tunes it)"))] = 3.0
+    button_min_rest_frames: Annotated[int, Field(ge=0, description=(
+        "frames; the low group of a button's logits is its rest level only when it holds this many frames: one frame "
+        "read far below the rest (a flash, a decoding glitch) would otherwise be the rest and the whole video a press; "
+        "with a smaller low group the button keeps the parser's own reading (bench/reading_rules.py tunes it)"))] = 10
     ingest_dir: Annotated[str, Field(description="ingest's output: ingest_report.json + videos/")] = "data/ingest"
     parser_dir: Annotated[str, Field(description="the overlay parser: parser.safetensors + its config")] = "data/parser"
     reader: Annotated[Reader, Field(description=(

@@ -12,7 +12,10 @@ false while low-contrast presses stay below 0.5. A real press still lifts the bu
 above the level it shows released in that video. So each button's logits over the video are split
 into a low and a high group (`two_groups`, Otsu: the split with most variance between the groups),
 and the frames of the high group read pressed when its mean stands `button_min_rise` above the low
-group's (a button never pressed, or pressed all video, has no such gap and reads released).
+group's (a button never pressed, or pressed all video, has no such gap and reads released). The low
+group is the button's rest level only when it holds `button_min_rest_frames` frames: one frame read far
+below the rest (a flash, a decoding glitch) is a group of its own, and the whole video would stand above
+it; with a smaller low group the button keeps the parser's own reading.
 
 Stick normalization: the parser reads a released stick at an offset that depends on the skin
 (thin-outline caps, caps over a background edge: up to +-0.95 on one real pad), and reads full travel
@@ -59,6 +62,7 @@ class ReadingSettings(Protocol):
     stick_min_range: float
     stick_rim: float
     button_min_rise: float
+    button_min_rest_frames: int
 
 
 def rest_reading(values: np.ndarray, bandwidth: float) -> float:
@@ -121,19 +125,25 @@ def two_groups(logits: np.ndarray) -> tuple[float, float, float]:
     return float((v[best] + v[best + 1]) / 2), float(low_mean[best]), float(high_mean[best])
 
 
-def calibrate_buttons(actions: np.ndarray, button_logits: np.ndarray, min_rise: float) -> tuple[np.ndarray, dict[str, float], dict[str, int]]:
+def calibrate_buttons(
+    actions: np.ndarray, button_logits: np.ndarray, min_rise: float, min_rest_frames: int = 0
+) -> tuple[np.ndarray, dict[str, float | None], dict[str, int]]:
     """Read each button pressed where its logit falls in the high one of its two groups in this video, if that group stands `min_rise` above the low one.
 
-    actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). Returns the
-    actions, each button's rest level (the low group's mean logit), and, per button whose reading
-    changed, how many frames changed.
+    actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). A button whose low
+    group holds fewer than `min_rest_frames` frames has no rest level to rise from: it keeps the
+    parser's reading. Returns the actions, each button's rest level (the low group's mean logit; None
+    where it has none), and, per button whose reading changed, how many frames changed.
     """
     out = actions.astype(np.float32, copy=True)
     if not len(actions):
         return out, {}, {}
-    rest_levels: dict[str, float] = {}
+    rest_levels: dict[str, float | None] = {}
     for j, name in enumerate(BUTTONS):
         threshold, low, high = two_groups(button_logits[:, j])
+        if np.isfinite(threshold) and (button_logits[:, j] <= threshold).sum() < min_rest_frames:
+            rest_levels[name] = None
+            continue
         out[:, j] = (button_logits[:, j] > threshold) & (high - low > min_rise)
         rest_levels[name] = round(low, 3)
     changed = (out[:, :N_BUTTONS] != (actions[:, :N_BUTTONS] > 0.5)).sum(axis=0)
@@ -142,7 +152,7 @@ def calibrate_buttons(actions: np.ndarray, button_logits: np.ndarray, min_rise: 
 
 def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, Any]]:
     """A video's raw parser readings as the stage writes them (buttons calibrated, sticks normalized), and what each step decided, for the record."""
-    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_min_rise)
+    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_min_rise, cfg.button_min_rest_frames)
     actions, scales, centres = normalize_sticks(actions, cfg)
     return actions, dict(stick_scale=scales, stick_centre=centres, button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
 

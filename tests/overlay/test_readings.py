@@ -135,3 +135,26 @@ def test_a_rest_look_read_half_pressed_is_released_and_real_presses_stay_even_be
     assert changed == {"DPAD_LEFT": t, "WEST": int(faint.sum())}
     assert rest["SOUTH"] == pytest.approx(logits[~presses, south].mean(), abs=1e-3)  # the released frames' level
     np.testing.assert_array_equal(out[:, 17:], actions[:, 17:])  # sticks untouched
+
+
+def test_one_frame_read_far_below_the_rest_does_not_make_the_whole_video_a_press():
+    # Seen on a corpus video (xbox-12 at opacity 0.55 over Pong): in one of 602 frames two buttons read ~5 logits
+    # below their level in every other frame; that frame alone was the low group, and all 601 others read pressed.
+    t = 602
+    rng = np.random.default_rng(1)
+    logits = np.full((t, 17), -3.0, np.float32) + rng.normal(0, 0.08, (t, 17)).astype(np.float32)
+    down, up, south = BUTTON_INDEX["DPAD_DOWN"], BUTTON_INDEX["DPAD_UP"], BUTTON_INDEX["SOUTH"]
+    logits[450, down] = -7.7
+    held = np.arange(t) % 100 >= 4  # held all video but 4 frames in every 100: its rest is a small group, read right by the parser
+    logits[:, up] = np.where(held, 4.0, -6.0)
+    logits[450, south] = -8.0
+    logits[rng.random(t) < 0.1, south] = 6.0  # a glitch does not hide real presses either
+    actions = np.zeros((t, 21), np.float32)
+    actions[:, :17] = logits > 0
+    before, _, _ = calibrate_buttons(actions, logits, 3.0)
+    assert before[:, down].sum() == t - 1  # the failure: every frame but the glitch read pressed
+    out, rest, changed = calibrate_buttons(actions, logits, 3.0, min_rest_frames=10)
+    assert not out[:, down].any() and rest["DPAD_DOWN"] is None  # no rest level: the parser's reading (released) stays
+    np.testing.assert_array_equal(out[:, up], held)  # 24 released frames are a rest level: calibrated as before
+    np.testing.assert_array_equal(out[:, south], logits[:, south] > 0)
+    assert "DPAD_DOWN" not in changed
