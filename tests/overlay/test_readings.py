@@ -143,10 +143,12 @@ def test_one_frame_read_far_below_the_rest_does_not_make_the_whole_video_a_press
     t = 602
     rng = np.random.default_rng(1)
     logits = np.full((t, 17), -3.0, np.float32) + rng.normal(0, 0.08, (t, 17)).astype(np.float32)
-    down, up, south = BUTTON_INDEX["DPAD_DOWN"], BUTTON_INDEX["DPAD_UP"], BUTTON_INDEX["SOUTH"]
+    down, up, south, shoulder = BUTTON_INDEX["DPAD_DOWN"], BUTTON_INDEX["DPAD_UP"], BUTTON_INDEX["SOUTH"], BUTTON_INDEX["LEFT_SHOULDER"]
     logits[450, down] = -7.7
-    held = np.arange(t) % 100 >= 4  # held all video but 4 frames in every 100: its rest is a small group, read right by the parser
+    held = np.arange(t) % 100 >= 4  # released 4 frames in every 100: 26 released frames, a rest level
     logits[:, up] = np.where(held, 4.0, -6.0)
+    nearly_always = np.arange(t) >= 5  # released only in the first 5 frames: no rest level, the parser reads it right
+    logits[:, shoulder] = np.where(nearly_always, 3.0, -6.0)
     logits[450, south] = -8.0
     logits[rng.random(t) < 0.1, south] = 6.0  # a glitch does not hide real presses either
     actions = np.zeros((t, 21), np.float32)
@@ -155,6 +157,8 @@ def test_one_frame_read_far_below_the_rest_does_not_make_the_whole_video_a_press
     assert before[:, down].sum() == t - 1  # the failure: every frame but the glitch read pressed
     out, rest, changed = calibrate_buttons(actions, logits, 3.0, min_rest_frames=10)
     assert not out[:, down].any() and rest["DPAD_DOWN"] is None  # no rest level: the parser's reading (released) stays
-    np.testing.assert_array_equal(out[:, up], held)  # 24 released frames are a rest level: calibrated as before
+    np.testing.assert_array_equal(out[:, up], held)  # calibrated as before
+    np.testing.assert_array_equal(out[:, shoulder], nearly_always)
+    assert rest["LEFT_SHOULDER"] is None
     np.testing.assert_array_equal(out[:, south], logits[:, south] > 0)
     assert "DPAD_DOWN" not in changed
