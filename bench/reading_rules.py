@@ -1,6 +1,6 @@
 """Extraction's reading rules (button calibration, stick normalization) chosen on tuning clips, reported on others.
 
-    python bench/reading_rules.py [--parser DIR] [--clips 8] [--frames 90] [--real RUN.json ...]
+    python bench/reading_rules.py [--parser DIR] [--clips 8] [--frames 90] [--real RUN.json ...] [--corpus DIR:SET ...]
                                   [--save-readings F.npz | --readings F.npz] [--grid FIELD=V1,V2 ...] [--json]
 
 The rules of padflow.overlay.readings (`finish_actions`) turn the parser's raw readings of a video into its
@@ -21,6 +21,9 @@ with each stick in one of SCENARIOS, in turn: moving as random_actions moves it,
 most of the video with short pushes, or held in one direction with short releases.
 
 Real clips come from `bench/real_overlays.py ... --keep-readings --save-json RUN.json` (their (b) reading).
+Corpus clips (`--corpus DIR:tune` or `DIR:report`) are the videos of a padflow project folder that ran corpus,
+ingest and extract (its data/corpus_truth holds what the players pressed): each video extract read with the parser
+is read again with `--parser` at the pose extract recorded, whole, against its truth table (source "corpus").
 
 For each grid setting the bench prints, per set and source, button F1 (mean over clips; pooled over the
 buttons each skin draws), button accuracy, stick R² (mean over clips of the mean over the axes whose shown
@@ -131,6 +134,35 @@ def real_clips(path: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def corpus_clips(project: Path, parser: Any) -> list[dict[str, Any]]:
+    """Every parser-read video of a project folder's extract, read again by `parser` at its recorded pose, with its truth table."""
+    import pandas as pd  # local: only this source reads tables
+
+    from padflow.ingest.report import read_report
+
+    library, clips = load_library(()), []
+    for row in read_report(project / "data" / "ingest")["files"]:
+        record_path = project / "data" / "extract" / f"{row['video_id']}.json"
+        truth_path = project / "data" / "corpus_truth" / Path(row["path"]).with_suffix(".parquet").name
+        if not (record_path.is_file() and truth_path.is_file()):
+            continue
+        record = json.loads(record_path.read_text())
+        if not record["localization"].get("found") or record.get("reader") != "parser":
+            continue
+        skin = library.skins[record["localization"]["skin_id"]]
+        raw, _, _, logits = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, 64, 1)
+        truth = pd.read_parquet(truth_path)
+        shown = np.zeros((len(truth), len(BUTTONS) + len(AXES)), np.float32)
+        for name in BUTTONS:
+            shown[:, BUTTON_INDEX[name]] = truth[name.lower()].to_numpy(bool)
+        for side, first in (("j_left", "LEFT_X"), ("j_right", "RIGHT_X")):
+            shown[:, AXIS_INDEX[first] : AXIS_INDEX[first] + 2] = np.stack(truth[side].to_numpy())
+        clips.append({"name": f"{project.name}/{row['path']}", "source": "corpus", "scenario": "moving", "raw": raw, "logits": logits,
+                      "shown": shown, "observed": frozenset(skin.observed)})  # fmt: skip
+        print(f"{clips[-1]['name']}: {len(raw)} frames", file=sys.stderr)
+    return clips
+
+
 def clip_scores(actions: np.ndarray, shown: np.ndarray, observed: frozenset[str]) -> dict[str, float | None]:
     n = min(len(actions), len(shown))
     actions, shown = actions[:n], shown[:n]
@@ -197,6 +229,7 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=8, help="generator clips per set (tune, report); issue 19's figures used 16")
     ap.add_argument("--frames", type=int, default=90, help="frames per generator clip (30 fps)")
     ap.add_argument("--real", type=Path, nargs="*", default=[], help="bench/real_overlays.py runs saved with --keep-readings")
+    ap.add_argument("--corpus", nargs="*", default=[], help="DIR:tune or DIR:report: a project folder's extracted corpus videos, read against their truth")
     ap.add_argument("--save-readings", type=Path, help="keep the generator clips' readings in this .npz")
     ap.add_argument("--readings", type=Path, help="use generator readings saved with --save-readings instead of drawing clips")
     ap.add_argument("--grid", nargs="*", default=[], help="FIELD=V1,V2,... replaces that field's values in the stick or button grid")
@@ -212,20 +245,29 @@ def main() -> int:
         (button_grid if field.startswith("button_") else stick_grid)[field] = tuple(float(v) for v in values.split(","))
     started = time.perf_counter()
     sets: dict[str, dict[str, list]] = {"tune": {}, "report": {}}
+    for item in args.corpus:
+        folder, _, name = item.rpartition(":")
+        if name not in sets or not (Path(folder) / "data" / "corpus_truth").is_dir():
+            raise SystemExit(f"--corpus {item!r}: expected DIR:tune or DIR:report, DIR a project folder with data/corpus_truth")
+    parser = None
+    if args.corpus or (args.clips and not args.readings):
+        from models.overlay_parser import load_parser  # local: torch loads only once the arguments are checked
+
+        parser = load_parser(args.parser or root / base.parser_dir)
     if args.readings:
         saved = np.load(args.readings, allow_pickle=True)["clips"]
         for c in saved:
             sets[c["set"]].setdefault("generator", []).append(c)
     elif args.clips:
-        from models.overlay_parser import load_parser  # local: torch loads only once the arguments are checked
-
-        parser = load_parser(args.parser or root / base.parser_dir)
         with tempfile.TemporaryDirectory() as tmp:
             sets["tune"]["generator"] = generator_clips(parser, args.clips, args.frames, False, TUNE_SEED, TUNE_GAMES, Path(tmp))
             sets["report"]["generator"] = generator_clips(parser, args.clips, args.frames, True, REPORT_SEED, REPORT_GAMES, Path(tmp))
         if args.save_readings:
             keep = [dict(c, set=name) for name in ("tune", "report") for c in sets[name]["generator"]]
             np.savez_compressed(args.save_readings, clips=np.array(keep, dtype=object))
+    for item in args.corpus:
+        folder, _, name = item.rpartition(":")
+        sets[name].setdefault("corpus", []).extend(corpus_clips(Path(folder), parser))
     for path in args.real:
         for name, clips in real_clips(path).items():
             sets[name].setdefault("real", []).extend(clips)
