@@ -136,9 +136,8 @@ def real_clips(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 def corpus_clips(project: Path, parser: Any) -> list[dict[str, Any]]:
     """Every parser-read video of a project folder's extract, read again by `parser` at its recorded pose, with its truth table."""
-    import pandas as pd  # local: only this source reads tables
-
     from padflow.ingest.report import read_report
+    from padflow.tables import read_action_table, table_to_actions
 
     library, clips = load_library(()), []
     for row in read_report(project / "data" / "ingest")["files"]:
@@ -151,12 +150,7 @@ def corpus_clips(project: Path, parser: Any) -> list[dict[str, Any]]:
             continue
         skin = library.skins[record["localization"]["skin_id"]]
         raw, _, _, logits = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, 64, 1)
-        truth = pd.read_parquet(truth_path)
-        shown = np.zeros((len(truth), len(BUTTONS) + len(AXES)), np.float32)
-        for name in BUTTONS:
-            shown[:, BUTTON_INDEX[name]] = truth[name.lower()].to_numpy(bool)
-        for side, first in (("j_left", "LEFT_X"), ("j_right", "RIGHT_X")):
-            shown[:, AXIS_INDEX[first] : AXIS_INDEX[first] + 2] = np.stack(truth[side].to_numpy())
+        shown = table_to_actions(read_action_table(truth_path))
         clips.append({"name": f"{project.name}/{row['path']}", "source": "corpus", "scenario": "moving", "raw": raw, "logits": logits,
                       "shown": shown, "observed": frozenset(skin.observed)})  # fmt: skip
         print(f"{clips[-1]['name']}: {len(raw)} frames", file=sys.stderr)
@@ -245,9 +239,9 @@ def main() -> int:
         (button_grid if field.startswith("button_") else stick_grid)[field] = tuple(float(v) for v in values.split(","))
     started = time.perf_counter()
     sets: dict[str, dict[str, list]] = {"tune": {}, "report": {}}
-    for item in args.corpus:
-        folder, _, name = item.rpartition(":")
-        if name not in sets or not (Path(folder) / "data" / "corpus_truth").is_dir():
+    corpora = [(Path(folder), name) for folder, _, name in (item.rpartition(":") for item in args.corpus)]
+    for item, (folder, name) in zip(args.corpus, corpora):
+        if name not in sets or not (folder / "data" / "corpus_truth").is_dir():
             raise SystemExit(f"--corpus {item!r}: expected DIR:tune or DIR:report, DIR a project folder with data/corpus_truth")
     parser = None
     if args.corpus or (args.clips and not args.readings):
@@ -265,9 +259,8 @@ def main() -> int:
         if args.save_readings:
             keep = [dict(c, set=name) for name in ("tune", "report") for c in sets[name]["generator"]]
             np.savez_compressed(args.save_readings, clips=np.array(keep, dtype=object))
-    for item in args.corpus:
-        folder, _, name = item.rpartition(":")
-        sets[name].setdefault("corpus", []).extend(corpus_clips(Path(folder), parser))
+    for folder, name in corpora:
+        sets[name].setdefault("corpus", []).extend(corpus_clips(folder, parser))
     for path in args.real:
         for name, clips in real_clips(path).items():
             sets[name].setdefault("real", []).extend(clips)
