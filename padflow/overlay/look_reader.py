@@ -170,7 +170,7 @@ class _LookModel:
         own = self.alpha[..., 0] >= OPAQUE
         signal = (self.alpha * (self.rest - self.game))[own]
         self.opacity = float(np.clip(fitted_opacity(signal, (median - self.game)[own]), 0.05, 1.0))
-        self.gains: dict[tuple[str, ...], tuple[float, float]] = {}  # per button or stick group, the shares of its drawn change its frames show at rest and pressed or moved (`fit_gains`)
+        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that (`fit_gains`)
         self._compose()
 
     def _compose(self) -> None:
@@ -186,9 +186,9 @@ class _LookModel:
             ys, xs = np.nonzero(mask)
             change = (drawn[:, mask] - drawn[:1, mask]).reshape(len(drawn), -1)  # (S, 3m)
             if group.controls in self.gains:
-                start, end = self.gains[group.controls]
-                offsets.append((len(groups), start * change[-1]))  # a button's frames at rest show `start` of its press (a stick's: 0)
-                change = change * (end - start)
+                at_rest, gain = self.gains[group.controls]
+                offsets.append((len(groups), at_rest))
+                change = change * gain
             kept = _told_apart(group, change)
             groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
@@ -308,34 +308,52 @@ class _LookModel:
         of its drawn change and frames at rest at -0.1, so none reached half of it; drawn without
         encoding, the same press shows at 1.1); so does a thin stick cap on a translucent pad (a
         held-out style skin at opacity 0.44: its cap moved shows at 0.49 of its drawn move, and
-        the stick read at rest). Each frame's share of the change (a button: its projection on the
-        drawn press; a stick: on the state it best matches at any strength) is split into two
-        clusters, the least spread within (Otsu); when each holds at least MIN_GAIN_FRAMES frames,
-        the upper one sits at a mean share a below 0.5 and lies at least GAIN_FLOOR and
-        GAIN_SEPARATION pooled spreads above the lower one (mean share b), a button is read between
-        b and a times its drawn press, a stick with a times its drawn moves. (A button's press may
-        be the upper cluster in most frames: one held through most of a clip leaves part of its
-        press in the median the game is solved from, so its frames at rest show below 0.)
+        the stick read at rest); so do f710's d-pad arms, shoulders and triggers (a teal tint on a
+        dark pad: 0.3-0.6 of their drawn change, read at rest in most frames before d-pads and
+        buttons read together had gains). Each frame's share of the change (a button: its projection
+        on the drawn press; a group of more states: on the state it best matches at any strength,
+        `_best_share`) is split into two clusters, the least spread within (Otsu); when each holds
+        at least MIN_GAIN_FRAMES frames, the upper one sits at a mean share a below 0.5 and lies at
+        least GAIN_FLOOR and GAIN_SEPARATION pooled spreads above the lower one (mean share b), a
+        button is read between b and a times its drawn press, a stick with a times its drawn moves,
+        and a d-pad or buttons read together from the mean of their frames at rest (the median keeps
+        part of the presses, so those frames show a little of every state, and a faint state scaled
+        down would read noise as a press) at the share their presses show beyond it, but not when half
+        their upper cluster reaches 0.5 already: those presses read as drawn, and the fainter frames
+        beside them are the encoder's trace of a press in the next frame (a one-frame press at 0.6,
+        the frame after it at 0.3; the same rule on single buttons lost a shoulder pressed at
+        0.38-0.56 on a real preset, docs/benchmarks.md). (A button's press may be the upper cluster
+        in most frames: one held through most of a clip leaves part of its press in the median the
+        game is solved from, so its frames at rest show below 0.)
         """
         t = len(frames)
         gains = {}
         for g, residual, _ in self._choices(frames):
             group, changes, norms = self.groups[g], self.changes[g], np.maximum(self.norms[g], 1e-6)
-            if _has_stick(group):
-                dots = residual @ changes.T  # (T, S)
-                best = np.where(dots > 0, dots**2 / norms, 0.0).argmax(axis=1)  # each frame's state at its best strength
-                share = np.sort(dots[np.arange(t), best] / norms[best])
+            if len(changes) > 2:  # a stick, a d-pad, buttons read together
+                share = _best_share(residual, changes, norms)
             elif len(changes) == 2:
-                share = np.sort(residual @ changes[1] / norms[1])
+                share = residual @ changes[1] / norms[1]
             else:
                 continue
+            order = np.argsort(share)
+            share = share[order]
             k = 1 + int(np.argmin([share[:j].var() * j + share[j:].var() * (t - j) for j in range(1, t)]))  # two clusters, least spread within
             lower, upper = share[:k], share[k:]
             spread = np.sqrt((lower.var() * k + upper.var() * (t - k)) / t)
             a = float(upper.mean())
             step = a - float(lower.mean())
-            if min(k, t - k) >= MIN_GAIN_FRAMES and a < 0.5 and step >= GAIN_FLOOR and step >= GAIN_SEPARATION * spread:
-                gains[group.controls] = (0.0 if _has_stick(group) else float(lower.mean()), a)  # a stick at rest draws no change to offset
+            if not (min(k, t - k) >= MIN_GAIN_FRAMES and a < 0.5 and step >= GAIN_FLOOR and step >= GAIN_SEPARATION * spread):
+                continue
+            if len(changes) == 2:
+                gains[group.controls] = (float(lower.mean()) * changes[1], a - float(lower.mean()))
+            elif _has_stick(group):
+                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), a)
+            elif 2 * int((upper >= 0.5).sum()) < len(upper):  # else half its presses read already, and the fainter ones are the encoder's trace of a press in the next frame
+                # Frames at rest show a little of every state (the median keeps part of the presses); the still picture is moved to
+                # their mean, and a press is read at the share it shows beyond them.
+                at_rest = residual[order[:k]].mean(axis=0)
+                gains[group.controls] = (at_rest, float(_best_share(residual[order[k:]] - at_rest, changes, norms).mean()))
         if gains:
             self.gains = gains
             self._compose()
@@ -425,6 +443,14 @@ class _LookModel:
         gap = (errors - errors[np.arange(b), best][:, None]) / np.maximum(self.apart[g][best], 1e-6)  # (B, S)
         least = np.where(self.near[g][best], np.inf, gap).min(axis=1, initial=np.inf)
         return np.clip(np.where(np.isfinite(least), least, 1.0), 0.0, 1.0).astype(np.float32)
+
+
+def _best_share(residual: np.ndarray, changes: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """(T,) each frame's share of the state it best matches at any strength: the projection of its `residual` (T, 3m) on that state's change
+    (`changes` (S, 3m), squared `norms` (S,))."""
+    dots = residual @ changes.T  # (T, S)
+    best = np.where(dots > 0, dots**2 / norms, 0.0).argmax(axis=1)
+    return dots[np.arange(len(dots)), best] / norms[best]
 
 
 def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:
