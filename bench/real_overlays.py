@@ -3,7 +3,7 @@
     python bench/real_overlays.py --input-overlay /work/ext/input-overlay [--parser DIR] [--frames 60]
                                   [--presets SUBSTRING ...] [--tune-presets FOLDER ...] [--seed 0]
                                   [--skip-unknown] [--looks] [--json] [--write-doc] [--save-json F [--keep-readings]] [--keep-videos DIR]
-    python bench/real_overlays.py --from-json F [--refinish] [--write-doc]
+    python bench/real_overlays.py --from-json F [--refinish | --reread-looks DIR] [--write-doc] [--save-json G]
 
 The plugin's repository (github.com/univrsal/input-overlay) is third-party material: fetch it to a
 folder outside the project and pass its path; the bench skips (exit 0, with a message) when the
@@ -46,7 +46,10 @@ TUNE_FOLDERS), on which extraction thresholds may be chosen (bench/reading_rules
 preset), on which they are only reported; each row and the summary say which set. `--keep-readings` stores each clip's
 raw parser readings (actions, button logits), the look reader's actions and the shown actions in the saved JSON, and `--from-json F --refinish`
 re-applies today's reading rules (padflow.overlay.readings.finish_actions with params extract) to them and scores again,
-keeping the saved scores as "before": a change to the rules measured on the same parser output.
+keeping the saved scores as "before": a change to the rules measured on the same parser output. A run saved with
+`--keep-readings --keep-videos DIR --looks` can be read again by today's look reader with `--from-json F --reread-looks
+DIR` (each kept clip at its saved pose, no clip drawn or parser run: a change to the reader measured on the same clips;
+each clip's change and the means before -> after go to stderr).
 """
 
 from __future__ import annotations
@@ -260,6 +263,8 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
     row: dict[str, Any] = {"outcome": outcome, "skin": loc.skin_id, "nearest": getattr(loc, "nearest_skin", None),
                            "iou": round(box_iou(loc.box, truth_box), 3) if loc.box else None, "reason": loc.reason}  # fmt: skip
     if loc.found:
+        if keep_readings:
+            row["matrix"] = np.round(np.asarray(loc.matrix, np.float64), 6).tolist()
         try:
             raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads)
             actions, _ = finish_actions(raw, logits, ext)
@@ -289,6 +294,7 @@ def main() -> int:
     ap.add_argument("--keep-readings", action="store_true", help="store each clip's raw readings in --save-json (for --refinish and bench/reading_rules.py)")
     ap.add_argument("--keep-videos", type=Path, help="also keep each clip (<skin id>.mp4) and the imported skins (skins/) in this folder, for diagnosis")
     ap.add_argument("--refinish", action="store_true", help="with --from-json: apply today's reading rules to the saved readings and score again")
+    ap.add_argument("--reread-looks", type=Path, help="with --from-json: read the clips kept in this folder (--keep-videos) again by today's look reader")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--commit", help="the checkout's commit, when it is not a git working tree (printed as the source)")
     ap.add_argument("--json", action="store_true")
@@ -300,12 +306,17 @@ def main() -> int:
         result = json.loads(args.from_json.read_text())
         if args.refinish:
             refinish(result)
+        if args.reread_looks:
+            reread_looks(result, args.reread_looks)
+        if args.save_json:
+            args.save_json.write_text(json.dumps(result, indent=2))
         # runs saved before the command was recorded: rebuild it from what they did record
         command = result.get("command") or (f"--input-overlay CHECKOUT --parser {result['parser']} --frames {result['frames']} "
                                             f"--seed {result['seed']} --commit {result['source'].rsplit(' @ ', 1)[-1]}")  # fmt: skip
-        again = " --refinish" if args.refinish else ""
+        again = (" --refinish" if args.refinish else "") + (f" --reread-looks {args.reread_looks}" if args.reread_looks else "")
         text = table(result, command, f" Table written by `python bench/real_overlays.py --from-json {args.from_json.name}{again} --write-doc` from that run's saved rows"
-                     + (f" (reading rules of today applied again to its saved parser readings; 'before': {result.get('before_rules', 'the rules it ran with')})." if args.refinish else "."))  # fmt: skip
+                     + (f" (reading rules of today applied again to its saved parser readings; 'before': {result.get('before_rules', 'the rules it ran with')})" if args.refinish else "")
+                     + (" (its kept clips read again by today's look reader)" if args.reread_looks else "") + ".")  # fmt: skip
         print(text)
         if args.write_doc:
             (project_root() / "docs" / "results-real-overlays.md").write_text(text + "\n")
@@ -413,6 +424,26 @@ def refinish(result: dict[str, Any]) -> None:
         actions, _ = finish_actions(np.asarray(readings["raw"], np.float32), np.asarray(readings["logits"], np.float32), ext)
         before = {k: b[k] for k in ("button_f1", "button_accuracy", "stick_r2") if k in b}
         b.update(reading_scores(actions, np.asarray(readings["shown"], np.float32), observed), before=b.get("before", before))
+    result["summary"] = summary(result["rows"])
+
+
+def reread_looks(result: dict[str, Any], kept: Path) -> None:
+    """Read every clip kept in `kept` (`--keep-videos`) again by today's look reader at the saved pose, and score it; the saved look scores become "before"."""
+    library = load_library([kept / "skins"])
+    keys = ("button_f1", "button_accuracy", "stick_r2")
+    for r in result["rows"]:
+        b = r.get("b") or {}
+        if "looks" not in b or "matrix" not in b or "readings" not in b:
+            continue
+        before = {k: b["looks"].get(k) for k in keys}
+        actions, _, _ = read_by_looks(kept / f"{r['skin_id']}.mp4", np.asarray(b["matrix"]), library.skins[b["skin"]])
+        b["looks"] = {**reading_scores(actions, np.asarray(b["readings"]["shown"], np.float32), frozenset(r["observed_controls"])), "before": before}
+        print(f"{r['skin_id']}: looks " + ", ".join(f"{k} {before[k]} -> {b['looks'].get(k)}" for k in keys), file=sys.stderr)
+    done = [r["b"]["looks"] for r in result["rows"] if "before" in (r.get("b") or {}).get("looks", {})]
+    for k in keys:
+        pairs = [(d["before"][k], d[k]) for d in done if d.get(k) is not None and d["before"][k] is not None]
+        if pairs:
+            print(f"mean {k} over {len(pairs)} clips: {np.mean([p[0] for p in pairs]):.3f} -> {np.mean([p[1] for p in pairs]):.3f}", file=sys.stderr)
     result["summary"] = summary(result["rows"])
 
 
