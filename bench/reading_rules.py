@@ -134,22 +134,22 @@ def real_clips(path: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def corpus_clips(project: Path, parser: Any) -> list[dict[str, Any]]:
-    """Every parser-read video of a project folder's extract, read again by `parser` at its recorded pose, with its truth table."""
+def corpus_clips(project: Path, parser: Any, cfg: ExtractConfig) -> list[dict[str, Any]]:
+    """Every parser-read video of a project folder's extract (cfg's folders), read again by `parser` at its recorded pose, with its truth table."""
     from padflow.ingest.report import read_report
     from padflow.tables import read_action_table, table_to_actions
 
     library, clips = load_library(()), []
-    for row in read_report(project / "data" / "ingest")["files"]:
-        record_path = project / "data" / "extract" / f"{row['video_id']}.json"
-        truth_path = project / "data" / "corpus_truth" / Path(row["path"]).with_suffix(".parquet").name
+    for row in read_report(project / cfg.ingest_dir)["files"]:
+        record_path = project / cfg.out_dir / f"{row['video_id']}.json"
+        truth_path = project / cfg.truth_dir / Path(row["path"]).with_suffix(".parquet").name
         if not (record_path.is_file() and truth_path.is_file()):
             continue
         record = json.loads(record_path.read_text())
         if not record["localization"].get("found") or record.get("reader") != "parser":
             continue
         skin = library.skins[record["localization"]["skin_id"]]
-        raw, _, _, logits = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, 64, 1)
+        raw, _, _, logits = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, cfg.batch_size, cfg.decode_threads)
         shown = table_to_actions(read_action_table(truth_path))
         clips.append({"name": f"{project.name}/{row['path']}", "source": "corpus", "scenario": "moving", "raw": raw, "logits": logits,
                       "shown": shown, "observed": frozenset(skin.observed)})  # fmt: skip
@@ -241,8 +241,8 @@ def main() -> int:
     sets: dict[str, dict[str, list]] = {"tune": {}, "report": {}}
     corpora = [(Path(folder), name) for folder, _, name in (item.rpartition(":") for item in args.corpus)]
     for item, (folder, name) in zip(args.corpus, corpora):
-        if name not in sets or not (folder / "data" / "corpus_truth").is_dir():
-            raise SystemExit(f"--corpus {item!r}: expected DIR:tune or DIR:report, DIR a project folder with data/corpus_truth")
+        if name not in sets or not (folder / base.truth_dir).is_dir():
+            raise SystemExit(f"--corpus {item!r}: expected DIR:tune or DIR:report, DIR a project folder with {base.truth_dir}")
     parser = None
     if args.corpus or (args.clips and not args.readings):
         from models.overlay_parser import load_parser  # local: torch loads only once the arguments are checked
@@ -260,7 +260,7 @@ def main() -> int:
             keep = [dict(c, set=name) for name in ("tune", "report") for c in sets[name]["generator"]]
             np.savez_compressed(args.save_readings, clips=np.array(keep, dtype=object))
     for folder, name in corpora:
-        sets[name].setdefault("corpus", []).extend(corpus_clips(folder, parser))
+        sets[name].setdefault("corpus", []).extend(corpus_clips(folder, parser, base))
     for path in args.real:
         for name, clips in real_clips(path).items():
             sets[name].setdefault("real", []).extend(clips)
