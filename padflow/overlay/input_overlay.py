@@ -48,7 +48,8 @@ reach past the declared source size (OBS does not clip a source unless a scale f
 to a texture): the skin's canvas is the union of the declared size and every element's extent.
 
 Mapping onto padflow's sprite skin (padflow.overlay.sprite): texture → static layer, gamepad
-button → button layer, stick → stick layer (square travel), trigger → trigger layer (an analog one
+button → button layer, stick → stick layer (square travel, its clicked cap kept also where a button
+element lights up for the same click: the plugin draws both), trigger → trigger layer (an analog one
 with no direction → two static layers; an analog one whose pressed sprite is empty, which never
 shows a press → its idle sprite as a static layer, the trigger unobserved), d-pad → dpad layer, gamepad id → a GUIDE button (no idle
 sprite) under a static player-one sprite. Controls the preset does not draw are unobserved.
@@ -298,15 +299,13 @@ def convert_preset(preset: Preset, atlas: np.ndarray, scale: int | None = None) 
                 layers.append(({"type": "static", "sprite": e.mapping, "pos": e.pos}, e))
         elif e.type == ET_ANALOG_STICK:
             side = STICK_SIDES[e.side]  # type: ignore[index]
-            x_axis, y_axis, thumb = STICK_CONTROLS[side]
+            x_axis, y_axis, _ = STICK_CONTROLS[side]
             if not claim(e, (x_axis, y_axis)):
                 continue
-            layer = {"type": "stick", "side": side, "pos": e.pos, "cap": e.mapping, "travel": e.radius, "travel_shape": "square"}
-            if thumb in drawn:
-                note(f"{e.label}: its clicked cap is left out: {thumb} is already drawn by {drawn[thumb]}")
-            else:
-                drawn[thumb] = e.label
-                layer["cap_pressed"] = pressed_rect(e.mapping)
+            # The plugin draws the clicked cap whenever the stick's click is held, also where a button
+            # element lights up for that click (the Xbox KBA presets' well), so both are kept.
+            layer = {"type": "stick", "side": side, "pos": e.pos, "cap": e.mapping, "travel": e.radius, "travel_shape": "square",
+                     "cap_pressed": pressed_rect(e.mapping)}  # fmt: skip
             layers.append((layer, e))
         elif e.type == ET_TRIGGER:
             control = TRIGGER_CONTROLS[e.side]  # type: ignore[index]

@@ -17,9 +17,9 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
 - Each state's look is the whole skin rendered at about its on-screen size, the group's box cut
   from it and warped into the frame (`_drawn_look`), so every look shares one sampling grid.
 - Groups (`look_groups`): the d-pad (its nine states), each stick (a `STICK_GRID` x `STICK_GRID`
-  grid over its travel, clicked or not when a clicked cap is drawn), each other button (up or down);
-  groups whose drawn changes touch (a glow spilling onto a neighbour, a stick-click sprite over the
-  cap) are read together over every combination of their states, up to MAX_JOINT_STATES (`_joined`).
+  grid over its travel, clicked or not when a clicked cap is drawn, with any button the click also
+  lights), each other button (up or down); groups whose drawn changes touch (a glow spilling onto a
+  neighbour) are read together over every combination of their states, up to MAX_JOINT_STATES (`_joined`).
   A state drawn nearly as one with fewer presses is not read (`_told_apart`: the picture cannot
   tell them apart, and compression's bias would choose).
 - A frame is explained as the still picture (game + rest look) plus one change per group, each
@@ -27,9 +27,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   the group differs from its rest by more than `MIN_CONTRAST` grey levels; each group's state is
   chosen against the frame less the other groups' chosen changes, `PASSES` times over (a stick cap
   moving over a button); a stick and each group its cap moves over are also chosen as a pair
-  (`_choose_pair`: a cap pushed onto a d-pad arm can draw what the arm pressed draws).
-  A translucent overlay over a moving game adds the same game change to every state's error, so it
-  favours none.
+  (`_choose_pair`: a cap pushed onto a d-pad arm can draw what the arm pressed draws). A translucent
+  overlay over a moving game adds the same game change to every state's error, so it favours none.
 - A button or stick whose sampled frames show its changes as a clearly separate step fainter than
   drawn (the encoder thins a small change of colour, a thin cap) is read between the two levels
   they show (`fit_gains`).
@@ -62,7 +61,7 @@ from padflow.video import iter_frames, probe
 MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
 STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
 PASSES = 3  # times each group's state is chosen again against what the others' chosen states leave
-MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick with a click sprite over it (242 x 2) would cost 484 renders of the skin, for little (tried on the Xbox KBA presets: stick R² 0.59 -> 0.64, 3x slower)
+MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick and a button its click does not light (242 x 2) would cost 484 renders of the skin
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
 INDISTINCT = 0.01  # a state whose drawn change differs from a state with fewer presses by less than this share of its group's largest change is not read (gamecube's diagonals: 0.003; not tuned, one value tried)
@@ -100,9 +99,12 @@ def look_groups(skin) -> list[LookGroup]:  # noqa: ANN001 (either skin kind)
             continue
         axes = [a for a in (x_axis, y_axis) if a in observed]
         positions = sorted((dict(zip(axes, xy)) for xy in itertools.product(grid, repeat=len(axes))), key=lambda p: sum(v * v for v in p.values()))
-        clicked = regions.get(thumb) == box  # a clicked cap; a thumb drawn elsewhere (a GameCube Z) is a button of its own
+        # A clicked cap makes the thumb's box cover the cap's sweep (with a button the click lights too, their
+        # union: one group); a thumb drawn elsewhere alone (a GameCube Z, no clicked cap) is a button of its own.
+        thumb_box = regions.get(thumb)
+        clicked = thumb_box is not None and union_box([thumb_box, box]) == thumb_box
         clicks = [{}, {thumb: 1.0}] if clicked else [{}]
-        units.append(((*axes, *([thumb] if clicked else [])), [{**c, **p} for c in clicks for p in positions], box))
+        units.append(((*axes, *([thumb] if clicked else [])), [{**c, **p} for c in clicks for p in positions], thumb_box if clicked else box))
     taken = {c for controls, _, _ in units for c in controls}
     units += [((name,), [{}, {name: 1.0}], regions[name]) for name in BUTTONS if name in regions and name not in taken]
     out = []
@@ -170,7 +172,7 @@ class _LookModel:
         own = self.alpha[..., 0] >= OPAQUE
         signal = (self.alpha * (self.rest - self.game))[own]
         self.opacity = float(np.clip(fitted_opacity(signal, (median - self.game)[own]), 0.05, 1.0))
-        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that (`fit_gains`)
+        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float | np.ndarray]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that, per state for a stick (S, 1) (`fit_gains`)
         self._compose()
 
     def _compose(self) -> None:
@@ -303,38 +305,39 @@ class _LookModel:
     def fit_gains(self, frames: np.ndarray) -> None:
         """Scale down the changes of each group whose presses or stick moves show in `frames` (T, h, w, 3) as a clearly separate step fainter than drawn.
 
-        A small press that is mostly a change of colour loses much of it to the video's encoding
-        (input-overlay's f710 preset at 14 % of an 854-px frame, crf 27: its A press shows at 0.27
-        of its drawn change and frames at rest at -0.1, so none reached half of it; drawn without
-        encoding, the same press shows at 1.1); so does a thin stick cap on a translucent pad (a
-        held-out style skin at opacity 0.44: its cap moved shows at 0.49 of its drawn move, and
-        the stick read at rest); so do f710's d-pad arms, shoulders and triggers (a teal tint on a
-        dark pad: 0.3-0.6 of their drawn change, read at rest in most frames before d-pads and
-        buttons read together had gains). Each frame's share of the change (a button: its projection
-        on the drawn press; a group of more states: on the state it best matches at any strength,
-        `_best_share`) is split into two clusters, the least spread within (Otsu); when each holds
-        at least MIN_GAIN_FRAMES frames, the upper one sits at a mean share a below 0.5 and lies at
-        least GAIN_FLOOR and GAIN_SEPARATION pooled spreads above the lower one (mean share b), a
-        button is read between b and a times its drawn press, a stick with a times its drawn moves,
-        and a d-pad or buttons read together from the mean of their frames at rest (the median keeps
-        part of the presses, so those frames show a little of every state, and a faint state scaled
-        down would read noise as a press) at the share their presses show beyond it, but not when half
-        their upper cluster reaches 0.5 already: those presses read as drawn, and the fainter frames
-        beside them are the encoder's trace of a press in the next frame (a one-frame press at 0.6,
-        the frame after it at 0.3; the same rule on single buttons lost a shoulder pressed at
-        0.38-0.56 on a real preset, docs/benchmarks.md). (A button's press may be the upper cluster
-        in most frames: one held through most of a clip leaves part of its press in the median the
-        game is solved from, so its frames at rest show below 0.)
+        The video's encoding thins a small change of colour or a thin line: input-overlay's f710
+        preset at 14 % of an 854-px frame, crf 27, shows its A press at 0.27 of its drawn change
+        (drawn without encoding: 1.1) and its d-pad arms, shoulders and triggers (a teal tint on a
+        dark pad) at 0.3-0.6; a held-out style's thin cap at opacity 0.44 shows its moves at 0.49.
+        Each frame's share of the change (a button: its projection on the drawn press; a group of
+        more states: on the state it best matches at any strength, `_best_share`; a stick: on its
+        moves, the frames read clicked left out) is split into two clusters, the least spread within
+        (Otsu); when each holds at least MIN_GAIN_FRAMES frames, the upper one sits at a mean share a
+        below 0.5 and lies at least GAIN_FLOOR and GAIN_SEPARATION pooled spreads above the lower one
+        (mean share b), a button is read between b and a times its drawn press, a stick's moves at a
+        times drawn (its clicks as drawn), and a d-pad or buttons read together from the mean of their
+        frames at rest (the median keeps part of the presses, so those frames show a little of every
+        state, and a faint state scaled down would read noise as a press) at the share their presses
+        show beyond it, but not when half their upper cluster reaches 0.5 already: those presses read
+        as drawn, and the fainter frames beside them are the encoder's trace of a press in the next
+        frame (the same rule on single buttons lost a shoulder pressed at 0.38-0.56 on a real preset,
+        docs/benchmarks.md). (A button held through most of a clip leaves part of its press in the
+        median, so its frames at rest show below 0: either cluster may be the larger.)
         """
-        t = len(frames)
         gains = {}
-        for g, residual, _ in self._choices(frames):
+        for g, residual, errors in self._choices(frames):
             group, changes, norms = self.groups[g], self.changes[g], np.maximum(self.norms[g], 1e-6)
-            if len(changes) > 2:  # a stick, a d-pad, buttons read together
+            moves = ~(group.actions[:, BUTTON_SLICE] > 0).any(axis=1) if _has_stick(group) else None  # a stick's states with nothing pressed
+            if moves is not None:  # ds3's clicked cap, a filled disc, shows at 0.88, its thin ring moved at 0.2-0.4
+                shown_moves = moves[errors.argmin(axis=1)]
+                residual, share = residual[shown_moves], _best_share(residual[shown_moves], changes[moves], norms[moves])
+            elif len(changes) > 2:  # a d-pad, buttons read together
                 share = _best_share(residual, changes, norms)
             elif len(changes) == 2:
                 share = residual @ changes[1] / norms[1]
             else:
+                continue
+            if (t := len(share)) < 2 * MIN_GAIN_FRAMES:
                 continue
             order = np.argsort(share)
             share = share[order]
@@ -347,11 +350,10 @@ class _LookModel:
                 continue
             if len(changes) == 2:
                 gains[group.controls] = (float(lower.mean()) * changes[1], a - float(lower.mean()))
-            elif _has_stick(group):
-                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), a)
+            elif moves is not None:  # its moves at the share they show, its clicks as drawn
+                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), np.where(moves, a, 1.0)[:, None])
             elif 2 * int((upper >= 0.5).sum()) < len(upper):  # else half its presses read already, and the fainter ones are the encoder's trace of a press in the next frame
-                # Frames at rest show a little of every state (the median keeps part of the presses); the still picture is moved to
-                # their mean, and a press is read at the share it shows beyond them.
+                # The still picture moved to the frames at rest (a little of every state), a press read at the share it shows beyond them.
                 at_rest = residual[order[:k]].mean(axis=0)
                 gains[group.controls] = (at_rest, float(_best_share(residual[order[k:]] - at_rest, changes, norms).mean()))
         if gains:

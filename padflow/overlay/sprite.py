@@ -185,12 +185,14 @@ class SpriteSkin:
         """Box (x0, y0, x1, y1) in skin px of every observed control, buttons in BUTTONS order then axes.
 
         A button: the union of its idle and pressed sprites. A d-pad direction: that half of the
-        d-pad's box. A stick's axes (and its THUMB, when a clicked cap is drawn): the cap swept over its travel.
+        d-pad's box. A stick's axes (and its THUMB, when a clicked cap is drawn): the cap swept over its travel;
+        a THUMB that a button layer draws too, the union of the two.
         """
         out: dict[str, Box] = {}
         for layer in self.layers:
             if isinstance(layer, (ButtonLayer, TriggerLayer)):
-                out[layer.control] = _union(_placed(layer.pos, r) for r in (layer.idle, layer.pressed) if r is not None)
+                box = _union(_placed(layer.pos, r) for r in (layer.idle, layer.pressed) if r is not None)
+                out[layer.control] = _union((out[layer.control], box)) if layer.control in out else box  # a THUMB a clicked cap also draws
             elif isinstance(layer, DpadLayer):
                 x0, y0, x1, y1 = _union(_placed(layer.pos, r) for _, r in layer.sprites if r is not None)
                 xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
@@ -200,7 +202,7 @@ class SpriteSkin:
                 for axis in layer.axes:
                     out[axis] = box
                 if layer.cap_pressed is not None:
-                    out[layer.thumb] = box
+                    out[layer.thumb] = _union((out[layer.thumb], box)) if layer.thumb in out else box
         return {name: out[name] for name in (*BUTTONS, *AXES) if name in out}
 
 
@@ -507,7 +509,12 @@ class _SpriteParser(_Parser):
         return stick
 
     def check_unique(self, layers: Sequence[Layer]) -> None:
-        """Each control is drawn by at most one layer."""
+        """Each control is drawn by at most one layer, but for a stick's THUMB: its clicked cap and one button layer may both show it.
+
+        OBS input-overlay draws a stick element's clicked cap and a button element of the stick's
+        click, both lit by the one press (element_analog_stick.cpp), and its presets use that (the
+        Xbox KBA presets' well lights up under the clicked cap).
+        """
         drawn: dict[str, str] = {}
         for i, layer in enumerate(layers):
             if isinstance(layer, (ButtonLayer, TriggerLayer)):
@@ -515,7 +522,7 @@ class _SpriteParser(_Parser):
             elif isinstance(layer, DpadLayer):
                 names = list(DPAD_BUTTONS)
             elif isinstance(layer, StickLayer):
-                names = [*layer.axes, *([layer.thumb] if layer.cap_pressed is not None else [])]
+                names = list(layer.axes)  # its THUMB: its side's axes are drawn once, so one clicked cap at most
             else:
                 continue
             for name in names:

@@ -98,6 +98,22 @@ def test_unsupported_elements_are_skipped_with_a_warning(tmp_path: Path) -> None
     assert len(result.notes) == 2 and "SOUTH" in result.skin.observed
 
 
+@pytest.mark.parametrize("button_first", [True, False])
+def test_a_stick_click_lit_by_a_button_element_too_draws_both(tmp_path: Path, button_first: bool) -> None:
+    """The plugin draws a stick's clicked cap and a button element of the same click (input-overlay's Xbox KBA presets: the well lights up under the cap); both are kept, in either element order."""
+    l3 = {"type": 2, "id": "l3", "pos": [14, 14], "mapping": [0, 42, 6, 6], "code": 7, "z_level": 1}  # LEFT_THUMB, under the cap
+    stick = GAMEPAD[2]
+    elements = [GAMEPAD[0], l3, stick] if button_first else [GAMEPAD[0], stick, l3]
+    result = import_preset(_preset(tmp_path, elements), tmp_path / "skins", skin_id="pad", scale=1)
+    skin = result.skin
+    assert result.notes == () and {"LEFT_THUMB", "LEFT_X", "LEFT_Y"} <= skin.observed
+    clicked = _render(skin, LEFT_THUMB=1)
+    assert tuple(clicked[14, 14]) == PRESSED and tuple(clicked[20, 20]) == CAP_CLICKED  # the button lit and the cap clicked
+    assert tuple(_render(skin)[14, 14]) == IDLE
+    x0, y0, x1, y1 = skin.regions()["LEFT_THUMB"]  # both places the click shows
+    assert (x0, y0) == (14, 14) and x1 >= 30 and y1 >= 30
+
+
 def test_an_analog_trigger_whose_pressed_sprite_is_empty_is_unobserved(tmp_path: Path) -> None:
     """A press it can never show is no label: the trigger is drawn at rest and marked unobserved (input-overlay's gamecube preset)."""
     elements = [*GAMEPAD, {"type": 6, "id": "rt", "pos": [60, 5], "mapping": [110, 42, 4, 4], "side": 1, "trigger_mode": False, "direction": 1}]

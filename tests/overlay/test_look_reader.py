@@ -180,6 +180,58 @@ def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_
     assert not arm[phase != 2].any()
 
 
+def test_a_stick_whose_click_lights_a_button_under_its_cap_is_read_while_clicked(game_frames, tmp_path: Path, make_sprite_skin):
+    """The click lights a white well a little larger than the cap's sweep and turns the white cap grey (input-overlay's Xbox KBA presets): the cap is read on the lit well."""
+    layout_path = make_sprite_skin(tmp_path, "lit-well")
+    layout = json.loads(layout_path.read_text())
+    atlas = np.asarray(Image.open(tmp_path / layout["atlas"])).copy()
+    atlas = np.concatenate([atlas, np.zeros((64, 40, 4), np.uint8)], axis=1)  # room for three sprites right of the old atlas
+    atlas[0:26, 160:186] = 255  # the lit well, 26 x 26; the cap's sweep is 22 x 22
+    atlas[30:40, 160:170] = 255  # the cap, white as the lit well
+    atlas[30:40, 172:182, :3] = 150  # the clicked cap, grey
+    atlas[30:40, 172:182, 3] = 255
+    Image.fromarray(atlas).save(tmp_path / layout["atlas"])
+    k = next(i for i, layer in enumerate(layout["layers"]) if layer.get("side") == "left")
+    layout["layers"][k].update(cap=[160, 30, 10, 10], cap_pressed=[172, 30, 10, 10])
+    layout["layers"].insert(k, {"type": "button", "control": "LEFT_THUMB", "pos": [12, 8], "idle": None, "pressed": [160, 0, 26, 26]})
+    layout_path.write_text(json.dumps(layout))
+    skin = load_library([tmp_path]).skins["lit-well"]
+    rng = np.random.default_rng(3)
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    clicked = np.arange(len(game_frames)) % 4 == 1
+    shown[clicked, BUTTON_INDEX["LEFT_THUMB"]] = 1.0
+    moved = np.arange(len(game_frames)) % 2 == 1  # at rest in half the frames, as the still picture needs
+    for axis in ("LEFT_X", "LEFT_Y"):
+        shown[moved, AXIS_INDEX[axis]] = rng.choice([-1.0, -0.6, 0.6, 1.0], int(moved.sum()))
+    shown, transform = clip(game_frames, skin, tmp_path / "lit.mp4", 0.9, seed=0, width=0.3, shown=shown)
+    read, _, _ = read_by_looks(tmp_path / "lit.mp4", transform, skin)
+    assert ((read[:, BUTTON_INDEX["LEFT_THUMB"]] > 0.5) == clicked).all()
+    assert stick_r2(read[clicked], shown[clicked], ["LEFT_X", "LEFT_Y"]) >= 0.9  # the thumb read as a button of its own: -0.04
+
+
+def test_a_stick_moved_fainter_than_drawn_is_read_beside_clicks_shown_as_drawn(game_frames, tmp_path: Path, make_sprite_skin):
+    """Moves that reach the video at 0.4 of their drawn change, clicks at full (input-overlay's ds3: a thin ring moved, a filled disc clicked): the moves are read."""
+    make_sprite_skin(tmp_path, "sprite-pad")
+    skin = load_library([tmp_path]).skins["sprite-pad"]
+    rng = np.random.default_rng(0)
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    moved, clicked = np.arange(len(game_frames)) % 2 == 1, np.arange(len(game_frames)) % 8 == 3
+    for axis in ("LEFT_X", "LEFT_Y"):
+        shown[moved, AXIS_INDEX[axis]] = rng.choice([-1.0, -0.6, 0.6, 1.0], int(moved.sum()))
+    shown[clicked, BUTTON_INDEX["LEFT_THUMB"]] = 1.0
+    drawn, box = [], None
+    for frame, action in zip(game_frames, shown):
+        full, box = draw_overlay(frame, skin, action, Placement("bottom-left", 0.25, 0.9))
+        rest, _ = draw_overlay(frame, skin, np.zeros_like(action), Placement("bottom-left", 0.25, 0.9))
+        drawn.append(full if action[BUTTON_INDEX["LEFT_THUMB"]] else np.clip(rest + 0.4 * (full.astype(np.float32) - rest), 0, 255).astype(np.uint8))
+    write_mp4(tmp_path / "faint.mp4", drawn, 30.0, crf=23)
+    h, w = skin.rest.shape[:2]
+    transform = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    read, _, _ = read_by_looks(tmp_path / "faint.mp4", transform, skin)
+    assert ((read[:, BUTTON_INDEX["LEFT_THUMB"]] > 0.5) == clicked).all()
+    assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # the clicks in the gain's fit: 0.17, read at rest
+
+
 def test_a_translucent_overlay_over_a_game_unlike_its_surroundings_reads_no_press_held(game_frames, tmp_path: Path):
     """Under the overlay the game is bright, around it dark: the first guess of the game there, and of the opacity, is off; presses of a similar colour still read as shown."""
     assert style_of(9, held_out=True) == ("flat", "similar_swap")
