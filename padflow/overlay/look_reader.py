@@ -52,6 +52,7 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES, AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS, DPAD_COMBINATIONS, noop
 from padflow.overlay.crops import union_box
+from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
 from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box
@@ -65,9 +66,6 @@ MAX_JOINT_STATES = 64  # states of groups read together because their drawn chan
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
 INDISTINCT = 0.01  # a state whose drawn change differs from a state with fewer presses by less than this share of its group's largest change is not read (gamecube's diagonals: 0.003; not tuned, one value tried)
-GAIN_FLOOR = 0.2  # the faintest step, as a share of a press's drawn change, read as a press (a never-pressed trigger over Road Runner's moving road split at a step of 0.13; the real presets' fainter presses step 0.36-0.53)
-GAIN_SEPARATION = 4.0  # how far apart, in their pooled spread, the fainter presses and the frames at rest must lie (chosen on the tune presets over 3; a split of one cluster of noise lies ~2.7 apart)
-MIN_GAIN_FRAMES = 3  # sampled frames that must show the fainter press before its gain is fitted
 COMPARED_PIXELS = 20_000  # at most about this many of the skin's pixels judge an opacity (`fit_opacity`; all of a 720-px preset's cost 1 s a try)
 OPACITY_STEPS = tuple(1.1**k for k in range(-4, 5))  # opacities tried, as factors of the first fit (0.68-1.46x): `fit_opacity`
 UNMIX_FLOOR = 0.1  # the game is solved from the median only where the overlay lets at least this share of it through (below, noise x 10)
@@ -172,7 +170,7 @@ class _LookModel:
         own = self.alpha[..., 0] >= OPAQUE
         signal = (self.alpha * (self.rest - self.game))[own]
         self.opacity = float(np.clip(fitted_opacity(signal, (median - self.game)[own]), 0.05, 1.0))
-        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float | np.ndarray]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that, per state for a stick (S, 1) (`fit_gains`)
+        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float | np.ndarray]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that, per state for a stick (S, 1), per pixel for one control of a group (1, 3m) (`fit_gains`)
         self._compose()
 
     def _compose(self) -> None:
@@ -310,7 +308,7 @@ class _LookModel:
         (drawn without encoding: 1.1) and its d-pad arms, shoulders and triggers (a teal tint on a
         dark pad) at 0.3-0.6; a held-out style's thin cap at opacity 0.44 shows its moves at 0.49.
         Each frame's share of the change (a button: its projection on the drawn press; a group of
-        more states: on the state it best matches at any strength, `_best_share`; a stick: on its
+        more states: on the state it best matches at any strength, `best_share`; a stick: on its
         moves, the frames read clicked left out) is split into two clusters, the least spread within
         (Otsu); when each holds at least MIN_GAIN_FRAMES frames, the upper one sits at a mean share a
         below 0.5 and lies at least GAIN_FLOOR and GAIN_SEPARATION pooled spreads above the lower one
@@ -322,7 +320,8 @@ class _LookModel:
         as drawn, and the fainter frames beside them are the encoder's trace of a press in the next
         frame (the same rule on single buttons lost a shoulder pressed at 0.38-0.56 on a real preset,
         docs/benchmarks.md). (A button held through most of a clip leaves part of its press in the
-        median, so its frames at rest show below 0: either cluster may be the larger.)
+        median, so its frames at rest show below 0: either cluster may be the larger.) A group with no
+        such step may have one control that shows one on its own pixels (`look_gains.control_gains`).
         """
         gains = {}
         for g, residual, errors in self._choices(frames):
@@ -330,32 +329,30 @@ class _LookModel:
             moves = ~(group.actions[:, BUTTON_SLICE] > 0).any(axis=1) if _has_stick(group) else None  # a stick's states with nothing pressed
             if moves is not None:  # ds3's clicked cap, a filled disc, shows at 0.88, its thin ring moved at 0.2-0.4
                 shown_moves = moves[errors.argmin(axis=1)]
-                residual, share = residual[shown_moves], _best_share(residual[shown_moves], changes[moves], norms[moves])
+                share = best_share(residual[shown_moves], changes[moves], norms[moves])
             elif len(changes) > 2:  # a d-pad, buttons read together
-                share = _best_share(residual, changes, norms)
+                share = best_share(residual, changes, norms)
             elif len(changes) == 2:
                 share = residual @ changes[1] / norms[1]
             else:
                 continue
-            if (t := len(share)) < 2 * MIN_GAIN_FRAMES:
+            levels = two_levels(share)
+            joined = len(changes) > 2 and moves is None  # a d-pad, buttons read together
+            if levels is None or (joined and 2 * int((share[levels[3]] >= 0.5).sum()) >= len(levels[3])):
+                # No step, or half the group's presses read already (the fainter ones: the encoder's trace of a press in
+                # the next frame); one of the buttons read together may still show fainter than the others (`control_gains`;
+                # not a d-pad's arms alone: a cap moved over one, gameboy-pixel's, showed as an arm pressed faintly).
+                if joined and not set(group.controls) <= set(DPAD) and (per_pixel := control_gains(group.controls, group.actions, changes, residual, MIN_CONTRAST)) is not None:
+                    gains[group.controls] = per_pixel
                 continue
-            order = np.argsort(share)
-            share = share[order]
-            k = 1 + int(np.argmin([share[:j].var() * j + share[j:].var() * (t - j) for j in range(1, t)]))  # two clusters, least spread within
-            lower, upper = share[:k], share[k:]
-            spread = np.sqrt((lower.var() * k + upper.var() * (t - k)) / t)
-            a = float(upper.mean())
-            step = a - float(lower.mean())
-            if not (min(k, t - k) >= MIN_GAIN_FRAMES and a < 0.5 and step >= GAIN_FLOOR and step >= GAIN_SEPARATION * spread):
-                continue
+            b, a, lower, upper = levels
             if len(changes) == 2:
-                gains[group.controls] = (float(lower.mean()) * changes[1], a - float(lower.mean()))
+                gains[group.controls] = (b * changes[1], a - b)
             elif moves is not None:  # its moves at the share they show, its clicks as drawn
                 gains[group.controls] = (np.zeros(changes.shape[1], np.float32), np.where(moves, a, 1.0)[:, None])
-            elif 2 * int((upper >= 0.5).sum()) < len(upper):  # else half its presses read already, and the fainter ones are the encoder's trace of a press in the next frame
-                # The still picture moved to the frames at rest (a little of every state), a press read at the share it shows beyond them.
-                at_rest = residual[order[:k]].mean(axis=0)
-                gains[group.controls] = (at_rest, float(_best_share(residual[order[k:]] - at_rest, changes, norms).mean()))
+            else:  # the still picture moved to the frames at rest (a little of every state), a press read at the share it shows beyond them
+                at_rest = residual[lower].mean(axis=0)
+                gains[group.controls] = (at_rest, float(best_share(residual[upper] - at_rest, changes, norms).mean()))
         if gains:
             self.gains = gains
             self._compose()
@@ -445,14 +442,6 @@ class _LookModel:
         gap = (errors - errors[np.arange(b), best][:, None]) / np.maximum(self.apart[g][best], 1e-6)  # (B, S)
         least = np.where(self.near[g][best], np.inf, gap).min(axis=1, initial=np.inf)
         return np.clip(np.where(np.isfinite(least), least, 1.0), 0.0, 1.0).astype(np.float32)
-
-
-def _best_share(residual: np.ndarray, changes: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """(T,) each frame's share of the state it best matches at any strength: the projection of its `residual` (T, 3m) on that state's change
-    (`changes` (S, 3m), squared `norms` (S,))."""
-    dots = residual @ changes.T  # (T, S)
-    best = np.where(dots > 0, dots**2 / norms, 0.0).argmax(axis=1)
-    return dots[np.arange(len(dots)), best] / norms[best]
 
 
 def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:

@@ -232,6 +232,32 @@ def test_a_stick_moved_fainter_than_drawn_is_read_beside_clicks_shown_as_drawn(g
     assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # the clicks in the gain's fit: 0.17, read at rest
 
 
+def test_one_of_buttons_read_together_shown_fainter_than_the_others_is_read(game_frames, tmp_path: Path, make_sprite_skin):
+    """Touching face buttons are read together; one of them reaches the video at 0.45 of its drawn press, the others at full (input-overlay's Xbox KBA A: grey to green, chroma the encoder thins)."""
+    layout_path = make_sprite_skin(tmp_path, "close-faces")
+    layout = json.loads(layout_path.read_text())
+    for layer, pos in zip(layout["layers"][1:5], ([90, 34], [99, 25], [81, 25], [90, 16])):  # SOUTH, EAST, WEST, NORTH, edge to edge
+        layer["pos"] = pos
+    layout_path.write_text(json.dumps(layout))
+    skin = load_library([tmp_path]).skins["close-faces"]
+    faces = [BUTTON_INDEX[b] for b in ("SOUTH", "EAST", "WEST", "NORTH")]
+    rng = np.random.default_rng(1)
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    shown[:, faces] = rng.random((len(game_frames), 4)) < 0.4
+    drawn, box = [], None
+    for frame, action in zip(game_frames, shown):
+        full, box = draw_overlay(frame, skin, action, Placement("bottom-left", 0.3, 0.9))
+        without = action.copy()
+        without[BUTTON_INDEX["SOUTH"]] = 0.0
+        rest, _ = draw_overlay(frame, skin, without, Placement("bottom-left", 0.3, 0.9))
+        drawn.append(np.clip(rest + 0.45 * (full.astype(np.float32) - rest), 0, 255).astype(np.uint8))
+    write_mp4(tmp_path / "faces.mp4", drawn, 30.0, crf=23)
+    h, w = skin.rest.shape[:2]
+    transform = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    read, _, _ = read_by_looks(tmp_path / "faces.mp4", transform, skin)
+    assert ((read[:, faces] > 0.5) == (shown[:, faces] > 0.5)).mean(axis=0).min() >= 0.95
+
+
 def test_a_translucent_overlay_over_a_game_unlike_its_surroundings_reads_no_press_held(game_frames, tmp_path: Path):
     """Under the overlay the game is bright, around it dark: the first guess of the game there, and of the opacity, is off; presses of a similar colour still read as shown."""
     assert style_of(9, held_out=True) == ("flat", "similar_swap")
