@@ -16,6 +16,7 @@ from padflow.actions import ACTION_NAMES
 GAIN_FLOOR = 0.2  # the faintest step, as a share of a press's drawn change, read as a press (a never-pressed trigger over Road Runner's moving road split at a step of 0.13; the real presets' fainter presses step 0.36-0.53)
 GAIN_SEPARATION = 4.0  # how far apart, in their pooled spread, the fainter presses and the frames at rest must lie (chosen on the tune presets over 3; a split of one cluster of noise lies ~2.7 apart)
 MIN_GAIN_FRAMES = 3  # sampled frames that must show the fainter press before its gain is fitted
+MIN_PRESS_LIKENESS = 0.5  # `control_gains`: the mean cosine, over the fainter cluster's frames, between what a control's own pixels show and its drawn press (a faint press: 0.59-0.96 on the real presets and held-out styles where one was found; game motion under a never-pressed trigger of the default corpus split at 0.34-0.46; one value tried)
 
 
 def two_levels(share: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
@@ -54,13 +55,15 @@ def control_gains(controls: tuple[str, ...], actions: np.ndarray, changes: np.nd
     pixels are those its press alone (`actions` (S, 21), `changes` (S, 3m)) changes by more than
     `contrast` grey levels and no other control's press alone does; its share in each frame of `residual`
     (T, 3m) is the projection there on its press alone, split by `two_levels`; a control that splits is
-    read there between its two levels, as a single button is.
+    read there between its two levels, as a single button is, if what its fainter frames show there looks like its
+    press (MIN_PRESS_LIKENESS: fewer pixels than a whole button, so game motion under it can split too).
     """
     s, m = len(changes), changes.shape[1] // 3
     per_pixel = np.abs(changes.reshape(s, m, 3)).max(axis=2)  # (S, m)
     index = [ACTION_NAMES.index(c) for c in controls]
     pressed = actions[:, index] > 0  # (S, C)
-    alone = [int(np.flatnonzero(pressed[:, i] & (pressed.sum(axis=1) == 1))[0]) if (pressed[:, i] & (pressed.sum(axis=1) == 1)).any() else -1 for i in range(len(index))]
+    single = pressed.sum(axis=1) == 1
+    alone = [int(np.flatnonzero(pressed[:, i] & single)[0]) if (pressed[:, i] & single).any() else -1 for i in range(len(index))]  # each control's press alone
     marks = np.stack([per_pixel[a] > contrast if a >= 0 else np.zeros(m, bool) for a in alone])  # (C, m)
     offset, gain = np.zeros((m, 3), np.float32), np.ones((m, 3), np.float32)
     seen = residual.reshape(len(residual), m, 3)
@@ -74,7 +77,11 @@ def control_gains(controls: tuple[str, ...], actions: np.ndarray, changes: np.nd
         levels = two_levels(share)
         if levels is None:
             continue
-        b, a, _, _ = levels
+        b, a, _, upper = levels
+        shown = seen[upper][:, own].reshape(len(upper), -1) - b * drawn.reshape(1, -1)  # (U, 3n): beyond the frames at rest
+        likeness = shown @ drawn.reshape(-1) / (np.linalg.norm(shown, axis=1) * np.linalg.norm(drawn) + 1e-9)
+        if float(likeness.mean()) < MIN_PRESS_LIKENESS:
+            continue
         offset[own], gain[own] = b * drawn, a - b
         fitted = True
     return (offset.reshape(-1), gain.reshape(1, -1)) if fitted else None
