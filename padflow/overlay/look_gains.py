@@ -58,19 +58,17 @@ def control_gains(controls: tuple[str, ...], actions: np.ndarray, changes: np.nd
     read there between its two levels, as a single button is, if what its fainter frames show there looks like its
     press (MIN_PRESS_LIKENESS: fewer pixels than a whole button, so game motion under it can split too).
     """
-    s, m = len(changes), changes.shape[1] // 3
-    per_pixel = np.abs(changes.reshape(s, m, 3)).max(axis=2)  # (S, m)
-    index = [ACTION_NAMES.index(c) for c in controls]
-    pressed = actions[:, index] > 0  # (S, C)
-    single = pressed.sum(axis=1) == 1
-    alone = [int(np.flatnonzero(pressed[:, i] & single)[0]) if (pressed[:, i] & single).any() else -1 for i in range(len(index))]  # each control's press alone
-    marks = np.stack([per_pixel[a] > contrast if a >= 0 else np.zeros(m, bool) for a in alone])  # (C, m)
+    m = changes.shape[1] // 3
+    pressed = actions[:, [ACTION_NAMES.index(c) for c in controls]] > 0  # (S, C)
+    single = pressed & (pressed.sum(axis=1, keepdims=True) == 1)  # (S, C): each control's press alone
+    alone = [int(np.argmax(column)) if column.any() else -1 for column in single.T]
+    marks = np.stack([np.abs(changes[a].reshape(m, 3)).max(axis=1) > contrast if a >= 0 else np.zeros(m, bool) for a in alone])  # (C, m)
     offset, gain = np.zeros((m, 3), np.float32), np.ones((m, 3), np.float32)
     seen = residual.reshape(len(residual), m, 3)
     fitted = False
     for i, state in enumerate(alone):
         own = marks[i] & (marks.sum(axis=0) == 1)
-        if state < 0 or own.sum() == 0:
+        if state < 0 or not own.any():
             continue
         drawn = changes[state].reshape(m, 3)[own]  # (n, 3)
         share = (seen[:, own] * drawn).sum(axis=(1, 2)) / max(float((drawn**2).sum()), 1e-6)

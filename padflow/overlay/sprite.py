@@ -189,10 +189,13 @@ class SpriteSkin:
         a THUMB that a button layer draws too, the union of the two.
         """
         out: dict[str, Box] = {}
+
+        def shows(name: str, box: Box) -> None:  # a THUMB may be shown by a button layer and a clicked cap both
+            out[name] = _union((out[name], box)) if name in out else box
+
         for layer in self.layers:
             if isinstance(layer, (ButtonLayer, TriggerLayer)):
-                box = _union(_placed(layer.pos, r) for r in (layer.idle, layer.pressed) if r is not None)
-                out[layer.control] = _union((out[layer.control], box)) if layer.control in out else box  # a THUMB a clicked cap also draws
+                shows(layer.control, _union(_placed(layer.pos, r) for r in (layer.idle, layer.pressed) if r is not None))
             elif isinstance(layer, DpadLayer):
                 x0, y0, x1, y1 = _union(_placed(layer.pos, r) for _, r in layer.sprites if r is not None)
                 xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
@@ -202,7 +205,7 @@ class SpriteSkin:
                 for axis in layer.axes:
                     out[axis] = box
                 if layer.cap_pressed is not None:
-                    out[layer.thumb] = _union((out[layer.thumb], box)) if layer.thumb in out else box
+                    shows(layer.thumb, box)
         return {name: out[name] for name in (*BUTTONS, *AXES) if name in out}
 
 
