@@ -65,6 +65,7 @@ from padflow.overlay.render import render_overlay
 RUNNER_UP_IOU = 0.5  # another skin's fit overlapping the found box this much is a look-alike reading of the same overlay
 MARGIN = 0.25  # the frames are compared over the box grown by this fraction of its size per side (the inpainting reads the game around it)
 OPAQUE = 0.5  # rest-image alpha (0..1) from which a pixel is the skin's own (fits the opacity, is scored)
+OPAQUE_LEVEL = int(np.argmax(np.arange(256, dtype=np.float32) / 255.0 >= OPAQUE))  # the least uint8 alpha a with a / 255 >= OPAQUE (128): the pose search compares alpha unconverted
 DRAWN = 0.02  # rest-image alpha above which a pixel is not the bare game (filled in by the inpainting)
 NOISE_FLOOR = 8.0  # grey levels of error any region shows from compression and resampling
 MIN_REGION_PIXELS = 10  # a region with fewer opaque pixels in the frame is not scored
@@ -166,9 +167,13 @@ def twins(index: TemplateIndex, skin: int) -> list[int]:
     gamepad-id sprite): each explains the other's overlay nearly as well, so neither can lead the
     other by `min_skin_margin`. Measured on the input-overlay presets and the built-in library:
     twins differ in 0.5-1.8 % of their drawn pixels, other skins of one canvas size in 25 % or more.
+    Found once per skin of an index (comparing every skin of one canvas size takes ~0.1 s).
     """
-    rest = index.skins[skin].rest
-    return [k for k, other in enumerate(index.skins) if k != skin and other.rest.shape == rest.shape and _differing_share(rest, other.rest) <= TWIN_SHARE]
+    found = index._twins.get(skin)
+    if found is None:
+        rest = index.skins[skin].rest
+        found = index._twins[skin] = [k for k, other in enumerate(index.skins) if k != skin and other.rest.shape == rest.shape and _differing_share(rest, other.rest) <= TWIN_SHARE]
+    return list(found)
 
 
 def _differing_share(a: np.ndarray, b: np.ndarray) -> float:
@@ -399,9 +404,10 @@ def align_pose(median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[
         return m
 
     residuals = PoseResiduals(game, seen, drawn)
+    shrunk: dict[tuple[int, int], np.ndarray] = {}  # poses of one scale step share the shrunk rest image
 
     def residual(step: np.ndarray) -> float:
-        return residuals(_warped_rest_u8(skin.rest, pose(step), crop_box))
+        return residuals(_warped_rest_u8(skin.rest, pose(step), crop_box, shrunk))
 
     best = np.zeros(3)
     best_residual = residual(best)
@@ -435,11 +441,11 @@ class PoseResiduals:
 
     def __call__(self, rest: np.ndarray) -> float:
         """The residual of `rest` (h, w, 4) uint8, the rest look warped to the pose; inf below MIN_SCORED_PIXELS opaque pixels."""
-        count = int((rest[..., 3].astype(np.float32) / 255.0 >= OPAQUE).sum())
+        count = int(np.count_nonzero(rest[..., 3] >= OPAQUE_LEVEL))
         if count < MIN_SCORED_PIXELS:
             return np.inf
         near = rest.reshape(-1).view(np.uint32)[self.reach]  # one RGBA pixel per element: a quarter of the gathers
-        own = near.view(np.uint8).reshape(-1, 4)[:, 3].astype(np.float32) / 255.0 >= OPAQUE
+        own = near.view(np.uint8).reshape(-1, 4)[:, 3] >= OPAQUE_LEVEL
         if int(own.sum()) != count:
             return self.whole_crop(rest)
         pixels = near[own].view(np.uint8).reshape(-1, 4).astype(np.float32)  # (n, 4)
@@ -469,14 +475,21 @@ def warped_rest(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, in
     return _warped_rest_u8(rest, transform, box).astype(np.float32)
 
 
-def _warped_rest_u8(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """`warped_rest` in the image's own dtype (uint8): callers that read a part of it convert only that part."""
+def _warped_rest_u8(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int, int, int], shrunk: dict | None = None) -> np.ndarray:
+    """`warped_rest` in the image's own dtype (uint8): callers that read a part of it convert only that part.
+
+    `shrunk` (size -> `rest` shrunk to it) keeps the shrunk images of one `rest` for the next call.
+    """
     x0, y0, x1, y1 = box
     scale = float(np.hypot(*transform[:, 0]))
     source, shrink = rest, 1.0
     if scale < 1.0:
         size = (max(1, round(rest.shape[1] * scale)), max(1, round(rest.shape[0] * scale)))
-        source = cv2.resize(rest, size, interpolation=cv2.INTER_AREA)
+        source = shrunk.get(size) if shrunk is not None else None
+        if source is None:
+            source = cv2.resize(rest, size, interpolation=cv2.INTER_AREA)
+            if shrunk is not None:
+                shrunk[size] = source
         shrink = rest.shape[1] / size[0]
     m = transform.astype(np.float64).copy()
     m[:, :2] *= shrink
