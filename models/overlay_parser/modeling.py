@@ -95,7 +95,7 @@ class OverlayParser(nn.Module):
 
     def fused(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, 6, H, W) uint8 → (B, head_size, H/4, W/4): all encoder stages at the first stage's stride."""
-        x = pixels.float().mul_(self.pixel_scale).add_(self.pixel_shift)  # in place: the same numbers without two more batch-sized tensors
+        x = pixels.float() * self.pixel_scale + self.pixel_shift
         if self.cfg.compare_rest:
             x = torch.cat([x, difference_from_rest(pixels)], dim=1)
         stages = self.encoder(x, output_hidden_states=True).hidden_states  # (B, C_i, H/s_i, W/s_i) per block
