@@ -52,10 +52,10 @@ class TemplateIndex:
     owner: np.ndarray  # (N,) int32 index into skin_ids
     detector: str
     _matchers: dict = field(default_factory=dict, compare=False, repr=False)  # built lazily, never pickled
-    _twins: dict = field(default_factory=dict, compare=False, repr=False)  # skin index -> its twins (localize.verify.twins), found lazily, never pickled
+    twin_cache: dict = field(default_factory=dict, compare=False, repr=False)  # skin index -> its twins, kept by localize.verify.twins; never pickled
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_matchers": {}, "_twins": {}}
+        return {**self.__dict__, "_matchers": {}, "twin_cache": {}}
 
     def neighbours(self, descriptors: np.ndarray, k: int, skin_index: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(Q, k) library rows (into all descriptors, -1 where none) and distances of each query's k nearest.

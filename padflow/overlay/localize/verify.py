@@ -169,10 +169,10 @@ def twins(index: TemplateIndex, skin: int) -> list[int]:
     twins differ in 0.5-1.8 % of their drawn pixels, other skins of one canvas size in 25 % or more.
     Found once per skin of an index (comparing every skin of one canvas size takes ~0.1 s).
     """
-    found = index._twins.get(skin)
+    found = index.twin_cache.get(skin)
     if found is None:
         rest = index.skins[skin].rest
-        found = index._twins[skin] = [k for k, other in enumerate(index.skins) if k != skin and other.rest.shape == rest.shape and _differing_share(rest, other.rest) <= TWIN_SHARE]
+        found = index.twin_cache[skin] = [k for k, other in enumerate(index.skins) if k != skin and other.rest.shape == rest.shape and _differing_share(rest, other.rest) <= TWIN_SHARE]
     return list(found)
 
 
