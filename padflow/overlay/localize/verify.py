@@ -485,11 +485,10 @@ def _warped_rest_u8(rest: np.ndarray, transform: np.ndarray, box: tuple[int, int
     source, shrink = rest, 1.0
     if scale < 1.0:
         size = (max(1, round(rest.shape[1] * scale)), max(1, round(rest.shape[0] * scale)))
-        source = shrunk.get(size) if shrunk is not None else None
+        shrunk = {} if shrunk is None else shrunk
+        source = shrunk.get(size)
         if source is None:
-            source = cv2.resize(rest, size, interpolation=cv2.INTER_AREA)
-            if shrunk is not None:
-                shrunk[size] = source
+            source = shrunk[size] = cv2.resize(rest, size, interpolation=cv2.INTER_AREA)
         shrink = rest.shape[1] / size[0]
     m = transform.astype(np.float64).copy()
     m[:, :2] *= shrink
