@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from padflow.actions import ACTION_NAMES, AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, N_BUTTONS
+from padflow.overlay.crops import placement_transform
 from padflow.overlay.library import load_library
 from padflow.overlay.look_reader import DPAD, look_groups, read_by_looks
 from padflow.overlay.render import Placement, draw_overlay
@@ -46,8 +47,7 @@ def clip(frames: list[np.ndarray], skin, path: Path, opacity: float, seed: int, 
         out, box = draw_overlay(frame, skin, action, Placement("bottom-left", width, opacity))
         drawn.append(out)
     write_mp4(path, drawn, 30.0, crf=23)
-    h, w = skin.rest.shape[:2]
-    return shown, np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    return shown, placement_transform(box, skin.size)
 
 
 def stick_r2(read: np.ndarray, shown: np.ndarray, axes) -> float:
@@ -225,8 +225,7 @@ def test_a_stick_moved_fainter_than_drawn_is_read_beside_clicks_shown_as_drawn(g
         rest, _ = draw_overlay(frame, skin, np.zeros_like(action), Placement("bottom-left", 0.25, 0.9))
         drawn.append(full if action[BUTTON_INDEX["LEFT_THUMB"]] else np.clip(rest + 0.4 * (full.astype(np.float32) - rest), 0, 255).astype(np.uint8))
     write_mp4(tmp_path / "faint.mp4", drawn, 30.0, crf=23)
-    h, w = skin.rest.shape[:2]
-    transform = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    transform = placement_transform(box, skin.size)
     read, _, _ = read_by_looks(tmp_path / "faint.mp4", transform, skin)
     assert ((read[:, BUTTON_INDEX["LEFT_THUMB"]] > 0.5) == clicked).all()
     assert stick_r2(read, shown, ["LEFT_X", "LEFT_Y"]) >= 0.9  # the clicks in the gain's fit: 0.17, read at rest
@@ -252,8 +251,7 @@ def test_one_of_buttons_read_together_shown_fainter_than_the_others_is_read(game
         rest, _ = draw_overlay(frame, skin, without, Placement("bottom-left", 0.3, 0.9))
         drawn.append(np.clip(rest + 0.45 * (full.astype(np.float32) - rest), 0, 255).astype(np.uint8))
     write_mp4(tmp_path / "faces.mp4", drawn, 30.0, crf=23)
-    h, w = skin.rest.shape[:2]
-    transform = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    transform = placement_transform(box, skin.size)
     read, _, _ = read_by_looks(tmp_path / "faces.mp4", transform, skin)
     assert ((read[:, faces] > 0.5) == (shown[:, faces] > 0.5)).mean(axis=0).min() >= 0.95
 
@@ -306,8 +304,7 @@ def test_confidence_is_low_only_where_two_readings_explain_the_frame_alike(skins
             out = ((out.astype(np.float32) + draw_overlay(frame, skin, pressed, Placement("bottom-left", 0.25, 0.9))[0]) / 2).round().astype(np.uint8)
         drawn.append(out)
     write_mp4(tmp_path / "halfway.mp4", drawn, 30.0, crf=23)
-    h, w = skin.rest.shape[:2]
-    transform = np.array([[(box[2] - box[0]) / w, 0.0, box[0]], [0.0, (box[3] - box[1]) / h, box[1]]])
+    transform = placement_transform(box, skin.size)
     _, confidence, _ = read_by_looks(tmp_path / "halfway.mp4", transform, skin)
     clear = np.setdiff1d(np.arange(len(game_frames)), halfway)
     assert (confidence[halfway] < gate.min_confidence).all(), confidence[halfway]
