@@ -59,7 +59,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from models.policy import load_policy, prepare_frames, training_mask_boxes
+from models.policy import CONFIG_FILE, load_policy, prepare_frames, training_mask_boxes
 from padflow import progress as progress_display
 from padflow.config import config, from_mapping
 from padflow.fanout import TaskRunnerConfig, fan_out, runner_config
@@ -411,6 +411,10 @@ def blind_policy(cfg: EvaluateConfig, root: Path) -> Path | None:
     if not folder.is_dir():
         raise ValueError(f"blind_checkpoint {folder}: folder not found; train with train.blind_arm true (it exports the "
                          "blind arm there), point evaluate.blind_checkpoint at one, or drop `blind` from evaluate.baselines")
+    if not (folder / CONFIG_FILE).is_file():
+        raise ValueError(f"blind_checkpoint {folder}: holds no policy ({CONFIG_FILE} missing; a train stage run with "
+                         "train.blind_arm false leaves only a note there); train with train.blind_arm true, or drop "
+                         "`blind` from evaluate.baselines")
     model = load_checked_policy(folder, cfg.replan_every)
     if model.cfg.frame_input != "blind":
         raise ValueError(f"blind_checkpoint {folder}: this policy sees the frame (frame_input {model.cfg.frame_input!r}); "

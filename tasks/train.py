@@ -12,10 +12,12 @@ Outputs (out_dir):
     policy/                 EMA weights: policy.safetensors + policy_config.json (models.policy.load_policy)
                             + README.md, the model card (data digest and licences, params, metrics)
     loss_curve.png          training loss per step and validation loss per epoch
-    blind/, loss_curve_blind.png, checkpoints_blind/
+    blind/, checkpoints_blind/
                             with `blind_arm`: the same network trained the same way (data, seed, steps,
                             batches) with every frame replaced by a constant (PolicyConfig.frame_input
-                            blind): evaluate's `blind` baseline, the answer to "does the policy look?"
+                            blind): evaluate's `blind` baseline, the answer to "does the policy look?";
+                            its loss curve is blind/loss_curve.png. Without it, blind/ holds only a
+                            README.md saying so (the folder is a DVC output either way)
     split.json              which videos trained and which validated
     frame_cache/            preprocessed chunk-start frames, one .npy per video
 
@@ -57,6 +59,12 @@ from padflow.video import read_frames_at
 
 POLICY_DIR = "policy"
 BLIND_DIR = "blind"  # the blind arm's export, beside POLICY_DIR
+NO_BLIND_ARM = """# No blind arm
+
+This run trained the policy alone (`train.blind_arm` was false), so there is no blind policy here.
+Evaluate's `blind` baseline needs one: set `train.blind_arm: true` and train again, or drop `blind`
+from `evaluate.baselines`.
+"""
 BLIND_PREFIX = "blind."  # the blind arm's metrics: blind.val_loss, ...
 POLICY_MODEL = "padflow-policy"  # registered model name (models/pyfunc.py wraps it)
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed"]
@@ -235,7 +243,9 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
     # the final validation therefore scores exactly what is exported.
     final = trainer.validate(module, datamodule=data, verbose=False, weights_only=True)[0]
     trainer.save_checkpoint(checkpoint_dir / LAST_CHECKPOINT, weights_only=False)
-    policy_dir, curve = out_dir / (BLIND_DIR if blind else POLICY_DIR), out_dir / f"loss_curve{suffix}.png"
+    # The blind arm's curve lives in its folder, so that without a blind arm one output (blind/) says so.
+    policy_dir = out_dir / (BLIND_DIR if blind else POLICY_DIR)
+    curve = policy_dir / "loss_curve.png" if blind else out_dir / "loss_curve.png"
     exported = module.export_policy()
     counts = parameter_counts(exported)
     metrics = {k.replace("/", "_"): round(float(v), 6) for k, v in final.items()}
@@ -255,7 +265,10 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
         with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
             save_policy(exported, new_policy)
             write_policy_card(new_policy, cfg, seed, metrics, provenance, blind)
-        loss_curve(module.train_losses, module.val_history, curve)
+            if blind:
+                loss_curve(module.train_losses, module.val_history, new_policy / curve.name)
+        if not blind:
+            loss_curve(module.train_losses, module.val_history, curve)
     return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve,
             "data": provenance, "index": index}
 
@@ -317,6 +330,9 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
         blind = train(cfg, root, seed, blind=True)
         metrics.update({BLIND_PREFIX + k: v for k, v in blind["metrics"].items() if k.startswith(("val_", "final_", "global_"))})
         artifacts.update({"train/plots/blind": blind["curve"], "train/blind": blind["policy_dir"]})
+    else:
+        with replaced_dir(out_dir / BLIND_DIR) as no_blind:  # an earlier run's blind arm would not match this policy
+            (no_blind / "README.md").write_text(NO_BLIND_ARM)
     return StageResult(
         params={"train": asdict(cfg), "seed": seed},
         metrics=metrics,

@@ -20,7 +20,8 @@ from padflow.stages import metrics_path
 from padflow.tables import (
     CHUNK_INDEX_SCHEMA, NO_OVERLAY_BOX, data_fingerprint, read_chunk_index, write_action_table, write_chunk_index)
 from padflow.video import iter_frames, write_mp4
-from tasks.train import TrainConfig, train
+from tasks.evaluate import EvaluateConfig, blind_policy
+from tasks.train import TrainConfig, stage, train
 
 FPS = 30.0
 FRAMES = 48  # three 16-step chunks per video
@@ -120,6 +121,23 @@ def test_label_sources_choose_whose_chunks_train_the_policy(tmp_path: Path):
         replace(cfg, label_sources=("idm", "idm"))
 
 
+def test_without_a_blind_arm_the_stage_says_so_where_the_blind_arm_would_be(tmp_path: Path):
+    """train.blind_arm false: blind/ (a DVC output) holds a note instead of an earlier run's arm, and evaluate's
+    blind baseline names the folder and the setting instead of failing on a missing file."""
+    models = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["train"]["models"]
+    make_chunk_index(tmp_path, videos=2)
+    cfg = dict(model="tiny", models=models, max_steps=1, batch_size=2, val_fraction=0.5, val_chunk_samples=1,
+               sample_steps=1, accelerator="cpu")
+    both = stage({"train": cfg, "seed": 0}, tmp_path)
+    assert (tmp_path / "data/train/blind/loss_curve.png").stat().st_size > 0 and "blind.val_loss" in both.metrics
+    alone = stage({"train": {**cfg, "blind_arm": False}, "seed": 0}, tmp_path)
+    assert "blind.val_loss" not in alone.metrics and (tmp_path / "data/train/policy/policy_config.json").is_file()
+    assert [p.name for p in (tmp_path / "data/train/blind").iterdir()] == ["README.md"]
+    assert "`train.blind_arm` was false" in (tmp_path / "data/train/blind/README.md").read_text()
+    with pytest.raises(ValueError, match="blind_checkpoint .*data/train/blind: holds no policy .*train.blind_arm false"):
+        blind_policy(EvaluateConfig(baselines=("blind",)), tmp_path)
+
+
 @pytest.mark.slow
 def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
     import mlflow
@@ -145,7 +163,7 @@ def test_stage_trains_exports_and_logs_to_its_mlflow_run(project: Path):
     # The blind arm: the same network trained on the same chunks, whose output no frame can change.
     blind = load_policy(project / "data/train/blind")
     assert blind.cfg.frame_input == "blind" and policy.cfg.frame_input == "frame"
-    assert np.isfinite(metrics["blind.val_loss"]) and (project / "data/train/loss_curve_blind.png").stat().st_size > 0
+    assert np.isfinite(metrics["blind.val_loss"]) and (project / "data/train/blind/loss_curve.png").stat().st_size > 0
     assert "blind baseline" in (project / "data/train/blind/README.md").read_text()
     other = np.zeros_like(frame)
     picks = [m.sample(prepare_frames(f, GAME_BOX, OVERLAY_BOX, "black", 32), generator=torch.Generator().manual_seed(0))
