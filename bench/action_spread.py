@@ -47,20 +47,21 @@ def spread(folders: list[Path], chunks: int, draws: int) -> dict:
         truth = (actions[..., BUTTON_SLICE] > 0.5).float()
         for game in sorted(set(g)):
             rows = torch.from_numpy(g == game)
-            seen = observed[rows]  # (n, 21): controls this game's skins draw
             entry: dict = {"chunks": int(rows.sum()), "buttons": {}, "sticks": {}}
             for b, button in enumerate(BUTTONS):
-                if not bool(seen[:, b].any()):
+                labelled = rows & observed[:, b].bool()  # chunks whose overlay shows this button: the rest carry no label
+                if not bool(labelled.any()):
                     continue
-                rates = {"labels": float(truth[rows][..., b].mean())}
-                rates |= {name: float(p[:, rows][..., b].mean()) for name, p in pressed_by.items()}
+                rates = {"labels": float(truth[labelled][..., b].mean())}
+                rates |= {name: float(p[:, labelled][..., b].mean()) for name, p in pressed_by.items()}
                 if max(rates.values()) >= MIN_RATE:
                     entry["buttons"][button] = {k: round(v, 3) for k, v in rates.items()}
             for a, axis in enumerate(AXES):
-                if not bool(seen[:, AXIS_SLICE.start + a].any()):
+                labelled = rows & observed[:, AXIS_SLICE.start + a].bool()
+                if not bool(labelled.any()):
                     continue
-                stds = {"labels": float(actions[rows][..., AXIS_SLICE][..., a].std())}
-                stds |= {name: float(s[:, rows][..., a].std()) for name, s in sampled_by.items()}
+                stds = {"labels": float(actions[labelled][..., AXIS_SLICE][..., a].std())}
+                stds |= {name: float(s[:, labelled][..., a].std()) for name, s in sampled_by.items()}
                 entry["sticks"][axis] = {k: round(v, 3) for k, v in stds.items()}
             out.setdefault(split, {})[game] = entry
     return out
