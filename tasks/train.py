@@ -265,10 +265,7 @@ def train(cfg: TrainConfig, root: Path, seed: int, blind: bool = False) -> dict[
         with replaced_dir(policy_dir) as new_policy:  # the previous policy stays whole until this one is
             save_policy(exported, new_policy)
             write_policy_card(new_policy, cfg, seed, metrics, provenance, blind)
-            if blind:
-                loss_curve(module.train_losses, module.val_history, new_policy / curve.name)
-        if not blind:
-            loss_curve(module.train_losses, module.val_history, curve)
+        loss_curve(module.train_losses, module.val_history, curve)
     return {"metrics": metrics, "curves": {"train_loss": module.train_losses}, "policy_dir": policy_dir, "curve": curve,
             "data": provenance, "index": index}
 
