@@ -63,7 +63,7 @@ from padflow.tables import write_action_table
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 Reader = Literal["auto", "parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 11  # 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 12  # 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -99,6 +99,11 @@ class ExtractConfig:
         "frames; the low group of a button's logits is its rest level only when it holds this many frames: one frame "
         "read far below the rest (a flash, a decoding glitch) would otherwise be the rest and the whole video a press; "
         "with a smaller low group the button keeps the parser's own reading (bench/reading_rules.py tunes it)"))] = 10
+    button_max_added_share: Annotated[float, Field(gt=0.0, le=1.0, description=(
+        "share of a video's frames; where the two groups would add presses (frames the parser read released) to more "
+        "than this share of a video's frames, the button keeps the parser's own reading: a faint pad over a moving game "
+        "splits into two groups too, and was read as a button held all video (1: no limit; bench/reading_rules.py "
+        "tunes it)"))] = 0.4
     ingest_dir: Annotated[str, Field(description="ingest's output: ingest_report.json + videos/")] = "data/ingest"
     parser_dir: Annotated[str, Field(description="the overlay parser: parser.safetensors + its config")] = "data/parser"
     reader: Annotated[Reader, Field(description=(

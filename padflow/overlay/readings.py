@@ -15,7 +15,11 @@ and the frames of the high group read pressed when its mean stands `button_min_r
 group's (a button never pressed, or pressed all video, has no such gap and reads released). The low
 group is the button's rest level only when it holds `button_min_rest_frames` frames: one frame read far
 below the rest (a flash, a decoding glitch) is a group of its own, and the whole video would stand above
-it; with a smaller low group the button keeps the parser's own reading.
+it; with a smaller low group the button keeps the parser's own reading. A faint pad over a moving game splits
+into two groups as well (the game's light through the pad lifts a never-pressed button's logits a few units in
+most frames), so where the high group would add presses the parser did not read to more than
+`button_max_added_share` of the frames, the button keeps the parser's reading too: a real press that faint and
+that long is rarer than the game's light (measured: docs/benchmarks.md).
 
 Stick normalization: the parser reads a released stick at an offset that depends on the skin
 (thin-outline caps, caps over a background edge: up to +-0.95 on one real pad), and reads full travel
@@ -63,6 +67,7 @@ class ReadingSettings(Protocol):
     stick_rim: float
     button_min_rise: float
     button_min_rest_frames: int
+    button_max_added_share: float
 
 
 def rest_reading(values: np.ndarray, bandwidth: float) -> float:
@@ -126,14 +131,16 @@ def two_groups(logits: np.ndarray) -> tuple[float, float, float]:
 
 
 def calibrate_buttons(
-    actions: np.ndarray, button_logits: np.ndarray, min_rise: float, min_rest_frames: int = 0
+    actions: np.ndarray, button_logits: np.ndarray, min_rise: float, min_rest_frames: int = 0, max_added_share: float = 1.0
 ) -> tuple[np.ndarray, dict[str, float | None], dict[str, int]]:
     """Read each button pressed where its logit falls in the high one of its two groups in this video, if that group stands `min_rise` above the low one.
 
     actions (T, 21) with buttons thresholded by the parser, button_logits (T, 17). A button whose low
     group holds fewer than `min_rest_frames` frames has no rest level to rise from: it keeps the
-    parser's reading. Returns the actions, each button's rest level (the low group's mean logit; None
-    where it has none), and, per button whose reading changed, how many frames changed.
+    parser's reading; so does a button the calibration would read pressed, where the parser read it
+    released, in more than `max_added_share` of the video's frames. Returns the actions, each
+    button's rest level (the low group's mean logit; None where it has none), and, per button whose
+    reading changed, how many frames changed.
     """
     out = actions.astype(np.float32, copy=True)
     if not len(actions):
@@ -144,7 +151,12 @@ def calibrate_buttons(
         if np.isfinite(threshold) and (button_logits[:, j] <= threshold).sum() < min_rest_frames:
             rest_levels[name] = None
             continue
-        out[:, j] = (button_logits[:, j] > threshold) & (high - low > min_rise)
+        pressed = (button_logits[:, j] > threshold) & (high - low > min_rise)
+        by_parser = actions[:, j] > 0.5
+        if (pressed & ~by_parser).mean() > max_added_share:
+            rest_levels[name] = None
+            continue
+        out[:, j] = pressed
         rest_levels[name] = round(low, 3)
     changed = (out[:, :N_BUTTONS] != (actions[:, :N_BUTTONS] > 0.5)).sum(axis=0)
     return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
@@ -152,7 +164,8 @@ def calibrate_buttons(
 
 def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, Any]]:
     """A video's raw parser readings as the stage writes them (buttons calibrated, sticks normalized), and what each step decided, for the record."""
-    actions, button_rest, recalibrated = calibrate_buttons(raw, button_logits, cfg.button_min_rise, cfg.button_min_rest_frames)
+    actions, button_rest, recalibrated = calibrate_buttons(
+        raw, button_logits, cfg.button_min_rise, cfg.button_min_rest_frames, cfg.button_max_added_share)
     actions, scales, centres = normalize_sticks(actions, cfg)
     return actions, dict(stick_scale=scales, stick_centre=centres, button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
 

@@ -162,3 +162,27 @@ def test_one_frame_read_far_below_the_rest_does_not_make_the_whole_video_a_press
     assert rest["LEFT_SHOULDER"] is None
     np.testing.assert_array_equal(out[:, south], logits[:, south] > 0)
     assert "DPAD_DOWN" not in changed
+
+
+def test_a_faint_pad_over_a_moving_game_is_not_read_as_a_button_held_all_video():
+    # Seen on corpus videos of both seeds (nintendo-10 over Crafter): LEFT_TRIGGER, never pressed, read pressed in
+    # 462 of 533 frames; its logits (-9 to -3, the parser never near 0) split into two groups 3.25 apart.
+    t = 500
+    rng = np.random.default_rng(2)
+    logits = np.full((t, 17), -8.0, np.float32) + rng.normal(0, 0.1, (t, 17)).astype(np.float32)
+    trigger, west, south = BUTTON_INDEX["LEFT_TRIGGER"], BUTTON_INDEX["WEST"], BUTTON_INDEX["SOUTH"]
+    lit = rng.random(t) < 0.9  # the game under the pad moves: most frames a little brighter
+    logits[:, trigger] = np.where(lit, -4.1, -7.4)
+    faint = rng.random(t) < 0.2  # a real low-contrast press the parser reads below 0.5
+    logits[:, west] = np.where(faint, -2.0, -9.0)
+    held = np.arange(t) >= 50  # a press held most of the video that the parser reads
+    logits[:, south] = np.where(held, 5.0, -6.0)
+    actions = np.zeros((t, 21), np.float32)
+    actions[:, :17] = logits > 0
+    before, _, _ = calibrate_buttons(actions, logits, 3.0, 10)
+    assert before[:, trigger].mean() > 0.85  # the failure
+    out, rest, changed = calibrate_buttons(actions, logits, 3.0, 10, max_added_share=0.4)
+    assert not out[:, trigger].any() and rest["LEFT_TRIGGER"] is None  # the parser's reading (released) stays
+    np.testing.assert_array_equal(out[:, west], faint)  # a faint press is still read
+    np.testing.assert_array_equal(out[:, south], held)  # and a long hold the parser reads is not touched
+    assert "LEFT_TRIGGER" not in changed
