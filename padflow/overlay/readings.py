@@ -18,8 +18,8 @@ below the rest (a flash, a decoding glitch) is a group of its own, and the whole
 it; with a smaller low group the button keeps the parser's own reading. A faint pad over a moving game splits
 into two groups as well (the game's light through the pad lifts a never-pressed button's logits a few units in
 most frames), so where the high group would add presses the parser did not read to more than
-`button_max_added_share` of the frames, the button keeps the parser's reading too: a real press that faint and
-that long is rarer than the game's light (measured: docs/benchmarks.md).
+`button_max_added_share` of the frames, the button keeps the parser's reading too. The price: a press held
+that long on a pad the parser reads that faintly reads released (docs/benchmarks.md measures both sides).
 
 Stick normalization: the parser reads a released stick at an offset that depends on the skin
 (thin-outline caps, caps over a background edge: up to +-0.95 on one real pad), and reads full travel
