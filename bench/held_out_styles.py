@@ -40,6 +40,7 @@ from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.render import ANCHORS, Placement, composite, render_overlay
 from padflow.overlay.scoring import reading_scores
@@ -71,12 +72,13 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
     if not (loc.found and loc.skin_id == skin_id and row["iou"] >= IOU_FLOOR):
         return row
     skin = library.skins[skin_id]
+    observed = readable_controls(skin)  # what a table made with the skin labels
     if parser is not None:
         raw, _, _, logits = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads)
-        row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, skin.observed)
+        row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, observed)
     started = time.perf_counter()
     actions, _, _ = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
-    row["looks"] = {**reading_scores(actions, shown, skin.observed), "seconds": round(time.perf_counter() - started, 1)}
+    row["looks"] = {**reading_scores(actions, shown, observed), "seconds": round(time.perf_counter() - started, 1)}
     return row
 
 

@@ -75,6 +75,7 @@ from padflow.actions import AXIS_INDEX, BUTTON_INDEX
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import box_iou
 from padflow.overlay.input_overlay import PresetWarning, import_preset
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, build_index, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
@@ -390,7 +391,7 @@ def main() -> int:
                 args.keep_videos.mkdir(parents=True, exist_ok=True)
                 shutil.copy(video, args.keep_videos / video.name)
             row.update(game=game, frame=[width, height], width_frac=round(ow / width, 3), opacity=round(opacity, 2), crf=crf)
-            observed = imported[preset_path].skin.observed
+            observed = readable_controls(imported[preset_path].skin)  # what a table made with the skin labels
             row["observed_controls"] = sorted(observed)
             if not args.skip_unknown:
                 row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)

@@ -17,8 +17,9 @@ ingest.native_max_fps), so a table has a row for every source frame, its `t` the
 presentation time (frame / the rendition's fps; docs/overlay.md, "Frame rates"); the gate and
 training step through it at the normalized video's rate.
 
-Controls the matched skin does not draw (`skin.observed`) are *unobserved*: the table lists them
-(padflow.tables `padflow.unobserved`, cells neutral, never "not pressed") and so does the record.
+Controls the matched skin does not draw (`skin.observed`), and those it draws in a way no video can show
+(padflow.overlay.readable: a press that draws nothing, buttons drawn as one), are *unobserved*: the table lists
+them (padflow.tables `padflow.unobserved`, cells neutral, never "not pressed") and so does the record.
 
 A video without an overlay gets its record (with the localizer's reason) but no action table; so
 does a video whose overlay no library skin explains (`unknown_skin`: the record and the report
@@ -55,6 +56,7 @@ from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.overlay.look_reader import read_by_looks
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import SPLITS, collect_scores, headline_metrics, summarize
 from padflow.stages import StageResult
@@ -241,8 +243,9 @@ def reader_for(reader: Reader, skin: Any) -> Literal["parser", "looks"]:
 
 
 def unobserved_controls(skin: Any) -> tuple[str, ...]:
-    """The buttons and axes a skin (either kind) does not draw, in the unified action order: no reading of them exists."""
-    return tuple(name for name in ACTION_NAMES if name not in skin.observed)
+    """The buttons and axes a skin (either kind) does not draw or draws unreadably, in the unified action order: no reading of them exists."""
+    readable = readable_controls(skin)
+    return tuple(name for name in ACTION_NAMES if name not in readable)
 
 
 def start_worker(threads: int, skin_dirs: tuple[Path, ...], cfg: LocalizeConfig) -> None:

@@ -34,6 +34,7 @@ from padflow.io import write_text
 from padflow.overlay.input_overlay import PresetWarning, import_preset
 from padflow.overlay.library import AnySkin, is_held_out, load_any_skin, load_library
 from padflow.overlay.localize import LocalizeConfig, build_index
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.skin import read_layout_json
 
 
@@ -165,7 +166,7 @@ def run_import_input_overlay(args) -> int:
     for note in result.notes:
         print(f"warning: {note}", file=sys.stderr)
     skin = result.skin
-    unobserved = 21 - len(skin.observed)
+    unobserved = 21 - len(readable_controls(skin))
     print(f"imported {args.preset} (atlas {result.atlas_source}) → {skin.layout_path}: {skin.size[0]}x{skin.size[1]} px"
           f"{f' (x{result.scale})' if result.scale > 1 else ''}, {len(skin.layers)} layers, {len(skin.observed)}/21 controls drawn"
           f"{f', {unobserved} unobserved' if unobserved else ''}")  # fmt: skip

@@ -27,6 +27,7 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES, BUTTONS, N_BUTTONS
 from padflow.overlay.skin import STICK_SIDES, Skin
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.sprite import SpriteSkin
 
 # ImageNet statistics, as SegFormer checkpoints expect (kept for pretrained-weight compatibility).
@@ -53,7 +54,7 @@ class SkinView:
     stick_regions: tuple[Box, Box]  # template px (x0, y0, x1, y1) of each stick patch
     button_boxes: np.ndarray  # (17, 4) float32: each button's box, fractions of the skin's (w, h)
     stick_travel: np.ndarray  # (2,) float32: cap travel at full deflection / patch half-side
-    observed: np.ndarray = field(default_factory=lambda: np.ones(len(ACTION_NAMES), dtype=bool))  # (21,) bool: controls the skin draws
+    observed: np.ndarray = field(default_factory=lambda: np.ones(len(ACTION_NAMES), dtype=bool))  # (21,) bool: controls the skin draws readably (padflow.overlay.readable)
 
 
 class ParserBatch(NamedTuple):
@@ -155,7 +156,8 @@ def skin_view(skin: Skin | SpriteSkin, crop_size: tuple[int, int], stick_size: i
     empty = (0.0, 0.0, 0.0, 0.0)  # an undrawn button: no cell of the crop belongs to it
     button_boxes = np.array([[v / d for v, d in zip(boxes.get(b, empty), (w, h, w, h))] for b in BUTTONS], dtype=np.float32)
     travel = np.array([0.0 if g is None else g[1] / ((g[1] + g[2]) * STICK_PATCH_MARGIN) for g in stick_geometry(skin)], dtype=np.float32)
-    observed = np.array([name in skin.observed for name in ACTION_NAMES], dtype=bool)
+    readable = readable_controls(skin)  # controls drawn unreadably are no labels: not trained on
+    observed = np.array([name in readable for name in ACTION_NAMES], dtype=bool)
     return SkinView(skin.id, rest_crop, rest_sticks, regions, np.clip(button_boxes, 0.0, 1.0), travel, observed)
 
 

@@ -52,7 +52,8 @@ button → button layer, stick → stick layer (square travel, its clicked cap k
 element lights up for the same click: the plugin draws both), trigger → trigger layer (an analog one
 with no direction → two static layers; an analog one whose pressed sprite is empty, which never
 shows a press → its idle sprite as a static layer, the trigger unobserved), d-pad → dpad layer, gamepad id → a GUIDE button (no idle
-sprite) under a static player-one sprite. Controls the preset does not draw are unobserved.
+sprite) under a static player-one sprite. Controls the preset does not draw are unobserved, and so are those it
+draws so that no video can show them (padflow.overlay.readable: a press that draws nothing, buttons drawn as one).
 Keyboard, mouse and unknown elements, buttons padflow has no name for (MISC, paddles, touchpad)
 and a second element for a control already drawn are skipped with a `PresetWarning` naming each;
 the idle sprite of a skipped button or key stays as a static picture (the plugin draws it at rest).
@@ -76,6 +77,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from padflow.overlay.readable import unreadable_controls
 from padflow.overlay.sprite import SpriteSkin, write_sprite_skin
 
 INNER_BORDER = 3  # px between sprites in an input-overlay atlas (CFG_INNER_BORDER)
@@ -454,4 +456,7 @@ def import_preset(
     layers, size, atlas, used_scale, offset, notes = convert_preset(preset, read_atlas(atlas_path), scale)
     skin_id = skin_id or default_skin_id(preset.path)
     skin = write_sprite_skin(out_dir, skin_id, family, size, atlas, layers, held_out=held_out, pixel_size=used_scale)
+    for name, reason in unreadable_controls(skin).items():
+        notes.append(f"{name} is unobserved in every table: {reason}")
+        warnings.warn(f"{preset.path}: {notes[-1]}", PresetWarning, stacklevel=2)
     return ImportResult(skin, atlas_path, used_scale, offset, tuple(notes))

@@ -127,6 +127,20 @@ def test_an_analog_trigger_whose_pressed_sprite_is_empty_is_unobserved(tmp_path:
     assert tuple(_render(skin)[5, 60]) == TRIGGER_IDLE  # still part of the picture
 
 
+def test_two_buttons_drawn_as_one_picture_at_one_place_are_unobserved_with_a_warning(tmp_path: Path) -> None:
+    """input-overlay's n64-pixel preset draws B and Y as one sprite at one place: no video says which was pressed."""
+    b = {"type": 2, "id": "b", "pos": [80, 10], "mapping": [120, 42, 6, 6], "code": 1}
+    y = {"type": 2, "id": "y", "pos": [80, 10], "mapping": [120, 42, 6, 6], "code": 2}
+    path = _preset(tmp_path, [*GAMEPAD, b, y])
+    atlas = _atlas()
+    atlas[51:57, 120:126] = PRESSED  # idle transparent (nothing drawn at rest, as the pixel presets do), pressed lit
+    Image.fromarray(atlas, "RGBA").save(tmp_path / "pad.png")
+    with pytest.warns(PresetWarning, match="EAST is unobserved in every table: drawn exactly as WEST"):
+        result = import_preset(path, tmp_path / "skins", skin_id="pad", scale=1)
+    assert {"EAST", "WEST"} <= result.skin.observed  # still drawn: the picture lights when either is pressed
+    assert sum("unobserved in every table" in note for note in result.notes) == 2
+
+
 def test_malformed_preset_names_the_file_and_the_element(tmp_path: Path) -> None:
     broken = [dict(e) for e in GAMEPAD]
     del broken[2]["stick_radius"]
