@@ -95,18 +95,20 @@ class TrainConfig:
     lora_alpha: Annotated[float, Field(gt=0, description=(
         "LoRA scale numerator: updates are scaled by lora_alpha / lora_rank, so a rank change keeps the update's "
         "size and the learning rate (Hu et al. 2021, section 4.1)"))] = 16.0
-    max_steps: Annotated[int, Field(ge=1, description="optimizer steps in all (the schedule is laid out over these)")] = 300
-    batch_size: Annotated[int, Field(ge=1, description="chunks per optimizer step")] = 32
+    max_steps: Annotated[int, Field(ge=1, description="optimizer steps in all (the schedule is laid out over these)")] = 600
+    batch_size: Annotated[int, Field(ge=1, description=(
+        "chunks per optimizer step; 16 for 600 steps sees what 32 for 300 does with twice the updates, which the flow "
+        "lacks at CPU budgets (docs/results-evaluation.md)"))] = 16
     lr: Annotated[float, Field(gt=0, description=(
-        "AdamW rate of the stable phase; NitroGen's 1e-4 is for a 500M model over many steps, too slow for 300 CPU steps"))] = 0.001
+        "AdamW rate of the stable phase; NitroGen's 1e-4 is for a 500M model over many steps, too slow for 600 CPU steps"))] = 0.001
     warmup_share: Annotated[float, Field(ge=0, le=1, description="share of max_steps warming up linearly from 0")] = 0.05
     decay_share: Annotated[float, Field(ge=0, le=1, description="share of max_steps decaying linearly to min_lr_ratio·lr at the end")] = 0.2
     min_lr_ratio: Annotated[float, Field(ge=0, le=1, description="final rate as a share of lr")] = 0.0
     weight_decay: Annotated[float, Field(ge=0, description="AdamW decoupled weight decay")] = 0.001
     betas: Annotated[tuple[float, float], Field(description="AdamW moment decays")] = (0.9, 0.95)
     ema_decay: Annotated[float, Field(ge=0, lt=1, description=(
-        "weight EMA; every reported metric and the export use the EMA weights. 0.98 averages over ~50 steps, a sixth of "
-        "a 300-step run; NitroGen's 0.9999 averages over ~10k steps and would still be mostly the random init"))] = 0.98
+        "weight EMA; every reported metric and the export use the EMA weights. 0.98 averages over ~50 steps, a twelfth "
+        "of a 600-step run; NitroGen's 0.9999 averages over ~10k steps and would still be mostly the random init"))] = 0.98
     grad_clip: Annotated[float, Field(gt=0, description="gradient norm clip")] = 1.0
     precision: Annotated[Precision, Field(
         description="Lightning precision; auto = bf16-mixed on a GPU that has bf16, else 32-true")] = "auto"
