@@ -5,7 +5,10 @@ completion rate (B minus A) with a 95% interval, and the per-task rates.
 
 A and B are `padflow evaluate --out` folders (or the stage's data/evaluate) made with the same tasks
 and seeds and one setting changed, e.g. `--sim-mask training_boxes` in B (docs/results-evaluation.md).
-The interval is padflow.stats.difference_interval's, over the tasks both folders played.
+The interval is padflow.stats.difference_interval's, over the tasks both folders played. Where a folder also
+played the `blind` and `prior` baselines, issue 22's bar is counted in it: of the tasks where any of the three
+players is below 0.9, those where the player's rate is above both baselines', and those where its Wilson
+interval also lies above both of theirs.
 """
 
 from __future__ import annotations
@@ -32,6 +35,23 @@ def task_counts(folder: Path, player: str) -> pd.DataFrame:
     return rows.set_index(["split", "group"])[["successes", "episodes"]]
 
 
+BASELINES = ("blind", "prior")
+BAR_CEILING = 0.9  # a task every player completes this often has nothing to show
+
+
+def bar(folder: Path, player: str) -> dict | None:
+    """Issue 22's bar in one evaluation folder: tasks counted, above both baselines, clear of both; None without them."""
+    table = pd.read_parquet(folder / TABLE_FILE)
+    rows = table[(table.level == "task") & table.player.isin((player, *BASELINES)) & ~table.failed & (table.episodes > 0)]
+    if set(rows.player) != {player, *BASELINES}:
+        return None
+    wide = rows.pivot_table(index="group", columns="player", values=["rate", "ci_low", "ci_high"]).dropna()
+    counted = wide[wide["rate"].min(axis=1) < BAR_CEILING]
+    above = counted[(counted["rate"][player] > counted["rate"][list(BASELINES)].max(axis=1))]
+    clear = above[above["ci_low"][player] > above["ci_high"][list(BASELINES)].max(axis=1)]
+    return {"tasks": len(counted), "above_both": sorted(above.index), "clear_of_both": sorted(clear.index)}
+
+
 def compare(a: Path, b: Path, player: str) -> dict:
     ca, cb = task_counts(a, player), task_counts(b, player)
     both = ca.index.intersection(cb.index)
@@ -48,6 +68,7 @@ def compare(a: Path, b: Path, player: str) -> dict:
             "b_minus_a": round(diff, 4), "ci": [round(low, 4), round(high, 4)],
             "per_task": {k[1]: [f"{s}/{n}" for s, n in (pa, pb)] for k, pa, pb in zip(keys, pairs[1], pairs[0])},
         }
+    out["bar"] = {"a": bar(a, player), "b": bar(b, player)}
     return out
 
 
@@ -67,6 +88,10 @@ def main() -> None:
               f"B − A {s['b_minus_a']:+.3f} [{s['ci'][0]:+.3f}, {s['ci'][1]:+.3f}]")
         for task, (ra, rb) in s["per_task"].items():
             print(f"  {task:30s} {ra:>6s} → {rb}")
+    for side, b in result["bar"].items():
+        if b is not None:
+            print(f"bar ({side.upper()}): of {b['tasks']} tasks with a player below {BAR_CEILING}, {args.player} above blind and prior "
+                  f"on {len(b['above_both'])} ({', '.join(b['above_both']) or 'none'}), clear of both on {len(b['clear_of_both'])}")
 
 
 if __name__ == "__main__":
