@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from frame_use import draw, load_data  # a sibling bench script (bench/ is the script's folder, first on sys.path)
 
+from models.policy import CONFIG_FILE
 from models.policy.modeling import load_policy
 from padflow.actions import AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS
 
@@ -74,9 +75,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=4, help="chunks each policy samples per drawn chunk")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    missing = [str(f) for f in args.policies if not (f / "policy_config.json").is_file()]
+    missing = [str(f) for f in args.policies if not (f / CONFIG_FILE).is_file()]
     if missing:
-        raise SystemExit(f"{', '.join(missing)}: no trained policy there (policy_config.json missing)")
+        raise SystemExit(f"{', '.join(missing)}: no trained policy there ({CONFIG_FILE} missing)")
     result = spread(args.policies, args.chunks, args.draws)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -52,6 +52,7 @@ from padflow.actions import AXES, AXIS_INDEX, BUTTON_INDEX, BUTTONS, LEFT_STICK,
 from padflow.config import from_mapping, load_params, project_root
 from padflow.overlay.crops import placement_transform
 from padflow.overlay.library import load_library
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.render import ANCHORS, Placement, composite, render_overlay
 from padflow.overlay.synth import random_actions
@@ -153,7 +154,7 @@ def corpus_clips(project: Path, parser: Any, cfg: ExtractConfig) -> list[dict[st
         raw, _, _, logits = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, cfg.batch_size, cfg.decode_threads)
         shown = table_to_actions(read_action_table(truth_path))
         clips.append({"name": f"{project.name}/{row['path']}", "source": "corpus", "scenario": "moving", "raw": raw, "logits": logits,
-                      "shown": shown, "observed": frozenset(skin.observed)})  # fmt: skip
+                      "shown": shown, "observed": readable_controls(skin)})  # fmt: skip
         print(f"{clips[-1]['name']}: {len(raw)} frames", file=sys.stderr)
     return clips
 
