@@ -65,7 +65,7 @@ from padflow.tables import write_action_table
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 Reader = Literal["auto", "parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 13  # 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 14  # 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"

@@ -19,7 +19,9 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
 - Groups (`look_groups`): the d-pad (its nine states), each stick (a `STICK_GRID` x `STICK_GRID`
   grid over its travel, clicked or not when a clicked cap is drawn, with any button the click also
   lights), each other button (up or down); groups whose drawn changes touch (a glow spilling onto a
-  neighbour) are read together over every combination of their states, up to MAX_JOINT_STATES (`_joined`).
+  neighbour) are read together over every combination of their states, up to MAX_JOINT_STATES, and so
+  is a stick with a group its changes overlap (a cap that moves over a d-pad hides part of a pressed
+  arm: their changes do not add up), up to MAX_STICK_JOINT_STATES (`_joined`).
   A state drawn nearly as one with fewer presses is not read (`_told_apart`: the picture cannot
   tell them apart, and compression's bias would choose).
 - A frame is explained as the still picture (game + rest look) plus one change per group, each
@@ -63,6 +65,7 @@ MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still pic
 STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
 PASSES = 3  # times each group's state is chosen again against what the others' chosen states leave
 MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick and a button its click does not light (242 x 2) would cost 484 renders of the skin
+MAX_STICK_JOINT_STATES = 2 * STICK_GRID**2 * 9  # the same for a stick whose changes overlap another group's: a clicked cap over a d-pad (242 x 9 renders of their box)
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
 INDISTINCT = 0.01  # a state whose drawn change differs from a state with fewer presses by less than this share of its group's largest change is not read (gamecube's diagonals: 0.003; not tuned, one value tried)
@@ -158,6 +161,7 @@ class _LookModel:
         states = [(group, *_warped_states(skin, group, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
         states = [(group, window, looks) for group, window, looks in states if looks is not None]
         self.states = _joined(skin, states, transform, crop_box, (h, w), scale)
+        self.varying = [_varying(looks) for _, _, looks in self.states]  # per group: where some state draws other than rest, and the looks there (alpha, premultiplied colour)
         # The game is filled in under every pixel any state draws: the median shows a control held
         # down in most frames, and an outline button's transparent middle would pass its fill for game.
         drawn = (self.alpha[..., 0] > DRAWN).astype(np.uint8)
@@ -177,13 +181,12 @@ class _LookModel:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
         groups, pixels, changes, offsets = [], [], [], []
-        for group, window, looks in self.states:
-            under = self.game[window]
-            drawn = under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under)  # (S, wh, ww, 3)
-            mask = np.abs(drawn - drawn[:1]).max(axis=(0, 3)) > MIN_CONTRAST
+        for (group, window, _), (varying, alpha, premultiplied) in zip(self.states, self.varying):
+            drawn = self.opacity * (premultiplied - alpha * self.game[window][varying])  # (S, k, 3): what each state adds to the game
+            mask = np.abs(drawn - drawn[:1]).max(axis=(0, 2)) > MIN_CONTRAST
             if not mask.any():
                 continue
-            ys, xs = np.nonzero(mask)
+            ys, xs = (at[mask] for at in np.nonzero(varying))
             change = (drawn[:, mask] - drawn[:1, mask]).reshape(len(drawn), -1)  # (S, 3m)
             if group.controls in self.gains:
                 at_rest, gain = self.gains[group.controls]
@@ -241,15 +244,16 @@ class _LookModel:
         """
         unmixed = self._unmixed(median, self.opacity)
         game = self.inpainted.copy()
-        for group, window, looks in self.states:
+        for (_, window, _), (varying, alpha, premultiplied) in zip(self.states, self.varying):
             rows, cols = window
-            shown = frames[:, rows, cols]  # (T, wh, ww, 3)
+            shown = frames[:, rows, cols][:, varying]  # (T, k, 3)
             candidates = (self.inpainted, median, unmixed)
-            drawn = [under + self.opacity * (looks[..., 3:] / 255.0) * (looks[..., :3] - under) for under in (c[window] for c in candidates)]  # (S, wh, ww, 3) each
-            mask = np.logical_or.reduce([np.abs(d - d[:1]).max(axis=(0, 3)) > MIN_CONTRAST for d in drawn])
+            unders = [c[window][varying] for c in candidates]  # (k, 3) each
+            drawn = [self.opacity * (premultiplied - alpha * under) for under in unders]  # (S, k, 3) each: what each state adds to the game
+            mask = np.logical_or.reduce([np.abs(d - d[:1]).max(axis=(0, 2)) > MIN_CONTRAST for d in drawn])
             if not mask.any():
                 continue
-            errors = [_nearest_error(shown[:, mask], d[:, mask]) for d in drawn]
+            errors = [_nearest_error(shown[:, mask] - under[mask], d[:, mask]) for under, d in zip(unders, drawn)]
             game[window] = candidates[int(np.argmin(errors))][window]
         self.game = game
         self._compose()
@@ -413,12 +417,7 @@ class _LookModel:
         return [_near_states(group, apart) for group, apart in zip(self.groups, self.apart)]
 
     def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,).
-
-        (A stick read as the mean of its states weighted by exp(-error / 2 sigma^2), sigma^2 the
-        batch's median residual per value, was tried together with `_drawn_look`: the real
-        input-overlay presets' stick R² went 0.761 -> 0.748 (n64-pixel 0.88 -> 0.64); left out.)
-        """
+        """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,)."""
         b = len(batch)
         actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
         sure = np.ones(b, np.float32)
@@ -442,6 +441,14 @@ class _LookModel:
         gap = (errors - errors[np.arange(b), best][:, None]) / np.maximum(self.apart[g][best], 1e-6)  # (B, S)
         least = np.where(self.near[g][best], np.inf, gap).min(axis=1, initial=np.inf)
         return np.clip(np.where(np.isfinite(least), least, 1.0), 0.0, 1.0).astype(np.float32)
+
+
+def _varying(looks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where some of a group's state `looks` (S, wh, ww, 4) differs from its rest look (wh, ww) bool, and there each look's
+    alpha (S, k, 1) and alpha x colour (S, k, 3): elsewhere every state draws alike, so comparisons are made on these only."""
+    varying = (looks != looks[:1]).any(axis=(0, 3))
+    alpha = looks[:, varying, 3:] / np.float32(255.0)
+    return varying, alpha, alpha * looks[:, varying, :3]
 
 
 def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:
@@ -494,10 +501,11 @@ def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int,
     drawn over the cap), and read apart, one hides the other.
     """
     h, w = shape
-    touched = []
+    changed, touched = [], []
     for _, window, looks in states:
         mask = np.zeros((h, w), np.uint8)
         mask[window] = (np.abs(looks - looks[:1]).max(axis=(0, 3)) > MIN_CONTRAST).astype(np.uint8)
+        changed.append(mask > 0)
         touched.append(cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0)
     parent = list(range(len(states)))
 
@@ -511,7 +519,9 @@ def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int,
 
     for i, j in itertools.combinations(range(len(states)), 2):
         a, b = root(i), root(j)
-        if a != b and (touched[i] & touched[j]).any() and count(a) * count(b) <= MAX_JOINT_STATES:
+        stick = _has_stick(states[i][0]) or _has_stick(states[j][0])  # a cap hides what it moves over; changes that only touch add up
+        meet = (changed[i] & changed[j]) if stick else (touched[i] & touched[j])
+        if a != b and meet.any() and count(a) * count(b) <= (MAX_STICK_JOINT_STATES if stick else MAX_JOINT_STATES):
             parent[b] = a
     joined: dict[int, list[int]] = {}
     for k in range(len(states)):

@@ -180,6 +180,31 @@ def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_
     assert not arm[phase != 2].any()
 
 
+def test_a_cap_moving_over_a_pressed_dpad_reads_both(game_frames, tmp_path: Path, make_sprite_skin):
+    """A small cap that moves over the d-pad while an arm is pressed (input-overlay's gameboy, nes and snes pixel presets
+    with a stick): the cap hides part of the pressed arm, so the two are read together, over every pair of their states."""
+    layout_path = make_sprite_skin(tmp_path, "cap-over-dpad")
+    layout = json.loads(layout_path.read_text())
+    dpad = next(layer for layer in layout["layers"] if layer["type"] == "dpad")
+    stick = next(layer for layer in layout["layers"] if layer.get("side") == "left")
+    cu, cv, _, _ = stick["cap"]
+    stick.update(pos=[dpad["pos"][0] + 3, dpad["pos"][1] + 3], cap=[cu + 3, cv + 3, 4, 4], travel=3.0, travel_shape="square")
+    del stick["cap_pressed"]
+    layout_path.write_text(json.dumps(layout))
+    skin = load_library([tmp_path]).skins["cap-over-dpad"]
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    phase = np.arange(len(game_frames)) % 6  # at rest in half the frames: the still picture is their median
+    for k, (x, y, arm) in {1: (-1.0, 0.0, "DPAD_LEFT"), 2: (1.0, 0.0, "DPAD_UP"), 4: (0.0, 1.0, "DPAD_DOWN")}.items():
+        shown[phase == k, AXIS_INDEX["LEFT_X"]], shown[phase == k, AXIS_INDEX["LEFT_Y"]] = x, y
+        shown[phase == k, BUTTON_INDEX[arm]] = 1.0
+    shown, transform = clip(game_frames, skin, tmp_path / "cap.mp4", 0.9, seed=6, width=0.3, shown=shown)
+    read, _, _ = read_by_looks(tmp_path / "cap.mp4", transform, skin)
+    for arm in DPAD:
+        assert ((read[:, BUTTON_INDEX[arm]] > 0.5) == (shown[:, BUTTON_INDEX[arm]] > 0.5)).all(), arm
+    assert np.abs(read[:, AXIS_INDEX["LEFT_X"]] - shown[:, AXIS_INDEX["LEFT_X"]]).max() <= 0.25
+    assert np.abs(read[:, AXIS_INDEX["LEFT_Y"]] - shown[:, AXIS_INDEX["LEFT_Y"]]).max() <= 0.25
+
+
 def test_a_stick_whose_click_lights_a_button_under_its_cap_is_read_while_clicked(game_frames, tmp_path: Path, make_sprite_skin):
     """The click lights a white well a little larger than the cap's sweep and turns the white cap grey (input-overlay's Xbox KBA presets): the cap is read on the lit well."""
     layout_path = make_sprite_skin(tmp_path, "lit-well")
