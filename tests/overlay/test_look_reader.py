@@ -150,9 +150,10 @@ def test_a_dpad_the_video_shows_fainter_than_drawn_is_read(game_frames, tmp_path
     assert right.mean() >= 0.9  # read at the drawn strength, only the frames at rest read right (0.5)
 
 
-def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_the_arm(game_frames, tmp_path: Path, make_sprite_skin):
-    """A stick cap that sits on the d-pad and, pushed, draws what an arm pressed draws (input-overlay's pixel presets): each reads as itself."""
-    layout_path = make_sprite_skin(tmp_path, "cap-on-dpad")
+def cap_on_dpad(folder: Path, skin_id: str, make_sprite_skin) -> dict:
+    """A sprite skin written to `folder` whose left stick is a 4-px cap on the d-pad's centre with 3 px of square travel and
+    no clicked cap (input-overlay's pixel presets with a stick); returns its layout."""
+    layout_path = make_sprite_skin(folder, skin_id)
     layout = json.loads(layout_path.read_text())
     dpad = next(layer for layer in layout["layers"] if layer["type"] == "dpad")
     stick = next(layer for layer in layout["layers"] if layer.get("side") == "left")
@@ -160,9 +161,17 @@ def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_
     stick.update(pos=[dpad["pos"][0] + 3, dpad["pos"][1] + 3], cap=[cu + 3, cv + 3, 4, 4], travel=3.0, travel_shape="square")
     del stick["cap_pressed"]
     layout_path.write_text(json.dumps(layout))
+    return layout
+
+
+def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_the_arm(game_frames, tmp_path: Path, make_sprite_skin):
+    """A stick cap that sits on the d-pad and, pushed, draws what an arm pressed draws (input-overlay's pixel presets): each reads as itself."""
+    layout = cap_on_dpad(tmp_path, "cap-on-dpad", make_sprite_skin)
+    dpad = next(layer for layer in layout["layers"] if layer["type"] == "dpad")
+    cu, cv, _, _ = next(layer for layer in layout["layers"] if layer.get("side") == "left")["cap"]
     atlas = np.asarray(Image.open(tmp_path / layout["atlas"])).copy()
     (iu, iv, w, h), (lu, lv, _, _) = dpad["sprites"]["idle"], dpad["sprites"]["left"]
-    cap = atlas[cv + 3 : cv + 7, cu + 3 : cu + 7, :3].astype(int)
+    cap = atlas[cv : cv + 4, cu : cu + 4, :3].astype(int)
     atlas[iv + 3 : iv + 7, iu + 3 : iu + 7, :3] = np.clip(cap + 40, 0, 255)  # under the cap, the d-pad is nearly the cap's colours ...
     atlas[lv : lv + h, lu : lu + w] = atlas[iv : iv + h, iu : iu + w]
     atlas[lv + 3 : lv + 7, lu : lu + 4, :3] = cap  # ... and its left arm pressed is the cap pushed all the way left
@@ -183,14 +192,7 @@ def test_a_cap_pushed_onto_a_dpad_arm_reads_as_the_stick_and_the_arm_pressed_as_
 def test_a_cap_moving_over_a_pressed_dpad_reads_both(game_frames, tmp_path: Path, make_sprite_skin):
     """A small cap that moves over the d-pad while an arm is pressed (input-overlay's gameboy, nes and snes pixel presets
     with a stick): the cap hides part of the pressed arm, so the two are read together, over every pair of their states."""
-    layout_path = make_sprite_skin(tmp_path, "cap-over-dpad")
-    layout = json.loads(layout_path.read_text())
-    dpad = next(layer for layer in layout["layers"] if layer["type"] == "dpad")
-    stick = next(layer for layer in layout["layers"] if layer.get("side") == "left")
-    cu, cv, _, _ = stick["cap"]
-    stick.update(pos=[dpad["pos"][0] + 3, dpad["pos"][1] + 3], cap=[cu + 3, cv + 3, 4, 4], travel=3.0, travel_shape="square")
-    del stick["cap_pressed"]
-    layout_path.write_text(json.dumps(layout))
+    cap_on_dpad(tmp_path, "cap-over-dpad", make_sprite_skin)
     skin = load_library([tmp_path]).skins["cap-over-dpad"]
     shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
     phase = np.arange(len(game_frames)) % 6  # at rest in half the frames: the still picture is their median
