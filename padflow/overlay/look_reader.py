@@ -495,10 +495,11 @@ def _has_stick(group: LookGroup) -> bool:
 
 
 def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001
-    """`states` with groups whose drawn changes touch read together, over every combination of their states, up to MAX_JOINT_STATES.
+    """`states` with groups whose drawn changes touch read together, over every combination of their states, up to
+    MAX_JOINT_STATES, and a stick with a group its changes overlap, up to MAX_STICK_JOINT_STATES.
 
     Two changes that overlap do not add up (a glow drawn over another glow; a stick-click sprite
-    drawn over the cap), and read apart, one hides the other.
+    drawn over the cap; a cap moved over a pressed d-pad arm), and read apart, one hides the other.
     """
     h, w = shape
     changed, touched = [], []
