@@ -160,12 +160,13 @@ class _LookModel:
         scale = float(np.hypot(*transform[:, 0]))
         states = [(group, *_warped_states(skin, group, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
         states = [(group, window, looks) for group, window, looks in states if looks is not None]
-        self.states = _joined(skin, states, transform, crop_box, (h, w), scale)
-        self.varying = [_varying(looks) for _, _, looks in self.states]  # per group: where some state draws other than rest, and the looks there (alpha, premultiplied colour)
+        joined = _joined(skin, states, transform, crop_box, (h, w), scale)
+        self.states = [(group, window) for group, window, _ in joined]  # each group and its crop window
+        self.varying = [_varying(looks) for _, _, looks in joined]  # per group: where some state draws other than rest, and the looks there (alpha, premultiplied colour); the whole looks are not kept
         # The game is filled in under every pixel any state draws: the median shows a control held
         # down in most frames, and an outline button's transparent middle would pass its fill for game.
         drawn = (self.alpha[..., 0] > DRAWN).astype(np.uint8)
-        for _, window, looks in self.states:
+        for _, window, looks in joined:
             drawn[window] |= (looks[..., 3] / 255.0 > DRAWN).any(axis=0).astype(np.uint8)
         drawn_at = np.flatnonzero(drawn)
         self.compared = drawn_at[:: max(1, len(drawn_at) // COMPARED_PIXELS)]  # the pixels whose explanation judges an opacity (`fit_opacity`), evenly thinned
@@ -181,7 +182,7 @@ class _LookModel:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
         groups, pixels, changes, offsets = [], [], [], []
-        for (group, window, _), (varying, alpha, premultiplied) in zip(self.states, self.varying):
+        for (group, window), (varying, alpha, premultiplied) in zip(self.states, self.varying):
             drawn = self.opacity * (premultiplied - alpha * self.game[window][varying])  # (S, k, 3): what each state adds to the game
             mask = np.abs(drawn - drawn[:1]).max(axis=(0, 2)) > MIN_CONTRAST
             if not mask.any():
@@ -244,7 +245,7 @@ class _LookModel:
         """
         unmixed = self._unmixed(median, self.opacity)
         game = self.inpainted.copy()
-        for (_, window, _), (varying, alpha, premultiplied) in zip(self.states, self.varying):
+        for (_, window), (varying, alpha, premultiplied) in zip(self.states, self.varying):
             rows, cols = window
             shown = frames[:, rows, cols][:, varying]  # (T, k, 3)
             candidates = (self.inpainted, median, unmixed)
@@ -495,8 +496,7 @@ def _has_stick(group: LookGroup) -> bool:
 
 
 def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int], scale: float) -> list:  # noqa: ANN001
-    """`states` with groups whose drawn changes touch read together, over every combination of their states, up to
-    MAX_JOINT_STATES, and a stick with a group its changes overlap, up to MAX_STICK_JOINT_STATES.
+    """`states` with groups whose drawn changes touch (a stick: overlap) read together, over every combination of their states, up to MAX_JOINT_STATES (MAX_STICK_JOINT_STATES).
 
     Two changes that overlap do not add up (a glow drawn over another glow; a stick-click sprite
     drawn over the cap; a cap moved over a pressed d-pad arm), and read apart, one hides the other.
