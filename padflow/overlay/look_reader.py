@@ -64,7 +64,7 @@ from padflow.video import iter_frames, probe
 MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
 STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
 PASSES = 3  # times each group's state is chosen again against what the others' chosen states leave
-MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick and a button its click does not light (242 x 2) would cost 484 renders of the skin
+MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick and a button whose changes only touch (242 x 2) would cost 484 renders of the skin
 MAX_STICK_JOINT_STATES = 2 * STICK_GRID**2 * 9  # the same for a stick whose changes overlap another group's: a clicked cap over a d-pad (242 x 9 renders of their box)
 MIN_CONTRAST = 8.0  # grey levels from which a state's drawn pixel differs from the rest look (compression noise is below it)
 BATCH = 64  # frames compared at once
