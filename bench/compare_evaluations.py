@@ -23,6 +23,9 @@ from padflow.players.report import SPLITS
 from padflow.stats import difference_interval
 from tasks.evaluate import TABLE_FILE
 
+BASELINES = ("blind", "prior")
+BAR_CEILING = 0.9  # a task every player completes this often has nothing to show
+
 
 def task_counts(folder: Path, player: str) -> pd.DataFrame:
     path = folder / TABLE_FILE
@@ -33,10 +36,6 @@ def task_counts(folder: Path, player: str) -> pd.DataFrame:
     if rows.empty:
         raise SystemExit(f"{path}: player {player!r} played no task there")
     return rows.set_index(["split", "group"])[["successes", "episodes"]]
-
-
-BASELINES = ("blind", "prior")
-BAR_CEILING = 0.9  # a task every player completes this often has nothing to show
 
 
 def bar(folder: Path, player: str) -> dict | None:

@@ -161,8 +161,7 @@ class _LookModel:
         states = [(group, *_warped_states(skin, group, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
         states = [(group, window, looks) for group, window, looks in states if looks is not None]
         joined = _joined(skin, states, transform, crop_box, (h, w), scale)
-        self.states = [(group, window) for group, window, _ in joined]  # each group and its crop window
-        self.varying = [_varying(looks) for _, _, looks in joined]  # per group: where some state draws other than rest, and the looks there (alpha, premultiplied colour); the whole looks are not kept
+        self.states = [(group, window, *_varying(looks)) for group, window, looks in joined]  # each group, its crop window, where some state draws other than rest, and the looks there (alpha, premultiplied colour); the whole looks are not kept
         # The game is filled in under every pixel any state draws: the median shows a control held
         # down in most frames, and an outline button's transparent middle would pass its fill for game.
         drawn = (self.alpha[..., 0] > DRAWN).astype(np.uint8)
@@ -182,7 +181,7 @@ class _LookModel:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
         groups, pixels, changes, offsets = [], [], [], []
-        for (group, window), (varying, alpha, premultiplied) in zip(self.states, self.varying):
+        for group, window, varying, alpha, premultiplied in self.states:
             drawn = self.opacity * (premultiplied - alpha * self.game[window][varying])  # (S, k, 3): what each state adds to the game
             mask = np.abs(drawn - drawn[:1]).max(axis=(0, 2)) > MIN_CONTRAST
             if not mask.any():
@@ -245,7 +244,7 @@ class _LookModel:
         """
         unmixed = self._unmixed(median, self.opacity)
         game = self.inpainted.copy()
-        for (_, window), (varying, alpha, premultiplied) in zip(self.states, self.varying):
+        for _, window, varying, alpha, premultiplied in self.states:
             rows, cols = window
             shown = frames[:, rows, cols][:, varying]  # (T, k, 3)
             candidates = (self.inpainted, median, unmixed)
