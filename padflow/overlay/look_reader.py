@@ -9,8 +9,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   over the video (localize.verify.align_pose: a sub-pixel shift and scale).
 - The game under the overlay: that median with every pixel some state of the skin draws filled in
   from around them (cv2.inpaint); per group of controls, the plain median, or the median with the
-  rest look taken out, instead where one explains the sampled frames better (the middle of an
-  outline button shows the game whenever it is up, `refit_game`). One opacity is fitted as in the
+  rest look (for a stick, also the look of the state the median shows) taken out, instead where one
+  explains the sampled frames better (an outline button's middle shows the game, `refit_game`). One opacity is fitted as in the
   skin check, median - game = o * alpha * (rest - game), and then chosen again, with the game
   under it, among opacities around it by how well the sampled frames are explained
   (`fit_opacity`: the first guess of the game under a large overlay can be far off).
@@ -225,53 +225,56 @@ class _LookModel:
 
         Under a control whose rest look lets the game through (an outline button's middle, a
         faint overlay) the first estimate, filled in from around the overlay, misses what the game
-        shows there (a road's stripe); the median shows it, under the rest look, unless the control
-        is held down in most frames. So there are two more estimates: the median itself, and the
-        median with the rest look taken out where the overlay lets at least UNMIX_FLOOR of the game
-        through (the median itself draws the rest look twice: an outline drawn over its own picture
-        is brighter than the frames', and a state that draws nothing there then explains every
-        frame at rest better than rest does: on a clip of input-overlay's gamecube preset drawn for
-        diagnosis its d-pad was read as a diagonal in 42 of 42 frames at rest). Each group takes
-        whichever of the three explains its frames best (each frame against its nearest state, on
-        the pixels where some state changes under any of the three: compared on each one's own
-        pixels, a candidate under which fewer pixels change summed fewer errors; the held-out
-        styles' button F1 0.681 -> 0.704 with one set).
-        Known hazard: a stick held in nearly every frame leaves its pushed cap in the median, and
-        the game solved from it reads the stick at rest throughout (a Freeway crossing of the
-        default corpus); guarding against it lost more than it won on the tune presets
-        (docs/benchmarks.md). (Solving the game from the frames that read a group at rest as well
-        was tried: better on one tune preset, worse on another; left out.)
+        shows there; the median shows it, under the rest look. So there are more estimates: the
+        median itself, the median with the rest look taken out where the overlay lets at least
+        UNMIX_FLOOR of the game through (the median itself draws the rest look twice: a state that
+        draws nothing there then explains frames at rest better than rest does), and for a stick,
+        whose cap may be pushed away in most frames so that the median shows what lies under its
+        rest place, the median with the look of the state it shows taken out (`_relooked`). Each
+        group takes whichever explains its frames best (each frame against its nearest state, on
+        the pixels where some state changes under any of them). Known hazard (docs/benchmarks.md): a
+        stick held pushed in nearly every frame reads at rest throughout.
         """
         unmixed = self._unmixed(median, self.opacity)
         game = self.inpainted.copy()
-        for _, window, varying, alpha, premultiplied in self.states:
+        for group, window, varying, alpha, premultiplied in self.states:
             rows, cols = window
             shown = frames[:, rows, cols][:, varying]  # (T, k, 3)
             candidates = (self.inpainted, median, unmixed)
             unders = [c[window][varying] for c in candidates]  # (k, 3) each
+            if _has_stick(group) and (relooked := self._relooked(group, shown, median[window][varying], unders[0], unders[2], alpha, premultiplied)) is not unders[2]:
+                unders.append(relooked)
             drawn = [self.opacity * (premultiplied - alpha * under) for under in unders]  # (S, k, 3) each: what each state adds to the game
             mask = np.logical_or.reduce([np.abs(d - d[:1]).max(axis=(0, 2)) > MIN_CONTRAST for d in drawn])
             if not mask.any():
                 continue
             errors = [_nearest_error(shown[:, mask] - under[mask], d[:, mask]) for under, d in zip(unders, drawn)]
-            game[window] = candidates[int(np.argmin(errors))][window]
+            game[window] = candidates[min(best := int(np.argmin(errors)), 2)][window]
+            game[window][varying] = unders[best]  # a stick's relooked game differs only on its varying pixels
         self.game = game
         self._compose()
+
+    def _relooked(self, group: LookGroup, shown: np.ndarray, median: np.ndarray, inpainted: np.ndarray, unmixed: np.ndarray, alpha: np.ndarray, premultiplied: np.ndarray) -> np.ndarray:
+        """The game solved from `median` (k, 3) under the look of the state of `group`, rest or its cap clicked, that leaves it least beyond 0-255 (the look the median shows: gameboy-pixel hides a clicked cap), of the looks' alpha (S, k, 1) and colour (S, k, 3); `unmixed` (k, 3) where that is rest or where the frames `shown` (T, k, 3) change by less than half what the two looks differ by (then the misfit is the opacity's: a cap that never moved read clicked)."""
+        through = 1.0 - self.opacity * alpha  # (S, k, 1)
+        each = (median - self.opacity * premultiplied) / np.maximum(through, UNMIX_FLOOR)  # (S, k, 3)
+        beyond = np.where(through > UNMIX_FLOOR, np.maximum(-each, 0.0) + np.maximum(each - 255.0, 0.0), 0.0).sum(axis=(1, 2))  # (S,)
+        beyond[(np.delete(group.actions, [ACTION_NAMES.index(t) for _, _, t in STICKS], axis=1) != 0).any(axis=1)] = np.inf  # a cap moved draws itself where the median shows none; another press chose worse (docs/benchmarks.md)
+        apart = (differ := self.opacity * np.abs(premultiplied[state := int(np.argmin(beyond))] - premultiplied[0]).max(axis=1)) > MIN_CONTRAST  # (k,)
+        if beyond[state] >= beyond[0] or not apart.any() or 2.0 * np.subtract(*np.percentile(shown[:, apart], [90, 10], axis=0)).max(axis=1).mean() < differ[apart].mean():
+            return unmixed
+        return np.where(through[state] > UNMIX_FLOOR, np.clip(each[state], 0.0, 255.0), inpainted)
 
     def fit_opacity(self, frames: np.ndarray, median: np.ndarray) -> None:
         """Choose the opacity, and under it the game (`refit_game`), among OPACITY_STEPS around the first fit: the pair that best explains `frames` (T, h, w, 3), whose per-pixel median is `median`.
 
         The first opacity is fitted on the median against the game filled in from around the
         overlay; where that guess is off (a large overlay over Freeway's lanes), so is the opacity,
-        and the still picture then differs from every frame at rest by a shade of the rest look:
-        a press that is a small change of colour explains it, and reads held throughout (a held-out
-        style skin at opacity 0.58 fitted 0.69 and read four buttons pressed in every frame; here it
-        chooses 0.55). Judged by the squared error of the frames' explanation on the skin's pixels
-        (`_explanation_error`). Known bias: where the plain median is a group's best game, a lower
-        opacity brings the still picture nearer the median and wins; on losslessly encoded clips it
-        chose 0.60 for 0.76 and 0.74 for 0.96, and a faint press then went unread (docs/benchmarks.md).
-        Judging only how strongly the states are drawn, under the game solved from the median, was
-        biased the same way and further (0.57 for 0.85).
+        and a press that is a small change of colour then explains the still picture's error and reads
+        held throughout (a held-out style at opacity 0.58 fitted 0.69; here 0.55). Judged by the squared
+        error of the frames' explanation on the skin's pixels (`_explanation_error`). Known bias, and
+        what else was tried: docs/benchmarks.md (a lower opacity wins where the plain median is a
+        group's best game: 0.60 for 0.76 on a losslessly encoded clip).
         """
         first, best = self.opacity, None
         seen = frames.reshape(len(frames), -1, 3)[:, self.compared]
@@ -307,25 +310,18 @@ class _LookModel:
     def fit_gains(self, frames: np.ndarray) -> None:
         """Scale down the changes of each group whose presses or stick moves show in `frames` (T, h, w, 3) as a clearly separate step fainter than drawn.
 
-        The video's encoding thins a small change of colour or a thin line: input-overlay's f710
-        preset at 14 % of an 854-px frame, crf 27, shows its A press at 0.27 of its drawn change
-        (drawn without encoding: 1.1) and its d-pad arms, shoulders and triggers (a teal tint on a
-        dark pad) at 0.3-0.6; a held-out style's thin cap at opacity 0.44 shows its moves at 0.49.
-        Each frame's share of the change (a button: its projection on the drawn press; a group of
-        more states: on the state it best matches at any strength, `best_share`; a stick: on its
-        moves, the frames read clicked left out) is split into two clusters, the least spread within
-        (Otsu); when each holds at least MIN_GAIN_FRAMES frames, the upper one sits at a mean share a
-        below 0.5 and lies at least GAIN_FLOOR and GAIN_SEPARATION pooled spreads above the lower one
-        (mean share b), a button is read between b and a times its drawn press, a stick's moves at a
-        times drawn (its clicks as drawn), and a d-pad or buttons read together from the mean of their
-        frames at rest (the median keeps part of the presses, so those frames show a little of every
-        state, and a faint state scaled down would read noise as a press) at the share their presses
-        show beyond it, but not when half their upper cluster reaches 0.5 already: those presses read
-        as drawn, and the fainter frames beside them are the encoder's trace of a press in the next
-        frame (the same rule on single buttons lost a shoulder pressed at 0.38-0.56 on a real preset,
-        docs/benchmarks.md). (A button held through most of a clip leaves part of its press in the
-        median, so its frames at rest show below 0: either cluster may be the larger.) A group with no
-        such step may have one control that shows one on its own pixels (`look_gains.control_gains`).
+        The video's encoding thins a small change of colour or a thin line (input-overlay's f710 at
+        14 % of an 854-px frame shows its A press at 0.27 of its drawn change; a held-out style's thin
+        cap at opacity 0.44 its moves at 0.49). Each frame's share of the change (a button: its
+        projection on the drawn press; a group of more states: on the state it best matches at any
+        strength, `best_share`; a stick: on its moves, clicked frames left out) is split into two
+        clusters (Otsu, `look_gains.two_levels`); when the upper one (mean share a) is below 0.5 and
+        clearly above the lower one (b), a button is read between b and a times its drawn press, a
+        stick's moves at a times drawn (its clicks as drawn), and a d-pad or buttons read together from
+        the mean of their frames at rest (the median keeps part of the presses) at the share their
+        presses show beyond it, but not when half their upper cluster reaches 0.5 already (the fainter
+        frames are then the encoder's trace of a press in the next frame; docs/benchmarks.md). A group
+        with no such step may have one control that shows one on its own pixels (`look_gains.control_gains`).
         """
         gains = {}
         for g, residual, errors in self._choices(frames):
@@ -384,11 +380,9 @@ class _LookModel:
     def _choose_pair(self, seen: np.ndarray, explained: np.ndarray, chosen: list[np.ndarray], stick: int, other: int, cross: np.ndarray) -> None:
         """Choose the states of a stick and of a group its cap moves over together, for every frame (updates `explained` and `chosen` in place).
 
-        One group at a time, a cap pushed onto a d-pad arm of its own colour is explained first by
-        the arm pressed, and then what is left by the stick at rest, clicked (input-overlay's
-        gameboy-pixel preset: a clean frame of the cap at full travel reads so; the pair explains
-        it at the cap's place). The pair's squared error is each one's own, plus twice what their
-        changes share on common pixels (`cross`).
+        Chosen one at a time, a cap pushed onto a d-pad arm of its own colour reads as the arm pressed and the
+        stick at rest, clicked (input-overlay's gameboy-pixel). The pair's squared error is each one's own,
+        plus twice what their changes share on common pixels (`cross`).
         """
         b = len(seen)
         errors = []
@@ -434,9 +428,8 @@ class _LookModel:
         is 1 where the frame shows the read look exactly and 0 halfway between the two looks (the frame
         seen as the read look plus t times the way to k: 1 - 2t); the confidence is its least value,
         clipped to [0, 1]. Measured along the way between two looks, so the game moving under a
-        translucent overlay, which changes the frame across it, moves it little. (The gap relative to
-        the read state's own error, before, fell below the gate's `min_confidence` in every frame of
-        a default-corpus video with sticks: a neighbour cell is nearly as good.)"""
+        translucent overlay, which changes the frame across it, moves it little (docs/benchmarks.md
+        has the rule it replaced)."""
         b = len(errors)
         gap = (errors - errors[np.arange(b), best][:, None]) / np.maximum(self.apart[g][best], 1e-6)  # (B, S)
         least = np.where(self.near[g][best], np.inf, gap).min(axis=1, initial=np.inf)
@@ -478,9 +471,17 @@ def _near_states(group: LookGroup, apart: np.ndarray) -> np.ndarray:
 
 
 def _told_apart(group: LookGroup, change: np.ndarray) -> np.ndarray:
-    """Indices of the states of `group` to read, given each one's `change` (S, 3m) from rest: a state drawn within INDISTINCT of the group's largest change from a state with fewer presses is read as that one (a stick's positions are all kept)."""
+    """Indices of the states of `group` to read, given each one's `change` (S, 3m) from rest: a state drawn within INDISTINCT of the group's largest change from a state with fewer presses is read as that one.
+
+    A stick's positions are all kept, but of states drawn exactly alike only those with the fewest buttons pressed (gameboy-pixel's
+    d-pad down with its hidden clicked cap draws the cap pushed down: a matrix product's rounding chose between them)."""
     if _has_stick(group):
-        return np.arange(len(change))
+        presses = (group.actions[:, BUTTON_SLICE] > 0).sum(axis=1)
+        looks: dict[bytes, int] = {}
+        look = np.array([looks.setdefault(row.tobytes(), len(looks)) for row in change])  # np.unique(axis=0) sorts: 1.3 s a group
+        fewest = np.full(look.max() + 1, presses.max())
+        np.minimum.at(fewest, look, presses)
+        return np.flatnonzero(presses == fewest[look])
     presses = (group.actions > 0).sum(axis=1)
     floor = INDISTINCT * float((change**2).sum(axis=1).max())
     kept: list[int] = []
