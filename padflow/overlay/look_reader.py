@@ -256,14 +256,14 @@ class _LookModel:
 
     def _relooked(self, group: LookGroup, shown: np.ndarray, median: np.ndarray, inpainted: np.ndarray, unmixed: np.ndarray, alpha: np.ndarray, premultiplied: np.ndarray) -> np.ndarray:
         """The game solved from `median` (k, 3) under the look of the state of `group`, rest or its cap clicked, that leaves it least beyond 0-255 (the look the median shows: gameboy-pixel hides a clicked cap), of the looks' alpha (S, k, 1) and colour (S, k, 3); `unmixed` (k, 3) where that is rest or where the frames `shown` (T, k, 3) change by less than half what the two looks differ by (then the misfit is the opacity's: a cap that never moved read clicked)."""
-        through = 1.0 - self.opacity * alpha  # (S, k, 1)
-        each = (median - self.opacity * premultiplied) / np.maximum(through, UNMIX_FLOOR)  # (S, k, 3)
-        beyond = np.where(through > UNMIX_FLOOR, np.maximum(-each, 0.0) + np.maximum(each - 255.0, 0.0), 0.0).sum(axis=(1, 2))  # (S,)
-        beyond[(np.delete(group.actions, [ACTION_NAMES.index(t) for _, _, t in STICKS], axis=1) != 0).any(axis=1)] = np.inf  # a cap moved draws itself where the median shows none; another press chose worse (docs/benchmarks.md)
-        apart = (differ := self.opacity * np.abs(premultiplied[state := int(np.argmin(beyond))] - premultiplied[0]).max(axis=1)) > MIN_CONTRAST  # (k,)
-        if beyond[state] >= beyond[0] or not apart.any() or 2.0 * np.subtract(*np.percentile(shown[:, apart], [90, 10], axis=0)).max(axis=1).mean() < differ[apart].mean():
+        at_rest = np.flatnonzero(~(np.delete(group.actions, [ACTION_NAMES.index(t) for _, _, t in STICKS], axis=1) != 0).any(axis=1))  # rest (first) and the cap clicked: a cap moved draws itself where the median shows none; another press chose worse (docs/benchmarks.md)
+        through = 1.0 - self.opacity * alpha[at_rest]  # (R, k, 1)
+        each = (median - self.opacity * premultiplied[at_rest]) / np.maximum(through, UNMIX_FLOOR)  # (R, k, 3)
+        beyond = np.where(through > UNMIX_FLOOR, np.maximum(-each, 0.0) + np.maximum(each - 255.0, 0.0), 0.0).sum(axis=(1, 2))  # (R,)
+        apart = (differ := self.opacity * np.abs(premultiplied[at_rest[best := int(np.argmin(beyond))]] - premultiplied[0]).max(axis=1)) > MIN_CONTRAST  # (k,)
+        if beyond[best] >= beyond[0] or not apart.any() or 2.0 * np.subtract(*np.percentile(shown[:, apart], [90, 10], axis=0)).max(axis=1).mean() < differ[apart].mean():
             return unmixed
-        return np.where(through[state] > UNMIX_FLOOR, np.clip(each[state], 0.0, 255.0), inpainted)
+        return np.where(through[best] > UNMIX_FLOOR, np.clip(each[best], 0.0, 255.0), inpainted)
 
     def fit_opacity(self, frames: np.ndarray, median: np.ndarray) -> None:
         """Choose the opacity, and under it the game (`refit_game`), among OPACITY_STEPS around the first fit: the pair that best explains `frames` (T, h, w, 3), whose per-pixel median is `median`.
