@@ -4,7 +4,7 @@ The video's encoding thins a small change of colour or a thin line, so a press c
 frames at a fraction of what drawing the skin predicts; read against the drawn change, it is read
 as no press. Each sampled frame's share of a change (its projection on the drawn change, over
 that change's own norm) then falls into two clusters, frames at rest and frames pressed, the
-pressed one below 0.5.
+pressed one below GAIN_CEILING.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES
 
+GAIN_CEILING = 0.65  # a press the frames show below this share of its drawn change is read at the share they show: read as drawn, a press shown near half its change falls either side of the halfway mark (0.5 until the thirty-fourth session; one value tried, docs/benchmarks.md)
 GAIN_FLOOR = 0.2  # the faintest step, as a share of a press's drawn change, read as a press (a never-pressed trigger over Road Runner's moving road split at a step of 0.13; the real presets' fainter presses step 0.36-0.53)
 GAIN_SEPARATION = 4.0  # how far apart, in their pooled spread, the fainter presses and the frames at rest must lie (chosen on the tune presets over 3; a split of one cluster of noise lies ~2.7 apart)
 MIN_GAIN_FRAMES = 3  # sampled frames that must show the fainter press before its gain is fitted
@@ -21,7 +22,7 @@ MIN_PRESS_LIKENESS = 0.48  # `control_gains`: the mean cosine, over the fainter 
 
 def two_levels(share: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
     """The frames' shares (T,) split into two clusters, the least spread within (Otsu): (b, a, lower, upper), the lower and
-    upper cluster's mean share and their frames' indices, when each holds MIN_GAIN_FRAMES frames, a < 0.5 and the step
+    upper cluster's mean share and their frames' indices, when each holds MIN_GAIN_FRAMES frames, a < GAIN_CEILING and the step
     a - b is at least GAIN_FLOOR and GAIN_SEPARATION pooled spreads; else None."""
     t = len(share)
     if t < 2 * MIN_GAIN_FRAMES:
@@ -32,7 +33,7 @@ def two_levels(share: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]
     lower, upper = ranked[:k], ranked[k:]
     spread = np.sqrt((lower.var() * k + upper.var() * (t - k)) / t)
     b, a = float(lower.mean()), float(upper.mean())
-    if min(k, t - k) >= MIN_GAIN_FRAMES and a < 0.5 and a - b >= GAIN_FLOOR and a - b >= GAIN_SEPARATION * spread:
+    if min(k, t - k) >= MIN_GAIN_FRAMES and a < GAIN_CEILING and a - b >= GAIN_FLOOR and a - b >= GAIN_SEPARATION * spread:
         return b, a, order[:k], order[k:]
     return None
 

@@ -31,9 +31,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   moving over a button); a stick and each group its cap moves over are also chosen as a pair
   (`_choose_pair`: a cap pushed onto a d-pad arm can draw what the arm pressed draws). A translucent
   overlay over a moving game adds the same game change to every state's error, so it favours none.
-- A button or stick whose sampled frames show its changes as a clearly separate step fainter than
-  drawn (the encoder thins a small change of colour, a thin cap) is read between the two levels
-  they show (`fit_gains`).
+- A button or stick whose sampled frames show its changes as a clearly separate step fainter than drawn (the
+  encoder thins a small change of colour, a thin cap) is read between the two levels they show (`fit_gains`).
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
 d-pad direction reads 0 or 1. A frame's confidence is the smallest over groups of how clearly the
@@ -315,7 +314,7 @@ class _LookModel:
         cap at opacity 0.44 its moves at 0.49). Each frame's share of the change (a button: its
         projection on the drawn press; a group of more states: on the state it best matches at any
         strength, `best_share`; a stick: on its moves, clicked frames left out) is split into two
-        clusters (Otsu, `look_gains.two_levels`); when the upper one (mean share a) is below 0.5 and
+        clusters (Otsu, `look_gains.two_levels`); when the upper one (mean share a) is below GAIN_CEILING and
         clearly above the lower one (b), a button is read between b and a times its drawn press, a
         stick's moves at a times drawn (its clicks as drawn), and a d-pad or buttons read together from
         the mean of their frames at rest (the median keeps part of the presses) at the share their
@@ -348,8 +347,9 @@ class _LookModel:
             b, a, lower, upper = levels
             if len(changes) == 2:
                 gains[group.controls] = (b * changes[1], a - b)
-            elif moves is not None:  # its moves at the share they show, its clicks as drawn
-                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), np.where(moves, a, 1.0)[:, None])
+            elif moves is not None:  # its moves at the share they show, its clicks as drawn; per state of the whole group (`_compose` scales before `_told_apart`)
+                every = next(whole for whole, *_ in self.states if whole.controls == group.controls).actions
+                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), np.where((every[:, BUTTON_SLICE] > 0).any(axis=1), 1.0, a)[:, None])
             else:  # the still picture moved to the frames at rest (a little of every state), a press read at the share it shows beyond them
                 at_rest = residual[lower].mean(axis=0)
                 gains[group.controls] = (at_rest, float(best_share(residual[upper] - at_rest, changes, norms).mean()))

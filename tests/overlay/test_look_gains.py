@@ -3,7 +3,7 @@
 import numpy as np
 
 from padflow.actions import ACTION_NAMES
-from padflow.overlay.look_gains import GAIN_FLOOR, MIN_GAIN_FRAMES, control_gains, two_levels
+from padflow.overlay.look_gains import GAIN_CEILING, GAIN_FLOOR, MIN_GAIN_FRAMES, control_gains, two_levels
 
 
 def test_presses_at_a_third_of_their_drawn_change_split_from_frames_at_rest():
@@ -12,6 +12,15 @@ def test_presses_at_a_third_of_their_drawn_change_split_from_frames_at_rest():
     b, a, lower, upper = two_levels(share)
     assert abs(a - 0.33) < 0.02 and abs(b) < 0.02
     assert set(upper) == set(range(30, 48)) and set(lower) == set(range(30))
+
+
+def test_presses_shown_near_half_their_drawn_change_split_too():
+    """Read as drawn, presses at 0.5 +- noise fall either side of the halfway mark: some frames would read released."""
+    rng = np.random.default_rng(1)
+    share = np.concatenate([rng.normal(0.0, 0.03, 30), rng.normal(0.52, 0.04, 18)])
+    assert (share[30:] < 0.5).any()
+    b, a, lower, upper = two_levels(share)
+    assert set(upper) == set(range(30, 48)) and b < 0.5 * a < a < GAIN_CEILING
 
 
 def test_no_split_for_noise_presses_read_as_drawn_too_few_frames_or_too_small_a_step():
