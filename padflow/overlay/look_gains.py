@@ -13,7 +13,7 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES
 
-GAIN_CEILING = 0.65  # a press the frames show below this share of its drawn change is read at the share they show: read as drawn, a press shown near half its change falls either side of the halfway mark (0.5 until the thirty-fourth session; one value tried, docs/benchmarks.md)
+GAIN_CEILING = 0.65  # a press the frames show below this share of its drawn change is read at the share they show: read as drawn, a press shown near half its change falls either side of the halfway mark (one value tried: docs/benchmarks.md)
 GAIN_FLOOR = 0.2  # the faintest step, as a share of a press's drawn change, read as a press (a never-pressed trigger over Road Runner's moving road split at a step of 0.13; the real presets' fainter presses step 0.36-0.53)
 GAIN_SEPARATION = 4.0  # how far apart, in their pooled spread, the fainter presses and the frames at rest must lie (chosen on the tune presets over 3; a split of one cluster of noise lies ~2.7 apart)
 MIN_GAIN_FRAMES = 3  # sampled frames that must show the fainter press before its gain is fitted
