@@ -173,7 +173,7 @@ class _LookModel:
         own = self.alpha[..., 0] >= OPAQUE
         signal = (self.alpha * (self.rest - self.game))[own]
         self.opacity = float(np.clip(fitted_opacity(signal, (median - self.game)[own]), 0.05, 1.0))
-        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float | np.ndarray]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that, per state for a stick (S, 1), per pixel for one control of a group (1, 3m) (`fit_gains`)
+        self.gains: dict[tuple[str, ...], tuple[np.ndarray, float | np.ndarray]] = {}  # per group read fainter than drawn: what its frames at rest show beyond the still picture (3m,), and the share of its drawn changes a press or move shows beyond that (a stick: its moves'; its clicks stay as drawn), per pixel for one control of a group (1, 3m) (`fit_gains`)
         self._compose()
 
     def _compose(self) -> None:
@@ -190,7 +190,7 @@ class _LookModel:
             if group.controls in self.gains:
                 at_rest, gain = self.gains[group.controls]
                 offsets.append((len(groups), at_rest))
-                change = change * gain
+                change = change * (np.where((group.actions[:, BUTTON_SLICE] > 0).any(axis=1), 1.0, gain)[:, None] if _has_stick(group) else gain)
             kept = _told_apart(group, change)
             groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
@@ -347,9 +347,8 @@ class _LookModel:
             b, a, lower, upper = levels
             if len(changes) == 2:
                 gains[group.controls] = (b * changes[1], a - b)
-            elif moves is not None:  # its moves at the share they show, its clicks as drawn; per state of the whole group (`_compose` scales before `_told_apart`)
-                every = next(whole for whole, *_ in self.states if whole.controls == group.controls).actions
-                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), np.where((every[:, BUTTON_SLICE] > 0).any(axis=1), 1.0, a)[:, None])
+            elif moves is not None:  # its moves at the share they show (`_compose` leaves its clicks as drawn)
+                gains[group.controls] = (np.zeros(changes.shape[1], np.float32), a)
             else:  # the still picture moved to the frames at rest (a little of every state), a press read at the share it shows beyond them
                 at_rest = residual[lower].mean(axis=0)
                 gains[group.controls] = (at_rest, float(best_share(residual[upper] - at_rest, changes, norms).mean()))
