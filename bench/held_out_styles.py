@@ -18,7 +18,9 @@ style skins (the skin must be named among them), then read twice: by the trained
 extract's calibration (`--parser`, default params extract.parser_dir; skipped when absent) and by
 the look reader (padflow.overlay.look_reader). Scores (padflow.overlay.scoring.reading_scores):
 button F1 and accuracy over the buttons the skin draws, stick R² over its axes. Prints a table and
-the means (or JSON). `--keep-videos DIR` keeps each clip (<skin id>.mp4) with its shown actions and
+the means (or JSON), and the means again over the clips whose look-reader table the gate would accept (its
+Great Expectations suite, params.yaml `gate`: what the pipeline would train on; the localization check left out).
+`--keep-videos DIR` keeps each clip (<skin id>.mp4) with its shown actions and
 the localization's transform (<skin id>.npz: shown, matrix; zeros where none was found), for diagnosis.
 """
 
@@ -30,12 +32,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from padflow.config import from_mapping, load_params, project_root
+from padflow.expectations import TableValidator, reading_reasons
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
@@ -49,7 +53,8 @@ from padflow.overlay.synth import physical_dpad, random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
-from tasks.extract import ExtractConfig
+from tasks.extract import ExtractConfig, unobserved_controls
+from tasks.gate import GateConfig
 
 GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot", "crafter_travel_far")
 RESOLUTIONS = ((1280, 720), (960, 540), (854, 480))
@@ -61,7 +66,7 @@ METRICS = ("button_f1", "button_accuracy", "stick_r2")
 
 
 def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: np.ndarray, library: SkinLibrary,
-              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any, keep: Path | None = None) -> dict[str, Any]:  # fmt: skip
+              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any, gate: tuple[TableValidator, GateConfig], keep: Path | None = None) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
@@ -77,31 +82,48 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
         raw, _, _, logits = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads)
         row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, observed)
     started = time.perf_counter()
-    actions, _, _ = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
-    row["looks"] = {**reading_scores(actions, shown, observed), "seconds": round(time.perf_counter() - started, 1)}
+    actions, confidence, fps = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
+    seconds = round(time.perf_counter() - started, 1)
+    validator, gate_cfg = gate
+    reasons = reading_reasons(validator, skin_id, actions, confidence, fps, unobserved_controls(skin), gate_cfg.min_confidence)
+    row["looks"] = {**reading_scores(actions, shown, observed), "seconds": seconds, "gate": reasons}
     return row
 
 
-def means(rows: list[dict[str, Any]], reader: str) -> dict[str, float | None]:
+def means(rows: list[dict[str, Any]], reader: str, accepted: bool = False) -> dict[str, float | None]:
+    """Each metric's mean over the clips `reader` read (with `accepted`, only those whose table the gate would accept)."""
     out: dict[str, float | None] = {}
+    read = [r[reader] for r in rows if reader in r and not (accepted and r[reader].get("gate"))]
     for metric in METRICS:
-        values = [r[reader][metric] for r in rows if reader in r and r[reader][metric] is not None]
+        values = [x[metric] for x in read if x[metric] is not None]
         out[metric] = round(float(np.mean(values)), 3) if values else None
     return out
 
 
+def gate_cell(row: dict[str, Any]) -> str:
+    if "looks" not in row:
+        return "–"
+    return ", ".join(row["looks"]["gate"]) or "accepted"
+
+
 def table(result: dict[str, Any]) -> str:
     readers = [r for r in ("parser", "looks") if any(r in row for row in result["rows"])]
-    head = "| skin | style (body, press) | game | width | opacity | outcome | IoU | " + " | ".join(f"{r} {m}" for r in readers for m in ("F1", "acc", "R²")) + " |"
-    lines = [head, "|" + "---|" * (7 + 3 * len(readers))]
+    head = "| skin | style (body, press) | game | width | opacity | outcome | IoU | " + " | ".join(f"{r} {m}" for r in readers for m in ("F1", "acc", "R²")) + " | gate (looks) |"
+    lines = [head, "|" + "---|" * (8 + 3 * len(readers))]
     cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     for row in result["rows"]:
         scores = [cell(row.get(r, {}).get(m)) for r in readers for m in METRICS]
         lines.append(f"| {row['skin_id']} | {', '.join(row['style'])} | {row['game']} | {row['width_frac']:.2f} | {row['opacity']:.2f} | "
-                     f"{row['outcome']} | {cell(row['iou'])} | " + " | ".join(scores) + " |")  # fmt: skip
+                     f"{row['outcome']} | {cell(row['iou'])} | " + " | ".join(scores) + f" | {gate_cell(row)} |")  # fmt: skip
     lines.append("")
     for reader in readers:
         lines.append(f"Means, {reader} ({sum(reader in r for r in result['rows'])} clips read): " + ", ".join(f"{m} {cell(v)}" for m, v in result["means"][reader].items()))
+    judged = [r["looks"]["gate"] for r in result["rows"] if "looks" in r]
+    if judged:
+        reasons = Counter(reason for clip in judged for reason in clip)
+        lines.append(f"Means, looks, tables the gate accepts ({sum(not clip for clip in judged)} of {len(judged)}; quarantined for "
+                     + (", ".join(f"{k} {n}" for k, n in sorted(reasons.items())) or "nothing") + "): "
+                     + ", ".join(f"{m} {cell(v)}" for m, v in result["means"]["looks accepted"].items()))  # fmt: skip
     lines.append(f"Localized with the right skin at IoU >= {IOU_FLOOR}: {result['read']} of {len(result['rows'])}; {result['seconds']:.0f} s.")
     return "\n".join(lines)
 
@@ -129,6 +151,8 @@ def main() -> int:
         parser = load_parser(parser_dir)
     else:
         print(f"no parser at {parser_dir}: the look reader only", file=sys.stderr)
+    gate_cfg = from_mapping(GateConfig, params.get("gate"), "gate")
+    gate = (TableValidator(gate_cfg), gate_cfg)
     skins = style_skins(args.skins, held_out=True)
     library = SkinLibrary({**load_library([]).skins, **skins})
     tasks = all_tasks()
@@ -151,13 +175,13 @@ def main() -> int:
             write_mp4(video, (frame for frame, _ in drawn), FPS, crf=crf)
             row = {"skin_id": skin_id, "style": list(style_of(k, True)), "game": game, "frame": [width, height],
                    "width_frac": round(placement.width_frac, 3), "opacity": round(placement.opacity, 2), "crf": crf,
-                   **read_clip(video, skin_id, drawn[0][1], shown, library, cfg, ext, parser, args.keep_videos)}  # fmt: skip
+                   **read_clip(video, skin_id, drawn[0][1], shown, library, cfg, ext, parser, gate, args.keep_videos)}  # fmt: skip
             print(f"{skin_id}: {row['outcome']} {row['skin']} iou {row['iou']} parser {row.get('parser')} looks {row.get('looks')}", file=sys.stderr)
             rows.append(row)
     result = {"command": " ".join(sys.argv[1:]), "source": f"padflow.overlay.styles held-out styles, {args.skins} skins",
               "parser": str(parser_dir) if parser is not None else None, "frames": args.frames, "seed": args.seed,
               "seconds": round(time.perf_counter() - started, 1), "rows": rows,
-              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks")}}  # fmt: skip
+              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks")} | {"looks accepted": means(rows, "looks", accepted=True)}}  # fmt: skip
     print(json.dumps(result, indent=2) if args.json else table(result))
     if args.save_json:
         args.save_json.write_text(json.dumps(result, indent=2))

@@ -37,7 +37,8 @@ buttons the preset draws), accuracy, and the accuracy of "nothing pressed" for s
 (per axis pooled over frames, mean over the axes the preset draws). Controls the preset does not
 draw are not scored. With `--looks`, each overlay found in (b) is also read without the parser, by
 drawing its skin in every state of each control and taking the state that explains the frame best
-(padflow.overlay.look_reader), and scored the same way ("looks" columns). Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
+(padflow.overlay.look_reader), scored the same way ("looks" columns), and the table it makes judged by the gate's suite as
+the pipeline would judge it ("looks gate"; the summary's looks_accepted means are over the accepted clips). Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
 keeps every row, and `--from-json` prints (or writes) the table of a saved run again. `--skip-unknown` leaves run (a) out
 (half the time, when only the reading is measured).
 
@@ -73,6 +74,7 @@ from PIL import Image
 
 from padflow.actions import AXIS_INDEX, BUTTON_INDEX
 from padflow.config import from_mapping, load_params, project_root
+from padflow.expectations import TableValidator, reading_reasons
 from padflow.overlay.crops import box_iou
 from padflow.overlay.input_overlay import PresetWarning, import_preset
 from padflow.overlay.readable import readable_controls
@@ -85,7 +87,8 @@ from padflow.overlay.synth import physical_dpad, random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
-from tasks.extract import ExtractConfig
+from tasks.extract import ExtractConfig, unobserved_controls
+from tasks.gate import GateConfig
 
 GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot")
 RESOLUTIONS = ((1280, 720), (960, 540), (854, 480))
@@ -258,7 +261,7 @@ def preset_set(repo: Path, preset: Path, tune_folders: tuple[str, ...]) -> str:
 
 
 def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: ExtractConfig, truth_box: tuple, shown: np.ndarray,
-            observed: frozenset[str], keep_readings: bool = False, by_looks: bool = False) -> dict[str, Any]:  # fmt: skip
+            observed: frozenset[str], keep_readings: bool = False, gate: tuple[TableValidator, GateConfig] | None = None) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
     outcome = getattr(loc, "outcome", "found" if loc.found else "no_overlay")
     row: dict[str, Any] = {"outcome": outcome, "skin": loc.skin_id, "nearest": getattr(loc, "nearest_skin", None),
@@ -274,13 +277,23 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
                 row["readings"] = {"raw": np.round(raw, 4).tolist(), "logits": np.round(logits, 3).tolist(), "shown": shown.tolist()}
         except Exception as exc:  # the bench reports a reading that fails instead of stopping
             row["parse_error"] = f"{type(exc).__name__}: {exc}"[:200]
-        if by_looks:
-            started = time.perf_counter()
-            actions, _, _ = read_by_looks(video, loc.matrix, library.skins[loc.skin_id], ext.decode_threads)
-            row["looks"] = {**reading_scores(actions, shown, observed), "seconds": round(time.perf_counter() - started, 1)}
+        if gate is not None:
+            row["looks"], actions = read_looks(video, loc.matrix, library.skins[loc.skin_id], shown, observed, gate, ext.decode_threads)
             if keep_readings:
                 row["looks"]["read"] = np.round(actions, 3).tolist()
     return row
+
+
+def read_looks(video: Path, matrix: Any, skin: Any, shown: np.ndarray, observed: frozenset[str], gate: tuple[TableValidator, GateConfig],
+               decode_threads: int = 0) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
+    """A clip read by drawing its skin (padflow.overlay.look_reader): its scores, seconds and the gate's quarantine reasons
+    for the table extract would write ([] = accepted), and the actions read."""
+    started = time.perf_counter()
+    actions, confidence, fps = read_by_looks(video, np.asarray(matrix), skin, decode_threads)
+    seconds = round(time.perf_counter() - started, 1)
+    validator, gate_cfg = gate
+    reasons = reading_reasons(validator, video.stem, actions, confidence, fps, unobserved_controls(skin), gate_cfg.min_confidence)
+    return {**reading_scores(actions, shown, observed), "seconds": seconds, "gate": reasons}, actions
 
 
 def main() -> int:
@@ -337,6 +350,7 @@ def main() -> int:
     from models.overlay_parser import load_parser  # local: torch loads only once the arguments are checked
 
     parser = load_parser(parser_dir)
+    gate = gate_judge() if args.looks else None
     presets = [p for p in gamepad_presets(repo) if not args.presets or any(s in str(p) for s in args.presets)]
     commit = args.commit or subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown commit"
     rng = np.random.default_rng(args.seed)
@@ -395,7 +409,7 @@ def main() -> int:
             row["observed_controls"] = sorted(observed)
             if not args.skip_unknown:
                 row["a"] = extract(video, builtin, cfg, parser, ext, box, shown, observed)
-            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed, args.keep_readings, args.looks)
+            row["b"] = extract(video, with_presets, cfg, parser, ext, box, shown, observed, args.keep_readings, gate)
             print(f"{sid}: b {row['b']['outcome']} {row['b']['skin']} iou {row['b']['iou']} F1 {row['b'].get('button_f1')} R2 {row['b'].get('stick_r2')}", file=sys.stderr)
         if args.keep_videos:
             shutil.copytree(skins, args.keep_videos / "skins", dirs_exist_ok=True)
@@ -428,17 +442,25 @@ def refinish(result: dict[str, Any]) -> None:
     result["summary"] = summary(result["rows"])
 
 
+def gate_judge() -> tuple[TableValidator, GateConfig]:
+    """The gate's suite with the project's `gate` settings, to judge each look-reader table as the pipeline would."""
+    gate_cfg = from_mapping(GateConfig, load_params(project_root() / "params.yaml").get("gate"), "gate")
+    return TableValidator(gate_cfg), gate_cfg
+
+
 def reread_looks(result: dict[str, Any], kept: Path) -> None:
     """Read every clip kept in `kept` (`--keep-videos`) again by today's look reader at the saved pose, and score it; the saved look scores become "before"."""
     library = load_library([kept / "skins"])
+    gate = gate_judge()
     keys = ("button_f1", "button_accuracy", "stick_r2")
     for r in result["rows"]:
         b = r.get("b") or {}
         if "looks" not in b or "matrix" not in b or "readings" not in b:
             continue
         before = {k: b["looks"].get(k) for k in keys}
-        actions, _, _ = read_by_looks(kept / f"{r['skin_id']}.mp4", np.asarray(b["matrix"]), library.skins[b["skin"]])
-        b["looks"] = {**reading_scores(actions, np.asarray(b["readings"]["shown"], np.float32), frozenset(r["observed_controls"])), "before": before}
+        shown = np.asarray(b["readings"]["shown"], np.float32)
+        looks, _ = read_looks(kept / f"{r['skin_id']}.mp4", b["matrix"], library.skins[b["skin"]], shown, frozenset(r["observed_controls"]), gate)
+        b["looks"] = {**looks, "before": before}
         print(f"{r['skin_id']}: looks " + ", ".join(f"{k} {before[k]} -> {b['looks'].get(k)}" for k in keys), file=sys.stderr)
     done = [r["b"]["looks"] for r in result["rows"] if "before" in (r.get("b") or {}).get("looks", {})]
     for k in keys:
@@ -479,6 +501,11 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             out[f"{tag}_looks_button_f1_mean"] = mean([x.get("button_f1") for x in looks])
             out[f"{tag}_looks_button_accuracy_mean"] = mean([x.get("button_accuracy") for x in looks])
             out[f"{tag}_looks_stick_r2_mean"] = mean([x.get("stick_r2") for x in looks])
+            if any("gate" in x for x in looks):  # runs saved before the gate's verdict was recorded have none
+                accepted = [x for x in looks if x.get("gate") == []]
+                out[f"{tag}_looks_gate_accepted"] = f"{len(accepted)} of {len(looks)}"
+                out[f"{tag}_looks_accepted_button_f1_mean"] = mean([x.get("button_f1") for x in accepted])
+                out[f"{tag}_looks_accepted_stick_r2_mean"] = mean([x.get("stick_r2") for x in accepted])
     return out
 
 
@@ -498,11 +525,11 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
         "'none' = accuracy of reading nothing pressed; R² = mean over the stick axes it draws. "
         "set: 'tune' presets may choose extraction thresholds (bench/reading_rules.py), 'report' presets never do."
         + (" 'before': the same parser readings under the reading rules the run was made with." if before else "")
-        + (" 'looks': the same video read by drawing the found skin in every state of each control (padflow.overlay.look_reader), no parser: what extract's default reader (`auto`) reads an imported preset with." if looks else ""),
+        + (" 'looks': the same video read by drawing the found skin in every state of each control (padflow.overlay.look_reader), no parser: what extract's default reader (`auto`) reads an imported preset with; 'looks gate': the gate's verdict on the table it makes (params.yaml `gate`, the localization check left out), and the summary's looks_accepted means are over the accepted clips: what the pipeline would train on." if looks else ""),
         "",
         "| preset | set | atlas | game | width | opacity | (a) outcome | (a) skin named | (b) IoU | (b) skin | F1 | acc | none | stick R² |"
-        + (" F1 before | R² before |" if before else "") + (" looks F1 | looks acc | looks R² |" if looks else ""),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else "") + ("---|---|---|" if looks else ""),
+        + (" F1 before | R² before |" if before else "") + (" looks F1 | looks acc | looks R² | looks gate |" if looks else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else "") + ("---|---|---|---|" if looks else ""),
     ]
     for r in result["rows"]:
         if not r.get("imported"):
@@ -518,7 +545,8 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
             line += f" {fmt(b.get('before', {}).get('button_f1'))} | {fmt(b.get('before', {}).get('stick_r2'))} |"
         if looks:
             read = b.get("looks") or {}
-            line += f" {fmt(read.get('button_f1'))} | {fmt(read.get('button_accuracy'))} | {fmt(read.get('stick_r2'))} |"
+            verdict = "–" if "gate" not in read else ", ".join(read["gate"]) or "accepted"
+            line += f" {fmt(read.get('button_f1'))} | {fmt(read.get('button_accuracy'))} | {fmt(read.get('stick_r2'))} | {verdict} |"
         lines.append(line)
     s = result["summary"]
     lines += ["", "Summary: " + ", ".join(f"{k} {fmt(v)}" for k, v in s.items()), "", "Elements skipped or changed on import:", ""]

@@ -6,6 +6,8 @@ localization inliers). `build_suite` lists the expectations — schema, dtypes, 
 length, timing, value ranges, confidence, stuck buttons, localization strength — each tagged with
 the quarantine reason it stands for (`meta.reason`). `TableValidator` holds them in an ephemeral
 Great Expectations context and validates one table at a time, optionally writing Data Docs.
+`table_reasons` judges one action table as the gate stage does; `reading_reasons` judges a reading
+before it is written as one (the reading benches' verdict on each clip).
 
 The thresholds come from the gate stage's config (params.yaml `gate`); the suite takes any object
 that has them (`SuiteLimits`).
@@ -26,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from padflow.actions import ACTION_INDEX, NITROGEN_BUTTON_COLUMNS
-from padflow.tables import ACTION_TABLE_SCHEMA, table_observed
+from padflow.tables import ACTION_TABLE_SCHEMA, actions_to_table, table_observed, table_unobserved
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -209,3 +211,23 @@ class TableValidator:
                 if reason not in reasons:
                     reasons.append(reason)
         return reasons, failed
+
+
+def table_reasons(validator: TableValidator, table_id: str, table: pa.Table, fps: float, expected_rows: int, inliers: int | None,
+                  min_confidence: float) -> tuple[list[str], list[str]]:  # fmt: skip
+    """(reasons, failed expectation names) the suite gives one action table; both empty when the gate would accept it.
+
+    `inliers`: the localization's inlier count, None where the table's source has none (its check is then left out).
+    """
+    frame = table_frame(table, fps, inliers, min_confidence)
+    return validator.validate(table_id, frame, expected_rows, localized=inliers is not None, unobserved=table_unobserved(table))
+
+
+def reading_reasons(validator: TableValidator, table_id: str, actions: np.ndarray, confidence: np.ndarray, fps: float,
+                    unobserved: tuple[str, ...], min_confidence: float) -> list[str]:  # fmt: skip
+    """The quarantine reasons the suite gives a reading ((T, 21) actions, (T,) confidence) as extract would write it; [] = accepted.
+
+    For benches that read clips without writing tables: the gate's verdict on a reading, the localization's check left out.
+    """
+    table = actions_to_table(actions, fps, confidence, unobserved)
+    return table_reasons(validator, table_id, table, fps, len(actions), None, min_confidence)[0]

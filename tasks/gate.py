@@ -58,7 +58,7 @@ from pydantic import Field
 
 from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_table, covered_frames
 from padflow.config import config, from_mapping
-from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_frame
+from padflow.expectations import DEFAULT_MIN_INLIERS, TableValidator, table_reasons
 from padflow.ingest.report import accepted_videos, native_video, read_report
 from padflow.io import replaced_dir, save_figure, write_json
 from padflow.stages import StageResult
@@ -175,8 +175,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
             verdicts.append(Verdict(status="quarantined", reasons=("no_observed_controls",),
                                     failed_expectations=("the table observes no control",), **verdict))
             continue
-        frame = table_frame(table, item.fps, item.inliers, cfg.min_confidence)
-        reasons, failed = validator.validate(item.key, frame, expected, localized=item.inliers is not None, unobserved=unobserved)
+        reasons, failed = table_reasons(validator, item.key, table, item.fps, expected, item.inliers, cfg.min_confidence)
         if reasons:
             verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from padflow.actions import ACTION_INDEX
-from padflow.expectations import TableValidator, table_frame
+from padflow.expectations import TableValidator, reading_reasons, table_frame
 from padflow.tables import actions_to_table, chunk_observed, observed_mask, read_chunk_index, write_action_table
 from padflow.video import write_mp4
 from padflow.chunking import covered_frames, cut_chunks
@@ -200,6 +200,16 @@ def test_unobserved_values_are_not_labels_for_the_suite_or_the_density_filter(va
     a[:, ACTION_INDEX["BACK"]] = 1
     assert cut_chunks(a, np.full(16, 100.0, np.float32), GateConfig())[0][3] == "kept"
     assert cut_chunks(a, np.full(16, 100.0, np.float32), GateConfig(), observed_mask(["BACK"]))[0][3] == "density"
+
+
+def test_a_reading_is_judged_as_the_gate_judges_the_table_extract_writes_from_it(validator):
+    sure, unsure = np.ones(N, np.float32), np.where(np.arange(N) % 2 == 0, 0.1, 0.9).astype(np.float32)
+    assert reading_reasons(validator, "sure", busy_actions(), sure, FPS, (), CFG.min_confidence) == []
+    assert reading_reasons(validator, "unsure", busy_actions(), unsure, FPS, (), CFG.min_confidence) == ["low_confidence"]
+    held = busy_actions()
+    held[:, ACTION_INDEX["NORTH"]] = 1  # held for the whole 3 s: stuck, unless the skin does not show NORTH
+    assert reading_reasons(validator, "held", held, sure, FPS, (), CFG.min_confidence) == ["stuck_button"]
+    assert reading_reasons(validator, "held", held, sure, FPS, ("NORTH",), CFG.min_confidence) == []
 
 
 def one_good_video(root: Path, unobserved: tuple[str, ...] = ()) -> None:
