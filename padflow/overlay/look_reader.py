@@ -36,8 +36,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
 d-pad direction reads 0 or 1. A frame's confidence is the smallest over groups of how clearly the
-read state beats every state that reads differently (`_certainty`; a stick's neighbour cells read
-nearly the same, as the parser's confidence counts its mass around the reading).
+read state beats every state that reads differently (padflow.overlay.look_confidence; a stick's neighbour cells
+read nearly the same, as the parser's confidence counts its mass around the reading).
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from padflow.actions import ACTION_NAMES, AXES, AXIS_SLICE, BUTTON_SLICE, BUTTONS, DPAD_COMBINATIONS, noop
+from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS, DPAD_COMBINATIONS, noop
 from padflow.overlay.crops import union_box
+from padflow.overlay.look_confidence import Doubts, certainty, group_doubts
 from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
@@ -399,15 +400,10 @@ class _LookModel:
             explained[:, self.positions[g]] += self.changes[g][chosen[g]].reshape(b, -1, 3)
 
     @functools.cached_property
-    def apart(self) -> list[np.ndarray]:
-        """(S, S) per group: squared distance between two states' looks; drawn up when first read (the opacity fit
-        composes nine times and reads no confidence)."""
-        return [_apart(change) for change in self.changes]
-
-    @functools.cached_property
-    def near(self) -> list[np.ndarray]:
-        """(S, S) per group: the states a confidence counts with the read one."""
-        return [_near_states(group, apart) for group, apart in zip(self.groups, self.apart)]
+    def doubts(self) -> list[Doubts]:
+        """Per group, the state pairs a confidence compares (`look_confidence.group_doubts`); drawn up when first read (the
+        opacity fit composes nine times and reads no confidence)."""
+        return [group_doubts(group.actions, change, 2.0 / (STICK_GRID - 1), INDISTINCT) for group, change in zip(self.groups, self.changes)]
 
     def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,)."""
@@ -417,22 +413,8 @@ class _LookModel:
         for g, residual, errors in self._choices(batch):
             best = errors.argmin(axis=1)
             actions += self.groups[g].actions[best]
-            sure = np.minimum(sure, self._certainty(g, errors, best))
+            sure = np.minimum(sure, certainty(self.doubts[g], errors, best))
         return actions, sure
-
-    def _certainty(self, g: int, errors: np.ndarray, best: np.ndarray) -> np.ndarray:
-        """(B,) how clearly each frame shows group `g`'s read state `best` (B,) rather than any state that reads differently, from each state's squared `errors` (B, S).
-
-        For a state k that reads differently (`_near_states`), (error_k - error_read) / |look_k - look_read|²
-        is 1 where the frame shows the read look exactly and 0 halfway between the two looks (the frame
-        seen as the read look plus t times the way to k: 1 - 2t); the confidence is its least value,
-        clipped to [0, 1]. Measured along the way between two looks, so the game moving under a
-        translucent overlay, which changes the frame across it, moves it little (docs/benchmarks.md
-        has the rule it replaced)."""
-        b = len(errors)
-        gap = (errors - errors[np.arange(b), best][:, None]) / np.maximum(self.apart[g][best], 1e-6)  # (B, S)
-        least = np.where(self.near[g][best], np.inf, gap).min(axis=1, initial=np.inf)
-        return np.clip(np.where(np.isfinite(least), least, 1.0), 0.0, 1.0).astype(np.float32)
 
 
 def _varying(looks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -448,25 +430,6 @@ def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:
     seen, flat = shown.reshape(len(shown), -1), drawn.reshape(len(drawn), -1)
     squared = (seen**2).sum(axis=1)[:, None] - 2.0 * seen @ flat.T + (flat**2).sum(axis=1)[None, :]  # (T, S)
     return float(squared.min(axis=1).sum())
-
-
-def _apart(change: np.ndarray) -> np.ndarray:
-    """(S, S) squared distance between the looks of a group's states, from each one's `change` (S, 3m) from rest."""
-    norms = (change**2).sum(axis=1)
-    return np.maximum(norms[:, None] + norms[None, :] - 2.0 * change @ change.T, 0.0)
-
-
-def _near_states(group: LookGroup, apart: np.ndarray) -> np.ndarray:
-    """(S, S) bool: state j counts as read state i in a confidence (`_LookModel._certainty`) when it presses the same
-    buttons and puts each axis within one grid step of i's (a stick's 3 x 3 cells around its reading, as the parser's mass;
-    a button: itself), or when the two are drawn alike (`apart` (S, S) within INDISTINCT of the group's largest change:
-    a pixel-art cap moves a whole block for several grid cells; no frame can tell those apart)."""
-    actions = group.actions
-    step = 2.0 / (STICK_GRID - 1) + 1e-6
-    same_buttons = (actions[:, None, BUTTON_SLICE] == actions[None, :, BUTTON_SLICE]).all(axis=-1)
-    close_axes = (np.abs(actions[:, None, AXIS_SLICE] - actions[None, :, AXIS_SLICE]) <= step).all(axis=-1)
-    largest = float(apart[0].max(initial=0.0))  # state 0 is rest: its distance to each state is that state's change
-    return (same_buttons & close_axes) | (apart < INDISTINCT * largest)
 
 
 def _told_apart(group: LookGroup, change: np.ndarray) -> np.ndarray:
