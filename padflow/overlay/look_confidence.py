@@ -47,6 +47,7 @@ def group_doubts(actions: np.ndarray, change: np.ndarray, step: float, indistinc
     alike = apart < indistinct * float(norms.max(initial=0.0))
     cells, cell = np.unique(actions[:, AXIS_SLICE], axis=0, return_inverse=True)
     patterns, pattern = np.unique(buttons, axis=0, return_inverse=True)
+    cell, pattern = cell.reshape(-1), pattern.reshape(-1)  # numpy 2.0.0 shaped the inverse along the axis
     state = np.full((len(cells), len(patterns)), -1, np.int32)
     state[cell, pattern] = np.arange(len(actions))
     moved = neighbours & ~same_buttons & (cell[:, None] != cell[None, :])
