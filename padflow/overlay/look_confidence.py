@@ -30,7 +30,7 @@ class Doubts:
 
     apart: np.ndarray  # (S, S) squared distance between two states' looks
     near: np.ndarray  # (S, S) bool: state j reads as state i (not a doubt)
-    same_place: np.ndarray  # (S, S) int: for a state j at a neighbouring cell with other buttons than i, the state at j's cell with i's buttons; else -1
+    same_place: np.ndarray | None  # (S, S) int: for a state j at a neighbouring cell with other buttons than i, the state at j's cell with i's buttons; else -1 (None: no such pair)
 
 
 def group_doubts(actions: np.ndarray, change: np.ndarray, step: float, indistinct: float) -> Doubts:
@@ -52,7 +52,7 @@ def group_doubts(actions: np.ndarray, change: np.ndarray, step: float, indistinc
     state[cell, pattern] = np.arange(len(actions))
     moved = neighbours & ~same_buttons & (cell[:, None] != cell[None, :])
     same_place = np.where(moved, state[cell[None, :], pattern[:, None]], -1).astype(np.int32)  # [i, j]: j's cell, i's buttons
-    return Doubts(apart, (same_buttons & neighbours) | alike, same_place)
+    return Doubts(apart, (same_buttons & neighbours) | alike, same_place if moved.any() else None)
 
 
 def certainty(doubts: Doubts, errors: np.ndarray, best: np.ndarray) -> np.ndarray:
@@ -61,9 +61,10 @@ def certainty(doubts: Doubts, errors: np.ndarray, best: np.ndarray) -> np.ndarra
     b = len(errors)
     read = errors[np.arange(b), best][:, None]
     gap = (errors - read) / np.maximum(doubts.apart[best], 1e-6)  # (B, S)
-    place = doubts.same_place[best]  # (B, S)
-    there = np.maximum(place, 0)
-    at_place = (errors - np.take_along_axis(errors, there, axis=1)) / np.maximum(doubts.apart[there, np.arange(errors.shape[1])], 1e-6)
-    gap = np.where(place >= 0, np.maximum(gap, at_place), gap)
+    if doubts.same_place is not None:  # a stick with a click: the read place's neighbours clicked
+        place = doubts.same_place[best]  # (B, S)
+        there = np.maximum(place, 0)
+        at_place = (errors - np.take_along_axis(errors, there, axis=1)) / np.maximum(doubts.apart[there, np.arange(errors.shape[1])], 1e-6)
+        gap = np.where(place >= 0, np.maximum(gap, at_place), gap)
     least = np.where(doubts.near[best], np.inf, gap).min(axis=1, initial=np.inf)
     return np.clip(np.where(np.isfinite(least), least, 1.0), 0.0, 1.0).astype(np.float32)
