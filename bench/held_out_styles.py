@@ -66,7 +66,7 @@ METRICS = ("button_f1", "button_accuracy", "stick_r2")
 
 
 def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: np.ndarray, library: SkinLibrary,
-              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any, gate: tuple[TableValidator, GateConfig], keep: Path | None = None) -> dict[str, Any]:  # fmt: skip
+              cfg: LocalizeConfig, ext: ExtractConfig, parser: Any, gate: TableValidator, keep: Path | None = None) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
@@ -84,8 +84,7 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
     started = time.perf_counter()
     actions, confidence, fps = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
     seconds = round(time.perf_counter() - started, 1)
-    validator, gate_cfg = gate
-    reasons = reading_reasons(validator, skin_id, actions, confidence, fps, unobserved_controls(skin), gate_cfg.min_confidence)
+    reasons = reading_reasons(gate, skin_id, actions, confidence, fps, unobserved_controls(skin))
     row["looks"] = {**reading_scores(actions, shown, observed), "seconds": seconds, "gate": reasons}
     return row
 
@@ -151,8 +150,7 @@ def main() -> int:
         parser = load_parser(parser_dir)
     else:
         print(f"no parser at {parser_dir}: the look reader only", file=sys.stderr)
-    gate_cfg = from_mapping(GateConfig, params.get("gate"), "gate")
-    gate = (TableValidator(gate_cfg), gate_cfg)
+    gate = TableValidator(from_mapping(GateConfig, params.get("gate"), "gate"))
     skins = style_skins(args.skins, held_out=True)
     library = SkinLibrary({**load_library([]).skins, **skins})
     tasks = all_tasks()

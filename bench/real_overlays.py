@@ -261,7 +261,7 @@ def preset_set(repo: Path, preset: Path, tune_folders: tuple[str, ...]) -> str:
 
 
 def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: ExtractConfig, truth_box: tuple, shown: np.ndarray,
-            observed: frozenset[str], keep_readings: bool = False, gate: tuple[TableValidator, GateConfig] | None = None) -> dict[str, Any]:  # fmt: skip
+            observed: frozenset[str], keep_readings: bool = False, gate: TableValidator | None = None) -> dict[str, Any]:  # fmt: skip
     loc = localize_overlay(video, library, cfg)
     outcome = getattr(loc, "outcome", "found" if loc.found else "no_overlay")
     row: dict[str, Any] = {"outcome": outcome, "skin": loc.skin_id, "nearest": getattr(loc, "nearest_skin", None),
@@ -284,15 +284,14 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
     return row
 
 
-def read_looks(video: Path, matrix: Any, skin: Any, shown: np.ndarray, observed: frozenset[str], gate: tuple[TableValidator, GateConfig],
+def read_looks(video: Path, matrix: Any, skin: Any, shown: np.ndarray, observed: frozenset[str], gate: TableValidator,
                decode_threads: int = 0) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
     """A clip read by drawing its skin (padflow.overlay.look_reader): its scores, seconds and the gate's quarantine reasons
     for the table extract would write ([] = accepted), and the actions read."""
     started = time.perf_counter()
     actions, confidence, fps = read_by_looks(video, np.asarray(matrix), skin, decode_threads)
     seconds = round(time.perf_counter() - started, 1)
-    validator, gate_cfg = gate
-    reasons = reading_reasons(validator, video.stem, actions, confidence, fps, unobserved_controls(skin), gate_cfg.min_confidence)
+    reasons = reading_reasons(gate, video.stem, actions, confidence, fps, unobserved_controls(skin))
     return {**reading_scores(actions, shown, observed), "seconds": seconds, "gate": reasons}, actions
 
 
@@ -442,10 +441,9 @@ def refinish(result: dict[str, Any]) -> None:
     result["summary"] = summary(result["rows"])
 
 
-def gate_judge() -> tuple[TableValidator, GateConfig]:
+def gate_judge() -> TableValidator:
     """The gate's suite with the project's `gate` settings, to judge each look-reader table as the pipeline would."""
-    gate_cfg = from_mapping(GateConfig, load_params(project_root() / "params.yaml").get("gate"), "gate")
-    return TableValidator(gate_cfg), gate_cfg
+    return TableValidator(from_mapping(GateConfig, load_params(project_root() / "params.yaml").get("gate"), "gate"))
 
 
 def reread_looks(result: dict[str, Any], kept: Path) -> None:

@@ -44,6 +44,7 @@ class SuiteLimits(Protocol):
 
     max_frame_count_error: int
     timing_tolerance_s: float
+    min_confidence: float
     max_low_confidence_share: float
     max_button_hold_s: float
     min_inliers: int | None
@@ -213,21 +214,22 @@ class TableValidator:
         return reasons, failed
 
 
-def table_reasons(validator: TableValidator, table_id: str, table: pa.Table, fps: float, expected_rows: int, inliers: int | None,
-                  min_confidence: float) -> tuple[list[str], list[str]]:  # fmt: skip
+def table_reasons(validator: TableValidator, table_id: str, table: pa.Table, fps: float, expected_rows: int,
+                  inliers: int | None) -> tuple[list[str], list[str]]:  # fmt: skip
     """(reasons, failed expectation names) the suite gives one action table; both empty when the gate would accept it.
 
     `inliers`: the localization's inlier count, None where the table's source has none (its check is then left out).
+    A frame is low-confidence below the validator's own `min_confidence`.
     """
-    frame = table_frame(table, fps, inliers, min_confidence)
+    frame = table_frame(table, fps, inliers, validator.cfg.min_confidence)
     return validator.validate(table_id, frame, expected_rows, localized=inliers is not None, unobserved=table_unobserved(table))
 
 
 def reading_reasons(validator: TableValidator, table_id: str, actions: np.ndarray, confidence: np.ndarray, fps: float,
-                    unobserved: tuple[str, ...], min_confidence: float) -> list[str]:  # fmt: skip
+                    unobserved: tuple[str, ...]) -> list[str]:  # fmt: skip
     """The quarantine reasons the suite gives a reading ((T, 21) actions, (T,) confidence) as extract would write it; [] = accepted.
 
     For benches that read clips without writing tables: the gate's verdict on a reading, the localization's check left out.
     """
     table = actions_to_table(actions, fps, confidence, unobserved)
-    return table_reasons(validator, table_id, table, fps, len(actions), None, min_confidence)[0]
+    return table_reasons(validator, table_id, table, fps, len(actions), None)[0]

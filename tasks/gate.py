@@ -175,7 +175,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
             verdicts.append(Verdict(status="quarantined", reasons=("no_observed_controls",),
                                     failed_expectations=("the table observes no control",), **verdict))
             continue
-        reasons, failed = table_reasons(validator, item.key, table, item.fps, expected, item.inliers, cfg.min_confidence)
+        reasons, failed = table_reasons(validator, item.key, table, item.fps, expected, item.inliers)
         if reasons:
             verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue

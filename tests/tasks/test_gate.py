@@ -204,12 +204,12 @@ def test_unobserved_values_are_not_labels_for_the_suite_or_the_density_filter(va
 
 def test_a_reading_is_judged_as_the_gate_judges_the_table_extract_writes_from_it(validator):
     sure, unsure = np.ones(N, np.float32), np.where(np.arange(N) % 2 == 0, 0.1, 0.9).astype(np.float32)
-    assert reading_reasons(validator, "sure", busy_actions(), sure, FPS, (), CFG.min_confidence) == []
-    assert reading_reasons(validator, "unsure", busy_actions(), unsure, FPS, (), CFG.min_confidence) == ["low_confidence"]
+    assert reading_reasons(validator, "sure", busy_actions(), sure, FPS, ()) == []
+    assert reading_reasons(validator, "unsure", busy_actions(), unsure, FPS, ()) == ["low_confidence"]
     held = busy_actions()
     held[:, ACTION_INDEX["NORTH"]] = 1  # held for the whole 3 s: stuck, unless the skin does not show NORTH
-    assert reading_reasons(validator, "held", held, sure, FPS, (), CFG.min_confidence) == ["stuck_button"]
-    assert reading_reasons(validator, "held", held, sure, FPS, ("NORTH",), CFG.min_confidence) == []
+    assert reading_reasons(validator, "held", held, sure, FPS, ()) == ["stuck_button"]
+    assert reading_reasons(validator, "held", held, sure, FPS, ("NORTH",)) == []
 
 
 def one_good_video(root: Path, unobserved: tuple[str, ...] = ()) -> None:
