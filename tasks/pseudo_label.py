@@ -55,7 +55,7 @@ from models.idm.scoring import SCORES_FILE
 from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS
 from padflow.chunking import ChunkRule, MotionCache, TableInput, chunk_rule, chunk_table, covered_frames
 from padflow.config import config, from_mapping
-from padflow.expectations import TableValidator, table_frame
+from padflow.expectations import TableValidator, table_reasons
 from padflow.ingest.report import accepted_videos, read_report
 from padflow.io import file_sha256, replaced_dir, write_json
 from padflow.stages import StageResult
@@ -130,8 +130,8 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
                 "box": None, "frames": len(actions), "mean_confidence": round(float(confidence.mean()), 4),
             })
             table = read_action_table(table_path)
-            frame = table_frame(actions_to_table(actions, fps, admitted_confidence, admission["withheld"]), fps, None, cfg.min_confidence)
-            reasons, failed = validator.validate(video_id, frame, int(ingested[video_id].get("frames_out") or len(actions)), localized=False)
+            checked = actions_to_table(actions, fps, admitted_confidence, admission["withheld"])
+            reasons, failed = table_reasons(validator, video_id, checked, fps, int(ingested[video_id].get("frames_out") or len(actions)), None)
             kept = []
             if not reasons and admitted.any():
                 item = TableInput(video_id=video_id, table_path=table_path, video_path=video_path, fps=fps,
