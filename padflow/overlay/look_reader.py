@@ -23,7 +23,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   is a stick with a group its changes overlap (a cap that moves over a d-pad hides part of a pressed
   arm: their changes do not add up), up to MAX_STICK_JOINT_STATES (`_joined`).
   A state drawn nearly as one with fewer presses is not read (`_told_apart`: the picture cannot
-  tell them apart, and compression's bias would choose).
+  tell them apart, and compression's bias would choose); where a stick's states that read differently are
+  drawn exactly alike (a cap hidden by its click), the frames around tell them apart (padflow.overlay.look_alike).
 - A frame is explained as the still picture (game + rest look) plus one change per group, each
   state drawn over the game at the fitted opacity and compared on the pixels where some state of
   the group differs from its rest by more than `MIN_CONTRAST` grey levels; each group's state is
@@ -53,6 +54,7 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS, DPAD_COMBINATIONS, noop
 from padflow.overlay.crops import union_box
+from padflow.overlay.look_alike import alike_states, picture_ids, told_by_time
 from padflow.overlay.look_confidence import Doubts, certainty, group_doubts
 from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
@@ -63,6 +65,7 @@ from padflow.video import iter_frames, probe
 
 MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
 STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
+STICK_STEP = 2.0 / (STICK_GRID - 1)  # axis units between neighbouring positions
 PASSES = 3  # times each group's state is chosen again against what the others' chosen states leave
 MAX_JOINT_STATES = 64  # states of groups read together because their drawn changes touch (four face buttons: 16); a stick and a button whose changes only touch (242 x 2) would cost 484 renders of the skin
 MAX_STICK_JOINT_STATES = 2 * STICK_GRID**2 * 9  # the same for a stick whose changes overlap another group's: a clicked cap over a d-pad (242 x 9 renders of their box)
@@ -135,14 +138,18 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     model = _LookModel(median, skin, transform, crop_box)
     model.fit_opacity(crops, median)
     model.fit_gains(crops)
-    actions, confidence = [], []
+    actions, confidence, pictures = [], [], []
     for batch in _batches(iter_frames(video, threads=decode_threads, check_complete=True), crop_box):
-        read, sure = model.read(batch)
+        read, sure, seen = model.read(batch)
         actions.append(read)
         confidence.append(sure)
+        pictures.append(seen)
     if not actions:
         raise ValueError(f"{video}: no frames to read")
-    return np.concatenate(actions), np.concatenate(confidence), fps
+    out = np.concatenate(actions)
+    for g, (cols, states, _) in model.alike.items():  # states no frame tells apart, told by the frames around
+        out[:, cols] = told_by_time(out[:, cols], np.concatenate([p[g] for p in pictures]), states)
+    return out, np.concatenate(confidence), fps
 
 
 class _LookModel:
@@ -180,7 +187,7 @@ class _LookModel:
     def _compose(self) -> None:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
-        groups, pixels, changes, offsets = [], [], [], []
+        groups, pixels, changes, offsets, alike = [], [], [], [], {}
         for group, window, varying, alpha, premultiplied in self.states:
             drawn = self.opacity * (premultiplied - alpha * self.game[window][varying])  # (S, k, 3): what each state adds to the game
             mask = np.abs(drawn - drawn[:1]).max(axis=(0, 2)) > MIN_CONTRAST
@@ -192,11 +199,16 @@ class _LookModel:
                 at_rest, gain = self.gains[group.controls]
                 offsets.append((len(groups), at_rest))
                 change = change * (np.where((group.actions[:, BUTTON_SLICE] > 0).any(axis=1), 1.0, gain)[:, None] if _has_stick(group) else gain)
-            kept = _told_apart(group, change)
+            look = picture_ids(change) if _has_stick(group) else None
+            kept = _told_apart(group, change, look)
+            cols = [ACTION_NAMES.index(c) for c in group.controls]
+            if look is not None and (states := alike_states(group.actions[:, cols], look, np.isin(group.controls, AXES), STICK_STEP)) is not None:
+                alike[len(groups)] = (cols, states, states.look[kept])
             groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
             changes.append(change[kept])
         self.groups = groups
+        self.alike = alike  # per group whose states draw one picture but read differently: its action columns, its `AlikeStates`, and the picture of each state read
         self.pixels_used = np.unique(np.concatenate(pixels)) if pixels else np.zeros(0, np.int64)
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
@@ -403,18 +415,22 @@ class _LookModel:
     def doubts(self) -> list[Doubts]:
         """Per group, the state pairs a confidence compares (`look_confidence.group_doubts`); drawn up when first read (the
         opacity fit composes nine times and reads no confidence)."""
-        return [group_doubts(group.actions, change, 2.0 / (STICK_GRID - 1), INDISTINCT) for group, change in zip(self.groups, self.changes)]
+        return [group_doubts(group.actions, change, STICK_STEP, INDISTINCT) for group, change in zip(self.groups, self.changes)]
 
-    def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), and each frame's confidence (B,)."""
+    def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), each frame's
+        confidence (B,), and per group in `self.alike` the picture each frame read (B,) (`look_alike.told_by_time`)."""
         b = len(batch)
         actions = np.zeros((b, len(ACTION_NAMES)), np.float32)
         sure = np.ones(b, np.float32)
+        pictures = {}
         for g, residual, errors in self._choices(batch):
             best = errors.argmin(axis=1)
             actions += self.groups[g].actions[best]
             sure = np.minimum(sure, certainty(self.doubts[g], errors, best))
-        return actions, sure
+            if g in self.alike:
+                pictures[g] = self.alike[g][2][best]
+        return actions, sure, pictures
 
 
 def _varying(looks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -432,15 +448,15 @@ def _nearest_error(shown: np.ndarray, drawn: np.ndarray) -> float:
     return float(squared.min(axis=1).sum())
 
 
-def _told_apart(group: LookGroup, change: np.ndarray) -> np.ndarray:
+def _told_apart(group: LookGroup, change: np.ndarray, look: np.ndarray | None = None) -> np.ndarray:
     """Indices of the states of `group` to read, given each one's `change` (S, 3m) from rest: a state drawn within INDISTINCT of the group's largest change from a state with fewer presses is read as that one.
 
-    A stick's positions are all kept, but of states drawn exactly alike only those with the fewest buttons pressed (gameboy-pixel's
-    d-pad down with its hidden clicked cap draws the cap pushed down: a matrix product's rounding chose between them)."""
+    A stick's positions are all kept, but of states drawn exactly alike (`look`: `look_alike.picture_ids` of `change`) only those
+    with the fewest buttons pressed (gameboy-pixel's d-pad down with its hidden clicked cap draws the cap pushed down: a matrix
+    product's rounding chose between them); `look_alike.told_by_time` then reads such frames by the frames around them."""
     if _has_stick(group):
         presses = (group.actions[:, BUTTON_SLICE] > 0).sum(axis=1)
-        looks: dict[bytes, int] = {}
-        look = np.array([looks.setdefault(row.tobytes(), len(looks)) for row in change])  # np.unique(axis=0) sorts: 1.3 s a group
+        look = picture_ids(change) if look is None else look
         fewest = np.full(look.max() + 1, presses.max())
         np.minimum.at(fewest, look, presses)
         return np.flatnonzero(presses == fewest[look])

@@ -242,6 +242,28 @@ def test_a_cap_moved_off_its_rest_place_in_most_frames_is_read_at_full_travel(ga
         assert np.abs(read[:, AXIS_INDEX[axis]] - shown[:, AXIS_INDEX[axis]]).max() < 0.1, axis  # its grid cell
 
 
+def test_a_cap_hidden_while_clicked_reads_where_it_is_held(game_frames, tmp_path: Path, make_sprite_skin):
+    """A cap its click hides (input-overlay's gameboy, nes and snes pixel presets with a stick): while clicked, every place
+    of the cap looks the same, so a stick held while clicked reads where it is seen before and after (alone, the frames
+    read the cap's first place, the centre)."""
+    layout = cap_on_dpad(tmp_path, "cap-hidden", make_sprite_skin)
+    stick = next(layer for layer in layout["layers"] if layer.get("side") == "left")
+    atlas = np.asarray(Image.open(tmp_path / layout["atlas"]))
+    stick["cap_pressed"] = [atlas.shape[1], 0, 4, 4]  # clicked, the cap is not drawn
+    Image.fromarray(np.concatenate([atlas, np.zeros((atlas.shape[0], 4, 4), np.uint8)], axis=1)).save(tmp_path / layout["atlas"])
+    (tmp_path / "cap-hidden.json").write_text(json.dumps(layout))
+    skin = load_library([tmp_path]).skins["cap-hidden"]
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    for held, clicked, (x, y) in ((slice(7, 13), slice(9, 11), (1.0, 0.0)), (slice(20, 24), slice(21, 23), (-1.0, -1.0))):  # at rest in most frames
+        shown[held, AXIS_INDEX["LEFT_X"]], shown[held, AXIS_INDEX["LEFT_Y"]] = x, y
+        shown[clicked, BUTTON_INDEX["LEFT_THUMB"]] = 1.0
+    shown, transform = clip(game_frames, skin, tmp_path / "hidden.mp4", 0.9, seed=0, width=0.3, shown=shown)
+    read, _, _ = read_by_looks(tmp_path / "hidden.mp4", transform, skin)
+    assert ((read[:, BUTTON_INDEX["LEFT_THUMB"]] > 0.5) == (shown[:, BUTTON_INDEX["LEFT_THUMB"]] > 0.5)).all()
+    for axis in ("LEFT_X", "LEFT_Y"):
+        assert np.abs(read[:, AXIS_INDEX[axis]] - shown[:, AXIS_INDEX[axis]]).max() <= 0.25, axis
+
+
 def test_a_stick_state_drawn_as_one_with_fewer_presses_is_never_read():
     """A cap read with the d-pad whose click hides it: the arm pressed with the cap clicked draws what the cap pushed onto
     the arm draws (input-overlay's gameboy-pixel). No frame can tell them apart, so only the one with fewer presses is read
