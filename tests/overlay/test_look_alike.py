@@ -17,7 +17,7 @@ def test_a_group_whose_pictures_each_read_one_way_needs_no_telling_apart():
     assert states([(0.0, 0.0), (0.0, 0.0)], [0, 0], (True, False)) is None  # drawn alike, read alike
 
 
-def test_a_cap_hidden_by_its_click_keeps_its_last_seen_place():
+def test_a_cap_held_while_its_click_hides_it_keeps_its_place():
     """(LEFT_X, LEFT_THUMB): the cap at -1, 0 or 1, each its own picture; clicked, it is not drawn (one picture, any place)."""
     alike = states([(-1.0, 0.0), (0.0, 0.0), (1.0, 0.0), (-1.0, 1.0), (0.0, 1.0), (1.0, 1.0)], [0, 1, 2, 3, 3, 3], (True, False))
     read = np.array([(1.0, 0.0), (-1.0, 1.0), (-1.0, 1.0), (1.0, 0.0), (0.0, 0.0)], np.float32)  # alone, a hidden cap reads its first place
