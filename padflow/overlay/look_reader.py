@@ -54,7 +54,7 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS, DPAD_COMBINATIONS, noop
 from padflow.overlay.crops import union_box
-from padflow.overlay.look_alike import alike_states, picture_ids, told_by_time
+from padflow.overlay.look_alike import AlikeStates, alike_states, picture_ids, told_by_time
 from padflow.overlay.look_confidence import Doubts, certainty, group_doubts
 from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
@@ -187,7 +187,7 @@ class _LookModel:
     def _compose(self) -> None:
         """The still picture and each group's changes over the current game estimate."""
         h, w = self.game.shape[:2]
-        groups, pixels, changes, offsets, alike = [], [], [], [], {}
+        groups, pixels, changes, offsets, pictures = [], [], [], [], {}
         for group, window, varying, alpha, premultiplied in self.states:
             drawn = self.opacity * (premultiplied - alpha * self.game[window][varying])  # (S, k, 3): what each state adds to the game
             mask = np.abs(drawn - drawn[:1]).max(axis=(0, 2)) > MIN_CONTRAST
@@ -201,14 +201,13 @@ class _LookModel:
                 change = change * (np.where((group.actions[:, BUTTON_SLICE] > 0).any(axis=1), 1.0, gain)[:, None] if _has_stick(group) else gain)
             look = picture_ids(change) if _has_stick(group) else None
             kept = _told_apart(group, change, look)
-            cols = [ACTION_NAMES.index(c) for c in group.controls]
-            if look is not None and (states := alike_states(group.actions[:, cols], look, np.isin(group.controls, AXES), STICK_STEP)) is not None:
-                alike[len(groups)] = (cols, states, states.look[kept])
+            if look is not None:
+                pictures[len(groups)] = (group, look, kept)
             groups.append(LookGroup(group.controls, group.actions[kept], group.box))
             pixels.append((ys + window[0].start) * w + xs + window[1].start)  # flat crop indices
             changes.append(change[kept])
         self.groups = groups
-        self.alike = alike  # per group whose states draw one picture but read differently: its action columns, its `AlikeStates`, and the picture of each state read
+        self._pictures = pictures  # per stick group: its states before `_told_apart`, the picture each draws, and the states read (`alike`)
         self.pixels_used = np.unique(np.concatenate(pixels)) if pixels else np.zeros(0, np.int64)
         self.positions = [np.searchsorted(self.pixels_used, p) for p in pixels]  # each group's pixels among those used
         self.changes = changes  # (S, 3m) per group
@@ -416,6 +415,17 @@ class _LookModel:
         """Per group, the state pairs a confidence compares (`look_confidence.group_doubts`); drawn up when first read (the
         opacity fit composes nine times and reads no confidence)."""
         return [group_doubts(group.actions, change, STICK_STEP, INDISTINCT) for group, change in zip(self.groups, self.changes)]
+
+    @functools.cached_property
+    def alike(self) -> dict[int, tuple[list[int], AlikeStates, np.ndarray]]:
+        """Per stick group whose states draw one picture but read differently: its action columns, its `AlikeStates`, and the
+        picture of each state it reads (`look_alike.told_by_time`); drawn up when first read, as `doubts` is."""
+        out = {}
+        for g, (group, look, kept) in self._pictures.items():
+            cols = [ACTION_NAMES.index(c) for c in group.controls]
+            if (states := alike_states(group.actions[:, cols], look, np.isin(group.controls, AXES), STICK_STEP)) is not None:
+                out[g] = (cols, states, states.look[kept])
+        return out
 
     def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
         """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), each frame's
