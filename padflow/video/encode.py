@@ -16,6 +16,10 @@ import numpy as np
 from padflow.io import atomic_path
 
 WRITER_QUEUE_FRAMES = 64  # frames buffered between a producer and Mp4Writer's encoder thread
+# x264 left to pick its threads takes one per CPU it may run on (two sliced threads here, one
+# under `taskset -c 0`), and its bytes differ with the count; ingest names a video by its bytes,
+# so a corpus must not depend on the machine. One thread: the same bytes anywhere.
+X264_THREADS = 1
 
 
 class _Encoder:
@@ -42,7 +46,7 @@ class _Encoder:
             stream = self._stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
             stream.width, stream.height = w + (w % 2), h + (h % 2)
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(self.crf), "preset": self.preset}
+            stream.options = {"crf": str(self.crf), "preset": self.preset, "threads": str(X264_THREADS)}
         if (h, w) != (stream.height, stream.width):
             frame = np.pad(frame, ((0, stream.height - h), (0, stream.width - w), (0, 0)), mode="edge")
         for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):

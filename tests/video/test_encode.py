@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -42,6 +45,25 @@ def test_the_writer_gives_the_bytes_of_write_mp4(tmp_path: Path, background: boo
             w.write(frame)
     assert w.frames == 20
     assert (tmp_path / "streamed.mp4").read_bytes() == (tmp_path / "whole.mp4").read_bytes()
+
+
+ONE_CPU_WRITE = """
+import os, sys
+import numpy as np
+from padflow.video import write_mp4
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+rng = np.random.default_rng(0)
+write_mp4(sys.argv[1], [rng.integers(0, 256, (120, 160, 3), dtype=np.uint8) for _ in range(10)], 30.0)
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to differ from one")
+def test_the_bytes_do_not_depend_on_how_many_cpus_the_process_may_use(tmp_path: Path):
+    # ingest names a video by its bytes: a corpus made on another machine must get the same ids
+    rng = np.random.default_rng(0)  # frames tall enough for x264 to slice them across threads
+    write_mp4(tmp_path / "all_cpus.mp4", [rng.integers(0, 256, (120, 160, 3), dtype=np.uint8) for _ in range(10)], 30.0)
+    subprocess.run([sys.executable, "-c", ONE_CPU_WRITE, str(tmp_path / "one_cpu.mp4")], check=True)
+    assert (tmp_path / "one_cpu.mp4").read_bytes() == (tmp_path / "all_cpus.mp4").read_bytes()
 
 
 @pytest.mark.parametrize("background", [True, False])
