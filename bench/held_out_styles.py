@@ -19,7 +19,9 @@ extract's calibration (`--parser`, default params extract.parser_dir; skipped wh
 the look reader (padflow.overlay.look_reader). Scores (padflow.overlay.scoring.reading_scores):
 button F1 and accuracy over the buttons the skin draws, stick R² over its axes. Prints a table and
 the means (or JSON), and the means again over the clips whose look-reader table the gate would accept (its
-Great Expectations suite, params.yaml `gate`: what the pipeline would train on; the localization check left out).
+Great Expectations suite, params.yaml `gate`: what the pipeline would train on; the localization check left out), and
+over the controls each video can show (the look reader's `unseen` controls, which its table marks unobserved, left out;
+the table's column lists them).
 `--keep-videos DIR` keeps each clip (<skin id>.mp4) with its shown actions and
 the localization's transform (<skin id>.npz: shown, matrix; zeros where none was found), for diagnosis.
 """
@@ -82,10 +84,11 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
         raw, _, _, logits = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads)
         row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, observed)
     started = time.perf_counter()
-    actions, confidence, fps = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
+    reading = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
     seconds = round(time.perf_counter() - started, 1)
-    reasons = reading_reasons(gate, skin_id, actions, confidence, fps, unobserved_controls(skin))
-    row["looks"] = {**reading_scores(actions, shown, observed), "seconds": seconds, "gate": reasons}
+    reasons = reading_reasons(gate, skin_id, reading.actions, reading.confidence, reading.fps, (*unobserved_controls(skin), *reading.unseen))
+    row["looks"] = {**reading_scores(reading.actions, shown, observed), "seconds": seconds, "gate": reasons, "unseen": list(reading.unseen)}
+    row["looks shown"] = reading_scores(reading.actions, shown, observed - frozenset(reading.unseen))  # as the table has them: unseen controls unobserved
     return row
 
 
@@ -107,13 +110,13 @@ def gate_cell(row: dict[str, Any]) -> str:
 
 def table(result: dict[str, Any]) -> str:
     readers = [r for r in ("parser", "looks") if any(r in row for row in result["rows"])]
-    head = "| skin | style (body, press) | game | width | opacity | outcome | IoU | " + " | ".join(f"{r} {m}" for r in readers for m in ("F1", "acc", "R²")) + " | gate (looks) |"
-    lines = [head, "|" + "---|" * (8 + 3 * len(readers))]
+    head = "| skin | style (body, press) | game | width | opacity | outcome | IoU | " + " | ".join(f"{r} {m}" for r in readers for m in ("F1", "acc", "R²")) + " | gate (looks) | unseen (looks) |"
+    lines = [head, "|" + "---|" * (9 + 3 * len(readers))]
     cell = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     for row in result["rows"]:
         scores = [cell(row.get(r, {}).get(m)) for r in readers for m in METRICS]
         lines.append(f"| {row['skin_id']} | {', '.join(row['style'])} | {row['game']} | {row['width_frac']:.2f} | {row['opacity']:.2f} | "
-                     f"{row['outcome']} | {cell(row['iou'])} | " + " | ".join(scores) + f" | {gate_cell(row)} |")  # fmt: skip
+                     f"{row['outcome']} | {cell(row['iou'])} | " + " | ".join(scores) + f" | {gate_cell(row)} | {', '.join(row.get('looks', {}).get('unseen', [])) or '–'} |")  # fmt: skip
     lines.append("")
     for reader in readers:
         lines.append(f"Means, {reader} ({sum(reader in r for r in result['rows'])} clips read): " + ", ".join(f"{m} {cell(v)}" for m, v in result["means"][reader].items()))
@@ -123,6 +126,11 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"Means, looks, tables the gate accepts ({sum(not clip for clip in judged)} of {len(judged)}; quarantined for "
                      + (", ".join(f"{k} {n}" for k, n in sorted(reasons.items())) or "nothing") + "): "
                      + ", ".join(f"{m} {cell(v)}" for m, v in result["means"]["looks accepted"].items()))  # fmt: skip
+    if "looks shown" in result["means"]:
+        unseen = [r["looks"]["unseen"] for r in result["rows"] if "looks" in r]
+        lines.append(f"Means, looks, over the controls each video can show ({sum(map(len, unseen))} controls unseen in {sum(map(bool, unseen))} of "
+                     f"{len(unseen)} clips: not scored, as their tables mark them unobserved): "
+                     + ", ".join(f"{m} {cell(v)}" for m, v in result["means"]["looks shown"].items()))  # fmt: skip
     lines.append(f"Localized with the right skin at IoU >= {IOU_FLOOR}: {result['read']} of {len(result['rows'])}; {result['seconds']:.0f} s.")
     return "\n".join(lines)
 
@@ -179,7 +187,7 @@ def main() -> int:
     result = {"command": " ".join(sys.argv[1:]), "source": f"padflow.overlay.styles held-out styles, {args.skins} skins",
               "parser": str(parser_dir) if parser is not None else None, "frames": args.frames, "seed": args.seed,
               "seconds": round(time.perf_counter() - started, 1), "rows": rows,
-              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks")} | {"looks accepted": means(rows, "looks", accepted=True)}}  # fmt: skip
+              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks", "looks shown")} | {"looks accepted": means(rows, "looks", accepted=True)}}  # fmt: skip
     print(json.dumps(result, indent=2) if args.json else table(result))
     if args.save_json:
         args.save_json.write_text(json.dumps(result, indent=2))

@@ -171,7 +171,7 @@ def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: A
     uncalibrated[:, :N_BUTTONS] = raw[:, :N_BUTTONS]
     out = {"calibrated": calibrated, "uncalibrated": uncalibrated}
     if looks:
-        out["looks"] = read_by_looks(video, loc.matrix, library.skins[loc.skin_id], cfg.decode_threads)[0]
+        out["looks"] = read_by_looks(video, loc.matrix, library.skins[loc.skin_id], cfg.decode_threads).actions
     return out
 
 

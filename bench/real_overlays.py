@@ -38,7 +38,8 @@ buttons the preset draws), accuracy, and the accuracy of "nothing pressed" for s
 draw are not scored. With `--looks`, each overlay found in (b) is also read without the parser, by
 drawing its skin in every state of each control and taking the state that explains the frame best
 (padflow.overlay.look_reader), scored the same way ("looks" columns), and the table it makes judged by the gate's suite as
-the pipeline would judge it ("looks gate"; the summary's looks_accepted means are over the accepted clips). Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
+the pipeline would judge it ("looks gate"; the summary's looks_accepted means are over the accepted clips; controls the
+video cannot show, which the table marks unobserved, are listed there, and the summary's looks_shown_only means leave them out). Prints a table (or JSON); `--write-doc` writes it to docs/results-real-overlays.md; `--save-json`
 keeps every row, and `--from-json` prints (or writes) the table of a saved run again. `--skip-unknown` leaves run (a) out
 (half the time, when only the reading is measured).
 
@@ -289,10 +290,12 @@ def read_looks(video: Path, matrix: Any, skin: Any, shown: np.ndarray, observed:
     """A clip read by drawing its skin (padflow.overlay.look_reader): its scores, seconds and the gate's quarantine reasons
     for the table extract would write ([] = accepted), and the actions read."""
     started = time.perf_counter()
-    actions, confidence, fps = read_by_looks(video, np.asarray(matrix), skin, decode_threads)
+    reading = read_by_looks(video, np.asarray(matrix), skin, decode_threads)
     seconds = round(time.perf_counter() - started, 1)
-    reasons = reading_reasons(gate, video.stem, actions, confidence, fps, unobserved_controls(skin))
-    return {**reading_scores(actions, shown, observed), "seconds": seconds, "gate": reasons}, actions
+    reasons = reading_reasons(gate, video.stem, reading.actions, reading.confidence, reading.fps, (*unobserved_controls(skin), *reading.unseen))
+    shown_only = reading_scores(reading.actions, shown, observed - frozenset(reading.unseen))  # as the table has them: unseen controls unobserved
+    return {**reading_scores(reading.actions, shown, observed), "seconds": seconds, "gate": reasons, "unseen": list(reading.unseen),
+            "shown_only": shown_only}, reading.actions  # fmt: skip
 
 
 def main() -> int:
@@ -499,6 +502,10 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             out[f"{tag}_looks_button_f1_mean"] = mean([x.get("button_f1") for x in looks])
             out[f"{tag}_looks_button_accuracy_mean"] = mean([x.get("button_accuracy") for x in looks])
             out[f"{tag}_looks_stick_r2_mean"] = mean([x.get("stick_r2") for x in looks])
+            if any("unseen" in x for x in looks):  # runs saved before the reader said what a video cannot show have none
+                out[f"{tag}_looks_unseen_controls"] = sum(len(x.get("unseen", [])) for x in looks)
+                out[f"{tag}_looks_shown_only_button_f1_mean"] = mean([x["shown_only"].get("button_f1") for x in looks if "shown_only" in x])
+                out[f"{tag}_looks_shown_only_stick_r2_mean"] = mean([x["shown_only"].get("stick_r2") for x in looks if "shown_only" in x])
             if any("gate" in x for x in looks):  # runs saved before the gate's verdict was recorded have none
                 accepted = [x for x in looks if x.get("gate") == []]
                 out[f"{tag}_looks_gate_accepted"] = f"{len(accepted)} of {len(looks)}"
@@ -543,7 +550,7 @@ def table(result: dict[str, Any], command: str, provenance: str = "") -> str:
             line += f" {fmt(b.get('before', {}).get('button_f1'))} | {fmt(b.get('before', {}).get('stick_r2'))} |"
         if looks:
             read = b.get("looks") or {}
-            verdict = "–" if "gate" not in read else ", ".join(read["gate"]) or "accepted"
+            verdict = ("–" if "gate" not in read else ", ".join(read["gate"]) or "accepted") + (f"; unseen {', '.join(read['unseen'])}" if read.get("unseen") else "")
             line += f" {fmt(read.get('button_f1'))} | {fmt(read.get('button_accuracy'))} | {fmt(read.get('stick_r2'))} | {verdict} |"
         lines.append(line)
     s = result["summary"]

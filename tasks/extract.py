@@ -65,7 +65,7 @@ from padflow.tables import write_action_table
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 Reader = Literal["auto", "parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 18  # 18: the look reader reads runs of frames whose picture states that read differently draw alike by the frames around them (padflow.overlay.look_alike); 17: the look reader doubts a stick's click one grid step away only where the frame doubts it at that cell (its confidence); 16: the look reader reads a press shown at up to GAIN_CEILING (0.65) of its drawn change at the share shown; 15: the look reader solves a stick's game under the look the median shows too, and of stick states drawn exactly alike reads the fewest presses; 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 19  # 19: controls the look reader finds a video cannot show (`unseen`) are unobserved; 18: the look reader reads runs of frames whose picture states that read differently draw alike by the frames around them (padflow.overlay.look_alike); 17: the look reader doubts a stick's click one grid step away only where the frame doubts it at that cell (its confidence); 16: the look reader reads a press shown at up to GAIN_CEILING (0.65) of its drawn change at the share shown; 15: the look reader solves a stick's game under the look the median shows too, and of stick states drawn exactly alike reads the fewest presses; 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -215,16 +215,17 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         return ExtractOutcome(job.video_id, source, loc.outcome, loc.reason, localize_s=loc.seconds, extract_s=record["extract_s"], box=box)
     skin = library.skins[loc.skin_id]
     reader = reader_for(cfg.reader, skin)
+    unseen: tuple[str, ...] = ()
     if reader == "looks":
-        actions, confidence, fps = read_by_looks(job.video, loc.matrix, skin, cfg.decode_threads)
+        actions, confidence, fps, unseen = read_by_looks(job.video, loc.matrix, skin, cfg.decode_threads)
         decisions: dict[str, Any] = {"button_frames_recalibrated": {}}
-        read_with: dict[str, Any] = {"reader": "looks"}
+        read_with: dict[str, Any] = {"reader": "looks", "unseen": list(unseen)}  # drawn, but this video cannot show them: no label
     else:
         parser = _parser(job.parser_dir, job.parser_sha256)
         raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads)
         actions, decisions = finish_actions(raw, button_logits, cfg)
         read_with = {"reader": "parser", "crop_size": list(parser.cfg.crop_size)}
-    unobserved = unobserved_controls(skin)
+    unobserved = tuple(name for name in ACTION_NAMES if name in {*unobserved_controls(skin), *unseen})
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence, unobserved)
     seconds = round(time.perf_counter() - started, 3)
     record.update(frames=len(actions), fps=fps, **read_with, unobserved=list(unobserved), **decisions, extract_s=seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -154,6 +155,21 @@ def sprite_skin(folder: Path, skin_id: str = "sprite-pad", *, held_out: bool = F
     return folder / f"{skin_id}.json"
 
 
+def faint_press_skin(folder: Path, skin_id: str, control: str = "SOUTH") -> Path:
+    """`sprite_skin` whose `control` press draws its idle sprite a few grey levels brighter (as a dark press over a black
+    game shows): no video can show it. Returns the layout path."""
+    from PIL import Image
+
+    layout = json.loads(sprite_skin(folder, skin_id).read_text())
+    button = next(layer for layer in layout["layers"] if layer.get("control") == control)
+    atlas = np.asarray(Image.open(folder / layout["atlas"])).copy()
+    (u, v, w, h), (pu, pv, _, _) = button["idle"], button["pressed"]
+    atlas[pv : pv + h, pu : pu + w] = atlas[v : v + h, u : u + w]
+    atlas[pv + 2 : pv + 8, pu + 2 : pu + 8, :3] = np.clip(atlas[pv + 2 : pv + 8, pu + 2 : pu + 8, :3].astype(int) + 4, 0, 255)
+    Image.fromarray(atlas).save(folder / layout["atlas"])
+    return folder / f"{skin_id}.json"
+
+
 def smooth_stick_sprites(n: int = 96) -> list[np.ndarray]:
     """An arcade stick as input-overlay's arcade-stick preset draws one: a soft dark well and a shaded
     ball, nine (n, n, 4) RGBA sprites (idle, up, down, left, right, up-left, up-right, down-left,
@@ -196,3 +212,9 @@ def make_smooth_skin():
 def make_sprite_skin():
     """`make_sprite_skin(folder, skin_id="sprite-pad", held_out=False, sticks=True, atlas_of=None)` → layout path (see `sprite_skin`)."""
     return sprite_skin
+
+
+@pytest.fixture(scope="session")
+def make_faint_press_skin():
+    """`make_faint_press_skin(folder, skin_id, control="SOUTH")` → layout path (see `faint_press_skin`)."""
+    return faint_press_skin

@@ -36,7 +36,8 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   encoder thins a small change of colour, a thin cap) is read between the two levels they show (`fit_gains`).
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
-d-pad direction reads 0 or 1. A frame's confidence is the smallest over groups of how clearly the
+d-pad direction reads 0 or 1. A control left with no state to read (`unseen`: a dark press over a black game) reads 0,
+and a table marks it unobserved. A frame's confidence is the smallest over groups of how clearly the
 read state beats every state that reads differently (padflow.overlay.look_confidence; a stick's neighbour cells
 read nearly the same, as the parser's confidence counts its mass around the reading).
 """
@@ -48,6 +49,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -60,6 +62,7 @@ from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
 from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box
+from padflow.overlay.readable import readable_controls
 from padflow.overlay.render import render_overlay_crop
 from padflow.video import iter_frames, probe
 
@@ -121,11 +124,18 @@ def look_groups(skin) -> list[LookGroup]:  # noqa: ANN001 (either skin kind)
     return out
 
 
-def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads: int = 0) -> tuple[np.ndarray, np.ndarray, float]:  # noqa: ANN001
-    """(T, 21) actions, (T,) confidence and the frame rate of every frame of `video`, whose overlay `skin` sits at the 2x3 `transform`.
+class LookReading(NamedTuple):
+    actions: np.ndarray  # (T, 21) every frame's state
+    confidence: np.ndarray  # (T,)
+    fps: float
+    unseen: tuple[str, ...]  # controls the skin draws readably (padflow.overlay.readable) that this video cannot show: no state of theirs differs from rest by MIN_CONTRAST over the game at the fitted opacity (a dark press over a black game); read 0, no label
 
-    Controls the skin does not draw read 0 (the table marks them unobserved). ValueError
-    (padflow.video.VideoError) names the file if it does not decode.
+
+def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads: int = 0) -> LookReading:  # noqa: ANN001
+    """Every frame of `video`, whose overlay `skin` sits at the 2x3 `transform`, read (`LookReading`).
+
+    Controls the skin does not draw, and those it draws that this video cannot show, read 0 (a table marks them
+    unobserved: never "not pressed"). ValueError (padflow.video.VideoError) names the file if it does not decode.
     """
     video = Path(video)
     fps = probe(video).fps
@@ -149,7 +159,8 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     out = np.concatenate(actions)
     for g, (cols, states, _) in model.alike.items():  # states no frame tells apart, told by the frames around
         out[:, cols] = told_by_time(out[:, cols], np.concatenate([p[g] for p in pictures]), states)
-    return out, np.concatenate(confidence), fps
+    shown = {name for group in model.groups for name, column in zip(ACTION_NAMES, group.actions.T) if column.any()}
+    return LookReading(out, np.concatenate(confidence), fps, tuple(n for n in ACTION_NAMES if n in readable_controls(skin) and n not in shown))
 
 
 class _LookModel:

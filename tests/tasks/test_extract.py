@@ -11,7 +11,7 @@ from padflow.ingest import IngestConfig, ingest
 from padflow.overlay.library import load_library
 from padflow.overlay.render import Placement, draw_overlay
 from padflow.players.footage import fit_to_upload, record_gameplay
-from padflow.tables import read_action_table, table_to_actions
+from padflow.tables import read_action_table, table_observed, table_to_actions, unobserved_names
 from padflow.video import write_mp4
 from tasks.extract import ExtractConfig, ExtractJob, extract_video, stage
 
@@ -329,3 +329,26 @@ def test_reader_auto_reads_a_sprite_skin_by_drawing_it_and_a_parametric_one_with
     assert outcome.reader == "looks" and json.loads((out / "v1.json").read_text())["reader"] == "looks"
     read = table_to_actions(read_action_table(out / "v1.parquet"))
     assert ((read[:, drawn] > 0.5) == (shown[:, drawn] > 0.5)).mean() >= 0.97
+
+
+def test_a_control_the_video_cannot_show_is_unobserved_in_the_table(tmp_path, game_frames, make_faint_press_skin):
+    """The look reader finds SOUTH's press drawn too faintly for any video to show: the table has no reading of it (masked in
+    training) rather than "never pressed", and the record says why."""
+    from padflow.overlay.localize import LocalizeConfig
+    from tasks.extract import unobserved_controls
+
+    skins = tmp_path / "skins"
+    make_faint_press_skin(skins, "faint-south")
+    skin = load_library([skins]).skins["faint-south"]
+    shown = np.zeros((len(game_frames), 21), np.float32)
+    shown[::3, BUTTON_INDEX["SOUTH"]] = 1.0
+    shown[1::3, BUTTON_INDEX["EAST"]] = 1.0
+    video = tmp_path / "pad.mp4"
+    write_mp4(video, [draw_overlay(f, skin, a, Placement("bottom-left", 0.3, 0.9))[0] for f, a in zip(game_frames, shown)], 30.0, crf=20)
+    out = tmp_path / "extract"
+    out.mkdir()
+    outcome = extract_video(ExtractJob("v1", video, {"path": "pad.mp4"}, out, tmp_path / "no-parser", "", (skins,), ExtractConfig(localize=LocalizeConfig(frames=8))))
+    assert outcome.status == "extracted" and outcome.skin_id == "faint-south", outcome.reason
+    record = json.loads((out / "v1.json").read_text())
+    assert record["unseen"] == ["SOUTH"] and "SOUTH" in record["unobserved"] and "SOUTH" not in unobserved_controls(skin)
+    assert set(unobserved_names(table_observed(read_action_table(out / "v1.parquet")))) == {*unobserved_controls(skin), "SOUTH"}
