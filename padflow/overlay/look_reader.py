@@ -128,7 +128,7 @@ class LookReading(NamedTuple):
     actions: np.ndarray  # (T, 21) every frame's state
     confidence: np.ndarray  # (T,)
     fps: float
-    unseen: tuple[str, ...]  # controls the skin draws readably (padflow.overlay.readable) that this video cannot show: no state of theirs differs from rest by MIN_CONTRAST over the game at the fitted opacity (a dark press over a black game); read 0, no label
+    unseen: tuple[str, ...]  # controls the skin draws readably (padflow.overlay.readable) that this video cannot show: no state of theirs is left to read (none differs from rest by MIN_CONTRAST over the game at the fitted opacity, a dark press over a black game, or from a state with fewer presses by INDISTINCT); read 0, no label
 
 
 def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads: int = 0) -> LookReading:  # noqa: ANN001
