@@ -41,11 +41,10 @@ from typing import Any
 import numpy as np
 
 from padflow.config import from_mapping, load_params, project_root
-from padflow.expectations import TableValidator, reading_reasons
+from padflow.expectations import TableValidator
 from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
-from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readable import readable_controls
 from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.render import ANCHORS, Placement, composite, render_overlay
@@ -55,7 +54,8 @@ from padflow.overlay.synth import physical_dpad, random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
-from tasks.extract import ExtractConfig, unobserved_controls
+from real_overlays import read_looks  # a sibling bench script (bench/ is the script's folder, first on sys.path)
+from tasks.extract import ExtractConfig
 from tasks.gate import GateConfig
 
 GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot", "crafter_travel_far")
@@ -83,19 +83,16 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
     if parser is not None:
         raw, _, _, logits = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads)
         row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, observed)
-    started = time.perf_counter()
-    reading = read_by_looks(video, loc.matrix, skin, ext.decode_threads)
-    seconds = round(time.perf_counter() - started, 1)
-    reasons = reading_reasons(gate, skin_id, reading.actions, reading.confidence, reading.fps, (*unobserved_controls(skin), *reading.unseen))
-    row["looks"] = {**reading_scores(reading.actions, shown, observed), "seconds": seconds, "gate": reasons, "unseen": list(reading.unseen)}
-    row["looks shown"] = reading_scores(reading.actions, shown, observed - frozenset(reading.unseen))  # as the table has them: unseen controls unobserved
+    row["looks"], _ = read_looks(video, loc.matrix, skin, shown, observed, gate, ext.decode_threads)
     return row
 
 
-def means(rows: list[dict[str, Any]], reader: str, accepted: bool = False) -> dict[str, float | None]:
-    """Each metric's mean over the clips `reader` read (with `accepted`, only those whose table the gate would accept)."""
+def means(rows: list[dict[str, Any]], reader: str, accepted: bool = False, shown_only: bool = False) -> dict[str, float | None]:
+    """Each metric's mean over the clips `reader` read (with `accepted`, only those whose table the gate would accept; with
+    `shown_only`, scored over the controls each video can show: the look reader's)."""
     out: dict[str, float | None] = {}
     read = [r[reader] for r in rows if reader in r and not (accepted and r[reader].get("gate"))]
+    read = [x["shown_only"] for x in read] if shown_only else read
     for metric in METRICS:
         values = [x[metric] for x in read if x[metric] is not None]
         out[metric] = round(float(np.mean(values)), 3) if values else None
@@ -187,7 +184,7 @@ def main() -> int:
     result = {"command": " ".join(sys.argv[1:]), "source": f"padflow.overlay.styles held-out styles, {args.skins} skins",
               "parser": str(parser_dir) if parser is not None else None, "frames": args.frames, "seed": args.seed,
               "seconds": round(time.perf_counter() - started, 1), "rows": rows,
-              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks", "looks shown")} | {"looks accepted": means(rows, "looks", accepted=True)}}  # fmt: skip
+              "read": sum("looks" in r for r in rows), "means": {r: means(rows, r) for r in ("parser", "looks")} | {"looks accepted": means(rows, "looks", accepted=True), "looks shown": means(rows, "looks", shown_only=True)}}  # fmt: skip
     print(json.dumps(result, indent=2) if args.json else table(result))
     if args.save_json:
         args.save_json.write_text(json.dumps(result, indent=2))
