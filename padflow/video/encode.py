@@ -206,13 +206,13 @@ def write_gif(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> Pat
 
 
 def h264_round_trip(frames: np.ndarray, crf: int, preset: str = "ultrafast") -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB frames after H.264 (yuv420p, x264 at `crf`) encoding as one sequence and decoding."""
+    """(T, H, W, 3) uint8 RGB frames after H.264 (yuv420p, x264 at `crf`, X264_THREADS) encoding as one sequence and decoding."""
     t, h, w, _ = frames.shape
     padded = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")  # yuv420p needs even sides
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = padded.shape[2], padded.shape[1], "yuv420p"
     encoder.time_base, encoder.framerate = Fraction(1, 30), Fraction(30)
-    encoder.options = {"crf": str(crf), "preset": preset}
+    encoder.options = {"crf": str(crf), "preset": preset, "threads": str(X264_THREADS)}
     packets = []
     for i, frame in enumerate(padded):
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
