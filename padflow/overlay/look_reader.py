@@ -15,7 +15,7 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   under it, among opacities around it by how well the sampled frames are explained
   (`fit_opacity`: the first guess of the game under a large overlay can be far off).
 - Each state's look is the whole skin rendered at about its on-screen size, the group's box cut
-  from it and warped into the frame (`_drawn_look`), so every look shares one sampling grid.
+  from it and warped into the frame (padflow.overlay.look_drawing), so every look shares one sampling grid.
 - Groups (`look_groups`): the d-pad (its nine states), each stick (a `STICK_GRID` x `STICK_GRID`
   grid over its travel, clicked or not when a clicked cap is drawn, with any button the click also
   lights), each other button (up or down); groups whose drawn changes touch (a glow spilling onto a
@@ -36,7 +36,9 @@ one the frame shows. That needs no training, so a skin a user adds is read like 
   encoder thins a small change of colour, a thin cap) is read between the two levels they show (`fit_gains`).
 
 A stick reads the grid value of its state (steps of 2 / (STICK_GRID - 1)); a button, trigger or
-d-pad direction reads 0 or 1. A control left with no state to read (`unseen`: a dark press over a black game) reads 0,
+d-pad direction reads 0 or 1. A control left with no state to read (`unseen`: a dark press over a black game), or never read
+pressed where its press is one the video's encoder erases (padflow.overlay.look_erasure: tried on the video's own frames at its
+quantizer), reads 0,
 and a table marks it unobserved. A frame's confidence is the smallest over groups of how clearly the
 read state beats every state that reads differently (padflow.overlay.look_confidence; a stick's neighbour cells
 read nearly the same, as the parser's confidence counts its mass around the reading).
@@ -58,13 +60,14 @@ from padflow.actions import ACTION_NAMES, AXES, BUTTON_SLICE, BUTTONS, DPAD_COMB
 from padflow.overlay.crops import union_box
 from padflow.overlay.look_alike import AlikeStates, alike_states, picture_ids, told_by_time
 from padflow.overlay.look_confidence import Doubts, certainty, group_doubts
+from padflow.overlay.look_drawing import drawn_look, warped_states
+from padflow.overlay.look_erasure import erased_controls
 from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
 from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box
 from padflow.overlay.readable import readable_controls
-from padflow.overlay.render import render_overlay_crop
-from padflow.video import iter_frames, probe
+from padflow.video import iter_frames, probe, slice_quantizer
 
 MEDIAN_FRAMES = 48  # frames spread over the video whose median is the still picture (game + overlay at rest)
 STICK_GRID = 11  # stick positions per axis (-1 .. 1), as the parser's 11 x 11 grid
@@ -128,7 +131,7 @@ class LookReading(NamedTuple):
     actions: np.ndarray  # (T, 21) every frame's state
     confidence: np.ndarray  # (T,)
     fps: float
-    unseen: tuple[str, ...]  # controls the skin draws readably (padflow.overlay.readable) that this video cannot show: no state of theirs is left to read (none differs from rest by MIN_CONTRAST over the game at the fitted opacity, a dark press over a black game, or from a state with fewer presses by INDISTINCT); read 0, no label
+    unseen: tuple[str, ...]  # controls the skin draws readably (padflow.overlay.readable) that this video cannot show: no state of theirs is left to read (none differs from rest by MIN_CONTRAST over the game at the fitted opacity, a dark press over a black game, or from a state with fewer presses by INDISTINCT), or that is never read pressed (or a stick moved) and whose press alone the video's encoder erases (padflow.overlay.look_erasure); read 0, no label
 
 
 def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads: int = 0) -> LookReading:  # noqa: ANN001
@@ -148,8 +151,9 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     model = _LookModel(median, skin, transform, crop_box)
     model.fit_opacity(crops, median)
     model.fit_gains(crops)
-    actions, confidence, pictures = [], [], []
+    actions, confidence, pictures, first = [], [], [], None
     for batch in _batches(iter_frames(video, threads=decode_threads, check_complete=True), crop_box):
+        first = batch if first is None else first
         read, sure, seen = model.read(batch)
         actions.append(read)
         confidence.append(sure)
@@ -160,6 +164,9 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     for g, (cols, states, _) in model.alike.items():  # states no frame tells apart, told by the frames around
         out[:, cols] = told_by_time(out[:, cols], np.concatenate([p[g] for p in pictures]), states)
     shown = {name for group in model.groups for name, column in zip(ACTION_NAMES, group.actions.T) if column.any()}
+    never = {name for name in shown if np.abs(out[:, ACTION_NAMES.index(name)]).max() <= STICK_STEP}  # a control read anywhere shows in the video
+    shown -= set(erased := erased_controls(first.astype(np.uint8), slice_quantizer(video), [p for p in model.presses() if p[0] in never]))
+    out[:, [ACTION_NAMES.index(n) for n in erased]] = 0.0
     return LookReading(out, np.concatenate(confidence), fps, tuple(n for n in ACTION_NAMES if n in readable_controls(skin) and n not in shown))
 
 
@@ -172,11 +179,11 @@ class _LookModel:
     """
 
     def __init__(self, median: np.ndarray, skin, transform: np.ndarray, crop_box: tuple[int, int, int, int]) -> None:  # noqa: ANN001
-        rest = _drawn_look(skin, noop(), transform, (0, 0, *skin.size), crop_box)
+        rest = drawn_look(skin, noop(), transform, (0, 0, *skin.size), crop_box)
         self.alpha, self.rest = rest[..., 3:] / 255.0, rest[..., :3]
         h, w = self.alpha.shape[:2]
         scale = float(np.hypot(*transform[:, 0]))
-        states = [(group, *_warped_states(skin, group, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
+        states = [(group, *warped_states(skin, group.box, group.actions, transform, crop_box, (h, w), scale)) for group in look_groups(skin)]
         states = [(group, window, looks) for group, window, looks in states if looks is not None]
         joined = _joined(skin, states, transform, crop_box, (h, w), scale)
         self.states = [(group, window, *_varying(looks)) for group, window, looks in joined]  # each group, its crop window, where some state draws other than rest, and the looks there (alpha, premultiplied colour); the whole looks are not kept
@@ -438,6 +445,23 @@ class _LookModel:
                 out[g] = (cols, states, states.look[kept])
         return out
 
+    def presses(self) -> list[tuple[str, np.ndarray]]:
+        """What each control's press alone draws over the still picture, (name, (h, w, 3)), a stick axis pushed fully alone,
+        to try against the encoder (look_erasure); not for a group read fainter than drawn (`fit_gains` saw its presses)."""
+        h, w = self.game.shape[:2]
+        out = []
+        for group, change, positions in zip(self.groups, self.changes, self.positions):
+            if group.controls in self.gains:
+                continue
+            for name in group.controls:
+                column = group.actions[:, ACTION_NAMES.index(name)]
+                alone = np.flatnonzero((column == column.max()) & (column > 0) & ((group.actions != 0).sum(axis=1) == 1))
+                if len(alone):
+                    drawn = np.zeros((h * w, 3), np.float32)
+                    drawn[self.pixels_used[positions]] = change[alone[0]].reshape(-1, 3)
+                    out.append((name, drawn.reshape(h, w, 3)))
+        return out
+
     def read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
         """(B, 21) actions of the frames of `batch` (B, h, w, 3) float32 (each group's best-explaining state), each frame's
         confidence (B,), and per group in `self.alike` the picture each frame read (B,) (`look_alike.told_by_time`)."""
@@ -534,57 +558,8 @@ def _joined(skin, states: list, transform: np.ndarray, crop_box: tuple[int, int,
         groups = [states[k][0] for k in members]
         actions = np.array([sum(g.actions[c] for g, c in zip(groups, combo)) for combo in itertools.product(*(range(len(g.actions)) for g in groups))], np.float32)
         group = LookGroup(tuple(c for g in groups for c in g.controls), actions, union_box([g.box for g in groups]))
-        out.append((group, *_warped_states(skin, group, transform, crop_box, shape, scale)))
+        out.append((group, *warped_states(skin, group.box, group.actions, transform, crop_box, shape, scale)))
     return out
-
-
-def _warped_states(skin, group: LookGroup, transform: np.ndarray, crop_box: tuple[int, int, int, int], shape: tuple[int, int],
-                   scale: float) -> tuple[tuple[slice, slice], np.ndarray | None]:  # noqa: ANN001  # fmt: skip
-    """The crop window around the group's box (grown by 2 frame px) and each state's RGBA look warped there (S, wh, ww, 4); None if off the crop.
-
-    Only the group's box of each rendered state is warped, so a large skin costs its controls' size per state, not its own.
-    """
-    grow = 2.0 / max(scale, 1e-6)
-    height, width = skin.rest.shape[:2]
-    bx0, by0 = max(0, int(group.box[0] - grow)), max(0, int(group.box[1] - grow))
-    bx1, by1 = min(width, int(np.ceil(group.box[2] + grow))), min(height, int(np.ceil(group.box[3] + grow)))
-    corners = np.array([[bx0, by0, 1.0], [bx1, by1, 1.0]]) @ transform.T - np.array(crop_box[:2], np.float64)
-    h, w = shape
-    wx0, wy0 = max(0, int(np.floor(corners[:, 0].min()))), max(0, int(np.floor(corners[:, 1].min())))
-    wx1, wy1 = min(w, int(np.ceil(corners[:, 0].max())) + 1), min(h, int(np.ceil(corners[:, 1].max())) + 1)
-    window = (slice(wy0, wy1), slice(wx0, wx1))
-    if wx1 <= wx0 or wy1 <= wy0 or bx1 <= bx0 or by1 <= by0:
-        return window, None
-    frame_window = (crop_box[0] + wx0, crop_box[1] + wy0, crop_box[0] + wx1, crop_box[1] + wy1)
-    return window, np.stack([_drawn_look(skin, action, transform, (bx0, by0, bx1, by1), frame_window) for action in group.actions])
-
-
-def _drawn_look(skin, action: np.ndarray, transform: np.ndarray, skin_box: tuple[int, int, int, int],
-               frame_box: tuple[int, int, int, int]) -> np.ndarray:  # noqa: ANN001  # fmt: skip
-    """The skin showing `action`, its `skin_box` (skin px) drawn into `frame_box` of the frame by the 2x3 transform: (h, w, 4) float32 RGBA.
-
-    Shrunk, the skin is rendered at about the overlay's on-screen width (as an overlay is drawn:
-    area-averaged in premultiplied alpha), the box cut from that picture and warped the rest of the
-    way; only the box's pixels of the picture are drawn (render_overlay_crop: the same pixels).
-    Rendering the box alone at its own size and shrinking that would put it on its own sampling
-    grid, shifted from the whole picture's by a fraction of a pixel; at a third of the skin's size
-    that shift blurs a state's look by about as much as a subtle press changes it.
-    """
-    height, width = skin.rest.shape[:2]
-    scale = float(np.hypot(*transform[:, 0]))
-    drawn_width = max(1, round(width * scale)) if scale < 1.0 else None
-    picture_w, picture_h = (width, height) if drawn_width is None else (drawn_width, max(1, round(height * drawn_width / width)))  # as render_overlay sizes it
-    shrink_x, shrink_y = width / picture_w, height / picture_h
-    bx0, by0, bx1, by1 = skin_box
-    px0, py0 = int(bx0 / shrink_x), int(by0 / shrink_y)
-    px1, py1 = min(picture_w, int(np.ceil(bx1 / shrink_x)) + 1), min(picture_h, int(np.ceil(by1 / shrink_y)) + 1)
-    picture = render_overlay_crop(skin, action, drawn_width, (px0, py0, px1, py1))  # the picture's pixels [py0:py1, px0:px1]
-    m = transform.astype(np.float64).copy()
-    m[:, 0] *= shrink_x
-    m[:, 1] *= shrink_y
-    m[:, 2] += m[:, :2] @ np.array([px0, py0], np.float64) - np.array(frame_box[:2], np.float64)
-    fx0, fy0, fx1, fy1 = frame_box
-    return cv2.warpAffine(picture, m, (fx1 - fx0, fy1 - fy0), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)).astype(np.float32)
 
 
 def _batches(frames: Iterator[np.ndarray], crop_box: tuple[int, int, int, int]) -> Iterator[np.ndarray]:

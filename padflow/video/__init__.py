@@ -8,9 +8,10 @@ frame's number after the seek comes from its timestamp, `round((pts - start) * f
 video is one) the two are equal, so a frame has the same number however it was reached.
 
 Decoding: `probe` (what the container declares), `iter_frames` (every frame, optionally
-converted/scaled in the decoder), `read_frames_at` (given frame numbers), `in_background`
-(decode ahead on a thread). Writing: `write_mp4`, `Mp4Writer` (frame by frame, optionally on
-an encoder thread), `write_gif`, `h264_round_trip` (compression artefacts for synthetic data).
+converted/scaled in the decoder), `read_frames_at` (given frame numbers), `slice_quantizer` (the
+quantizer H.264 coded it at), `in_background` (decode ahead on a thread). Writing: `write_mp4`, `Mp4Writer` (frame by frame, optionally on
+an encoder thread), `write_gif`, `h264_round_trip` (compression artefacts for synthetic data, and what an
+encode leaves of a press for the look reader).
 Ingest's normalization (probe of container details, stream copy, CFR resampling, re-encode)
 is in `padflow.video.transcode`. Every error about a video file is a `VideoError` (a
 ValueError) naming the file.
@@ -24,6 +25,7 @@ from padflow.video.decode import (
     iter_frames,
     probe,
     read_frames_at,
+    slice_quantizer,
 )
 from padflow.video.encode import Mp4Writer, h264_round_trip, write_gif, write_mp4
 
@@ -37,6 +39,7 @@ __all__ = [
     "iter_frames",
     "probe",
     "read_frames_at",
+    "slice_quantizer",
     "write_gif",
     "write_mp4",
 ]

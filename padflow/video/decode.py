@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.sidedata.encparams import VideoEncParamsType
 
 SEEK_GAP_FRAMES = 300  # read_frames_at seeks over longer gaps than this (decoding 300 frames costs about one seek)
 
@@ -143,3 +144,29 @@ def read_frames_at(path: str | Path, indices: Iterable[int], *, fmt: str = "rgb2
         missing = min(set(targets) - set(found))
         raise VideoError(f"{path}: has no frame {missing} (the index points past its end)")
     return found
+
+
+def slice_quantizer(path: str | Path, frames: int = 30) -> int | None:
+    """The median quantizer (QP, 0-51) H.264 coded the first `frames` frames' slices at; None for another codec.
+
+    FFmpeg's H.264 decoder exports each frame's base QP ("venc_params" side data); an x264 encode at
+    a constant rate factor writes that CRF there (every padflow encode, and every corpus and bench
+    clip), a constant-quantizer or constant-bitrate encode its frames' own. VP9 and MPEG-2 export
+    theirs on other scales, so they count as none.
+    """
+    path = Path(path)
+    quantizers: list[int] = []
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        stream.codec_context.options = {"export_side_data": "venc_params"}
+        try:
+            for frame in container.decode(stream):
+                params = frame.side_data.get("VIDEO_ENC_PARAMS")
+                if params is None or params.codec_type != VideoEncParamsType.H264:
+                    return None
+                quantizers.append(params.qp)
+                if len(quantizers) >= frames:
+                    break
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{path}: cannot decode video: {exc}") from None
+    return int(np.median(quantizers)) if quantizers else None

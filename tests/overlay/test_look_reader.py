@@ -34,8 +34,9 @@ def skins(tmp_path_factory: pytest.TempPathFactory, make_sprite_skin):
     return load_library([folder])
 
 
-def clip(frames: list[np.ndarray], skin, path: Path, opacity: float, seed: int, width: float = 0.25, shown: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Frames with `skin` showing `shown` (T, 21) or random actions, written as H.264; (the actions shown, the 2x3 skin→frame transform)."""
+def clip(frames: list[np.ndarray], skin, path: Path, opacity: float, seed: int, width: float = 0.25, shown: np.ndarray | None = None,
+         crf: int = 23) -> tuple[np.ndarray, np.ndarray]:
+    """Frames with `skin` showing `shown` (T, 21) or random actions, written as H.264 at `crf`; (the actions shown, the 2x3 skin→frame transform)."""
     if shown is None:
         rng = np.random.default_rng(seed)
         shown = np.zeros((len(frames), len(ACTION_NAMES)), np.float32)
@@ -46,7 +47,7 @@ def clip(frames: list[np.ndarray], skin, path: Path, opacity: float, seed: int, 
     for frame, action in zip(frames, shown):
         out, box = draw_overlay(frame, skin, action, Placement("bottom-left", width, opacity))
         drawn.append(out)
-    write_mp4(path, drawn, 30.0, crf=23)
+    write_mp4(path, drawn, 30.0, crf=crf)
     return shown, placement_transform(box, skin.size)
 
 
@@ -91,6 +92,27 @@ def test_a_press_the_video_cannot_show_is_unseen_not_unpressed(game_frames, tmp_
     assert not reading.actions[:, BUTTON_INDEX["SOUTH"]].any()
     east = BUTTON_INDEX["EAST"]
     assert float(((reading.actions[:, east] > 0.5) == (shown[:, east] > 0.5)).mean()) >= 0.95  # the others are read as before
+
+
+def test_a_press_the_encoder_erases_is_unseen_not_unpressed(game_frames, tmp_path: Path, make_sprite_skin):
+    """EAST's press tints its middle 6 x 6 sprite px by (0, +14, +14) (a dark grey turning dark teal): drawn, but at 8 % of the
+    frame and crf 28 the decoded frames do not show it, and the reader read it "never pressed"; now it is unseen."""
+    layout = json.loads(make_sprite_skin(tmp_path, "tint").read_text())
+    east = next(layer for layer in layout["layers"] if layer.get("control") == "EAST")
+    atlas = np.asarray(Image.open(tmp_path / layout["atlas"])).copy()
+    (u, v, w, h), (pu, pv, _, _) = east["idle"], east["pressed"]
+    atlas[pv : pv + h, pu : pu + w] = atlas[v : v + h, u : u + w]
+    atlas[pv + 2 : pv + 8, pu + 2 : pu + 8, 1:3] += 14
+    Image.fromarray(atlas).save(tmp_path / layout["atlas"])
+    skin = load_library([tmp_path]).skins["tint"]
+    shown = np.zeros((len(game_frames), len(ACTION_NAMES)), np.float32)
+    shown[:, BUTTON_INDEX["EAST"]] = np.arange(len(game_frames)) // 3 % 2
+    shown[:, BUTTON_INDEX["SOUTH"]] = np.arange(len(game_frames)) // 4 % 2
+    _, transform = clip(game_frames, skin, tmp_path / "tint.mp4", 1.0, seed=0, width=0.08, shown=shown, crf=28)
+    reading = read_by_looks(tmp_path / "tint.mp4", transform, skin)
+    assert "EAST" in reading.unseen and not reading.actions[:, BUTTON_INDEX["EAST"]].any()
+    south = BUTTON_INDEX["SOUTH"]
+    assert "SOUTH" not in reading.unseen and float(((reading.actions[:, south] > 0.5) == (shown[:, south] > 0.5)).mean()) >= 0.95
 
 
 def test_a_state_drawn_nearly_as_rest_reads_as_rest(game_frames, tmp_path: Path, make_sprite_skin):

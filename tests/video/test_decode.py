@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from padflow.video import SEEK_GAP_FRAMES, VideoError, iter_frames, probe, read_frames_at, write_mp4
+from padflow.video import SEEK_GAP_FRAMES, VideoError, iter_frames, probe, read_frames_at, slice_quantizer, write_gif, write_mp4
 
 FRAMES = 700  # long enough that reading a few frames seeks
 SIZE = (64, 48)  # (width, height)
@@ -150,3 +150,17 @@ def test_check_complete_finds_a_video_that_ends_early(video: Path, tmp_path: Pat
     assert 0 < len(list(iter_frames(cut))) < FRAMES
     with pytest.raises(VideoError, match=r"cut\.mp4: decoded \d+ of 700 declared frames"):
         list(iter_frames(cut, check_complete=True))
+
+
+@pytest.mark.parametrize("crf", [18, 31])
+def test_slice_quantizer_is_the_crf_x264_encoded_at(tmp_path: Path, crf: int):
+    """The look reader tries whether a press survives the encoder at the video's own quantizer."""
+    write_mp4(tmp_path / "clip.mp4", numbered(40), 30.0, crf=crf)
+    assert slice_quantizer(tmp_path / "clip.mp4") == crf
+
+
+def test_slice_quantizer_of_another_codec_is_unknown(tmp_path: Path):
+    write_gif(tmp_path / "clip.gif", numbered(4), 10.0)
+    assert slice_quantizer(tmp_path / "clip.gif") is None
+    with pytest.raises(VideoError, match=r"missing\.mp4"):
+        slice_quantizer(tmp_path / "missing.mp4")
