@@ -164,8 +164,8 @@ def read_by_looks(video: str | Path, transform: np.ndarray, skin, decode_threads
     for g, (cols, states, _) in model.alike.items():  # states no frame tells apart, told by the frames around
         out[:, cols] = told_by_time(out[:, cols], np.concatenate([p[g] for p in pictures]), states)
     shown = {name for group in model.groups for name, column in zip(ACTION_NAMES, group.actions.T) if column.any()}
-    never = {name for name in shown if np.abs(out[:, ACTION_NAMES.index(name)]).max() <= STICK_STEP}  # a control read anywhere shows in the video
-    shown -= set(erased := erased_controls(first.astype(np.uint8), slice_quantizer(video), [p for p in model.presses() if p[0] in never]))
+    tried = model.presses({name for name in shown if np.abs(out[:, ACTION_NAMES.index(name)]).max() <= STICK_STEP})  # a control read anywhere shows in the video
+    shown -= set(erased := erased_controls(first.astype(np.uint8), slice_quantizer(video), tried) if tried else ())
     out[:, [ACTION_NAMES.index(n) for n in erased]] = 0.0
     return LookReading(out, np.concatenate(confidence), fps, tuple(n for n in ACTION_NAMES if n in readable_controls(skin) and n not in shown))
 
@@ -445,15 +445,15 @@ class _LookModel:
                 out[g] = (cols, states, states.look[kept])
         return out
 
-    def presses(self) -> list[tuple[str, np.ndarray]]:
-        """What each control's press alone draws over the still picture, (name, (h, w, 3)), a stick axis pushed fully alone,
-        to try against the encoder (look_erasure); not for a group read fainter than drawn (`fit_gains` saw its presses)."""
+    def presses(self, names: set[str]) -> list[tuple[str, np.ndarray]]:
+        """What the press alone of each control in `names` draws over the still picture, (name, (h, w, 3)), a stick axis pushed
+        fully alone, to try against the encoder (look_erasure); not for a group read fainter than drawn (`fit_gains` saw its presses)."""
         h, w = self.game.shape[:2]
         out = []
         for group, change, positions in zip(self.groups, self.changes, self.positions):
             if group.controls in self.gains:
                 continue
-            for name in group.controls:
+            for name in (n for n in group.controls if n in names):
                 column = group.actions[:, ACTION_NAMES.index(name)]
                 alone = np.flatnonzero((column == column.max()) & (column > 0) & ((group.actions != 0).sum(axis=1) == 1))
                 if len(alone):
