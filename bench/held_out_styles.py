@@ -81,8 +81,9 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
     skin = library.skins[skin_id]
     observed = readable_controls(skin)  # what a table made with the skin labels
     if parser is not None:
-        raw, _, _, logits = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads)
-        row["parser"] = reading_scores(finish_actions(raw, logits, ext)[0], shown, observed)
+        from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
+        parsed = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads, locate_caps)
+        row["parser"] = reading_scores(finish_actions(parsed.actions, parsed.button_logits, ext, parsed.caps)[0], shown, observed)
     row["looks"], _ = read_looks(video, loc.matrix, skin, shown, observed, gate, ext.decode_threads)
     return row
 

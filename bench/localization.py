@@ -165,8 +165,10 @@ def corpus_videos(corpus: CorpusConfig, seed: int, folder: Path, skin_dirs: tupl
 def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig, looks: bool = False) -> dict[str, np.ndarray]:
     """The video's actions as extract writes them ("calibrated"), with buttons at the parser's own threshold ("uncalibrated"),
     and with `looks`, read by drawing the skin (extract.reader looks, "looks")."""
-    raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads)
-    calibrated, _ = finish_actions(raw, logits, cfg)
+    from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
+    parsed = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads, locate_caps)
+    raw = parsed.actions
+    calibrated, _ = finish_actions(raw, parsed.button_logits, cfg, parsed.caps)
     uncalibrated = calibrated.copy()  # calibration changes only buttons: the same sticks, the parser's own 0.5 threshold
     uncalibrated[:, :N_BUTTONS] = raw[:, :N_BUTTONS]
     out = {"calibrated": calibrated, "uncalibrated": uncalibrated}

@@ -69,7 +69,7 @@ SCENARIOS = ("moving", "untouched", "mostly_rest", "held")
 PUSH_SHARE = 0.2  # mostly_rest: share of frames the stick is pushed
 RELEASE_SHARE = 0.1  # held: share of frames the stick is released
 STICK_GRID: dict[str, tuple[float, ...]] = {"stick_rest_bandwidth": (0.03, 0.05, 0.1, 0.2), "stick_min_range": (0.1, 0.2, 0.3, 0.5),
-                                             "stick_rim": (0.6, 0.7, 0.8, 0.9, 1.0)}  # fmt: skip
+                                             "stick_rim": (0.6, 0.7, 0.8, 0.9, 1.0), "cap_min_match": (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)}  # fmt: skip
 BUTTON_GRID: dict[str, tuple[float, ...]] = {"button_min_rise": (1.0, 2.0, 3.0, 4.0, 5.0, 6.0), "button_min_rest_frames": (0, 5, 10, 20),
                                               "button_max_added_share": (0.2, 0.4, 0.6, 0.8, 1.0)}
 
@@ -116,8 +116,10 @@ def generator_clips(parser: Any, n: int, frames: int, held_out: bool, seed: int,
         video = tmp / f"clip{k}.mp4"
         drawn = (composite(fit_to_upload(run[t % len(run)], fw, fh)[0], render_overlay(skin, shown[t], width), placement)[0] for t in range(frames))
         write_mp4(video, drawn, 30.0, crf=int(rng.integers(CRF[0], CRF[1] + 1)))
-        raw, _, _, logits = parse_overlay(video, placement_transform(box, skin.size), skin, parser, 64, 1)
-        clips.append({"name": f"{skin.id} {scenario} seed {seed + k}", "source": "generator", "scenario": scenario, "raw": raw, "logits": logits,
+        from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
+        parsed = parse_overlay(video, placement_transform(box, skin.size), skin, parser, 64, 1, locate_caps)
+        raw = parsed.actions
+        clips.append({"name": f"{skin.id} {scenario} seed {seed + k}", "source": "generator", "scenario": scenario, "raw": raw, "logits": parsed.button_logits, "caps": parsed.caps,
                       "shown": shown, "observed": frozenset(n for n, o in zip(BUTTONS + AXES, observed) if o)})  # fmt: skip
         print(f"{clips[-1]['name']}: {len(raw)} frames", file=sys.stderr)
     return clips
@@ -151,9 +153,11 @@ def corpus_clips(project: Path, parser: Any, cfg: ExtractConfig) -> list[dict[st
         if not record["localization"].get("found") or record.get("reader") != "parser":
             continue
         skin = library.skins[record["localization"]["skin_id"]]
-        raw, _, _, logits = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, cfg.batch_size, cfg.decode_threads)
+        from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
+        parsed = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
+        raw = parsed.actions
         shown = table_to_actions(read_action_table(truth_path))
-        clips.append({"name": f"{project.name}/{row['path']}", "source": "corpus", "scenario": "moving", "raw": raw, "logits": logits,
+        clips.append({"name": f"{project.name}/{row['path']}", "source": "corpus", "scenario": "moving", "raw": raw, "logits": parsed.button_logits, "caps": parsed.caps,
                       "shown": shown, "observed": readable_controls(skin)})  # fmt: skip
         print(f"{clips[-1]['name']}: {len(raw)} frames", file=sys.stderr)
     return clips
@@ -182,7 +186,7 @@ def clip_scores(actions: np.ndarray, shown: np.ndarray, observed: frozenset[str]
 
 def evaluate(clips: list[dict[str, Any]], cfg: ExtractConfig) -> dict[str, float | None]:
     """Means over clips, and stick R² pooled over every drawn axis of every clip (1 - total squared error / total variance)."""
-    finished = [finish_actions(c["raw"], c["logits"], cfg)[0] for c in clips]
+    finished = [finish_actions(c["raw"], c["logits"], cfg, c.get("caps"))[0] for c in clips]  # readings saved before the cap locator have no caps
     scores = [clip_scores(a, c["shown"], c["observed"]) for a, c in zip(finished, clips)]
     out: dict[str, float | None] = {}
     for key in ("button_f1", "button_accuracy", "stick_r2", "stick_mae"):

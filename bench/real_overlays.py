@@ -271,11 +271,13 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
         if keep_readings:
             row["matrix"] = np.round(np.asarray(loc.matrix, np.float64), 6).tolist()
         try:
-            raw, _, _, logits = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads)
-            actions, _ = finish_actions(raw, logits, ext)
+            from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
+            parsed = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads, locate_caps)
+            actions, _ = finish_actions(parsed.actions, parsed.button_logits, ext, parsed.caps)
             row.update(reading_scores(actions, shown, observed))
             if keep_readings:
-                row["readings"] = {"raw": np.round(raw, 4).tolist(), "logits": np.round(logits, 3).tolist(), "shown": shown.tolist()}
+                row["readings"] = {"raw": np.round(parsed.actions, 4).tolist(), "logits": np.round(parsed.button_logits, 3).tolist(), "shown": shown.tolist(),
+                                   "cap_axes": np.round(parsed.caps[0], 4).tolist(), "cap_match": np.round(parsed.caps[1], 4).tolist()}
         except Exception as exc:  # the bench reports a reading that fails instead of stopping
             row["parse_error"] = f"{type(exc).__name__}: {exc}"[:200]
         if gate is not None:
@@ -438,7 +440,8 @@ def refinish(result: dict[str, Any]) -> None:
         if readings is None:
             continue
         observed = frozenset(r["observed_controls"])
-        actions, _ = finish_actions(np.asarray(readings["raw"], np.float32), np.asarray(readings["logits"], np.float32), ext)
+        caps = (np.asarray(readings["cap_axes"], np.float32), np.asarray(readings["cap_match"], np.float32)) if "cap_axes" in readings else None  # runs before the cap locator kept none
+        actions, _ = finish_actions(np.asarray(readings["raw"], np.float32), np.asarray(readings["logits"], np.float32), ext, caps)
         before = {k: b[k] for k in ("button_f1", "button_accuracy", "stick_r2") if k in b}
         b.update(reading_scores(actions, np.asarray(readings["shown"], np.float32), observed), before=b.get("before", before))
     result["summary"] = summary(result["rows"])

@@ -170,8 +170,9 @@ def f1(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def read(video: Path, transform: np.ndarray, skin, parser, cfg: ExtractConfig) -> np.ndarray:
-    raw, _, _, logits = parse_overlay(video, transform, skin, parser, cfg.batch_size, cfg.decode_threads)
-    actions, _ = finish_actions(raw, logits, cfg)
+    from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
+    parsed = parse_overlay(video, transform, skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
+    actions, _ = finish_actions(parsed.actions, parsed.button_logits, cfg, parsed.caps)
     return actions
 
 

@@ -65,7 +65,7 @@ from padflow.tables import write_action_table
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 Reader = Literal["auto", "parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 20  # 20: controls whose press the video's encoder erases (padflow.overlay.look_erasure) are unseen too; 19: controls the look reader finds a video cannot show (`unseen`) are unobserved; 18: the look reader reads runs of frames whose picture states that read differently draw alike by the frames around them (padflow.overlay.look_alike); 17: the look reader doubts a stick's click one grid step away only where the frame doubts it at that cell (its confidence); 16: the look reader reads a press shown at up to GAIN_CEILING (0.65) of its drawn change at the share shown; 15: the look reader solves a stick's game under the look the median shows too, and of stick states drawn exactly alike reads the fewest presses; 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 21  # 21: a stick is read where the rest cap matches best (models.overlay_parser.cap_locator) when that match is clear (cap_min_match); 20: controls whose press the video's encoder erases (padflow.overlay.look_erasure) are unseen too; 19: controls the look reader finds a video cannot show (`unseen`) are unobserved; 18: the look reader reads runs of frames whose picture states that read differently draw alike by the frames around them (padflow.overlay.look_alike); 17: the look reader doubts a stick's click one grid step away only where the frame doubts it at that cell (its confidence); 16: the look reader reads a press shown at up to GAIN_CEILING (0.65) of its drawn change at the share shown; 15: the look reader solves a stick's game under the look the median shows too, and of stick states drawn exactly alike reads the fewest presses; 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -106,6 +106,12 @@ class ExtractConfig:
         "than this share of a video's frames, the button keeps the parser's own reading: a faint pad over a moving game "
         "splits into two groups too, and was read as a button held all video (1: no limit; bench/reading_rules.py "
         "tunes it)"))] = 0.4
+    cap_min_match: Annotated[float, Field(ge=0.0, le=1.0, description=(
+        "normalized cross-correlation; a stick is read where the rest cap's template matches best in each frame "
+        "(models.overlay_parser.cap_locator: needs no training, reads 0 at rest and about +-1 at full travel) when its "
+        "median best match over the video reaches this, else by the parser's learned stick head (a cap coloured like "
+        "its well, a faint overlay over a busy game: the match stays low and its place is noise; 1: the learned head "
+        "always; the middle of the range that read the tuning corpus alike: docs/benchmarks.md)"))] = 0.6
     ingest_dir: Annotated[str, Field(description="ingest's output: ingest_report.json + videos/")] = "data/ingest"
     parser_dir: Annotated[str, Field(description="the overlay parser: parser.safetensors + its config")] = "data/parser"
     reader: Annotated[Reader, Field(description=(
@@ -221,9 +227,12 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         decisions: dict[str, Any] = {"button_frames_recalibrated": {}}
         read_with: dict[str, Any] = {"reader": "looks", "unseen": list(unseen)}  # drawn, but this video cannot show them: no label
     else:
+        from models.overlay_parser.cap_locator import locate_caps  # local: see _load_parser
+
         parser = _parser(job.parser_dir, job.parser_sha256)
-        raw, confidence, fps, button_logits = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads)
-        actions, decisions = finish_actions(raw, button_logits, cfg)
+        parsed = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
+        actions, decisions = finish_actions(parsed.actions, parsed.button_logits, cfg, parsed.caps)
+        confidence, fps = parsed.confidence, parsed.fps
         read_with = {"reader": "parser", "crop_size": list(parser.cfg.crop_size)}
     unobserved = tuple(name for name in ACTION_NAMES if name in {*unobserved_controls(skin), *unseen})
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence, unobserved)

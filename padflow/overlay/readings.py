@@ -1,4 +1,4 @@
-"""A video's actions as the overlay parser reads them: decode, rectify, parse, calibrate, normalize.
+"""A video's actions as the overlay parser reads them: decode, rectify, parse, find the caps, calibrate, normalize.
 
 `parse_overlay` reads every frame of a video whose overlay (a `Skin`) sits at a known transform:
 frames are decoded and rectified into the template's coordinates at the parser's crop size on a
@@ -21,6 +21,13 @@ most frames), so where the high group would add presses the parser did not read 
 `button_max_added_share` of the frames, the button keeps the parser's reading too. The price: a press held
 that long on a pad the parser reads that faintly reads released (docs/benchmarks.md measures both sides).
 
+Sticks where the cap is found: the parser's learned stick head reads padflow's own corpus poorly (pooled R² 0.39-0.83
+over three corpora) and moves between trainings, while each frame's stick patch shows where the cap went. Given a
+cap locator (models.overlay_parser.cap_locator: the rest cap's template matched over the stick's travel), a stick
+whose median best match over the video reaches `cap_min_match` is read there instead (0.86-0.90 on the same
+corpora; docs/benchmarks.md); one whose cap does not stand out keeps the head's reading. Either then goes through
+the normalization below.
+
 Stick normalization: the parser reads a released stick at an offset that depends on the skin
 (thin-outline caps, caps over a background edge: up to +-0.95 on one real pad), and reads full travel
 short of or past +-1 as overlay software scales the drawn travel differently. So each axis is
@@ -41,14 +48,14 @@ take any object that has them (`ReadingSettings`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from padflow.actions import AXES, AXIS_INDEX, BUTTONS, N_BUTTONS
-from padflow.overlay.crops import SkinView, frame_crops, parser_inputs, skin_view
+from padflow.actions import AXES, AXIS_INDEX, BUTTONS, LEFT_STICK, N_BUTTONS, RIGHT_STICK
+from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, skin_view
 from padflow.overlay.skin import Skin
 from padflow.video import in_background, iter_frames, probe
 
@@ -68,6 +75,22 @@ class ReadingSettings(Protocol):
     button_min_rise: float
     button_min_rest_frames: int
     button_max_added_share: float
+    cap_min_match: float
+
+
+CapLocator = Callable[[ParserBatch], tuple[np.ndarray, np.ndarray]]  # a batch's caps: axes (B, 4), each stick's best template match (B, 2); models.overlay_parser.cap_locator
+
+
+class ParsedVideo(NamedTuple):
+    """What `parse_video` read of every frame: the parser's actions (T, 21), confidence (T,), the video's fps, the
+    button logits (T, 17), and, where a cap locator was given, each frame's caps where the rest cap matches best:
+    (axes (T, 4), match (T, 2)) (`finish_actions` chooses between them and the parser's sticks)."""
+
+    actions: np.ndarray
+    confidence: np.ndarray
+    fps: float
+    button_logits: np.ndarray
+    caps: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def rest_reading(values: np.ndarray, bandwidth: float) -> float:
@@ -162,12 +185,28 @@ def calibrate_buttons(
     return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
 
 
-def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, Any]]:
-    """A video's raw parser readings as the stage writes them (buttons calibrated, sticks normalized), and what each step decided, for the record."""
+def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings,
+                   caps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """A video's raw parser readings as the stage writes them (buttons calibrated, sticks read where the cap is found and
+    normalized), and what each step decided, for the record.
+
+    `caps` (axes (T, 4), match (T, 2)): each frame's sticks where the rest cap's template matches best
+    (models.overlay_parser.cap_locator); a stick whose median match over the video reaches `cap_min_match` is read
+    there instead of by the parser's learned head.
+    """
     actions, button_rest, recalibrated = calibrate_buttons(
         raw, button_logits, cfg.button_min_rise, cfg.button_min_rest_frames, cfg.button_max_added_share)
+    cap_match: dict[str, float] = {}
+    if caps is not None:
+        axes, match = caps
+        for k, (stick, columns) in enumerate((("left", LEFT_STICK), ("right", RIGHT_STICK))):
+            cap_match[stick] = round(float(np.median(match[:, k])), 4) if len(match) else 0.0
+            if len(match) and cap_match[stick] >= cfg.cap_min_match:
+                actions[:, columns] = axes[:, 2 * k:2 * k + 2]
     actions, scales, centres = normalize_sticks(actions, cfg)
-    return actions, dict(stick_scale=scales, stick_centre=centres, button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
+    read_by_cap = [stick for stick, m in cap_match.items() if m >= cfg.cap_min_match]
+    return actions, dict(stick_scale=scales, stick_centre=centres, cap_match=cap_match, sticks_read_by_cap=read_by_cap,
+                         button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
 
 
 def decoded_crops(
@@ -198,14 +237,14 @@ def decoded_crops(
 
 
 def parse_video(
-    parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]]
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Run the parser over consecutive crop batches; (T, 21) actions, (T,) confidence, fps, (T, 17) button logits.
+    parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]], locate_caps: CapLocator | None = None
+) -> ParsedVideo:
+    """Run the parser (and `locate_caps`, where given) over consecutive crop batches (`ParsedVideo`).
 
     `parser` is a loaded overlay parser (models.overlay_parser): `read(inputs)` and `cfg`. The
     confidence covers the controls the skin draws (`view.observed`).
     """
-    actions, confidence, logits = [], [], []
+    actions, confidence, logits, axes, match = [], [], [], [], []
     last: tuple[np.ndarray, np.ndarray] | None = None
     fps = 0.0
     for crops, sticks, fps in batches:
@@ -213,19 +252,25 @@ def parse_video(
         # (the video's first frame pairs with itself, as in crops.parser_batch).
         head = (crops[:1], sticks[:1]) if last is None else last
         previous = (np.concatenate([head[0], crops[:-1]]), np.concatenate([head[1], sticks[:-1]]))
-        reading = parser.read(parser_inputs(previous, (crops, sticks), view))
+        inputs = parser_inputs(previous, (crops, sticks), view)
+        reading = parser.read(inputs)
         actions.append(np.asarray(reading.actions, np.float32))
         confidence.append(np.asarray(reading.confidence_over(view.observed), np.float32))  # undrawn controls' doubt does not count
         logits.append(np.asarray(reading.button_logits, np.float32))
+        if locate_caps is not None:
+            batch_axes, batch_match = locate_caps(inputs)
+            axes.append(batch_axes)
+            match.append(batch_match)
         last = (crops[-1:], sticks[-1:])
     if not actions:
         raise ValueError("no frames to parse")
-    return np.concatenate(actions), np.concatenate(confidence), fps, np.concatenate(logits)
+    caps = (np.concatenate(axes), np.concatenate(match)) if locate_caps is not None else None
+    return ParsedVideo(np.concatenate(actions), np.concatenate(confidence), fps, np.concatenate(logits), caps)
 
 
 def parse_overlay(
-    video: Path, transform: np.ndarray, skin: Skin, parser: Any, batch: int, decode_threads: int
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Parse every frame of a video whose overlay `skin` sits at `transform`; what `parse_video` returns."""
+    video: Path, transform: np.ndarray, skin: Skin, parser: Any, batch: int, decode_threads: int, locate_caps: CapLocator | None = None
+) -> ParsedVideo:
+    """Parse every frame of a video whose overlay `skin` sits at `transform` (`parse_video`)."""
     view = skin_view(skin, tuple(parser.cfg.crop_size), parser.cfg.stick_size)
-    return parse_video(parser, view, decoded_crops(video, transform, view, skin.size, batch, decode_threads))
+    return parse_video(parser, view, decoded_crops(video, transform, view, skin.size, batch, decode_threads), locate_caps)

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from models.overlay_parser import OverlayParser, ParserConfig
+from models.overlay_parser.cap_locator import locate_caps
 from padflow.actions import AXIS_INDEX, BUTTON_INDEX
 from padflow.overlay.crops import frame_crops, parser_batch, placement_transform, skin_view
 from padflow.overlay.library import load_library
-from padflow.overlay.readings import calibrate_buttons, decoded_crops, normalize_sticks, parse_video, rest_reading
+from padflow.overlay.readings import calibrate_buttons, decoded_crops, finish_actions, normalize_sticks, parse_video, rest_reading
 from padflow.video import VideoError, iter_frames, write_mp4
 from tasks.extract import ExtractConfig
 
@@ -52,12 +53,15 @@ def test_pairs_chain_across_batches():
     sticks = rng.integers(0, 256, (11, 2, s, s, 3), dtype=np.uint8)
     whole = parser.read(parser_batch(crops, sticks, view))
     batches = [(crops[i : i + 4], sticks[i : i + 4], 30.0) for i in range(0, len(crops), 4)]
-    chained, conf, fps, logits = parse_video(parser, view, iter(batches))
+    chained, conf, fps, logits, (cap_axes, cap_match) = parse_video(parser, view, iter(batches), locate_caps)
     # Buttons agree exactly; sticks to float rounding (CPU kernels block a batch of 4 and of 11 differently).
     np.testing.assert_array_equal(chained[:, :17], whole.actions[:, :17])
     np.testing.assert_allclose(chained[:, 17:], whole.actions[:, 17:], atol=1e-5)
     np.testing.assert_allclose(conf, whole.confidence, rtol=1e-4)
     np.testing.assert_allclose(logits, whole.button_logits, atol=1e-4)
+    whole_caps = locate_caps(parser_batch(crops, sticks, view))
+    np.testing.assert_allclose(cap_axes, whole_caps.axes, atol=1e-5)
+    np.testing.assert_allclose(cap_match, whole_caps.match, atol=1e-5)
     assert fps == 30.0
 
 
@@ -186,3 +190,23 @@ def test_a_faint_pad_over_a_moving_game_is_not_read_as_a_button_held_all_video()
     np.testing.assert_array_equal(out[:, west], faint)  # a faint press is still read
     np.testing.assert_array_equal(out[:, south], held)  # and a long hold the parser reads is not touched
     assert "LEFT_TRIGGER" not in changed
+
+
+def test_a_stick_is_read_where_its_cap_is_found_only_where_the_cap_stands_out():
+    cfg = ExtractConfig()
+    n = 60
+    pushed = np.arange(n) % 6 == 5  # both sticks pushed in every sixth frame
+    raw = np.zeros((n, 21), np.float32)
+    raw[:, AXIS_INDEX["LEFT_X"]] = 0.1  # the learned head misses the left push
+    raw[pushed, AXIS_INDEX["RIGHT_Y"]] = 0.8  # and reads the right one
+    logits = np.full((n, 17), -6.0, np.float32)
+    axes = np.zeros((n, 4), np.float32)
+    axes[pushed, 0] = 1.0  # the left cap found where it was pushed
+    axes[:, 3] = np.random.default_rng(0).uniform(-1, 1, n)  # the right cap's place is noise
+    match = np.stack([np.full(n, 0.9), np.full(n, cfg.cap_min_match - 0.2)], axis=1).astype(np.float32)
+    actions, decisions = finish_actions(raw, logits, cfg, (axes, match))
+    np.testing.assert_allclose(actions[:, AXIS_INDEX["LEFT_X"]], pushed.astype(np.float32), atol=1e-6)
+    np.testing.assert_allclose(actions[:, AXIS_INDEX["RIGHT_Y"]], pushed.astype(np.float32), atol=1e-6)  # the head's reading, scaled
+    assert decisions["sticks_read_by_cap"] == ["left"] and decisions["cap_match"] == {"left": 0.9, "right": round(cfg.cap_min_match - 0.2, 4)}
+    without, _ = finish_actions(raw, logits, cfg)
+    assert np.abs(without[:, AXIS_INDEX["LEFT_X"]]).max() < 1e-6  # no caps given: the head's sticks alone
