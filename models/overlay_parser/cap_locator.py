@@ -10,10 +10,11 @@ over the cap's radius), and the position is the local soft-argmax of those corre
 rest it is 0 by construction, and a cap at full travel reads about ±1 (slope 0.91–1.05 against the truth on 15 of
 the default corpus's 20 overlay videos).
 
-Where the cap's template does not stand out (a cap coloured like its well, a faint overlay over a busy game), the
-best correlation stays low and the position is noise: `CapReading.match` is each frame's best correlation per
-stick, and the extract stage keeps the learned head's reading for a stick whose median match over the video is
-below `extract.cap_min_match` (padflow.overlay.readings.finish_actions). Not in the parser asset's fingerprint
+Where the cap's template does not stand out (a cap coloured like its well, a faint overlay over a busy game) or the
+cap does not look as it does at rest (clicked: many skins light or recolour it), the best correlation stays low
+and the position is noise: `CapReading.match` is each frame's best correlation per stick, and the extract stage
+keeps the learned head's reading for a stick whose median match over the video is below `extract.cap_min_match`,
+and for the frames whose own match is (padflow.overlay.readings.finish_actions). Not in the parser asset's fingerprint
 (asset.CODE_FILES): nothing here changes how the parser is trained.
 """
 
@@ -28,7 +29,7 @@ from models.overlay_parser.modeling import cap_match
 from models.overlay_parser.processor import as_tensors, decode_sticks
 from padflow.overlay.crops import ParserBatch
 
-TEMPLATE_SIDE = 9  # the rest cap's template is sampled on a 9 x 9 lattice over its radius: the learned features' 5 x 5 (modeling.TEMPLATE_SIDE) falls between a concave cap's thin rings once it moves
+TEMPLATE_SIDE = 13  # the rest cap's template is sampled on a 13 x 13 lattice over its radius: coarser ones fall between a concave cap's thin rings once it moves (nintendo-05 read up to 1.96 off at 5 x 5, the learned features' modeling.TEMPLATE_SIDE, 1.23 at 9 x 9, 0.13 at 13 x 13)
 GRID = 11  # cap positions per axis, the parser's stick grid (an axis reads in steps of 0.2 before the soft-argmax)
 TEMPERATURE = 0.02  # correlations are divided by this before the softmax: a 0.02 lead is e times the weight (chosen on the default corpus, seed 0: 0.02 and 0.05 read alike)
 

@@ -24,8 +24,10 @@ that long on a pad the parser reads that faintly reads released (docs/benchmarks
 Sticks where the cap is found: the parser's learned stick head reads padflow's own corpus poorly (pooled R² 0.39-0.83
 over three corpora) and moves between trainings, while each frame's stick patch shows where the cap went. Given a
 cap locator (models.overlay_parser.cap_locator: the rest cap's template matched over the stick's travel), a stick
-whose median best match over the video reaches `cap_min_match` is read there instead (0.86-0.90 on the same
-corpora; docs/benchmarks.md); one whose cap does not stand out keeps the head's reading. Either then goes through
+whose median best match over the video reaches `cap_min_match` is read there instead, in the frames whose own match
+reaches it (a clicked cap often looks otherwise); one whose cap does not stand out keeps the head's reading
+(docs/benchmarks.md). A stick read by its cap reads 0 at rest, so its rest reading below is trusted only near 0
+(`cap_rest_bound`): a pile-up farther out is a hold. Either then goes through
 the normalization below.
 
 Stick normalization: the parser reads a released stick at an offset that depends on the skin
@@ -48,7 +50,7 @@ take any object that has them (`ReadingSettings`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -76,6 +78,7 @@ class ReadingSettings(Protocol):
     button_min_rest_frames: int
     button_max_added_share: float
     cap_min_match: float
+    cap_rest_bound: float
 
 
 CapLocator = Callable[[ParserBatch], tuple[np.ndarray, np.ndarray]]  # a batch's caps: axes (B, 4), each stick's best template match (B, 2); models.overlay_parser.cap_locator
@@ -113,13 +116,15 @@ def rest_reading(values: np.ndarray, bandwidth: float) -> float:
     return float(np.median(v[np.abs(v - centre) <= bandwidth]))
 
 
-def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
+def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings, read_by_cap: Collection[str] = ()) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
     """Re-centre each stick axis on its rest reading and scale a moving one by the `stick_percentile` of its |offset|; return divisors and centres.
 
     The rest reading is `rest_reading` (the densest window of readings, `stick_rest_bandwidth` wide),
     unless it lies `stick_rim` or farther out at an end of the readings' range (within two bandwidths
     of their 1st or 99th percentile): that is a stick held at the rim and released now and then (or
-    never), and the axis keeps centre 0. An axis whose offsets from its centre stay within
+    never), and the axis keeps centre 0. An axis in `read_by_cap` (read where its cap was found, 0 at
+    rest by construction) takes its rest reading only within `cap_rest_bound` of 0: a pile-up farther
+    out is a stick held there, wherever it lies in the range. An axis whose offsets from its centre stay within
     `stick_min_range` (at the percentile) never moved (parser jitter around rest) and is only
     re-centred; every other axis is also divided by that percentile (NitroGen) and clipped to [-1, 1].
     """
@@ -129,7 +134,9 @@ def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings) -> tuple[np.ndar
     for axis in AXES:
         values = actions[:, AXIS_INDEX[axis]]
         centre = rest_reading(values, cfg.stick_rest_bandwidth)
-        if len(values) and abs(centre) >= cfg.stick_rim:
+        if axis in read_by_cap:
+            centre = centre if abs(centre) <= cfg.cap_rest_bound else 0.0
+        elif len(values) and abs(centre) >= cfg.stick_rim:
             low, high = np.percentile(values, [100.0 - cfg.stick_percentile, cfg.stick_percentile])
             if min(centre - low, high - centre) <= 2 * cfg.stick_rest_bandwidth:
                 centre = 0.0  # held at the rim: the pile-up is the hold, not the rest
@@ -192,7 +199,7 @@ def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSetti
 
     `caps` (axes (T, 4), match (T, 2)): each frame's sticks where the rest cap's template matches best
     (models.overlay_parser.cap_locator); a stick whose median match over the video reaches `cap_min_match` is read
-    there instead of by the parser's learned head.
+    there instead of by the parser's learned head, in every frame whose own match reaches it too.
     """
     actions, button_rest, recalibrated = calibrate_buttons(
         raw, button_logits, cfg.button_min_rise, cfg.button_min_rest_frames, cfg.button_max_added_share)
@@ -202,9 +209,10 @@ def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSetti
         for k, (stick, columns) in enumerate((("left", LEFT_STICK), ("right", RIGHT_STICK))):
             cap_match[stick] = round(float(np.median(match[:, k])), 4) if len(match) else 0.0
             if len(match) and cap_match[stick] >= cfg.cap_min_match:
-                actions[:, columns] = axes[:, 2 * k:2 * k + 2]
-    actions, scales, centres = normalize_sticks(actions, cfg)
+                clear = match[:, k] >= cfg.cap_min_match  # a clicked cap looks otherwise: the head reads those frames
+                actions[clear, columns] = axes[clear, 2 * k:2 * k + 2]
     read_by_cap = [stick for stick, m in cap_match.items() if m >= cfg.cap_min_match]
+    actions, scales, centres = normalize_sticks(actions, cfg, {axis for stick in read_by_cap for axis in AXES if axis.startswith(stick.upper())})
     return actions, dict(stick_scale=scales, stick_centre=centres, cap_match=cap_match, sticks_read_by_cap=read_by_cap,
                          button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
 

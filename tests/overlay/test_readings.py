@@ -197,16 +197,34 @@ def test_a_stick_is_read_where_its_cap_is_found_only_where_the_cap_stands_out():
     n = 60
     pushed = np.arange(n) % 6 == 5  # both sticks pushed in every sixth frame
     raw = np.zeros((n, 21), np.float32)
-    raw[:, AXIS_INDEX["LEFT_X"]] = 0.1  # the learned head misses the left push
-    raw[pushed, AXIS_INDEX["RIGHT_Y"]] = 0.8  # and reads the right one
+    # the learned head misses the left push (reads rest) and reads the right one
+    raw[pushed, AXIS_INDEX["RIGHT_Y"]] = 0.8
     logits = np.full((n, 17), -6.0, np.float32)
     axes = np.zeros((n, 4), np.float32)
     axes[pushed, 0] = 1.0  # the left cap found where it was pushed
     axes[:, 3] = np.random.default_rng(0).uniform(-1, 1, n)  # the right cap's place is noise
     match = np.stack([np.full(n, 0.9), np.full(n, cfg.cap_min_match - 0.2)], axis=1).astype(np.float32)
+    axes[12:14, 0], match[12:14, 0] = -1.0, 0.2  # the left cap clicked, looking otherwise: not found there
     actions, decisions = finish_actions(raw, logits, cfg, (axes, match))
-    np.testing.assert_allclose(actions[:, AXIS_INDEX["LEFT_X"]], pushed.astype(np.float32), atol=1e-6)
+    np.testing.assert_allclose(actions[:, AXIS_INDEX["LEFT_X"]], pushed.astype(np.float32), atol=1e-6)  # the clicked frames as the head read them
     np.testing.assert_allclose(actions[:, AXIS_INDEX["RIGHT_Y"]], pushed.astype(np.float32), atol=1e-6)  # the head's reading, scaled
     assert decisions["sticks_read_by_cap"] == ["left"] and decisions["cap_match"] == {"left": 0.9, "right": round(cfg.cap_min_match - 0.2, 4)}
     without, _ = finish_actions(raw, logits, cfg)
-    assert np.abs(without[:, AXIS_INDEX["LEFT_X"]]).max() < 1e-6  # no caps given: the head's sticks alone
+    assert not without[:, AXIS_INDEX["LEFT_X"]].any()  # no caps given: the head's sticks alone
+
+
+def test_a_stick_read_by_its_cap_and_held_most_of_the_video_is_not_taken_for_a_rest():
+    cfg = ExtractConfig()
+    n = 50
+    released = np.arange(n) % 10 == 0  # held halfway right, released in every tenth frame
+    raw = np.zeros((n, 21), np.float32)
+    logits = np.full((n, 17), -6.0, np.float32)
+    axes = np.zeros((n, 4), np.float32)
+    axes[~released, 0] = 0.5  # the cap found halfway: a pile-up short of the rim, which the head's rules take for a rest
+    match = np.full((n, 2), 0.95, np.float32)
+    actions, decisions = finish_actions(raw, logits, cfg, (axes, match))
+    assert decisions["stick_centre"]["LEFT_X"] == 0.0
+    np.testing.assert_allclose(actions[:, AXIS_INDEX["LEFT_X"]], (~released).astype(np.float32), atol=1e-6)  # scaled by its 99th percentile, as every moving axis
+    raw[:, AXIS_INDEX["LEFT_X"]] = axes[:, 0]  # the same readings from the learned head
+    head, _ = finish_actions(raw, logits, cfg)
+    assert head[~released, AXIS_INDEX["LEFT_X"]].max() == 0.0  # re-centred on the hold: read at rest
