@@ -69,7 +69,8 @@ SCENARIOS = ("moving", "untouched", "mostly_rest", "held")
 PUSH_SHARE = 0.2  # mostly_rest: share of frames the stick is pushed
 RELEASE_SHARE = 0.1  # held: share of frames the stick is released
 STICK_GRID: dict[str, tuple[float, ...]] = {"stick_rest_bandwidth": (0.03, 0.05, 0.1, 0.2), "stick_min_range": (0.1, 0.2, 0.3, 0.5),
-                                             "stick_rim": (0.6, 0.7, 0.8, 0.9, 1.0), "cap_min_match": (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)}  # fmt: skip
+                                             "stick_rim": (0.6, 0.7, 0.8, 0.9, 1.0), "cap_min_match": (0.4, 0.5, 0.6, 0.7, 0.8, 1.0),
+                                             "cap_rest_bound": (0.1, 0.2, 0.3, 0.4, 0.5, 1.0)}  # fmt: skip
 BUTTON_GRID: dict[str, tuple[float, ...]] = {"button_min_rise": (1.0, 2.0, 3.0, 4.0, 5.0, 6.0), "button_min_rest_frames": (0, 5, 10, 20),
                                               "button_max_added_share": (0.2, 0.4, 0.6, 0.8, 1.0)}
 

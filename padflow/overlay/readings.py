@@ -22,7 +22,7 @@ most frames), so where the high group would add presses the parser did not read 
 that long on a pad the parser reads that faintly reads released (docs/benchmarks.md measures both sides).
 
 Sticks where the cap is found: the parser's learned stick head reads padflow's own corpus poorly (pooled R² 0.39-0.83
-over three corpora) and moves between trainings, while each frame's stick patch shows where the cap went. Given a
+over three corpora; 0.87-0.93 read by the caps) and moves between trainings, while each frame's stick patch shows where the cap went. Given a
 cap locator (models.overlay_parser.cap_locator: the rest cap's template matched over the stick's travel), a stick
 whose median best match over the video reaches `cap_min_match` is read there instead, in the frames whose own match
 reaches it (a clicked cap often looks otherwise); one whose cap does not stand out keeps the head's reading
