@@ -109,9 +109,10 @@ class ExtractConfig:
     cap_min_match: Annotated[float, Field(ge=0.0, le=1.0, description=(
         "normalized cross-correlation; a stick is read where the rest cap's template matches best in each frame "
         "(models.overlay_parser.cap_locator: needs no training, reads 0 at rest and about +-1 at full travel) when its "
-        "median best match over the video reaches this, else by the parser's learned stick head (a cap coloured like "
-        "its well, a faint overlay over a busy game: the match stays low and its place is noise; 1: the learned head "
-        "always; the middle of the range that read the tuning corpus alike: docs/benchmarks.md)"))] = 0.6
+        "median best match over the video reaches this, in the frames whose own match does too (a clicked cap looks "
+        "otherwise), else by the parser's learned stick head (a cap coloured like its well, a faint overlay over a "
+        "busy game: the match stays low and its place is noise; 1: the learned head always; the middle of the range "
+        "that read the tuning corpus alike: docs/benchmarks.md)"))] = 0.6
     cap_rest_bound: Annotated[float, Field(gt=0.0, le=1.0, description=(
         "axis units; a stick read by its cap (cap_min_match) reads 0 at rest by construction, so its rest reading "
         "(stick_rest_bandwidth) re-centres it only within this of 0; a pile-up farther out is a stick held there (a "

@@ -65,6 +65,7 @@ QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while
 # A stick's rest reading is searched between these quantiles of its readings: a released stick rests for a
 # large share of a video, between pushes either way, while saturated pushes pile up at the ends.
 REST_SEARCH_QUANTILES = (0.25, 0.75)
+STICK_AXES = (("left", LEFT_STICK, ("LEFT_X", "LEFT_Y")), ("right", RIGHT_STICK, ("RIGHT_X", "RIGHT_Y")))  # a cap locator's order: left x, left y, right x, right y
 
 
 class ReadingSettings(Protocol):
@@ -204,15 +205,17 @@ def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSetti
     actions, button_rest, recalibrated = calibrate_buttons(
         raw, button_logits, cfg.button_min_rise, cfg.button_min_rest_frames, cfg.button_max_added_share)
     cap_match: dict[str, float] = {}
-    if caps is not None:
+    read_by_cap: list[str] = []
+    if caps is not None and len(caps[1]):
         axes, match = caps
-        for k, (stick, columns) in enumerate((("left", LEFT_STICK), ("right", RIGHT_STICK))):
-            cap_match[stick] = round(float(np.median(match[:, k])), 4) if len(match) else 0.0
-            if len(match) and cap_match[stick] >= cfg.cap_min_match:
+        for k, (stick, columns, _) in enumerate(STICK_AXES):
+            cap_match[stick] = round(float(np.median(match[:, k])), 4)
+            if cap_match[stick] >= cfg.cap_min_match:
+                read_by_cap.append(stick)
                 clear = match[:, k] >= cfg.cap_min_match  # a clicked cap looks otherwise: the head reads those frames
                 actions[clear, columns] = axes[clear, 2 * k:2 * k + 2]
-    read_by_cap = [stick for stick, m in cap_match.items() if m >= cfg.cap_min_match]
-    actions, scales, centres = normalize_sticks(actions, cfg, {axis for stick in read_by_cap for axis in AXES if axis.startswith(stick.upper())})
+    cap_axes = {axis for stick, _, names in STICK_AXES if stick in read_by_cap for axis in names}
+    actions, scales, centres = normalize_sticks(actions, cfg, cap_axes)
     return actions, dict(stick_scale=scales, stick_centre=centres, cap_match=cap_match, sticks_read_by_cap=read_by_cap,
                          button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
 
