@@ -97,6 +97,7 @@ def scenario_actions(scenario: str, frames: int, rng: np.random.Generator) -> np
 
 def generator_clips(parser: Any, n: int, frames: int, held_out: bool, seed: int, games: tuple[str, ...], tmp: Path) -> list[dict[str, Any]]:
     """`n` clips of the library's training (or held-out) skins, read by extraction's path at the drawn transform."""
+    from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
     library = load_library([])
     ids = library.held_out_ids() if held_out else library.training_ids()
     runs = collect_backgrounds(games, frames, 2, seed)
@@ -117,7 +118,6 @@ def generator_clips(parser: Any, n: int, frames: int, held_out: bool, seed: int,
         video = tmp / f"clip{k}.mp4"
         drawn = (composite(fit_to_upload(run[t % len(run)], fw, fh)[0], render_overlay(skin, shown[t], width), placement)[0] for t in range(frames))
         write_mp4(video, drawn, 30.0, crf=int(rng.integers(CRF[0], CRF[1] + 1)))
-        from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
         parsed = parse_overlay(video, placement_transform(box, skin.size), skin, parser, 64, 1, locate_caps)
         raw = parsed.actions
         clips.append({"name": f"{skin.id} {scenario} seed {seed + k}", "source": "generator", "scenario": scenario, "raw": raw, "logits": parsed.button_logits, "caps": parsed.caps,
@@ -141,6 +141,7 @@ def real_clips(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 def corpus_clips(project: Path, parser: Any, cfg: ExtractConfig) -> list[dict[str, Any]]:
     """Every parser-read video of a project folder's extract (cfg's folders), read again by `parser` at its recorded pose, with its truth table."""
+    from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
     from padflow.ingest.report import read_report
     from padflow.tables import read_action_table, table_to_actions
 
@@ -154,7 +155,6 @@ def corpus_clips(project: Path, parser: Any, cfg: ExtractConfig) -> list[dict[st
         if not record["localization"].get("found") or record.get("reader") != "parser":
             continue
         skin = library.skins[record["localization"]["skin_id"]]
-        from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
         parsed = parse_overlay(project / record["video"], np.array(record["localization"]["transform"]), skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
         raw = parsed.actions
         shown = table_to_actions(read_action_table(truth_path))
