@@ -57,7 +57,7 @@ from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readable import readable_controls
-from padflow.overlay.readings import finish_actions, parse_overlay
+from padflow.overlay.readings import finish_actions, frame_confidence, parse_overlay
 from padflow.overlay.scoring import SPLITS, collect_scores, headline_metrics, summarize
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
@@ -65,7 +65,7 @@ from padflow.tables import write_action_table
 Status = Literal["extracted", "no_overlay", "unknown_skin", "failed"]
 Reader = Literal["auto", "parser", "looks"]
 STATUSES: tuple[str, ...] = ("extracted", "no_overlay", "unknown_skin", "failed")
-EXTRACT_VERSION = 21  # 21: a stick is read where the rest cap matches best (models.overlay_parser.cap_locator) where that match is clear (cap_min_match), re-centred only near 0 (cap_rest_bound); 20: controls whose press the video's encoder erases (padflow.overlay.look_erasure) are unseen too; 19: controls the look reader finds a video cannot show (`unseen`) are unobserved; 18: the look reader reads runs of frames whose picture states that read differently draw alike by the frames around them (padflow.overlay.look_alike); 17: the look reader doubts a stick's click one grid step away only where the frame doubts it at that cell (its confidence); 16: the look reader reads a press shown at up to GAIN_CEILING (0.65) of its drawn change at the share shown; 15: the look reader solves a stick's game under the look the median shows too, and of stick states drawn exactly alike reads the fewest presses; 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
+EXTRACT_VERSION = 22  # 22: a frame whose stick the cap reads takes the cap's certainty for that stick in its confidence, not the learned head's (readings.frame_confidence); 21: a stick is read where the rest cap matches best (models.overlay_parser.cap_locator) where that match is clear (cap_min_match), re-centred only near 0 (cap_rest_bound); 20: controls whose press the video's encoder erases (padflow.overlay.look_erasure) are unseen too; 19: controls the look reader finds a video cannot show (`unseen`) are unobserved; 18: the look reader reads runs of frames whose picture states that read differently draw alike by the frames around them (padflow.overlay.look_alike); 17: the look reader doubts a stick's click one grid step away only where the frame doubts it at that cell (its confidence); 16: the look reader reads a press shown at up to GAIN_CEILING (0.65) of its drawn change at the share shown; 15: the look reader solves a stick's game under the look the median shows too, and of stick states drawn exactly alike reads the fewest presses; 14: the look reader reads a stick with a group its cap moves over together; 13: buttons a sprite skin draws unreadably (padflow.overlay.readable) are unobserved; 12: calibration adds no presses to more than button_max_added_share of a video; 11: one of the buttons read together shown fainter than the others gets its own gain; 10: a stick is read with any button its click lights, and its faint moves get a gain apart from its clicks; 9: the look reader reads a d-pad or buttons read together fainter than drawn; 8: a button's rest level needs button_min_rest_frames; 7: tables at the source rate; bump when a change here changes the tables written for the same inputs
 REPORT_FILE = "extract_report.json"
 SCORE_FILE = "extraction_score.json"
 PARSER_WEIGHTS = "parser.safetensors"
@@ -238,7 +238,7 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         parser = _parser(job.parser_dir, job.parser_sha256)
         parsed = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
         actions, decisions = finish_actions(parsed.actions, parsed.button_logits, cfg, parsed.caps)
-        confidence, fps = parsed.confidence, parsed.fps
+        confidence, fps = frame_confidence(parsed, cfg), parsed.fps
         read_with = {"reader": "parser", "crop_size": list(parser.cfg.crop_size)}
     unobserved = tuple(name for name in ACTION_NAMES if name in {*unobserved_controls(skin), *unseen})
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence, unobserved)

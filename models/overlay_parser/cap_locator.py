@@ -36,10 +36,13 @@ TEMPERATURE = 0.02  # correlations are divided by this before the softmax: a 0.0
 
 class CapReading(NamedTuple):
     """Each frame's caps: `axes` (B, 4) float32 in [-1, 1] as AXES orders them (left x, left y, right x, right y; x right,
-    y up), and `match` (B, 2) float32, each stick's best template correlation (1: the rest cap exactly)."""
+    y up), `match` (B, 2) float32, each stick's best template correlation (1: the rest cap exactly), and `mass` (B, 2)
+    float32, each stick's share of the softmaxed correlations around its reading (processor.decode_sticks: the learned
+    head's stick confidence, measured the same way)."""
 
     axes: np.ndarray
     match: np.ndarray
+    mass: np.ndarray
 
 
 @torch.inference_mode()
@@ -54,5 +57,5 @@ def locate_caps(batch: ParserBatch) -> CapReading:
     lattice = torch.linspace(-1.0, 1.0, TEMPLATE_SIDE)
     offsets = torch.stack(torch.meshgrid(lattice, lattice, indexing="xy"), dim=-1).reshape(-1, 2)  # (T², 2) in cap radii
     correlation = cap_match(sticks, grid_xy, travel.reshape(-1), offsets)[:, 0].reshape(n // 2, 2, GRID * GRID)  # (B, 2, g²)
-    axes, _ = decode_sticks(correlation / TEMPERATURE, GRID)  # (B, 2, 2)
-    return CapReading(axes.reshape(-1, 4).float().numpy(), correlation.max(dim=-1).values.float().numpy())
+    axes, mass = decode_sticks(correlation / TEMPERATURE, GRID)  # (B, 2, 2), (B, 2)
+    return CapReading(axes.reshape(-1, 4).float().numpy(), correlation.max(dim=-1).values.float().numpy(), mass.float().numpy())

@@ -28,7 +28,10 @@ whose median best match over the video reaches `cap_min_match` is read there ins
 reaches it (a clicked cap often looks otherwise); one whose cap does not stand out keeps the head's reading
 (docs/benchmarks.md). A stick read by its cap reads 0 at rest, so its rest reading below is trusted only near 0
 (`cap_rest_bound`): a pile-up farther out is a hold. Either then goes through
-the normalization below.
+the normalization below. A frame's confidence (`frame_confidence`) is the parser's over the controls the skin draws,
+but for a stick read by its cap it takes the cap's certainty (its share of the softmaxed correlations around the
+reading) in place of the head's, which doubts caps it no longer reads (the default corpus's held-out Freeway clip:
+45 % of frames below the gate's 0.2 with the head's, none with the cap's; docs/benchmarks.md).
 
 Stick normalization: the parser reads a released stick at an offset that depends on the skin
 (thin-outline caps, caps over a background edge: up to +-0.95 on one real pad), and reads full travel
@@ -56,7 +59,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from padflow.actions import AXES, AXIS_INDEX, BUTTONS, LEFT_STICK, N_BUTTONS, RIGHT_STICK
+from padflow.actions import ACTION_DIM, AXES, AXIS_INDEX, BUTTONS, LEFT_STICK, N_BUTTONS, RIGHT_STICK
 from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, skin_view
 from padflow.overlay.skin import Skin
 from padflow.video import in_background, iter_frames, probe
@@ -82,19 +85,23 @@ class ReadingSettings(Protocol):
     cap_rest_bound: float
 
 
-CapLocator = Callable[[ParserBatch], tuple[np.ndarray, np.ndarray]]  # a batch's caps: axes (B, 4), each stick's best template match (B, 2); models.overlay_parser.cap_locator
+CapLocator = Callable[[ParserBatch], tuple[np.ndarray, np.ndarray, np.ndarray]]  # a batch's caps: axes (B, 4), each stick's best template match (B, 2) and certainty (B, 2); models.overlay_parser.cap_locator
+# ParsedVideo.confidence's columns: the parser's confidence over the drawn controls leaving out no stick, the left, the
+# right, both (column = left left out + 2 x right left out), so that `frame_confidence` can put a cap's certainty there.
+LEFT_OUT = (frozenset(), frozenset({"left"}), frozenset({"right"}), frozenset({"left", "right"}))
 
 
 class ParsedVideo(NamedTuple):
-    """What `parse_video` read of every frame: the parser's actions (T, 21), confidence (T,), the video's fps, the
-    button logits (T, 17), and, where a cap locator was given, each frame's caps where the rest cap matches best:
-    (axes (T, 4), match (T, 2)) (`finish_actions` chooses between them and the parser's sticks)."""
+    """What `parse_video` read of every frame: the parser's actions (T, 21), its confidence (T, 4) over the drawn
+    controls (columns: LEFT_OUT), the video's fps, the button logits (T, 17), and, where a cap locator was given, each
+    frame's caps where the rest cap matches best: (axes (T, 4), match (T, 2), certainty (T, 2)) (`finish_actions`
+    chooses between them and the parser's sticks, `frame_confidence` between their certainties)."""
 
     actions: np.ndarray
     confidence: np.ndarray
     fps: float
     button_logits: np.ndarray
-    caps: tuple[np.ndarray, np.ndarray] | None = None
+    caps: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def rest_reading(values: np.ndarray, bandwidth: float) -> float:
@@ -193,6 +200,30 @@ def calibrate_buttons(
     return out, rest_levels, {name: int(n) for name, n in zip(BUTTONS, changed) if n}
 
 
+def cap_read_frames(match: np.ndarray, cfg: ReadingSettings) -> np.ndarray:
+    """(T, 2) bool: the frames whose stick `finish_actions` reads by its cap, given each frame's best match (T, 2).
+
+    A stick whose median match over the video reaches `cap_min_match`, in every frame whose own match reaches it too:
+    a clicked cap looks otherwise, and the learned head reads those frames.
+    """
+    clear = np.asarray(match) >= cfg.cap_min_match
+    typical = np.round(np.median(match, axis=0), 4) >= cfg.cap_min_match if len(match) else np.zeros(clear.shape[1], bool)
+    return clear & typical[None, :]
+
+
+def frame_confidence(parsed: ParsedVideo, cfg: ReadingSettings) -> np.ndarray:
+    """(T,) each frame's confidence in what `finish_actions` reads: the parser's over the drawn controls, with each
+    stick the cap read in that frame left out of it and its cap's certainty multiplied in instead."""
+    confidence = parsed.confidence[:, 0]
+    if parsed.caps is None or not len(parsed.confidence):
+        return confidence
+    by_cap = cap_read_frames(parsed.caps[1], cfg)  # (T, 2)
+    left_out = by_cap[:, 0].astype(int) + 2 * by_cap[:, 1].astype(int)  # LEFT_OUT's column
+    head = parsed.confidence[np.arange(len(left_out)), left_out]
+    cap = np.where(by_cap, parsed.caps[2], 1.0).min(axis=1)
+    return np.clip(head * cap, 0.0, 1.0).astype(np.float32)
+
+
 def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings,
                    caps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """A video's raw parser readings as the stage writes them (buttons calibrated, sticks read where the cap is found and
@@ -207,13 +238,13 @@ def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSetti
     cap_match: dict[str, float] = {}
     read_by_cap: list[str] = []
     if caps is not None and len(caps[1]):
-        axes, match = caps
+        axes, match = caps[0], caps[1]  # readings saved before the caps' certainty have two parts
+        by_cap = cap_read_frames(match, cfg)
         for k, (stick, columns, _) in enumerate(STICK_AXES):
             cap_match[stick] = round(float(np.median(match[:, k])), 4)
-            if cap_match[stick] >= cfg.cap_min_match:
+            if by_cap[:, k].any():
                 read_by_cap.append(stick)
-                clear = match[:, k] >= cfg.cap_min_match  # a clicked cap looks otherwise: the head reads those frames
-                actions[clear, columns] = axes[clear, 2 * k:2 * k + 2]
+                actions[by_cap[:, k], columns] = axes[by_cap[:, k], 2 * k:2 * k + 2]
     cap_axes = {axis for stick, _, names in STICK_AXES if stick in read_by_cap for axis in names}
     actions, scales, centres = normalize_sticks(actions, cfg, cap_axes)
     return actions, dict(stick_scale=scales, stick_centre=centres, cap_match=cap_match, sticks_read_by_cap=read_by_cap,
@@ -247,6 +278,15 @@ def decoded_crops(
     return in_background(produce(), QUEUE_BATCHES, name=f"decode-{video.stem}")
 
 
+def stick_columns(sticks: Collection[str]) -> np.ndarray:
+    """(21,) bool: the action columns of the named sticks ('left', 'right')."""
+    columns = np.zeros(ACTION_DIM, bool)
+    for stick, index, _ in STICK_AXES:
+        if stick in sticks:
+            columns[index] = True
+    return columns
+
+
 def parse_video(
     parser: Any, view: SkinView, batches: Iterator[tuple[np.ndarray, np.ndarray, float]], locate_caps: CapLocator | None = None
 ) -> ParsedVideo:
@@ -255,7 +295,7 @@ def parse_video(
     `parser` is a loaded overlay parser (models.overlay_parser): `read(inputs)` and `cfg`. The
     confidence covers the controls the skin draws (`view.observed`).
     """
-    actions, confidence, logits, axes, match = [], [], [], [], []
+    actions, confidence, logits, axes, match, certainty = [], [], [], [], [], []
     last: tuple[np.ndarray, np.ndarray] | None = None
     fps = 0.0
     for crops, sticks, fps in batches:
@@ -266,16 +306,17 @@ def parse_video(
         inputs = parser_inputs(previous, (crops, sticks), view)
         reading = parser.read(inputs)
         actions.append(np.asarray(reading.actions, np.float32))
-        confidence.append(np.asarray(reading.confidence_over(view.observed), np.float32))  # undrawn controls' doubt does not count
+        confidence.append(np.stack([reading.confidence_over(view.observed & ~stick_columns(out)) for out in LEFT_OUT], axis=1).astype(np.float32))  # undrawn controls' doubt does not count
         logits.append(np.asarray(reading.button_logits, np.float32))
         if locate_caps is not None:
-            batch_axes, batch_match = locate_caps(inputs)
+            batch_axes, batch_match, batch_certainty = locate_caps(inputs)
             axes.append(batch_axes)
             match.append(batch_match)
+            certainty.append(batch_certainty)
         last = (crops[-1:], sticks[-1:])
     if not actions:
         raise ValueError("no frames to parse")
-    caps = (np.concatenate(axes), np.concatenate(match)) if locate_caps is not None else None
+    caps = (np.concatenate(axes), np.concatenate(match), np.concatenate(certainty)) if locate_caps is not None else None
     return ParsedVideo(np.concatenate(actions), np.concatenate(confidence), fps, np.concatenate(logits), caps)
 
 

@@ -10,7 +10,18 @@ from models.overlay_parser.cap_locator import locate_caps
 from padflow.actions import AXIS_INDEX, BUTTON_INDEX
 from padflow.overlay.crops import frame_crops, parser_batch, placement_transform, skin_view
 from padflow.overlay.library import load_library
-from padflow.overlay.readings import calibrate_buttons, decoded_crops, finish_actions, normalize_sticks, parse_video, rest_reading
+from padflow.overlay.readings import (
+    LEFT_OUT,
+    ParsedVideo,
+    calibrate_buttons,
+    decoded_crops,
+    finish_actions,
+    frame_confidence,
+    normalize_sticks,
+    parse_video,
+    rest_reading,
+    stick_columns,
+)
 from padflow.video import VideoError, iter_frames, write_mp4
 from tasks.extract import ExtractConfig
 
@@ -53,15 +64,18 @@ def test_pairs_chain_across_batches():
     sticks = rng.integers(0, 256, (11, 2, s, s, 3), dtype=np.uint8)
     whole = parser.read(parser_batch(crops, sticks, view))
     batches = [(crops[i : i + 4], sticks[i : i + 4], 30.0) for i in range(0, len(crops), 4)]
-    chained, conf, fps, logits, (cap_axes, cap_match) = parse_video(parser, view, iter(batches), locate_caps)
+    chained, conf, fps, logits, (cap_axes, cap_match, cap_certainty) = parse_video(parser, view, iter(batches), locate_caps)
     # Buttons agree exactly; sticks to float rounding (CPU kernels block a batch of 4 and of 11 differently).
     np.testing.assert_array_equal(chained[:, :17], whole.actions[:, :17])
     np.testing.assert_allclose(chained[:, 17:], whole.actions[:, 17:], atol=1e-5)
-    np.testing.assert_allclose(conf, whole.confidence, rtol=1e-4)
+    np.testing.assert_allclose(conf[:, 0], whole.confidence, rtol=1e-4)
+    for column, left_out in enumerate(LEFT_OUT):  # the confidence with each stick left out, for frame_confidence
+        np.testing.assert_allclose(conf[:, column], whole.confidence_over(view.observed & ~stick_columns(left_out)), rtol=1e-4)
     np.testing.assert_allclose(logits, whole.button_logits, atol=1e-4)
     whole_caps = locate_caps(parser_batch(crops, sticks, view))
     np.testing.assert_allclose(cap_axes, whole_caps.axes, atol=1e-5)
     np.testing.assert_allclose(cap_match, whole_caps.match, atol=1e-5)
+    np.testing.assert_allclose(cap_certainty, whole_caps.mass, atol=1e-5)
     assert fps == 30.0
 
 
@@ -211,6 +225,21 @@ def test_a_stick_is_read_where_its_cap_is_found_only_where_the_cap_stands_out():
     assert decisions["sticks_read_by_cap"] == ["left"] and decisions["cap_match"] == {"left": 0.9, "right": round(cfg.cap_min_match - 0.2, 4)}
     without, _ = finish_actions(raw, logits, cfg)
     assert not without[:, AXIS_INDEX["LEFT_X"]].any()  # no caps given: the head's sticks alone
+
+
+def test_a_frame_is_as_sure_of_a_stick_as_the_reader_that_read_it():
+    cfg = ExtractConfig()
+    n = 10
+    # the learned head doubts the left stick: 0.1 over every drawn control, 0.9 with the left stick left out
+    head = np.tile(np.array([0.1, 0.9, 0.1, 0.9], np.float32), (n, 1))
+    match = np.tile(np.array([0.9, cfg.cap_min_match - 0.2], np.float32), (n, 1))  # the left cap stands out, the right does not
+    match[3, 0] = 0.2  # the left cap clicked in frame 3, looking otherwise: the head reads it there
+    certainty = np.full((n, 2), 0.8, np.float32)
+    parsed = ParsedVideo(np.zeros((n, 21), np.float32), head, 30.0, np.zeros((n, 17), np.float32), (np.zeros((n, 4), np.float32), match, certainty))
+    expected = np.full(n, 0.9 * 0.8, np.float32)
+    expected[3] = 0.1
+    np.testing.assert_allclose(frame_confidence(parsed, cfg), expected, rtol=1e-6)
+    np.testing.assert_array_equal(frame_confidence(parsed._replace(caps=None), cfg), head[:, 0])  # no caps: the head's confidence
 
 
 def test_a_stick_read_by_its_cap_and_held_most_of_the_video_is_not_taken_for_a_rest():

@@ -30,3 +30,4 @@ def test_a_cap_drawn_anywhere_on_its_travel_is_read_there(skin_id: str):
     caps = locate_caps(parser_batch(np.stack(crops), np.stack(sticks), view))
     np.testing.assert_allclose(caps.axes, np.array(POSITIONS), atol=0.15)  # the grid's step is 0.2; the soft-argmax reads between cells
     assert (caps.match > 0.7).all()  # the cap stands out: above extract.cap_min_match (0.6), so the stage reads these sticks by it
+    assert (caps.mass > 0.2).all()  # sure enough for the gate (gate.min_confidence 0.2), though a concave cap's rings match again a cell or two away
