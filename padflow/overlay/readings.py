@@ -27,8 +27,10 @@ cap locator (models.overlay_parser.cap_locator: the rest cap's template matched 
 whose median best match over the video reaches `cap_min_match` is read there instead, in the frames whose own match
 reaches it (a clicked cap often looks otherwise); one whose cap does not stand out keeps the head's reading
 (docs/benchmarks.md). A stick read by its cap reads 0 at rest, so its rest reading below is trusted only near 0
-(`cap_rest_bound`): a pile-up farther out is a hold. Either then goes through
-the normalization below. A frame's confidence (`frame_confidence`) is the parser's over the controls the skin draws,
+(`cap_rest_bound`): a pile-up farther out is a hold; nor is it scaled: the cap's place is measured in the layout's
+own travel (slope 0.91-1.05 against the truth), and dividing by the 99th percentile stretched sticks that never reach
+the rim (Doom's small aiming moves: R² 0.32-0.70 scaled, 0.87-0.97 not; docs/benchmarks.md). Either then goes through
+the rest of the normalization below. A frame's confidence (`frame_confidence`) is the parser's over the controls the skin draws,
 but for a stick read by its cap it takes the cap's certainty (its share of the softmaxed correlations around the
 reading) in place of the head's, which doubts caps it no longer reads (the default corpus's held-out Freeway clip:
 45 % of frames below the gate's 0.2 with the head's, none with the cap's; docs/benchmarks.md).
@@ -132,7 +134,8 @@ def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings, read_by_cap: Col
     of their 1st or 99th percentile): that is a stick held at the rim and released now and then (or
     never), and the axis keeps centre 0. An axis in `read_by_cap` (read where its cap was found, 0 at
     rest by construction) takes its rest reading only within `cap_rest_bound` of 0: a pile-up farther
-    out is a stick held there, wherever it lies in the range. An axis whose offsets from its centre stay within
+    out is a stick held there, wherever it lies in the range; and it is not scaled, its readings being in the
+    layout's travel already (a stick that never reaches the rim is not stretched to it). An axis whose offsets from its centre stay within
     `stick_min_range` (at the percentile) never moved (parser jitter around rest) and is only
     re-centred; every other axis is also divided by that percentile (NitroGen) and clipped to [-1, 1].
     """
@@ -149,7 +152,7 @@ def normalize_sticks(actions: np.ndarray, cfg: ReadingSettings, read_by_cap: Col
             if min(centre - low, high - centre) <= 2 * cfg.stick_rest_bandwidth:
                 centre = 0.0  # held at the rim: the pile-up is the hold, not the rest
         spread = float(np.percentile(np.abs(values - centre), cfg.stick_percentile)) if len(values) else 0.0
-        scale = spread if spread >= cfg.stick_min_range else 1.0
+        scale = spread if spread >= cfg.stick_min_range and axis not in read_by_cap else 1.0
         out[:, AXIS_INDEX[axis]] = np.clip((values - centre) / scale, -1.0, 1.0)
         scales[axis], centres[axis] = round(scale, 6), round(centre, 6)
     return out, scales, centres
