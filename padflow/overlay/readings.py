@@ -29,7 +29,7 @@ reaches it (a clicked cap often looks otherwise); one whose cap does not stand o
 (docs/benchmarks.md). A stick read by its cap reads 0 at rest, so its rest reading below is trusted only near 0
 (`cap_rest_bound`): a pile-up farther out is a hold; nor is it scaled: the cap's place is measured in the layout's
 own travel (slope 0.91-1.05 against the truth), and dividing by the 99th percentile stretched sticks that never reach
-the rim (Doom's small aiming moves: R² 0.32-0.70 scaled, 0.87-0.97 not; docs/benchmarks.md). Either then goes through
+the rim (Doom's and Freedoom's small aiming moves: R² 0.32-0.70 scaled, 0.87-0.97 not; docs/benchmarks.md). Either then goes through
 the rest of the normalization below. A frame's confidence (`frame_confidence`) is the parser's over the controls the skin draws,
 but for a stick read by its cap it takes the cap's certainty (its share of the softmaxed correlations around the
 reading) in place of the head's, which doubts caps it no longer reads (the default corpus's held-out Freeway clip:
@@ -228,11 +228,11 @@ def frame_confidence(parsed: ParsedVideo, cfg: ReadingSettings) -> np.ndarray:
 
 
 def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSettings,
-                   caps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+                   caps: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """A video's raw parser readings as the stage writes them (buttons calibrated, sticks read where the cap is found and
     normalized), and what each step decided, for the record.
 
-    `caps` (axes (T, 4), match (T, 2)): each frame's sticks where the rest cap's template matches best
+    `caps` (axes (T, 4), match (T, 2), and any more parts: `ParsedVideo.caps`): each frame's sticks where the rest cap's template matches best
     (models.overlay_parser.cap_locator); a stick whose median match over the video reaches `cap_min_match` is read
     there instead of by the parser's learned head, in every frame whose own match reaches it too.
     """
