@@ -46,7 +46,6 @@ from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
 from padflow.overlay.readable import readable_controls
-from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.render import ANCHORS, Placement, composite, render_overlay
 from padflow.overlay.scoring import reading_scores
 from padflow.overlay.styles import style_of, style_skins
@@ -55,7 +54,7 @@ from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
 from real_overlays import read_looks  # a sibling bench script (bench/ is the script's folder, first on sys.path)
-from tasks.extract import ExtractConfig
+from tasks.extract import ExtractConfig, read_by_parser
 from tasks.gate import GateConfig
 
 GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot", "crafter_travel_far")
@@ -81,9 +80,7 @@ def read_clip(video: Path, skin_id: str, box: tuple[int, int, int, int], shown: 
     skin = library.skins[skin_id]
     observed = readable_controls(skin)  # what a table made with the skin labels
     if parser is not None:
-        from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
-        parsed = parse_overlay(video, loc.matrix, skin, parser, ext.batch_size, ext.decode_threads, locate_caps)
-        row["parser"] = reading_scores(finish_actions(parsed.actions, parsed.button_logits, ext, parsed.caps)[0], shown, observed)
+        row["parser"] = reading_scores(read_by_parser(video, loc.matrix, skin, parser, ext).actions, shown, observed)
     row["looks"], _ = read_looks(video, loc.matrix, skin, shown, observed, gate, ext.decode_threads)
     return row
 

@@ -41,11 +41,10 @@ from padflow.overlay.crops import box_iou
 from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import Localization, LocalizeConfig, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
-from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.scoring import action_tally
 from padflow.tables import read_action_table, table_to_actions
 from tasks.corpus import CorpusConfig, VideoPlan, VideoTruth, build_corpus, load_truth
-from tasks.extract import ExtractConfig
+from tasks.extract import ExtractConfig, read_by_parser
 
 IOU_FLOOR = 0.8  # the issue's bar for a localized overlay (as padflow score-extraction)
 WIDTH_BINS_PX = (0, 80, 120, 200, 10_000)  # overlay width bins of the summary
@@ -165,10 +164,8 @@ def corpus_videos(corpus: CorpusConfig, seed: int, folder: Path, skin_dirs: tupl
 def read_actions(video: Path, loc: Localization, library: SkinLibrary, parser: Any, cfg: ExtractConfig, looks: bool = False) -> dict[str, np.ndarray]:
     """The video's actions as extract writes them ("calibrated"), with buttons at the parser's own threshold ("uncalibrated"),
     and with `looks`, read by drawing the skin (extract.reader looks, "looks")."""
-    from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
-    parsed = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, cfg.batch_size, cfg.decode_threads, locate_caps)
-    raw = parsed.actions
-    calibrated, _ = finish_actions(raw, parsed.button_logits, cfg, parsed.caps)
+    read = read_by_parser(video, loc.matrix, library.skins[loc.skin_id], parser, cfg)
+    raw, calibrated = read.parsed.actions, read.actions
     uncalibrated = calibrated.copy()  # calibration changes only buttons: the same sticks, the parser's own 0.5 threshold
     uncalibrated[:, :N_BUTTONS] = raw[:, :N_BUTTONS]
     out = {"calibrated": calibrated, "uncalibrated": uncalibrated}

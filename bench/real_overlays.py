@@ -82,13 +82,13 @@ from padflow.overlay.readable import readable_controls
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, build_index, localize_overlay
 from padflow.overlay.look_reader import read_by_looks
-from padflow.overlay.readings import finish_actions, parse_overlay
+from padflow.overlay.readings import finish_actions
 from padflow.overlay.scoring import reading_scores
 from padflow.overlay.synth import physical_dpad, random_actions
 from padflow.players.footage import DISPLAY_ASPECT, collect_backgrounds, fit_to_upload
 from padflow.sim import all_tasks
 from padflow.video import write_mp4
-from tasks.extract import ExtractConfig, unobserved_controls
+from tasks.extract import ExtractConfig, read_by_parser, unobserved_controls
 from tasks.gate import GateConfig
 
 GAMES = ("pong_hold_15s", "ms_pacman_eat_30_dots", "boxing_score_10", "freeway_cross_once", "doom_basic_first_shot")
@@ -271,10 +271,9 @@ def extract(video: Path, library: Any, cfg: LocalizeConfig, parser: Any, ext: Ex
         if keep_readings:
             row["matrix"] = np.round(np.asarray(loc.matrix, np.float64), 6).tolist()
         try:
-            from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
-            parsed = parse_overlay(video, loc.matrix, library.skins[loc.skin_id], parser, ext.batch_size, ext.decode_threads, locate_caps)
-            actions, _ = finish_actions(parsed.actions, parsed.button_logits, ext, parsed.caps)
-            row.update(reading_scores(actions, shown, observed))
+            read = read_by_parser(video, loc.matrix, library.skins[loc.skin_id], parser, ext)
+            parsed = read.parsed
+            row.update(reading_scores(read.actions, shown, observed))
             if keep_readings:
                 row["readings"] = {"raw": np.round(parsed.actions, 4).tolist(), "logits": np.round(parsed.button_logits, 3).tolist(), "shown": shown.tolist(),
                                    "cap_axes": np.round(parsed.caps[0], 4).tolist(), "cap_match": np.round(parsed.caps[1], 4).tolist()}

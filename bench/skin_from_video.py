@@ -26,7 +26,7 @@ Reading the measuring clip's buttons, with each skin at its localization:
                are closer to the skin's own pressed render than to its rest render — the same
                reader for both skins, so the difference is the skin's
   parser       (--parser DIR) the trained overlay parser through padflow.overlay.readings
-               (parse_overlay + finish_actions, extract's default settings)
+               (tasks.extract.read_by_parser, extract's default settings)
 Button F1 is micro-averaged over all 17 buttons against the shown actions (a button the draft
 does not draw reads "not pressed"), and over the buttons the draft names only ("_named").
 Prints one JSON line per clip, then a table (or all rows as JSON with --json).
@@ -50,12 +50,11 @@ from padflow.overlay.crops import box_iou, placement_transform, rectify
 from padflow.overlay.draft import DraftSettings, draft_skin, named_skin
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
-from padflow.overlay.readings import finish_actions, parse_overlay
 from padflow.overlay.render import Placement, draw_overlay, render_overlay
 from padflow.overlay.synth import random_actions
 from padflow.players.footage import fit_to_upload, record_gameplay
 from padflow.video import iter_frames, write_mp4
-from tasks.extract import ExtractConfig
+from tasks.extract import ExtractConfig, read_by_parser
 
 FRAME_SIZE = (640, 360)
 HOLD_FRAMES = 6
@@ -170,10 +169,7 @@ def f1(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def read(video: Path, transform: np.ndarray, skin, parser, cfg: ExtractConfig) -> np.ndarray:
-    from models.overlay_parser.cap_locator import locate_caps  # local: torch loads with the parser
-    parsed = parse_overlay(video, transform, skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
-    actions, _ = finish_actions(parsed.actions, parsed.button_logits, cfg, parsed.caps)
-    return actions
+    return read_by_parser(video, transform, skin, parser, cfg).actions
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -57,7 +57,7 @@ from padflow.overlay.library import SkinLibrary, load_library
 from padflow.overlay.localize import LOCALIZE_VERSION, LocalizeConfig, localize_overlay, template_index
 from padflow.overlay.look_reader import read_by_looks
 from padflow.overlay.readable import readable_controls
-from padflow.overlay.readings import finish_actions, frame_confidence, parse_overlay
+from padflow.overlay.readings import ParsedVideo, finish_actions, frame_confidence, parse_overlay
 from padflow.overlay.scoring import SPLITS, collect_scores, headline_metrics, summarize
 from padflow.stages import StageResult
 from padflow.tables import write_action_table
@@ -234,12 +234,9 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
         decisions: dict[str, Any] = {"button_frames_recalibrated": {}}
         read_with: dict[str, Any] = {"reader": "looks", "unseen": list(unseen)}  # drawn, but this video cannot show them: no label
     else:
-        from models.overlay_parser.cap_locator import locate_caps  # local: see _load_parser
-
         parser = _parser(job.parser_dir, job.parser_sha256)
-        parsed = parse_overlay(job.video, loc.matrix, skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
-        actions, decisions = finish_actions(parsed.actions, parsed.button_logits, cfg, parsed.caps)
-        confidence, fps = frame_confidence(parsed, cfg), parsed.fps
+        read = read_by_parser(job.video, loc.matrix, skin, parser, cfg)
+        actions, confidence, decisions, fps = read.actions, read.confidence, read.decisions, read.parsed.fps
         read_with = {"reader": "parser", "crop_size": list(parser.cfg.crop_size)}
     unobserved = tuple(name for name in ACTION_NAMES if name in {*unobserved_controls(skin), *unseen})
     write_action_table(job.out_dir / f"{job.video_id}.parquet", actions, fps, confidence, unobserved)
@@ -248,6 +245,27 @@ def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     write_json(job.out_dir / f"{job.video_id}.json", record)
     recalibrated = sum(name not in unobserved for name in decisions["button_frames_recalibrated"])  # an unobserved button's reading is no label
     return ExtractOutcome(job.video_id, source, "extracted", loc.reason, len(actions), loc.seconds, seconds, loc.skin_id, reader, recalibrated)
+
+
+class ParserRead(NamedTuple):
+    """A video as the overlay parser reads it for the stage: the actions (T, 21) and confidence (T,) the table gets, what
+    finishing decided (for the record), and the parser's and cap locator's raw readings behind them."""
+
+    actions: np.ndarray
+    confidence: np.ndarray
+    decisions: dict[str, Any]
+    parsed: ParsedVideo
+
+
+def read_by_parser(video: Path, transform: np.ndarray, skin: Any, parser: Any, cfg: ExtractConfig) -> ParserRead:
+    """Read a video whose overlay `skin` sits at `transform` with a loaded `parser` exactly as the stage does: parsed with
+    the cap locator (padflow.overlay.readings.parse_overlay), finished (finish_actions) and each frame's confidence
+    (frame_confidence). The benches read through this too, so they measure what extract writes."""
+    from models.overlay_parser.cap_locator import locate_caps  # local: see _load_parser
+
+    parsed = parse_overlay(video, transform, skin, parser, cfg.batch_size, cfg.decode_threads, locate_caps)
+    actions, decisions = finish_actions(parsed.actions, parsed.button_logits, cfg, parsed.caps)
+    return ParserRead(actions, frame_confidence(parsed, cfg), decisions, parsed)
 
 
 def reader_for(reader: Reader, skin: Any) -> Literal["parser", "looks"]:
