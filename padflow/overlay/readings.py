@@ -61,16 +61,16 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from padflow.actions import ACTION_DIM, AXES, AXIS_INDEX, BUTTONS, LEFT_STICK, N_BUTTONS, RIGHT_STICK
+from padflow.actions import ACTION_DIM, AXES, AXIS_INDEX, BUTTONS, N_BUTTONS
 from padflow.overlay.crops import ParserBatch, SkinView, frame_crops, parser_inputs, skin_view
-from padflow.overlay.skin import Skin
+from padflow.overlay.skin import STICK_AXES, Skin
 from padflow.video import in_background, iter_frames, probe
 
 QUEUE_BATCHES = 2  # decoded batches waiting for the parser; bounds memory while decode runs ahead
 # A stick's rest reading is searched between these quantiles of its readings: a released stick rests for a
 # large share of a video, between pushes either way, while saturated pushes pile up at the ends.
 REST_SEARCH_QUANTILES = (0.25, 0.75)
-STICK_AXES = (("left", LEFT_STICK, ("LEFT_X", "LEFT_Y")), ("right", RIGHT_STICK, ("RIGHT_X", "RIGHT_Y")))  # a cap locator's order: left x, left y, right x, right y
+STICK_COLUMNS = {stick: slice(AXIS_INDEX[x], AXIS_INDEX[y] + 1) for stick, (x, y) in STICK_AXES.items()}  # each stick's action columns, in a cap locator's order: left x, left y, right x, right y
 
 
 class ReadingSettings(Protocol):
@@ -243,12 +243,12 @@ def finish_actions(raw: np.ndarray, button_logits: np.ndarray, cfg: ReadingSetti
     if caps is not None and len(caps[1]):
         axes, match = caps[0], caps[1]  # readings saved before the caps' certainty have two parts
         by_cap = cap_read_frames(match, cfg)
-        for k, (stick, columns, _) in enumerate(STICK_AXES):
+        for k, (stick, columns) in enumerate(STICK_COLUMNS.items()):
             cap_match[stick] = round(float(np.median(match[:, k])), 4)
             if by_cap[:, k].any():
                 read_by_cap.append(stick)
                 actions[by_cap[:, k], columns] = axes[by_cap[:, k], 2 * k:2 * k + 2]
-    cap_axes = {axis for stick, _, names in STICK_AXES if stick in read_by_cap for axis in names}
+    cap_axes = {axis for stick in read_by_cap for axis in STICK_AXES[stick]}
     actions, scales, centres = normalize_sticks(actions, cfg, cap_axes)
     return actions, dict(stick_scale=scales, stick_centre=centres, cap_match=cap_match, sticks_read_by_cap=read_by_cap,
                          button_rest_logit=button_rest, button_frames_recalibrated=recalibrated)
@@ -284,9 +284,8 @@ def decoded_crops(
 def stick_columns(sticks: Collection[str]) -> np.ndarray:
     """(21,) bool: the action columns of the named sticks ('left', 'right')."""
     columns = np.zeros(ACTION_DIM, bool)
-    for stick, index, _ in STICK_AXES:
-        if stick in sticks:
-            columns[index] = True
+    for stick in sticks:
+        columns[STICK_COLUMNS[stick]] = True
     return columns
 
 
