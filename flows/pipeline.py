@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from padflow import tracking
 from padflow.config import format_overrides, load_params, project_root, read_run, select_run
-from padflow.dvc import DvcError, repro_stage
+from padflow.dvc import DvcError, repro_stage, unmade_inputs
 from padflow.params_schema import load_checked_params
 from padflow.progress import duration
 from padflow.stages import STAGES, key_figure, read_metrics
@@ -153,6 +153,9 @@ def pipeline(
         if not source.exists():
             raise ValueError(f"input_dir {source} does not exist")
         chosen = [s for s in chosen if s != "corpus"]
+    unmade = unmade_inputs(root_path, chosen, None if source is None else str(source))
+    if unmade:
+        raise ValueError("; ".join(unmade))
     select_run(root_path, profile=profile, input=None if source is None else str(source), overrides=overrides)
     experiment_id = tracking.setup(root_path)  # raises TrackingUnavailable before any stage runs
     params = load_params(root_path / "params.yaml")

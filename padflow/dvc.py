@@ -10,9 +10,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from padflow.config import read_run
 
 # What `padflow stage` exits with (padflow/cli.py): a bad input or config, the same on every try;
 # or an I/O error / unreachable tracking server, which may pass on a retry.
@@ -70,3 +74,45 @@ def repro_stage(root: Path, stage: str, env: dict[str, str] | None = None,
         raise DvcError(f"dvc repro {stage} failed in {root} (exit {proc.returncode}):\n{log.strip()}",
                        stage=stage, log=log, stage_exit=int(exits[-1]) if exits else None)
     return ReproOutcome(stage, ran=f"Running stage '{stage}'" in log, log=log)
+
+
+_VAR = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}")
+
+
+def _paths(entries: Sequence[object], variables: Mapping[str, str]) -> list[str]:
+    """dvc.yaml deps or outs as paths: an entry is a path or {path: options}; `${name}` is filled from run.yaml."""
+    out = []
+    for entry in entries or ():
+        path = str(next(iter(entry)) if isinstance(entry, Mapping) else entry)
+        out.append(_VAR.sub(lambda m: str(variables.get(m.group(1), m.group(0))), path))
+    return out
+
+
+def _within(path: str, folder: str) -> bool:
+    return PurePosixPath(path) == PurePosixPath(folder) or PurePosixPath(folder) in PurePosixPath(path).parents
+
+
+def unmade_inputs(root: Path, stages: Sequence[str], input: str | None = None) -> list[str]:
+    """What the chosen stages would read that another stage writes, that none of them runs first, and that is not there.
+
+    `padflow run --stages train` in a fresh clone would otherwise start DVC and fail in the middle of the
+    run on a path (`No such file: data/pseudo_label`) instead of naming the stage that writes it. Read
+    from dvc.yaml, its `${...}` filled from run.yaml's selection (`input` in place of its input, as
+    `padflow run --input` will write it); one sentence per input.
+    """
+    variables = {key: str(value) for key, value in read_run(root).items() if not isinstance(value, Mapping)}
+    if input is not None:
+        variables["input"] = input
+    spec = yaml.safe_load((root / "dvc.yaml").read_text()) or {}
+    defined = spec.get("stages") or {}
+    writer = {out: name for name, stage in defined.items()
+              for out in _paths([*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])], variables)}
+    problems, earlier = [], set()
+    for name in stages:
+        for dep in _paths(defined.get(name, {}).get("deps", []), variables):
+            made_by = next((stage for out, stage in writer.items() if _within(dep, out) and stage != name), None)
+            if made_by and made_by not in earlier and not (root / dep).exists():
+                problems.append(f"stage {name} reads {dep}, which stage {made_by} writes and no earlier run left: "
+                                f"run {made_by} first or add it to --stages")
+        earlier.add(name)
+    return problems

@@ -46,3 +46,22 @@ def test_the_flow_retries_only_what_may_pass(tmp_path: Path):
     assert not retried(DvcError("x", stage="s", log="", stage_exit=STAGE_EXIT_USER_ERROR))
     assert retried(OSError("disk")) and retried(TrackingUnavailable("down"))
     assert not retried(ValueError("train.lr: must be > 0"))
+
+
+def test_stages_chosen_without_the_stages_that_write_their_inputs_are_named_before_any_runs(tmp_path: Path, make_project):
+    from padflow.dvc import unmade_inputs
+    from padflow.stages import STAGES
+
+    project = make_project(tmp_path / "project")  # a fresh clone: no stage has run
+    assert unmade_inputs(project, STAGES) == []  # the whole pipeline writes what it reads, in order
+    train_alone = unmade_inputs(project, ["train"])
+    assert any("data/pseudo_label" in p and "stage pseudo_label writes" in p for p in train_alone)
+    assert any("data/extract" in p and "stage extract writes" in p for p in train_alone)
+    assert unmade_inputs(project, ["ingest"]) == [
+        "stage ingest reads data/raw, which stage corpus writes and no earlier run left: run corpus first or add it to --stages"]
+    # Your own videos (padflow run --input DIR): every stage but corpus, and none of them needs the corpus's outputs.
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    assert unmade_inputs(project, [s for s in STAGES if s != "corpus"], str(videos)) == []
+    (project / "data" / "pseudo_label").mkdir(parents=True)  # what an earlier run left counts
+    assert not any("data/pseudo_label" in p for p in unmade_inputs(project, ["train"]))

@@ -17,6 +17,7 @@ from rich.table import Table
 from padflow import tracking
 from padflow.commands.stage import import_from_project
 from padflow.config import format_overrides, parse_overrides, project_root
+from padflow.dvc import unmade_inputs
 from padflow.params_schema import load_checked_params
 from padflow.progress import duration
 from padflow.stages import STAGES
@@ -37,7 +38,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     root = project_root()
     overrides = chosen_overrides(args)
-    check_run(root, args.profile, args.input_dir, overrides)
+    check_run(root, args.profile, args.input_dir, overrides, args.stages)
     # Prefect (and the flow's stages) load only for this command, not on every CLI start.
     pipeline = import_from_project(root, "flows.pipeline").pipeline
 
@@ -55,13 +56,20 @@ def chosen_overrides(args) -> dict[str, Any] | None:
     return parse_overrides(args.overrides) if args.overrides else None
 
 
-def check_run(root: Path, profile: str | None, input_dir: str | None, overrides: dict[str, Any] | None = None) -> None:
+def check_run(root: Path, profile: str | None, input_dir: str | None, overrides: dict[str, Any] | None = None,
+              stages: list[str] | None = None) -> None:
     """What a user can get wrong, checked in about a second before Prefect loads or any stage runs:
     the whole params.yaml with the profile and overrides (a bad value, an unknown key or profile), the
-    input path, the tracking store. ValueError / TrackingUnavailable, one line each."""
+    input path, what `--stages` would read that no chosen stage writes first (padflow.dvc.unmade_inputs),
+    the tracking store. ValueError / TrackingUnavailable, one line each."""
     load_checked_params(root, profile, overrides)
     if input_dir and not Path(input_dir).expanduser().exists():
         raise ValueError(f"--input {input_dir}: no such folder or manifest")
+    source = str(Path(input_dir).expanduser().resolve()) if input_dir else None
+    chosen = [s for s in (stages or STAGES) if not (source and s == "corpus")]
+    unmade = unmade_inputs(root, chosen, source)
+    if unmade:
+        raise ValueError("; ".join(unmade))
     tracking.check_tracking(tracking.tracking_uri(root))
 
 

@@ -77,6 +77,14 @@ def test_an_unreachable_tracking_server_and_a_missing_input_are_one_line_each(pr
     assert nothing_ran(project)
 
 
+def test_stages_whose_inputs_no_chosen_stage_writes_fail_at_once_naming_the_writer(project):
+    proc, _, cpu = padflow(project, "run", "--stages", "extract", "train")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "stage train reads data/pseudo_label, which stage pseudo_label writes" in proc.stderr
+    assert "stage extract reads data/ingest, which stage ingest writes" in proc.stderr
+    assert cpu < 5.0 and nothing_ran(project)
+
+
 def test_a_bad_set_value_fails_at_once_naming_the_key_and_changes_nothing(project):
     run_yaml, params = (project / "run.yaml").read_text(), (project / "params.yaml").read_text()
     proc, _, cpu = padflow(project, "run", "--set", "train.lr=fast")

@@ -154,7 +154,7 @@ def check_skin(
             f"the drawn skin must lead by >= {cfg.min_skin_margin:g}, or explain the overlay to >= {cfg.skin_agreement_alone:g})"
         )
     reason = (
-        f"unknown skin: an overlay is at {list(chosen.box)}, but the best-fitting library skin {best_id} "
+        f"unknown skin: an overlay is at {list(chosen.box)}; the best-fitting library skin {best_id} "
         f"({chosen.locations} template locations) {why}"
     )
     return replace(checked, found=False, unknown_skin=True, skin_id=None, family=None, transform=None, reason=reason)
