@@ -263,7 +263,8 @@ def read_chunk_index(path: str | Path, allow_empty: bool = False) -> pd.DataFram
     if missing:
         raise ValueError(f"{path}: chunk index lacks column(s) {', '.join(missing)}")
     if df.empty and not allow_empty:
-        raise ValueError(f"{path}: chunk index has no chunks; nothing to train on")
+        raise ValueError(f"{path}: chunk index has no chunks (the gate accepted no action table: its report beside it "
+                         f"says why); nothing to train on")
     return df.reset_index(drop=True)
 
 

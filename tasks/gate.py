@@ -307,10 +307,12 @@ def stage(params: Mapping[str, Any], root: Path) -> StageResult:
             # Quarantine reasons, plus why skipped videos had no table (their first reason is the status).
             reasons = Counter(r for v in report.verdicts if v.status == "quarantined" for r in v.reasons)
             reasons.update(v.reasons[0] for v in report.verdicts if v.status == "skipped" and v.reasons)
+            what = (f"only {100 * kept_share:.1f}% of {with_overlay * 60:.1f} input minutes with an overlay survived "
+                    f"(batch expectation: at least {100 * cfg.min_kept_share:.0f}%); the batch looks broken"
+                    if with_overlay > 0 else
+                    f"none of the {len(report.verdicts)} videos has an overlay extract could read, so nothing here labels an action")
             raise GateFailed(
-                f"gate: only {100 * kept_share:.1f}% of {with_overlay * 60:.1f} input minutes with an overlay survived "
-                f"(batch expectation: at least {100 * cfg.min_kept_share:.0f}%); the batch looks broken. "
-                f"Reasons: {dict(reasons) or 'none recorded'}; see {failed_dir / 'gate_report.json'} "
+                f"gate: {what}. Reasons: {dict(reasons) or 'none recorded'}; see {failed_dir / 'gate_report.json'} "
                 f"({out_dir} keeps the previous outputs)"
             )
     shutil.rmtree(failed_dir, ignore_errors=True)  # an older failure's report would now mislead

@@ -149,6 +149,18 @@ def test_batch_where_everything_fails_stops_the_stage_with_a_clear_message(tmp_p
     assert not (tmp_path / "data/gate").exists(), "a failed batch publishes no chunk index"
 
 
+def test_a_batch_without_one_overlay_says_so_instead_of_a_share_of_nothing(tmp_path: Path):
+    extract, ingest = tmp_path / "data/extract", tmp_path / "data/ingest"
+    extract.mkdir(parents=True)
+    ingest.mkdir(parents=True)
+    videos = [{"video_id": f"v{i}", "status": "no_overlay", "reason": "no overlay: the best fit has 10 inliers"} for i in range(3)]
+    (extract / "extract_report.json").write_text(json.dumps({"videos": videos}))
+    files = [{"video_id": f"v{i}", "status": "accepted", "frames_out": N, "output": f"videos/v{i}.mp4"} for i in range(3)]
+    (ingest / "ingest_report.json").write_text(json.dumps({"files": files, "config": {"fps": FPS}}))
+    with pytest.raises(GateFailed, match=r"none of the 3 videos has an overlay extract could read.*'no_overlay': 3"):
+        stage({"gate": {}}, tmp_path)
+
+
 def test_a_failing_batch_leaves_the_previous_gate_outputs_intact(tmp_path: Path):
     one_good_video(tmp_path)
     params = {"gate": {"max_button_hold_s": 2.0, "static_threshold": 1.0}}
