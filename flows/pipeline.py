@@ -21,11 +21,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from padflow import tracking
-from padflow.config import format_overrides, load_params, project_root, read_run, select_run
+from padflow.config import chosen_input, format_overrides, load_params, project_root, read_run, select_run
 from padflow.dvc import DvcError, repro_stage, unmade_inputs
 from padflow.params_schema import load_checked_params
 from padflow.progress import duration
-from padflow.stages import STAGES, key_figure, read_metrics
+from padflow.stages import key_figure, read_metrics, stages_to_run
 
 SUMMARY_ARTIFACT = "pipeline-summary"  # the Prefect markdown artifact's key: each run adds a version
 # Where a run's results are, under the stages' out_dir: the names tasks/evaluate.py (MARKDOWN_FILE,
@@ -132,7 +132,8 @@ def pipeline(
     """Run the stages (default: all, in order); returns what ran, the figures and where to look.
 
     `profile` selects profiles/<profile>.yaml; `input_dir` points ingest at a folder or manifest of
-    the user's own videos instead of the corpus (which is then not made); `overrides`
+    the user's own videos instead of the corpus (which is then not made, in this run and the next ones,
+    until `input_dir` is the corpus's folder, data/raw, again: padflow.stages.stages_to_run); `overrides`
     ({section: {key: value}}, `padflow run --set`) are laid over the profile (None keeps run.yaml's,
     {} clears them). All three are written into run.yaml (select_run), so `dvc repro` sees exactly
     what this run used. The summary is also this flow run's markdown artifact (`pipeline-summary`).
@@ -141,22 +142,14 @@ def pipeline(
     from prefect.artifacts import create_markdown_artifact
 
     root_path = Path(root).resolve() if root else project_root()
-    chosen = list(stages or STAGES)
-    unknown = [s for s in chosen if s not in STAGES]
-    if unknown:
-        raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
     # the whole params.yaml, before run.yaml changes or any stage runs
     load_checked_params(root_path, profile, overrides)
-    source = None
-    if input_dir:
-        source = Path(input_dir).expanduser().resolve()
-        if not source.exists():
-            raise ValueError(f"input_dir {source} does not exist")
-        chosen = [s for s in chosen if s != "corpus"]
-    unmade = unmade_inputs(root_path, chosen, None if source is None else str(source))
+    source = chosen_input(root_path, input_dir, "input_dir")
+    chosen = stages_to_run(root_path, stages, source)
+    unmade = unmade_inputs(root_path, chosen, source)
     if unmade:
         raise ValueError("; ".join(unmade))
-    select_run(root_path, profile=profile, input=None if source is None else str(source), overrides=overrides)
+    select_run(root_path, profile=profile, input=source, overrides=overrides)
     experiment_id = tracking.setup(root_path)  # raises TrackingUnavailable before any stage runs
     params = load_params(root_path / "params.yaml")
     run_overrides = {k: v for k, v in read_run(root_path)["overrides"].items() if v}

@@ -192,6 +192,22 @@ def format_overrides(overrides: Mapping[str, Any], prefix: str = "") -> str:
     return " ".join(p for p in parts if p)
 
 
+def chosen_input(root: str | Path | None, input: str | Path | None, option: str = "--input") -> str | None:
+    """What `padflow run --input PATH` writes into run.yaml: None for no PATH (keep run.yaml's), DEFAULT_INPUT where PATH
+    is the corpus's folder (back to the corpus, made by the run even in a fresh clone), else PATH resolved; ValueError
+    (naming `option`) where that does not exist."""
+    if input is None or str(input) == "":
+        return None
+    path = Path(input).expanduser()
+    folder = _params_file(root).parent
+    resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    if resolved == (folder / DEFAULT_INPUT).resolve():
+        return DEFAULT_INPUT
+    if not resolved.exists():
+        raise ValueError(f"{option} {input}: no such folder or manifest")
+    return str(resolved)
+
+
 def select_run(root: str | Path | None = None, profile: str | None = None, input: str | Path | None = None,
                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Choose the profile, input and/or overrides of the next run: rewrite run.yaml whole (atomically);

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from padflow.config import DEFAULT_INPUT, read_run
 from padflow.io import replaced_dir, write_json
 
 
@@ -23,6 +24,17 @@ from padflow.io import replaced_dir, write_json
 # the Prefect task and the MLflow run.
 STAGES: tuple[str, ...] = ("corpus", "ingest", "parser_train", "extract", "gate", "idm_train", "pseudo_label", "train", "evaluate")
 METRICS_DIR = "metrics"
+
+
+def stages_to_run(root: Path, stages: Sequence[str] | None = None, input: str | None = None) -> list[str]:
+    """The stages a pipeline run reproduces: `stages` (default: all), in DAG order, without corpus where ingest reads
+    other videos than the corpus's: `input` (`padflow run --input`), or run.yaml's from an earlier `--input`; a corpus
+    made there would be read by no stage. ValueError names an unknown stage."""
+    unknown = [s for s in stages or () if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
+    reads = input if input is not None else read_run(root)["input"]
+    return [s for s in STAGES if (not stages or s in stages) and not (s == "corpus" and reads != DEFAULT_INPUT)]
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,20 @@ def test_select_run_writes_run_yaml_and_leaves_params_alone(tmp_path: Path):
     assert load_params(tmp_path)["profile"] == "debug"
 
 
+def test_the_input_a_run_chooses_is_your_folder_resolved_or_the_corpus_by_its_folder(tmp_path: Path, monkeypatch):
+    from padflow.config import DEFAULT_INPUT, chosen_input
+
+    (tmp_path / "params.yaml").write_text("ingest: {}\n")
+    (tmp_path / "videos").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert chosen_input(tmp_path, None) is None  # keep run.yaml's
+    assert chosen_input(tmp_path, "videos") == str(tmp_path / "videos")
+    assert chosen_input(tmp_path, "data/raw") == DEFAULT_INPUT  # back to the corpus, though no corpus was made yet
+    assert chosen_input(tmp_path, str(tmp_path / "data" / "raw")) == DEFAULT_INPUT
+    with pytest.raises(ValueError, match="--input no-such: no such folder or manifest"):
+        chosen_input(tmp_path, "no-such")
+
+
 def test_project_profiles_load(tmp_path: Path):
     root = Path(__file__).resolve().parents[1]
     for name in ("default", "debug", "large"):

@@ -6,7 +6,10 @@ import csv
 import json
 from pathlib import Path
 
-from padflow.stages import HEADLINES, STAGES, details_path, key_figure, metrics_path, plots_dir, read_metrics, write_metrics
+import pytest
+
+from padflow.stages import (
+    HEADLINES, STAGES, details_path, key_figure, metrics_path, plots_dir, read_metrics, stages_to_run, write_metrics)
 
 EXTRACT = {"all_button_accuracy": 0.93154, "all_stick_r2": 0.7, "videos_extracted": 24, "heldout_stick_r2": 0.6,
            "frames": 14424, "extract_wall_s": 61.2}
@@ -37,3 +40,19 @@ def test_every_stage_has_a_headline_and_headline_names_line_up_across_stages():
     assert set(HEADLINES) == set(STAGES)
     names = {name for pairs in HEADLINES.values() for name, _ in pairs}
     assert len(names) <= 9, f"dvc metrics show prints a column per name: {sorted(names)}"
+
+
+def test_a_run_on_your_own_videos_makes_no_corpus_now_or_later_until_it_reads_the_corpus_again(tmp_path: Path):
+    from padflow.config import select_run
+
+    (tmp_path / "params.yaml").write_text("ingest: {}\n")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "default.yaml").write_text("ingest: {}\n")
+    assert stages_to_run(tmp_path) == list(STAGES)
+    assert stages_to_run(tmp_path, ["train", "extract"]) == ["extract", "train"]  # DAG order, whatever order given
+    assert "corpus" not in stages_to_run(tmp_path, None, "/videos/mine")
+    select_run(tmp_path, input="/videos/mine")  # what `padflow run --input` leaves in run.yaml
+    assert stages_to_run(tmp_path) == [s for s in STAGES if s != "corpus"]
+    assert stages_to_run(tmp_path, None, "data/raw") == list(STAGES)
+    with pytest.raises(ValueError, match=r"unknown stage\(s\) \['trian'\]"):
+        stages_to_run(tmp_path, ["trian"])

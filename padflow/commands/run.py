@@ -16,17 +16,18 @@ from rich.table import Table
 
 from padflow import tracking
 from padflow.commands.stage import import_from_project
-from padflow.config import format_overrides, parse_overrides, project_root
+from padflow.config import chosen_input, format_overrides, parse_overrides, project_root
 from padflow.dvc import unmade_inputs
 from padflow.params_schema import load_checked_params
 from padflow.progress import duration
-from padflow.stages import STAGES
+from padflow.stages import STAGES, stages_to_run
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="run the pipeline flow (Prefect → DVC stages → MLflow)")
     p.add_argument("--profile", help="make this profile (profiles/<name>.yaml) active first, in run.yaml (e.g. debug, default, large)")
-    p.add_argument("--input", dest="input_dir", help="ingest this folder or manifest of your own videos (kept in run.yaml; no corpus)")
+    p.add_argument("--input", dest="input_dir", help="ingest this folder or manifest of your own videos (kept in run.yaml, so later runs make no corpus "
+                        "either; --input data/raw goes back to the corpus)")
     p.add_argument("--set", dest="overrides", action="append", metavar="SECTION.KEY=VALUE",
                    help="override one param over params.yaml and the profile (repeatable, e.g. --set train.lr=3e-4); "
                         "kept in run.yaml's `overrides` (replacing earlier ones) so `dvc repro` sees them; params.yaml is not edited")
@@ -63,11 +64,8 @@ def check_run(root: Path, profile: str | None, input_dir: str | None, overrides:
     input path, what `--stages` would read that no chosen stage writes first (padflow.dvc.unmade_inputs),
     the tracking store. ValueError / TrackingUnavailable, one line each."""
     load_checked_params(root, profile, overrides)
-    if input_dir and not Path(input_dir).expanduser().exists():
-        raise ValueError(f"--input {input_dir}: no such folder or manifest")
-    source = str(Path(input_dir).expanduser().resolve()) if input_dir else None
-    chosen = [s for s in (stages or STAGES) if not (source and s == "corpus")]
-    unmade = unmade_inputs(root, chosen, source)
+    source = chosen_input(root, input_dir)
+    unmade = unmade_inputs(root, stages_to_run(root, stages, source), source)
     if unmade:
         raise ValueError("; ".join(unmade))
     tracking.check_tracking(tracking.tracking_uri(root))
