@@ -1,6 +1,6 @@
 """Localization over several seeded corpora: how often the overlay is found, in the right place, with the right skin.
 
-    python bench/localization.py [--corpora 3] [--videos 24] [--parse [--looks]] [--work DIR] [--json]
+    python bench/localization.py [--corpora 3] [--videos 24] [--parse [--looks]] [--declare drawn|other] [--work DIR] [--json]
 
 The default corpus holds 21 overlay videos, so one miss moves its localization rate by five
 points. This builds `--corpora` corpora with the default corpus settings from params.yaml and
@@ -15,6 +15,11 @@ table of the misses and the summary.
 
 With --work DIR the corpora are kept in DIR/seed<N> and reused by a later run with the same
 corpus settings (localization changes can be measured again without playing the games again).
+
+With --declare, every overlay video is localized with a skin declared, as a user's ingest manifest can
+(`skin`: padflow.overlay.localize.verify): `drawn` declares the skin drawn (a user who knows their overlay),
+`other` another library skin of the same family, drawn at random (seeded), which must never be named: a
+wrong declaration that the pixels refuse. Overlay-free videos are localized without one.
 
 With --parse, every localized video is also read with the trained parser (extract.parser_dir) as
 the extract stage reads it, and scored against the shown actions: button accuracy with and
@@ -57,6 +62,8 @@ def main() -> None:
     ap.add_argument("--parse", action="store_true", help="also read localized videos with the trained parser and score the actions")
     ap.add_argument("--work", type=Path, default=None, help="keep (and reuse) the corpora here, one folder per seed")
     ap.add_argument("--looks", action="store_true", help="with --parse, also read each video by drawing its skin (extract.reader looks)")
+    ap.add_argument("--declare", choices=("drawn", "other"), default=None,
+                    help="declare each overlay video's skin: the one drawn, or another of its family (a wrong declaration)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -84,7 +91,8 @@ def main() -> None:
             truths = corpus_videos(corpus, seed + k, tmp, skin_dirs)
             for truth in truths:
                 plan = truth.plan
-                loc = localize_overlay(Path(tmp) / "raw" / f"{plan.name}.mp4", library, cfg)
+                declared = declared_skin(args.declare, plan.skin_id, library, seed + k, plan.name)
+                loc = localize_overlay(Path(tmp) / "raw" / f"{plan.name}.mp4", library, cfg, declared)
                 iou = box_iou(loc.box, truth.overlay_box) if loc.found and truth.overlay_box else None
                 rows.append({
                     "seed": seed + k, "video": plan.name, "game": truth.game, "has_overlay": plan.skin_id is not None,
@@ -92,6 +100,7 @@ def main() -> None:
                     "width_px": None if truth.overlay_box is None else truth.overlay_box[2] - truth.overlay_box[0],
                     "opacity": round(plan.opacity, 2), "crf": plan.crf, "seconds": loc.seconds, "reason": loc.reason,
                     "outcome": loc.outcome, "agreement": loc.skin_agreement, "runner_up_agreement": loc.runner_up_agreement,
+                    "declared": declared,
                 })  # fmt: skip
                 r = rows[-1]
                 print(f"[seed {r['seed']}] {r['video']} {r['skin_id']} → {r['outcome']} {r['found_skin']} iou {r['iou']} agreement {r['agreement']} "
@@ -123,6 +132,9 @@ def main() -> None:
         "localization_rate": round(len(localized) / len(overlay), 4) if overlay else None,
         "skin_id_accuracy": round(sum(r["found_skin"] == r["skin_id"] for r in localized) / len(localized), 4) if localized else None,
         "unknown_skin_videos": sum(r["outcome"] == "unknown_skin" for r in overlay),
+        "declare": args.declare,
+        "declared_skin_named": sum(r["declared"] is not None and r["found_skin"] == r["declared"] for r in overlay),
+        "wrong_skin_named": sum(r["found"] and r["found_skin"] != r["skin_id"] for r in overlay),
         "agreement_localized": _spread([r["agreement"] for r in localized if r["agreement"] is not None]),
         "agreement_runner_up": _spread([r["runner_up_agreement"] for r in overlay if r["runner_up_agreement"] is not None]),
         "no_overlay_videos": len(plain),
@@ -144,6 +156,18 @@ def main() -> None:
         print(f"seed {r['seed']} {r['video']:32s} {r['skin_id']:15s} {r['width_px']:4d} px opacity {r['opacity']:.2f} "
               f"crf {r['crf']} → {r['found_skin']} iou {r['iou']}: {r['reason'][:90]}")
     print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "misses")}))
+
+
+def declared_skin(mode: str | None, drawn: str | None, library: SkinLibrary, seed: int, name: str) -> str | None:
+    """The skin declared for one video under --declare (None: none, and for an overlay-free video)."""
+    if mode is None or drawn is None:
+        return None
+    if mode == "drawn":
+        return drawn
+    family = library.skins[drawn].family
+    others = sorted(k for k, skin in library.skins.items() if skin.family == family and k != drawn)
+    rng = np.random.default_rng([seed, *name.encode()])
+    return others[int(rng.integers(len(others)))]
 
 
 def corpus_videos(corpus: CorpusConfig, seed: int, folder: Path, skin_dirs: tuple[str, ...]) -> list[VideoTruth]:

@@ -206,7 +206,7 @@ def extract_video(job: ExtractJob) -> ExtractOutcome:
 def _extract(job: ExtractJob, started: float, source: str) -> ExtractOutcome:
     cfg = job.cfg
     library = _library(job.skin_dirs)
-    loc = localize_overlay(job.video, library, cfg.localize)
+    loc = localize_overlay(job.video, library, cfg.localize, declared=job.source.get("skin"))
     record: dict[str, Any] = {
         "video_id": job.video_id,
         "video": str(job.video),
@@ -344,7 +344,7 @@ def extract_all(
         _clear_generated(out_dir)
     jobs = []
     for row in rows:
-        provenance = {k: row.get(k) for k in ("path", "sha256", "source", "licence", "url")}
+        provenance = {k: row.get(k) for k in ("path", "sha256", "source", "licence", "url", "skin")}  # skin: the manifest's declaration
         # Labels at the source rate: the native-rate rendition (a 60 fps source's every frame).
         output, _, frames = native_video(row)
         video = ingest_dir / output

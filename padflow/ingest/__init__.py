@@ -21,14 +21,17 @@ Modules: `manifest` (what to ingest), `forensics` (why a file is no usable video
 Input, one of:
     a folder      every file below it whose suffix is in `IngestConfig.extensions` (hidden files
                   and folders, and the output folder if it lies inside, are skipped); a
-                  `manifest.json` in the folder (format below) gives source, licence, url and
-                  game for the files it lists; otherwise they are "unknown".
+                  `manifest.json` in the folder (format below) gives source, licence, url,
+                  game and skin for the files it lists; otherwise they are "unknown".
     a manifest    `*.txt` (or any other suffix): one path per line, blank lines and lines
                   starting with '#' ignored.
                   `*.json` / `*.yaml` / `*.yml`: a list whose items are a path string or a
-                  mapping {path, source, licence (or license), url, game}; or a mapping
-                  {defaults: {source, licence, url}, videos: [...]} where the defaults fill the
-                  fields an item leaves out. Missing metadata is "unknown" (url: null).
+                  mapping {path, source, licence (or license), url, game, skin}; or a mapping
+                  {defaults: {source, licence, url, ...}, videos: [...]} where the defaults fill the
+                  fields an item leaves out. Missing metadata is "unknown" (url, skin: null).
+                  `skin` is the library skin the video's overlay is, when you know it (a streamer
+                  uses one overlay for a channel): extract then names it at any lead over its
+                  look-alikes (padflow.overlay.localize.verify), where a faint overlay would be unknown_skin.
                   Relative paths are relative to the manifest's folder, which is the input root.
 
 A path (or symlink) that resolves outside the input root is rejected as `escapes_root`; so is

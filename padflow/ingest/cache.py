@@ -93,6 +93,7 @@ def video_record(row: IngestRow, cfg: IngestConfig) -> dict[str, Any]:
         "source": row.source,
         "licence": row.licence,
         "url": row.url,
+        "skin": row.skin,
         "fps": cfg.fps,
         "frames": row.frames_out,
         "output_native": row.output_native,

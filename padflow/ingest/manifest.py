@@ -15,7 +15,7 @@ import yaml
 from padflow.ingest.forensics import Rejection
 from padflow.ingest.report import UNKNOWN
 
-FOLDER_MANIFEST = "manifest.json"  # optional, inside an input folder: source/licence/url/game per video
+FOLDER_MANIFEST = "manifest.json"  # optional, inside an input folder: source/licence/url/game/skin per video
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class VideoMeta:
     licence: str = UNKNOWN
     url: str | None = None
     game: str = UNKNOWN  # the title played, when the source says (training splits and transfer use it)
+    skin: str | None = None  # the library skin of the video's overlay, when the user knows it (extract names it at any lead)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _structured_entries(path: Path, data: Any) -> list[tuple[Path, VideoMeta]]:
 def _meta_fields(path: Path, where: str, item: Any, allow_path: bool) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise ValueError(f"{path}: {where} must be a path or a mapping, got {item!r}")
-    valid = {"source", "licence", "license", "url", "game"} | ({"path"} if allow_path else set())
+    valid = {"source", "licence", "license", "url", "game", "skin"} | ({"path"} if allow_path else set())
     unknown = sorted(set(item) - valid)
     if unknown:
         raise ValueError(f"{path}: {where} has unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
@@ -91,7 +92,7 @@ def _meta_fields(path: Path, where: str, item: Any, allow_path: bool) -> dict[st
             raise ValueError(f"{path}: {where} gives both licence and license, and they differ")
         fields["licence"] = licence
     for key, value in fields.items():
-        if not isinstance(value, str) and not (key == "url" and value is None):
+        if not isinstance(value, str) and not (key in ("url", "skin") and value is None):
             raise ValueError(f"{path}: {where}.{key} must be a string, got {value!r}")
     return fields
 

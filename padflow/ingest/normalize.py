@@ -146,6 +146,7 @@ def ingest_one(job: IngestJob, cfg: IngestConfig) -> IngestRow:
         "licence": job.meta.licence,
         "url": job.meta.url,
         "game": job.meta.game,
+        "skin": job.meta.skin,
         "bytes_in": job.bytes_in,
         "processed": True,
     }

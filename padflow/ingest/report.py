@@ -50,6 +50,7 @@ class IngestRow:
     licence: str = UNKNOWN
     url: str | None = None
     game: str = UNKNOWN
+    skin: str | None = None  # the manifest's declared overlay skin (extract's localization names it at any lead)
     bytes_in: int | None = None
     duration_s: float | None = None  # input duration, seconds: decoded if accepted, else as declared
     fps_in: float | None = None  # declared average rate of the input, frames/s

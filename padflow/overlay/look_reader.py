@@ -6,7 +6,7 @@ is localized, padflow has the skin itself: it can draw every state a control can
 one the frame shows. That needs no training, so a skin a user adds is read like any other.
 
 - The pose: the localization's transform, aligned to the median of `MEDIAN_FRAMES` frames spread
-  over the video (localize.verify.align_pose: a sub-pixel shift and scale).
+  over the video (localize.agreement.align_pose: a sub-pixel shift and scale).
 - The game under the overlay: that median with every pixel some state of the skin draws filled in
   from around them (cv2.inpaint); per group of controls, the plain median, or the median with the
   rest look (for a stick, also the look of the state the median shows) taken out, instead where one
@@ -65,7 +65,7 @@ from padflow.overlay.look_erasure import erased_controls
 from padflow.overlay.look_gains import best_share, control_gains, two_levels
 from padflow.overlay.localize.result import fit_box
 from padflow.overlay.localize.sample import sample_frames
-from padflow.overlay.localize.verify import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box
+from padflow.overlay.localize.agreement import DRAWN, INPAINT_RADIUS, OPAQUE, align_pose, fitted_opacity, grown_box
 from padflow.overlay.readable import readable_controls
 from padflow.video import iter_frames, probe, slice_quantizer
 

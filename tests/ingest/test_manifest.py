@@ -40,10 +40,12 @@ def test_manifest_carries_licence_and_source_into_report_and_records(samples, in
     record = json.loads((out / "videos" / f"{a.video_id}.json").read_text())
     assert (record["licence"], record["source"], record["original_path"]) == ("CC-BY-4.0", "speedrun channel", a.path)
 
-    manifest.write_text("- {path: clips/a.mp4, licence: CC0-1.0}\n")
+    manifest.write_text("- {path: clips/a.mp4, licence: CC0-1.0, skin: my-pad}\n")
     relabelled = ingest(manifest, out, samples.CFG)
     assert relabelled.files[0].licence == "CC0-1.0" and not relabelled.files[0].processed
-    assert json.loads((out / "videos" / f"{a.video_id}.json").read_text())["licence"] == "CC0-1.0"
+    record = json.loads((out / "videos" / f"{a.video_id}.json").read_text())
+    assert (record["licence"], record["skin"]) == ("CC0-1.0", "my-pad")  # the overlay's skin, declared: what extract names
+    assert relabelled.files[0].skin == "my-pad" and a.skin is None
     assert relabelled.removed == (large.output,)
 
 
@@ -58,6 +60,9 @@ def test_text_manifest_skips_comments_and_bad_manifests_name_the_problem(samples
         read_manifest(bad)
     bad.write_text(json.dumps([{"path": "a.mp4", "licence": "MIT", "license": "GPL"}]))
     with pytest.raises(ValueError, match="both licence and license"):
+        read_manifest(bad)
+    bad.write_text(json.dumps([{"path": "a.mp4", "skin": 3}]))
+    with pytest.raises(ValueError, match=r"videos\[0\].skin must be a string, got 3"):
         read_manifest(bad)
     bad.write_text(json.dumps([{"path": "a.mp4", "owner": "me"}]))
     with pytest.raises(ValueError, match="unknown key.*owner"):

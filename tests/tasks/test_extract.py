@@ -218,6 +218,11 @@ def test_an_overlay_whose_skin_is_not_in_the_library_is_recorded_unknown_skin_wi
     assert not (out / "v1.parquet").exists()  # nothing read with a look-alike's layout
     record = json.loads((out / "v1.json").read_text())["localization"]
     assert record["unknown_skin"] is True and record["skin_id"] is None and record["box"] == outcome.box
+    # A manifest declaring the look-alike it was made from (ingest's `skin`) does not make the pixels agree.
+    declared = extract_video(ExtractJob("v1", video, {"path": "my-pad.mp4", "skin": "xbox-01"}, out, tmp_path / "no-parser", "", (), cfg))
+    assert declared.status == "unknown_skin" and "the declared skin xbox-01" in declared.reason
+    typo = extract_video(ExtractJob("v1", video, {"path": "my-pad.mp4", "skin": "my-pda"}, out, tmp_path / "no-parser", "", (), cfg))
+    assert typo.status == "failed" and "declared skin 'my-pda' is not in the skin library" in typo.reason
     # With its folder in the library, the same overlay is found as that skin.
     assert localize_overlay(video, load_library([skins]), cfg.localize).skin_id == "my-pad"
 

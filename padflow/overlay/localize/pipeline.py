@@ -22,18 +22,25 @@ from padflow.overlay.localize.verify import check_skin
 EARLY_STOP_CHECK = 4  # with early stopping, the fit is checked after every this many sampled frames
 
 
-def localize_overlay(video_path: str | Path, library: SkinLibrary, cfg: LocalizeConfig = LocalizeConfig()) -> Localization:
-    """Sample `cfg.frames` frames of the video and localize the overlay in them."""
+def localize_overlay(video_path: str | Path, library: SkinLibrary, cfg: LocalizeConfig = LocalizeConfig(),
+                     declared: str | None = None) -> Localization:
+    """Sample `cfg.frames` frames of the video and localize the overlay in them (`declared`: localize_frames)."""
     started = time.perf_counter()
     frames, _, _ = sample_frames(video_path, cfg.frames)
-    return replace(localize_frames(frames, library, cfg), seconds=round(time.perf_counter() - started, 3))
+    return replace(localize_frames(frames, library, cfg, declared), seconds=round(time.perf_counter() - started, 3))
 
 
-def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: LocalizeConfig = LocalizeConfig()) -> Localization:
-    """Localize one static overlay across RGB frames of one video (all the same size)."""
+def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: LocalizeConfig = LocalizeConfig(),
+                    declared: str | None = None) -> Localization:
+    """Localize one static overlay across RGB frames of one video (all the same size).
+
+    `declared`: the library skin the user says the overlay is (the ingest manifest's `skin`); it changes only how the
+    skin check names the found skin (verify.check_skin). ValueError where the library has no such skin."""
     started = time.perf_counter()
     if not frames:
         raise ValueError("localize_frames needs at least one frame")
+    if declared is not None and declared not in library.skins:
+        raise ValueError(f"declared skin {declared!r} is not in the skin library ({len(library.skins)} skins; `padflow skins list`)")
     h, w = frames[0].shape[:2]
     if any(f.shape[:2] != (h, w) for f in frames):
         raise ValueError("localize_frames: every frame must have the same size")
@@ -69,5 +76,5 @@ def localize_frames(frames: list[np.ndarray], library: SkinLibrary, cfg: Localiz
     if result.found and cfg.refine:
         result = refine(used, index, result, cfg)
     if result.found:
-        result = check_skin(used, index, fits, result, cfg, scale, duel_frames=frames)
+        result = check_skin(used, index, fits, result, cfg, scale, duel_frames=frames, declared=declared)
     return replace(result, seconds=round(time.perf_counter() - started, 3))
