@@ -1,7 +1,7 @@
 """Unknown skins: overlays whose skin is not in the library must be recorded unknown_skin, never read under a wrong skin.
 
     python bench/unknown_skin.py [--sets tune report] [--library-clips 8] [--new-clips 16] [--seconds 6 8]
-                                 [--work DIR] [--json]
+                                 [--declare] [--work DIR] [--json]
 
 Two sets of clips, drawn by padflow's corpus machinery (simulated gameplay of the corpus tasks,
 upload resolutions, overlay width 8–30 % of the frame, opacity 0.4–1, H.264 crf 20–30):
@@ -20,6 +20,12 @@ anywhere) / wrong skin named / missed; and the skin-agreement scores the decisio
 runner-up), so the thresholds (`extract.localize.min_skin_agreement`, `min_skin_margin`) are chosen
 on the tune set and checked on the report set (each set's summary says which it is). Clips are kept in `--work` (default: a temporary folder) and
 reused when the folder already holds them.
+
+With --declare, every clip is localized a second time with a skin declared, as the ingest manifest's
+`skin` does (padflow.overlay.localize.verify): a library clip with its own skin (a user who knows it),
+a new clip with the library skin that fits it best (the worst wrong declaration: a user who takes
+their pad for its look-alike). Counts under "declared": right / unknown_skin / missed, and how often
+the wrong declaration is named.
 
 The skins of the new clips share their geometry (up to a few px) with the built-in family they
 were drawn for, so a library skin of that family fits them at the right place: the hardest kind
@@ -119,12 +125,17 @@ def make_clips(set_name: str, corpus: CorpusConfig, n_library: int, n_new: int, 
     return clips
 
 
-def score_set(set_name: str, clips: list[dict[str, Any]], work: Path, cfg: LocalizeConfig) -> dict[str, Any]:
+def score_set(set_name: str, clips: list[dict[str, Any]], work: Path, cfg: LocalizeConfig, declare: bool = False) -> dict[str, Any]:
     library = load_library()
     root = work / set_name
     rows = []
     for clip in clips:
         loc = localize_overlay(root / "raw" / f"{clip['name']}.mp4", library, cfg)
+        declared = None
+        if declare and (clip["kind"] == "library" or loc.nearest_skin is not None):
+            said = clip["skin_id"] if clip["kind"] == "library" else loc.nearest_skin
+            again = localize_overlay(root / "raw" / f"{clip['name']}.mp4", library, cfg, said)
+            declared = {"skin": said, "outcome": again.outcome, "named": again.skin_id, "reason": again.reason}
         truth = load_truth(root / "truth", clip["name"])
         box = loc.box if (loc.found or loc.unknown_skin) else None
         iou = box_iou(box, truth["overlay_box"]) if box else None
@@ -139,7 +150,7 @@ def score_set(set_name: str, clips: list[dict[str, Any]], work: Path, cfg: Local
             outcome = "wrong_skin" if loc.found else ("unknown_skin" if loc.unknown_skin else "missed")
         rows.append({**clip, "outcome": outcome, "named": loc.skin_id, "nearest": loc.nearest_skin, "iou": None if iou is None else round(iou, 3),
                      "agreement": loc.skin_agreement, "runner_up_agreement": loc.runner_up_agreement, "seconds": loc.seconds,
-                     "reason": loc.reason})  # fmt: skip
+                     "reason": loc.reason, "declared": declared})  # fmt: skip
     counts: dict[str, dict[str, int]] = {}
     for kind, outcomes in (("library", ("right_skin", "wrong_skin", "unknown_skin", "missed")), ("new", ("unknown_skin", "wrong_skin", "missed"))):
         group = [r for r in rows if r["kind"] == kind]
@@ -147,6 +158,15 @@ def score_set(set_name: str, clips: list[dict[str, Any]], work: Path, cfg: Local
     counts["new"]["unknown_skin_box_iou_0.8"] = sum(
         r["outcome"] == "unknown_skin" and r["iou"] is not None and r["iou"] >= IOU_FLOOR for r in rows if r["kind"] == "new"
     )
+    if declare:
+        said = [r for r in rows if r["declared"] is not None]
+        counts["declared"] = {
+            "library_clips": sum(r["kind"] == "library" for r in said),
+            "library_right": sum(r["kind"] == "library" and r["declared"]["named"] == r["skin_id"] for r in said),
+            "library_unknown_skin": sum(r["kind"] == "library" and r["declared"]["outcome"] == "unknown_skin" for r in said),
+            "new_clips_declared_their_look_alike": sum(r["kind"] == "new" for r in said),
+            "new_look_alike_named": sum(r["kind"] == "new" and r["declared"]["named"] is not None for r in said),
+        }
     return {"set": set_name, "role": SET_ROLES[set_name], "counts": counts, "agreement": _agreements(rows), "rows": rows}
 
 
@@ -169,6 +189,7 @@ def main() -> None:
     ap.add_argument("--new-clips", type=int, default=16, help="clips per set drawn with skins outside the library")
     ap.add_argument("--seconds", type=float, nargs=2, default=(6.0, 8.0), help="clip length range, s")
     ap.add_argument("--work", type=Path, default=None, help="keep (and reuse) the clips here")
+    ap.add_argument("--declare", action="store_true", help="also localize each clip with a skin declared (its own, or a new clip's look-alike)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -179,7 +200,7 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        results = [score_set(s, make_clips(s, corpus, args.library_clips, args.new_clips, work), work, cfg) for s in args.sets]
+        results = [score_set(s, make_clips(s, corpus, args.library_clips, args.new_clips, work), work, cfg, args.declare) for s in args.sets]
     summary = {"min_skin_agreement": cfg.min_skin_agreement, "min_skin_margin": cfg.min_skin_margin,
                "sets": [{k: r[k] for k in ("set", "role", "counts", "agreement")} for r in results],
                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip

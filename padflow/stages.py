@@ -27,14 +27,16 @@ METRICS_DIR = "metrics"
 
 
 def stages_to_run(root: Path, stages: Sequence[str] | None = None, input: str | None = None) -> list[str]:
-    """The stages a pipeline run reproduces: `stages` (default: all), in DAG order, without corpus where ingest reads
-    other videos than the corpus's: `input` (`padflow run --input`), or run.yaml's from an earlier `--input`; a corpus
-    made there would be read by no stage. ValueError names an unknown stage."""
+    """The stages a pipeline run reproduces: `stages` in DAG order; by default all, but corpus where ingest reads other
+    videos than the corpus's (`input`, `padflow run --input`, or run.yaml's from an earlier `--input`): a corpus made
+    there would be read by no stage. ValueError names an unknown stage."""
     unknown = [s for s in stages or () if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}")
+    if stages:
+        return [s for s in STAGES if s in stages]
     reads = input if input is not None else read_run(root)["input"]
-    return [s for s in STAGES if (not stages or s in stages) and not (s == "corpus" and reads != DEFAULT_INPUT)]
+    return [s for s in STAGES if not (s == "corpus" and reads != DEFAULT_INPUT)]
 
 
 @dataclass(frozen=True)

@@ -54,5 +54,6 @@ def test_a_run_on_your_own_videos_makes_no_corpus_now_or_later_until_it_reads_th
     select_run(tmp_path, input="/videos/mine")  # what `padflow run --input` leaves in run.yaml
     assert stages_to_run(tmp_path) == [s for s in STAGES if s != "corpus"]
     assert stages_to_run(tmp_path, None, "data/raw") == list(STAGES)
+    assert stages_to_run(tmp_path, ["corpus"]) == ["corpus"]  # asked for by name: made
     with pytest.raises(ValueError, match=r"unknown stage\(s\) \['trian'\]"):
         stages_to_run(tmp_path, ["trian"])
