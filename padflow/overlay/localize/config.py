@@ -10,7 +10,7 @@ from padflow.config import config
 
 Detector = Literal["sift", "orb"]
 TransformModel = Literal["similarity", "affine"]
-LOCALIZE_VERSION = 10  # bump when a change here can change a Localization for the same inputs
+LOCALIZE_VERSION = 11  # 11: a skin the ingest manifest declares is named at any lead (verify); bump when a change here can change a Localization for the same inputs
 MIN_OVERLAY_WIDTH_PX = 16  # a fit narrower than this in the frame is no overlay a parser could read
 
 

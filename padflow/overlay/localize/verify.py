@@ -15,12 +15,13 @@ Otherwise the video is unknown_skin at the box. The thresholds and what they mea
 docs/benchmarks.md (bench/unknown_skin.py, bench/localization.py).
 
 A skin the user declares (the ingest manifest's `skin`: a streamer uses one overlay across their
-videos): the margin guards against skins outside the library, which the declaration rules out, so
-the declared skin is named where it is the best-explaining skin at the found place (its twins
-included: the declaration names one of them) and reaches `min_skin_agreement`, at any lead. A faint
-overlay of a library skin that leads its look-alikes by less than `min_skin_margin` is then read;
-another skin explaining the overlay better, or the declared skin explaining it too little, is
-unknown_skin with the reason (a declaration never overrides the pixels).
+videos): the margin guards against skins outside the library, which the declaration rules out. So
+where the rule above names no skin, the declared one is named if it is the best-explaining skin at
+the found place (its twins included: the declaration names one of them) and reaches
+`min_skin_agreement`, at any lead: a faint overlay of a library skin that leads its look-alikes by
+less than `min_skin_margin` is then read. A skin the rule names on its own stands whatever was
+declared (a channel that changed its overlay for one video); another skin explaining the overlay
+better, or the declared skin explaining it too little, is unknown_skin with the reason.
 
 Twins: overlay tools ship one picture as several presets (input-overlay's pixel-art pads with and
 without analog sticks; an Xbox preset with and without a gamepad-id sprite). Such skins
@@ -66,8 +67,8 @@ def check_skin(
 ) -> Localization:
     """The found localization with its skin agreement, or, below min_skin_agreement or min_skin_margin, unknown_skin at the same box.
 
-    `declared`: the skin id the user says the video shows (module doc): named where it explains the overlay
-    best and to min_skin_agreement, whatever its lead; otherwise unknown_skin, saying so.
+    `declared`: the skin id the user says the video shows (module doc): where no skin is named otherwise, named
+    where it explains the overlay best and to min_skin_agreement, whatever its lead.
 
     `fits` are every skin's fit in detection px (`scale` detection px per frame px); every other
     skin whose fit overlaps the found box is scored too (`runner_up_agreement`: the best of them).
@@ -103,14 +104,12 @@ def check_skin(
     runner_up = round(max(others), 3) if others else None
     checked = replace(chosen, nearest_skin=best_id, skin_agreement=round(score, 3), runner_up_agreement=runner_up)
     lead = None if runner_up is None else score - runner_up
-    if declared is not None:
-        return _declared_verdict(checked, group, scored, declared, index, cfg)
     clear = lead is None or lead >= cfg.min_skin_margin or (score >= cfg.skin_agreement_alone and lead > 0)
     if score >= cfg.min_skin_agreement and clear:
         others_said = f", best other skin there {runner_up:.2f}" if runner_up is not None else ""
         said = f"it explains the overlay's looks to {score:.2f}{others_said}"
         if len(group) == 1:
-            return replace(checked, reason=f"{chosen.reason}; {said}")
+            return replace(checked, reason=f"{chosen.reason}; {said}{_overruled(declared, best_id)}")
         members = sorted(group, key=lambda k: -group[k][0])
         if duel_frames is not None and len(duel_frames) > len(frames):
             crops = np.stack([f[y0:y1, x0:x1] for f in duel_frames]).astype(np.float32)
@@ -124,7 +123,7 @@ def check_skin(
             transform = np.asarray(pose, np.float64)
             return replace(
                 checked, skin_id=skin.id, family=skin.family, transform=as_tuple(transform), box=fit_box(transform, skin, chosen.frame_size),
-                nearest_skin=skin.id, reason=f"{chosen.reason}; {said}; of its twins, {skin.id} {rule} in the {differing} px where they differ ({duel})",
+                nearest_skin=skin.id, reason=f"{chosen.reason}; {said}; of its twins, {skin.id} {rule} in the {differing} px where they differ ({duel}){_overruled(declared, skin.id)}",
             )  # fmt: skip
         why = f"explains its looks to {score:.2f}, but so do its twins {', '.join(members[1:])}, and the {differing} px where they differ do not tell them apart ({duel})"
     elif score < cfg.min_skin_agreement:
@@ -132,13 +131,21 @@ def check_skin(
     else:
         why = (
             f"explains its looks to {score:.2f}, but another library skin there scores {runner_up:.2f} (only {lead:.2f} ahead; "
-            f"the drawn skin must lead by >= {cfg.min_skin_margin:g}, or explain the overlay to >= {cfg.skin_agreement_alone:g})"
+            f"the drawn skin must lead by >= {cfg.min_skin_margin:g}, or explain the overlay to >= {cfg.skin_agreement_alone:g}; "
+            f"if you know the video's skin, declare it: the ingest manifest's `skin`)"
         )
+    if declared is not None:
+        return _declared_verdict(checked, group, scored, declared, index, cfg)
     reason = (
         f"unknown skin: an overlay is at {list(chosen.box)}; the best-fitting library skin {best_id} "
         f"({chosen.locations} template locations) {why}"
     )
     return replace(checked, found=False, unknown_skin=True, skin_id=None, family=None, transform=None, reason=reason)
+
+
+def _overruled(declared: str | None, named: str) -> str:
+    """A named skin's note where the user declared another: a skin the check names without the declaration stands."""
+    return "" if declared is None or declared == named else f" (the manifest declares {declared}: this clear fit stands)"
 
 
 def _declared_verdict(checked: Localization, group: dict[str, tuple[float, np.ndarray]], scored: dict[str, tuple[float, np.ndarray]],
