@@ -1,12 +1,11 @@
-"""Is the named skin really the overlay's skin? How well a skin, drawn over the game it covers, explains what the frames show.
+"""Is the named skin really the overlay's skin? Named, unknown_skin, or which of its twins.
 
 Features find *where* an overlay is and which library skin fits it best; they do not say that
 the best fit is the drawn skin. An overlay whose skin is not in the library is fitted by the
 nearest look-alike (a skin of the same family shares its geometry up to a few px), and reading it
 with that layout gives a wrong table. So the chosen skin is checked as a picture composited over
 the game: its agreement with the frames (padflow.overlay.localize.agreement, 1 = explained exactly).
-The found skin is named
-when it reaches `min_skin_agreement` and either leads every other skin whose fit puts the overlay
+The found skin is named when it reaches `min_skin_agreement` and either leads every other skin whose fit puts the overlay
 at the same place by `min_skin_margin` (a true skin stands clearly above its family's other
 colourings; an unknown skin's nearest look-alikes score close together), or explains the overlay
 to `skin_agreement_alone` while leading them (two library colourings of one family can both
