@@ -43,13 +43,13 @@ import numpy as np
 
 from padflow.actions import ACTION_NAMES, BUTTONS, DPAD_COMBINATIONS
 from padflow.overlay.crops import box_iou, boxes_overlap, union_box
-from padflow.overlay.localize.config import LocalizeConfig
-from padflow.overlay.localize.index import TemplateIndex
-from padflow.overlay.localize.result import Fit, Localization, as_tuple, fit_box
 from padflow.overlay.localize.agreement import (
     DRAWN, INPAINT_RADIUS, MIN_REGION_PIXELS, NOISE_FLOOR, OPAQUE, align_pose, cluster_looks, fitted_opacity, grown_box, skin_agreement,
     warped_rest,
 )
+from padflow.overlay.localize.config import LocalizeConfig
+from padflow.overlay.localize.index import TemplateIndex
+from padflow.overlay.localize.result import Fit, Localization, as_tuple, fit_box
 
 RUNNER_UP_IOU = 0.5  # another skin's fit overlapping the found box this much is a look-alike reading of the same overlay
 TWIN_SHARE = 0.05  # two skins whose rest pictures differ in at most this share of their drawn pixels are twins (`twins`)
