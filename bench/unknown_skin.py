@@ -201,7 +201,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         results = [score_set(s, make_clips(s, corpus, args.library_clips, args.new_clips, work), work, cfg, args.declare) for s in args.sets]
-    summary = {"min_skin_agreement": cfg.min_skin_agreement, "min_skin_margin": cfg.min_skin_margin,
+    summary = {"min_skin_agreement": cfg.min_skin_agreement, "min_skin_margin": cfg.min_skin_margin, "skin_agreement_alone": cfg.skin_agreement_alone,
                "sets": [{k: r[k] for k in ("set", "role", "counts", "agreement")} for r in results],
                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     if args.json:
