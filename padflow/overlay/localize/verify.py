@@ -119,11 +119,7 @@ def check_skin(
         duel = f"frames won: {', '.join(f'{k} {w}' for k, w in zip(members, wins))}, tied {len(crops) - sum(wins)}"
         if winner is not None and differing >= MIN_REGION_PIXELS:
             skin = skins[winner]
-            transform = np.asarray(pose, np.float64)
-            return replace(
-                checked, skin_id=skin.id, family=skin.family, transform=as_tuple(transform), box=fit_box(transform, skin, chosen.frame_size),
-                nearest_skin=skin.id, reason=f"{chosen.reason}; {said}; of its twins, {skin.id} {rule} in the {differing} px where they differ ({duel}){_overruled(declared, skin.id)}",
-            )  # fmt: skip
+            return _named(checked, skin, pose, f"{chosen.reason}; {said}; of its twins, {skin.id} {rule} in the {differing} px where they differ ({duel}){_overruled(declared, skin.id)}")
         why = f"explains its looks to {score:.2f}, but so do its twins {', '.join(members[1:])}, and the {differing} px where they differ do not tell them apart ({duel})"
     elif score < cfg.min_skin_agreement:
         why = f"explains its looks only to {score:.2f} (a library skin needs >= {cfg.min_skin_agreement:g})"
@@ -139,7 +135,7 @@ def check_skin(
         f"unknown skin: an overlay is at {list(chosen.box)}; the best-fitting library skin {best_id} "
         f"({chosen.locations} template locations) {why}"
     )
-    return replace(checked, found=False, unknown_skin=True, skin_id=None, family=None, transform=None, reason=reason)
+    return _unknown(checked, reason)
 
 
 def _overruled(declared: str | None, named: str) -> str:
@@ -164,16 +160,23 @@ def _declared_verdict(checked: Localization, group: dict[str, tuple[float, np.nd
         why = f"explains its looks only to {everything[declared][0]:.2f} (a library skin needs >= {cfg.min_skin_agreement:g})"
     else:
         score, pose = everything[declared]
-        skin = index.skins[index.skin_ids.index(declared)]
-        transform = np.asarray(pose, np.float64)
         others_said = f", best other skin there {rivals[best_rival][0]:.2f}" if best_rival is not None else ""
-        return replace(
-            checked, skin_id=skin.id, family=skin.family, transform=as_tuple(transform), box=fit_box(transform, skin, checked.frame_size),
-            nearest_skin=skin.id, skin_agreement=round(score, 3),
-            reason=f"{checked.reason}; the declared skin {declared} explains the overlay's looks to {score:.2f}{others_said}",
-        )  # fmt: skip
-    return replace(checked, found=False, unknown_skin=True, skin_id=None, family=None, transform=None,
-                   reason=f"unknown skin: an overlay is at {list(checked.box)}; the declared skin {declared} {why}")
+        return replace(_named(checked, index.skins[index.skin_ids.index(declared)], pose,
+                              f"{checked.reason}; the declared skin {declared} explains the overlay's looks to {score:.2f}{others_said}"),
+                       skin_agreement=round(score, 3))
+    return _unknown(checked, f"unknown skin: an overlay is at {list(checked.box)}; the declared skin {declared} {why}")
+
+
+def _named(checked: Localization, skin, pose: np.ndarray, reason: str) -> Localization:  # noqa: ANN001 (either skin kind)
+    """The checked localization naming `skin` at `pose` (its aligned place), box included."""
+    transform = np.asarray(pose, np.float64)
+    return replace(checked, skin_id=skin.id, family=skin.family, transform=as_tuple(transform),
+                   box=fit_box(transform, skin, checked.frame_size), nearest_skin=skin.id, reason=reason)
+
+
+def _unknown(checked: Localization, reason: str) -> Localization:
+    """The checked localization as unknown_skin at its box: no skin, no transform, nothing read."""
+    return replace(checked, found=False, unknown_skin=True, skin_id=None, family=None, transform=None, reason=reason)
 
 
 def twins(index: TemplateIndex, skin: int) -> list[int]:
