@@ -21,11 +21,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from padflow import tracking
-from padflow.config import chosen_input, format_overrides, load_params, project_root, read_run, select_run
-from padflow.dvc import DvcError, repro_stage, unmade_inputs
+from padflow.config import format_overrides, load_params, project_root, read_run, select_run
+from padflow.dvc import DvcError, planned_run, repro_stage
 from padflow.params_schema import load_checked_params
 from padflow.progress import duration
-from padflow.stages import key_figure, read_metrics, stages_to_run
+from padflow.stages import key_figure, read_metrics
 
 SUMMARY_ARTIFACT = "pipeline-summary"  # the Prefect markdown artifact's key: each run adds a version
 # Where a run's results are, under the stages' out_dir: the names tasks/evaluate.py (MARKDOWN_FILE,
@@ -144,11 +144,7 @@ def pipeline(
     root_path = Path(root).resolve() if root else project_root()
     # the whole params.yaml, before run.yaml changes or any stage runs
     load_checked_params(root_path, profile, overrides)
-    source = chosen_input(root_path, input_dir, "input_dir")
-    chosen = stages_to_run(root_path, stages, source)
-    unmade = unmade_inputs(root_path, chosen, source)
-    if unmade:
-        raise ValueError("; ".join(unmade))
+    source, chosen = planned_run(root_path, stages, input_dir, "input_dir")
     select_run(root_path, profile=profile, input=source, overrides=overrides)
     experiment_id = tracking.setup(root_path)  # raises TrackingUnavailable before any stage runs
     params = load_params(root_path / "params.yaml")

@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from padflow.config import read_run
+from padflow.config import chosen_input, read_run
+from padflow.stages import stages_to_run
 
 # What `padflow stage` exits with (padflow/cli.py): a bad input or config, the same on every try;
 # or an I/O error / unreachable tracking server, which may pass on a retry.
@@ -90,6 +91,18 @@ def _paths(entries: Sequence[object], variables: Mapping[str, str]) -> list[str]
 
 def _within(path: str, folder: str) -> bool:
     return PurePosixPath(path) == PurePosixPath(folder) or PurePosixPath(folder) in PurePosixPath(path).parents
+
+
+def planned_run(root: Path, stages: Sequence[str] | None, input: str | Path | None, option: str = "--input") -> tuple[str | None, list[str]]:
+    """What a pipeline run will read and reproduce: (the input folder it chose, padflow.config.chosen_input; the stages,
+    padflow.stages.stages_to_run). ValueError, before any stage runs, naming a bad input (`option` names the argument)
+    or every input a chosen stage reads that no stage before it writes (`unmade_inputs`)."""
+    source = chosen_input(root, input, option)
+    chosen = stages_to_run(root, stages, source)
+    unmade = unmade_inputs(root, chosen, source)
+    if unmade:
+        raise ValueError("; ".join(unmade))
+    return source, chosen
 
 
 def unmade_inputs(root: Path, stages: Sequence[str], input: str | None = None) -> list[str]:

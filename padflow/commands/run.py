@@ -16,11 +16,11 @@ from rich.table import Table
 
 from padflow import tracking
 from padflow.commands.stage import import_from_project
-from padflow.config import chosen_input, format_overrides, parse_overrides, project_root
-from padflow.dvc import unmade_inputs
+from padflow.config import format_overrides, parse_overrides, project_root
+from padflow.dvc import planned_run
 from padflow.params_schema import load_checked_params
 from padflow.progress import duration
-from padflow.stages import STAGES, stages_to_run
+from padflow.stages import STAGES
 
 
 def register(subparsers) -> None:
@@ -61,13 +61,10 @@ def check_run(root: Path, profile: str | None, input_dir: str | None, overrides:
               stages: list[str] | None = None) -> None:
     """What a user can get wrong, checked in about a second before Prefect loads or any stage runs:
     the whole params.yaml with the profile and overrides (a bad value, an unknown key or profile), the
-    input path, what `--stages` would read that no chosen stage writes first (padflow.dvc.unmade_inputs),
+    input path, what `--stages` would read that no chosen stage writes first (padflow.dvc.planned_run),
     the tracking store. ValueError / TrackingUnavailable, one line each."""
     load_checked_params(root, profile, overrides)
-    source = chosen_input(root, input_dir)
-    unmade = unmade_inputs(root, stages_to_run(root, stages, source), source)
-    if unmade:
-        raise ValueError("; ".join(unmade))
+    planned_run(root, stages, input_dir)
     tracking.check_tracking(tracking.tracking_uri(root))
 
 
