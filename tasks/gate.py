@@ -66,8 +66,8 @@ from padflow.tables import CHUNK_INDEX_SCHEMA, read_action_table, table_observed
 
 SECONDS_PER_HOUR = 3600.0
 TABLE_REPORTS = ("extract_report.json", "import_report.json")  # a source folder's listing of its tables
-USABLE_STATUSES = ("extracted", "imported")
-NO_OVERLAY = "no_overlay"  # extract's status of a video it found no overlay in (pseudo_label labels those)  # listed tables with these statuses are gated; others are skipped
+USABLE_STATUSES = ("extracted", "imported")  # listed tables with these statuses are gated; others are skipped
+NO_OVERLAY = "no_overlay"  # extract's status of a video it found no overlay in (pseudo_label labels those, and unknown_skin ones)
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 

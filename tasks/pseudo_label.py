@@ -1,19 +1,23 @@
 """pseudo_label: label every overlay-free video with the IDM, check the tables with the gate's suite, score them.
 
-For each ingested video extract recorded `no_overlay`: find its game picture (the gate's
-convention: pixels ever brighter than `game_area_threshold`), decode it cropped (no overlay to
-mask), label it whole with the IDM of idm_train (models.idm.processor.label_video) and write
+For each ingested video extract read no table from — `no_overlay`, and `unknown_skin` (an overlay
+is there, at a box extract recorded, but no library skin explains it, so no layout can read it) —
+find its game picture (the gate's convention: pixels ever brighter than `game_area_threshold`,
+outside the overlay's box), decode it cropped with the overlay's box masked black (as the IDM's
+training frames and the policy's are), label it whole with the IDM of idm_train
+(models.idm.processor.label_video) and write
 
     <out_dir>/<video_id>.parquet          action table in extract's format (padflow.tables), every control
                                           the IDM read; per-frame confidence = the least sure button's
                                           max(p, 1 - p)
-    <out_dir>/<video_id>.json             record: `source: idm`, the IDM's weights hash, game box,
-                                          `inliers: null` (nothing was localized) with the reason
+    <out_dir>/<video_id>.json             record: `source: idm`, the IDM's weights hash, game box, the
+                                          masked overlay box (null without an overlay), extract's status,
+                                          `inliers: null` (no skin was fitted) with the reason
     <out_dir>/chunks.parquet              the labelled tables cut into training chunks by the gate's rule
                                           (padflow.chunking, params `gate`), `label_source: idm`; train
                                           reads it when train.label_sources has idm. Empty when the IDM
                                           is not admitted (below)
-    <out_dir>/pseudo_label_report.json    every video's status (labelled | quarantined), the gate
+    <out_dir>/pseudo_label_report.json    every video's status (labelled | quarantined) and extract's, the gate
                                           suite's reasons, chunks kept, and the pseudo-label score
 
 Each table is validated with the gate's Great Expectations suite (padflow.expectations:
@@ -63,6 +67,10 @@ from padflow.tables import (
     CHUNK_INDEX_SCHEMA, IDM_LABELS, actions_to_table, observed_mask, read_action_table, table_observed, write_action_table, write_chunk_index)
 
 INDEX_FILE = "chunks.parquet"
+# extract's statuses of the videos it read no table from, which this stage labels; why no skin was fitted, per status
+LABELLED_STATUSES = ("no_overlay", "unknown_skin")
+NOTES = {"no_overlay": "labelled by the IDM: the video has no overlay to localize",
+         "unknown_skin": "labelled by the IDM with the overlay's box masked: no library skin explains the overlay"}
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -86,7 +94,8 @@ class PseudoLabelConfig:
     batch_size: Annotated[int, Field(ge=1, description="windows per IDM forward pass")] = 32
     idm_dir: Annotated[str, Field(description="the IDM idm_train exported")] = "data/idm"
     index: Annotated[str, Field(description="the gate's chunk index (held-out overlay videos' boxes, for scoring)")] = "data/gate/chunks.parquet"
-    extract_dir: Annotated[str, Field(description="extract's outputs: which videos have no overlay")] = "data/extract"
+    extract_dir: Annotated[str, Field(description=(
+        "extract's outputs: which videos it read no table from (no overlay; an overlay of an unknown skin, and its box)"))] = "data/extract"
     ingest_dir: Annotated[str, Field(description="the ingested videos")] = "data/ingest"
     truth_dir: Annotated[str, Field(description="corpus ground truth; scored when present")] = "data/corpus_truth"
     out_dir: Annotated[str, Field(description="pseudo-label tables, records and the report")] = "data/pseudo_label"
@@ -98,7 +107,8 @@ class PseudoLabelConfig:
 
 
 def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dict[str, Any]:
-    """Label, validate, chunk (by the gate's `chunking` rule) and (with truth) score every no_overlay video; returns the report."""
+    """Label, validate, chunk (by the gate's `chunking` rule) and (with truth) score every video extract read no table from
+    (LABELLED_STATUSES); returns the report."""
     idm_dir = root / cfg.idm_dir
     model = load_idm(idm_dir)
     weights_sha = file_sha256(idm_dir / "idm.safetensors")
@@ -106,7 +116,7 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
     fps = float(ingest["config"]["fps"])
     ingested = accepted_videos(ingest)
     extract_rows = json.loads((root / cfg.extract_dir / "extract_report.json").read_text())["videos"]
-    targets = [r for r in extract_rows if r["status"] == "no_overlay"]
+    targets = [r for r in extract_rows if r["status"] in LABELLED_STATUSES]
     validator = TableValidator(cfg)
     admission = idm_admission(cfg, idm_dir)
     admitted = observed_mask(admission["withheld"])  # (21,) the controls whose IDM readings may train the policy
@@ -116,8 +126,9 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
         for row in targets:
             video_id = row["video_id"]
             video_path = root / cfg.ingest_dir / ingested[video_id].get("output", f"videos/{video_id}.mp4")
-            game_box = lit_box(video_path, cfg.game_area_threshold)
-            frames = decode_video(video_path, game_box, None, model.config.image_size)
+            overlay_box = unread_overlay_box(row)
+            game_box = lit_box(video_path, cfg.game_area_threshold, overlay_box)
+            frames = decode_video(video_path, game_box, overlay_box, model.config.image_size)
             actions, confidence = label_video(model, frames, cfg.batch_size)
             # What may train is what is checked: the suite sees the admitted readings, with the confidence of the
             # least sure admitted button (1 when no button is admitted: the IDM states no confidence for sticks).
@@ -126,8 +137,9 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
             table_path = write_action_table(work / f"{video_id}.parquet", actions, fps, confidence)
             write_json(work / f"{video_id}.json", {
                 "video_id": video_id, "source": "idm", "idm_sha256": weights_sha, "game_box": list(game_box),
-                "inliers": None, "inliers_note": "labelled by the IDM: the video has no overlay to localize",
-                "box": None, "frames": len(actions), "mean_confidence": round(float(confidence.mean()), 4),
+                "extract_status": row["status"], "inliers": None, "inliers_note": NOTES[row["status"]],
+                "box": None if overlay_box is None else list(overlay_box), "frames": len(actions),
+                "mean_confidence": round(float(confidence.mean()), 4),
             })
             table = read_action_table(table_path)
             checked = actions_to_table(actions, fps, admitted_confidence, admission["withheld"])
@@ -135,14 +147,15 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
             kept = []
             if not reasons and admitted.any():
                 item = TableInput(video_id=video_id, table_path=table_path, video_path=video_path, fps=fps,
-                                  frames_ingested=len(actions), inliers=None, overlay_box=None,
+                                  frames_ingested=len(actions), inliers=None, overlay_box=overlay_box,
                                   game=str(ingested[video_id].get("game") or "unknown"), label_source=IDM_LABELS)
                 # The index names the table where it will be once the stage succeeds (out_dir, not this work folder).
                 index_rows, chunks = chunk_table(item, table, table_observed(table) & admitted, chunking, motions, root,
                                                  root / cfg.out_dir / table_path.name)
                 chunk_rows += index_rows
                 kept = [c.start for c in chunks if c.verdict == "kept"]
-            rows.append({"video_id": video_id, "source": row.get("source"), "status": "quarantined" if reasons else "labelled",
+            rows.append({"video_id": video_id, "source": row.get("source"), "extract_status": row["status"],
+                         "status": "quarantined" if reasons else "labelled",
                          "reasons": reasons, "failed_expectations": failed, "frames": len(actions),
                          "mean_confidence": round(float(confidence.mean()), 4), "chunks_kept": len(kept),
                          "minutes_kept": round(covered_frames(kept, chunking.chunk_size) / fps / 60, 4)})
@@ -153,6 +166,19 @@ def pseudo_label(cfg: PseudoLabelConfig, root: Path, chunking: ChunkRule) -> dic
             report["score"] = score_idm(cfg, root, work)
             write_json(work / REPORT_FILE, report)
     return report
+
+
+def unread_overlay_box(row: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
+    """The overlay box (x0, y0, x1, y1, frame px) of an extract report row to mask: an unknown_skin video's, None for no_overlay.
+
+    ValueError names the video where an unknown_skin row has no box (an extract report older than the box, or edited)."""
+    if row["status"] != "unknown_skin":
+        return None
+    box = row.get("box")
+    if not box or len(box) != 4:
+        raise ValueError(f"extract report: video {row['video_id']} is unknown_skin but records no overlay box ({box!r}); "
+                         "rerun extract")
+    return tuple(int(v) for v in box)
 
 
 def idm_admission(cfg: PseudoLabelConfig, idm_dir: Path) -> dict[str, Any]:
@@ -200,7 +226,7 @@ def headline(score: Mapping[str, Any]) -> dict[str, float]:
 
 
 def stage(params: Mapping[str, Any], root: Path) -> StageResult:
-    """The DVC stage: pseudo-label extract's no_overlay videos with data/idm into data/pseudo_label."""
+    """The DVC stage: pseudo-label extract's no_overlay and unknown_skin videos with data/idm into data/pseudo_label."""
     cfg = from_mapping(PseudoLabelConfig, params.get("pseudo_label"), "pseudo_label")
     # The gate's chunking rule (chunk size, density, motion): pseudo-labelled chunks are cut as overlay ones are.
     chunking = chunk_rule(params.get("gate"))

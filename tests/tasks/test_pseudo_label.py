@@ -110,3 +110,53 @@ def test_an_idm_exported_without_its_scores_is_named(tmp_path: Path):
     (tmp_path / "data/idm" / SCORES_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="scores.json"):
         pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
+
+
+def make_unknown_skin_project(root: Path, overlay_flashes: bool) -> None:
+    """One video with an overlay extract recorded unknown_skin at OVERLAY_BOX (no library skin explains it), and an IDM
+    (the same weights on every call)."""
+    torch.manual_seed(0)
+    make_overlay_free_project(root)
+    frames = np.zeros((FRAMES, 48, 64, 3), np.uint8)
+    frames[:, :, :40] = 40  # the game picture: the left 40 px
+    for i in range(FRAMES):
+        frames[i, 10:30, 5 + i // 2 : 13 + i // 2] = (230, 200, 60)
+        x0, y0, x1, y1 = OVERLAY_BOX
+        frames[i, y0:y1, x0:x1] = 255 if overlay_flashes and i % 2 else 128  # the unknown overlay, over the game
+    write_mp4(root / "data/ingest/videos/n0.mp4", frames, 30.0, crf=18, preset="ultrafast")
+    write_json(root / "data/extract/extract_report.json", {"videos": [
+        {"video_id": "n0", "status": "unknown_skin", "source": "n0.mp4", "box": list(OVERLAY_BOX)}]})
+
+
+OVERLAY_BOX = (24, 30, 38, 44)
+
+
+def test_an_unknown_skin_video_is_labelled_with_its_overlay_masked_and_never_read(tmp_path: Path):
+    tables = {}
+    for flashes in (False, True):
+        root = tmp_path / f"flashes_{flashes}"
+        make_unknown_skin_project(root, overlay_flashes=flashes)
+        report = pseudo_label(PseudoLabelConfig(min_confidence=0.5), root, EVERY_CHUNK)
+        [row] = report["videos"]
+        assert row["extract_status"] == "unknown_skin" and row["status"] == "labelled"
+        record = json.loads((root / "data/pseudo_label/n0.json").read_text())
+        assert record["box"] == list(OVERLAY_BOX) and "masked" in record["inliers_note"]
+        index = read_chunk_index(root / "data/pseudo_label/chunks.parquet")
+        # training masks the same box
+        assert all(list(b) == list(OVERLAY_BOX) for b in index["overlay_box"])
+        assert list(record["game_box"]) == [0, 0, 40, 48]
+        tables[flashes] = table_to_actions(read_action_table(root / "data/pseudo_label/n0.parquet"))
+    # what the unknown overlay shows changes no press and moves no stick beyond what the video encoder spreads past its
+    # box (~5e-4 here): the IDM never sees it
+    np.testing.assert_array_equal(tables[False][:, :17], tables[True][:, :17])
+    np.testing.assert_allclose(tables[False], tables[True], atol=0.005)
+
+
+def test_an_unknown_skin_row_without_its_box_is_named(tmp_path: Path):
+    make_overlay_free_project(tmp_path)
+    write_json(tmp_path / "data/extract/extract_report.json", {"videos": [
+        {"video_id": "n0", "status": "unknown_skin", "source": "n0.mp4", "box": None}]})
+    with pytest.raises(ValueError, match="video n0 is unknown_skin but records no overlay box"):
+        pseudo_label(PseudoLabelConfig(min_confidence=0.5), tmp_path, EVERY_CHUNK)
+    assert not (tmp_path / "data/pseudo_label").exists()  # nothing half-written
+
