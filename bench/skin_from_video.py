@@ -1,12 +1,16 @@
 """A skin drafted from the video vs the true skin: localization and button F1 side by side.
 
-    python bench/skin_from_video.py [--clips 6] [--frames 180] [--parser DIR] [--json]
+    python bench/skin_from_video.py [--clips 6] [--frames 180] [--opacity O] [--within] [--parser DIR] [--json]
 
 Clips: each is a library skin (padflow's generator, held-out ones included) drawn with
 padflow.overlay.render over Atari gameplay (padflow.players.footage.record_gameplay, 640x360,
 H.264 crf 22) showing actions from padflow.overlay.synth.random_actions, each held 6 frames. A
 clip is rendered as 2 x `--frames` frames and cut in two files: the skin is drafted from the FIRST
 part only (padflow.overlay.draft.draft_skin), and both skins are measured on the SECOND part.
+`--opacity` draws every clip at that opacity instead of its own (faint overlays: 0.5). `--within`
+drafts inside the box localization gives the drafting part (padflow.overlay.localize, the built-in
+library: the box extract records for a found or an `unknown_skin` overlay), as `padflow skins
+from-video --box` does; a clip where localization finds no overlay is drafted without a box.
 
 Naming (automatic, standing in for the user): each drafted region is named after the true
 control whose box (the true skin's regions(), mapped onto the draft's canvas) overlaps it most
@@ -71,8 +75,9 @@ CLIPS = (  # skin, game task, anchor, width fraction, opacity
 MIN_COVER = 0.3
 
 
-def render(spec, frames: int, folder: Path, seed: int):
-    skin_id, task, anchor, width, opacity = spec
+def render(spec, frames: int, folder: Path, seed: int, opacity: float | None = None):
+    skin_id, task, anchor, width, own_opacity = spec
+    opacity = own_opacity if opacity is None else opacity
     skin = load_library().skins[skin_id]
     game, _, _, _ = record_gameplay(task, "average", seed=seed, seconds=2 * frames / 30, fps=30.0)
     base = random_actions(2 * frames // HOLD_FRAMES + 1, np.random.default_rng(seed))
@@ -177,6 +182,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=6, help=f"clips to run, at most {len(CLIPS)}")
     ap.add_argument("--frames", type=int, default=180, help="frames per part (drafting part, measuring part)")
     ap.add_argument("--parser", type=Path, help="also read with a trained parser folder (models.overlay_parser), e.g. data/parser")
+    ap.add_argument("--opacity", type=float, help="draw every clip at this opacity (default: each clip's own, 0.8-1)")
+    ap.add_argument("--within", action="store_true", help="draft inside the box localization gives the drafting part")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     parser = None
@@ -192,10 +199,15 @@ def main() -> None:
             started = time.perf_counter()
             folder = Path(tmp) / str(i)
             folder.mkdir()
-            skin, (draft_clip, measure_clip), truth, box, visible, scale = render(spec, args.frames, folder, seed=100 + i)
-            row = {"skin": skin.id, "game": spec[1], "overlay_px": box[2] - box[0], "opacity": spec[4]}
+            skin, (draft_clip, measure_clip), truth, box, visible, scale = render(spec, args.frames, folder, 100 + i, args.opacity)
+            row = {"skin": skin.id, "game": spec[1], "overlay_px": box[2] - box[0], "opacity": args.opacity or spec[4]}
+            within = None
+            if args.within:
+                seen = localize_overlay(draft_clip, library, LocalizeConfig())
+                within = tuple(seen.box) if seen.box is not None and (seen.found or seen.unknown_skin) else None
+                row.update(within_outcome=seen.outcome, within_iou=round(box_iou(within, box), 3) if within else None)
             try:
-                draft = draft_skin(draft_clip, DraftSettings(frames=args.frames))
+                draft = draft_skin(draft_clip, DraftSettings(frames=args.frames, within=within))
             except ValueError as exc:
                 rows.append({**row, "error": str(exc)})
                 continue
@@ -230,7 +242,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    keys = ("skin", "regions", "named", "draft_box_iou", "true_iou", "drafted_iou", "look_f1_true", "look_f1_drafted",
+    keys = ("skin", "within_outcome", "regions", "named", "draft_box_iou", "true_iou", "drafted_iou", "look_f1_true", "look_f1_drafted",
             "look_f1_true_named", "look_f1_drafted_named", "parser_f1_true", "parser_f1_drafted")
     print("  ".join(keys))
     for r in rows:

@@ -4,7 +4,7 @@
     padflow skins list [--json]                                 every skin extract and parser_train will use
     padflow skins import-input-overlay PRESET.json [--atlas PNG] --out DIR [--id NAME]
                                                                 convert an OBS input-overlay preset into a sprite skin
-    padflow skins from-video VIDEO --out DIR [--names NAMES.json] [--id NAME]
+    padflow skins from-video VIDEO --out DIR [--names NAMES.json] [--id NAME] [--box X0,Y0,X1,Y1]
                                                                 draft a sprite skin from the overlay in a video
     padflow skins adapt SKIN [--parser DIR] [--out DIR] [--steps N] [--samples N] [--seed N] [--json]
                                                                 fine-tune the trained parser on one skin (skins_adapt.py)
@@ -22,6 +22,7 @@ adds one parser with `func` set (importers and the draft-from-video tool add the
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -186,7 +187,22 @@ def _register_from_video(sub) -> None:
     p.add_argument("--id", dest="skin_id", help="skin id (default: from the video's file name)")
     p.add_argument("--frames", type=int, default=240, help="frames analysed (default 240); more frames see rarer presses")
     p.add_argument("--start", type=int, default=0, help="first frame analysed (default 0)")
+    p.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1",
+                   help="where the overlay is, frame px of VIDEO (e.g. extract's unknown_skin box, of the ingested video "
+                        "data/ingest/videos/<video_id>.mp4): only that box, grown a quarter per side, is analysed")  # fmt: skip
     p.set_defaults(func=run_from_video)
+
+
+def _box(text: str) -> tuple[int, int, int, int]:
+    """`--box X0,Y0,X1,Y1` as four ints (brackets and spaces allowed, as extract's report prints a box)."""
+    parts = [p for p in text.strip("[]() ").replace(" ", "").split(",") if p]
+    try:
+        box = tuple(int(p) for p in parts)
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+        raise argparse.ArgumentTypeError(f"{text!r}: want four integers X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1 (frame px)")
+    return box  # type: ignore[return-value]
 
 
 def run_from_video(args) -> int:
@@ -196,7 +212,7 @@ def run_from_video(args) -> int:
 
     skin_id = args.skin_id or re.sub(r"[^a-z0-9_-]+", "-", args.video.stem.lower()).strip("-_") or "from-video"
     names = read_names(args.names) if args.names else None  # a bad names file fails before the analysis
-    draft = draft_skin(args.video, DraftSettings(frames=args.frames, start=args.start))
+    draft = draft_skin(args.video, DraftSettings(frames=args.frames, start=args.start, within=args.box))
     paths = write_draft(draft, args.out / "draft", skin_id)
     x0, y0, x1, y1 = draft.box
     kinds = [r.kind for r in draft.regions]

@@ -104,3 +104,46 @@ def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path):
     bad.write_text("not a video")
     with pytest.raises(ValueError, match="notes.mp4"):
         draft_skin(bad)
+
+
+@pytest.fixture(scope="module")
+def two_overlays(tmp_path_factory):
+    """The pong clip with two overlays pressed alike: xbox-01 bottom-left (wide) and nintendo-05 top-right (narrower);
+    the second's drawn box and visible box in frame px."""
+    frames, _, _, _ = record_gameplay("pong_score_point", "average", seed=2, seconds=N_FRAMES / 30, fps=30.0)
+    library = load_library()
+    first, second = library.skins["xbox-01"], library.skins["nintendo-05"]
+    out, box = [], None
+    for frame, action in zip(frames, _actions()):
+        drawn, _ = draw_overlay(fit_to_upload(frame, *FRAME_SIZE)[0], first, action, Placement(anchor="bottom-left", width_frac=0.3, opacity=1.0))
+        drawn, box = draw_overlay(drawn, second, action, Placement(anchor="top-right", width_frac=0.22, opacity=1.0))
+        out.append(drawn)
+    video = tmp_path_factory.mktemp("draft2") / "two.mp4"
+    write_mp4(video, out, 30.0, crf=20)
+    ys, xs = np.nonzero(second.rest[..., 3] > 0)
+    sx, sy = (box[2] - box[0]) / second.size[0], (box[3] - box[1]) / second.size[1]
+    visible = (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy)
+    return video, box, visible
+
+
+def test_a_box_given_drafts_the_overlay_there_and_nothing_else(two_overlays):
+    """`padflow skins from-video --box`: where localization recorded an unknown skin, the draft looks only there."""
+    video, box, visible = two_overlays
+    anywhere = draft_skin(video, DraftSettings(frames=N_FRAMES))
+    assert box_iou(anywhere.box, visible) < 0.1  # left alone, the draft takes the wider overlay
+    there = draft_skin(video, DraftSettings(frames=N_FRAMES, within=tuple(box)))
+    assert box_iou(there.box, visible) >= 0.8, (there.box, visible)
+    assert there.frame_size == FRAME_SIZE and len(there.regions) >= len(MOVED) - 1
+    x0, y0, x1, y1 = there.box  # the regions are on the draft's own canvas, as without a box
+    assert all(0 <= r.box[0] < r.box[2] <= x1 - x0 and 0 <= r.box[1] < r.box[3] <= y1 - y0 for r in there.regions)
+
+
+def test_a_box_outside_the_frame_is_a_clear_error(two_overlays, capsys):
+    from padflow.cli import main
+
+    video = two_overlays[0]
+    with pytest.raises(ValueError, match=r"two.mp4: the overlay box \[500, 10, 600, 80\] is not inside the 480x270 frame"):
+        draft_skin(video, DraftSettings(frames=16, within=(500, 10, 600, 80)))
+    with pytest.raises(SystemExit):
+        main(["skins", "from-video", str(video), "--out", "unused", "--box", "10,20,5,40"])
+    assert "want four integers X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1" in capsys.readouterr().err

@@ -5,6 +5,7 @@ See padflow.overlay.draft for the method.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,24 @@ def draft_skin(video: str | Path, settings: DraftSettings = DraftSettings()) -> 
 
 
 def draft_from_frames(frames: np.ndarray, settings: DraftSettings = DraftSettings(), video: str = "") -> Draft:
-    """`draft_skin` on decoded (T, H, W, 3) uint8 frames."""
+    """`draft_skin` on decoded (T, H, W, 3) uint8 frames (only `settings.within`, grown, where it is given)."""
+    frame_size = (frames.shape[2], frames.shape[1])
+    if settings.within is None:
+        return _draft(frames, settings, video, frame_size[0])
+    x0, y0, x1, y1 = searched_box(settings.within, frame_size, settings.within_margin, video)
+    wx0, wy0, wx1, wy1 = settings.within
+    # The frame's width still sets the analysis's scale (how far apart controls may lie), as without the box; controls
+    # are sought inside the box itself, the margin around it only shows the overlay's edge and the backdrop.
+    draft = _draft(np.ascontiguousarray(frames[:, y0:y1, x0:x1]), settings, video, frame_size[0],
+                   (wx0 - x0, wy0 - y0, wx1 - x0, wy1 - y0))
+    bx0, by0, bx1, by1 = draft.box
+    return replace(draft, box=(bx0 + x0, by0 + y0, bx1 + x0, by1 + y0), frame_size=frame_size)
+
+
+def _draft(frames: np.ndarray, settings: DraftSettings, video: str, frame_width: int,
+           inside: tuple[int, int, int, int] | None = None) -> Draft:
+    """The analysis of `draft_from_frames` over all of `frames`; `frame_width` (px) is the video's, which scales its distances;
+    `inside` (px of `frames`): where a control's middle must lie (None: anywhere)."""
     t, h, w, _ = frames.shape
     rest = np.median(frames, axis=0).astype(np.uint8)
     differs = np.empty((t, h, w), dtype=bool)
@@ -64,22 +82,40 @@ def draft_from_frames(frames: np.ndarray, settings: DraftSettings = DraftSetting
     groups = list(whole)
     for g in raw:
         # Only a compact group can be controls chained together; a long one is a game object's path.
-        compact = max(g.box[2] - g.box[0], g.box[3] - g.box[1]) <= MAX_CHAIN_WIDTH * w
+        compact = max(g.box[2] - g.box[0], g.box[3] - g.box[1]) <= MAX_CHAIN_WIDTH * frame_width
         if compact and not any(g is k for k in whole):
             groups += split(g, differs, settings)
     groups = merged(groups, differs, settings)
-    switching = [g for g in groups if g.coherence >= settings.coherence and presses(g) >= 1 and steady(g, frames) <= settings.steady]
+    switching = [g for g in groups if g.coherence >= settings.coherence and presses(g) >= 1 and steady(g, frames) <= settings.steady
+                 and (inside is None or _middle_inside(g.box, inside))]
     if not switching:
-        raise ValueError(f"{video or 'frames'}: no part of the picture switches between a rest look and another: no overlay controls found")
-    cluster = overlay_cluster(switching, w)
+        where = "" if inside is None else " inside the overlay box given"
+        raise ValueError(f"{video or 'frames'}: no part of the picture{where} switches between a rest look and another: no overlay controls found")
+    cluster = overlay_cluster(switching, frame_width)
     box = _overlay_box([g.mask for g in cluster], share, rest, settings)
     # Sticks inside the overlay only; the button regions they cover are theirs.
-    sticks = [st for st in sticks_of(frames, differs, share, settings) if within(st["box"], box)]
+    sticks = [st for st in sticks_of(frames, differs, share, settings, frame_width) if within(st["box"], box)]
     stick_pixels = np.zeros((h, w), bool)
     for st in sticks:
         stick_pixels[st["pixels"]] = True
     buttons = [g for g in cluster if (g.mask & stick_pixels).sum() < 0.5 * g.mask.sum()]
     return _assemble(frames, differs, rest, share, box, buttons, sticks, settings, video)
+
+
+def _middle_inside(box: tuple[int, int, int, int], inside: tuple[int, int, int, int]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return inside[0] <= cx < inside[2] and inside[1] <= cy < inside[3]
+
+
+def searched_box(within: tuple[int, int, int, int], frame_size: tuple[int, int], margin: float, video: str = "") -> tuple[int, int, int, int]:
+    """`within` grown by `margin` of its size per side and clipped to the frame; ValueError naming the video if it misses the frame."""
+    x0, y0, x1, y1 = (int(v) for v in within)
+    w, h = frame_size
+    if not (0 <= x0 < x1 and 0 <= y0 < y1 and x0 < w and y0 < h):
+        raise ValueError(f"{video or 'frames'}: the overlay box {[x0, y0, x1, y1]} is not inside the {w}x{h} frame "
+                         "(x0 < x1, y0 < y1, frame px of this video)")
+    mx, my = round(margin * (x1 - x0)), round(margin * (y1 - y0))
+    return max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
 
 
 def _overlay_box(masks: list[np.ndarray], share: np.ndarray, rest: np.ndarray, s: DraftSettings) -> tuple[int, int, int, int]:

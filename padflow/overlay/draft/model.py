@@ -25,6 +25,10 @@ class DraftSettings:
     stable_share: float = 0.9  # a body pixel of the overlay stays at its rest look in at least this share of frames
     stick_spread: float = 0.04  # a stick's changed pixels' centroid spreads (std) at least this fraction of its blob's side in both axes
     max_grow: float = 0.6  # the box grows past the controls by at most this fraction of their extent per side
+    # Where the overlay is, when known (x0, y0, x1, y1, frame px: extract's box of an `unknown_skin` video): only that box,
+    # grown by `within_margin` of its size per side, is analysed, so game objects elsewhere cannot become "controls".
+    within: tuple[int, int, int, int] | None = None
+    within_margin: float = 0.25
 
 
 @dataclass(frozen=True)

@@ -168,14 +168,15 @@ def within(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -
     return inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
-def sticks_of(frames: np.ndarray, differs: np.ndarray, share: np.ndarray, s: DraftSettings) -> list[dict[str, Any]]:
+def sticks_of(frames: np.ndarray, differs: np.ndarray, share: np.ndarray, s: DraftSettings, frame_width: int) -> list[dict[str, Any]]:
     """Sticks: blobs of *unsteady* pixels (their look while differing varies: a cap moving over a
     well shows its body, its edge or the well) whose changed pixels move around the blob's middle
     to many distinct places in two dimensions.
 
     Each stick: centre (the blob's middle), cap radius (from the changed area per frame), travel
     (95th percentile of the changed pixels' centroid distance from the centre), the cap's look
-    (median of patches centred on each frame's centroid), its pixels and its box.
+    (median of patches centred on each frame's centroid), its pixels and its box. `frame_width`: the
+    video's (px; `frames` may be a part of it), which bounds a stick's size.
     """
     t, h, w = differs.shape
     total = np.zeros((h, w, 3), np.float32)
@@ -194,7 +195,7 @@ def sticks_of(frames: np.ndarray, differs: np.ndarray, share: np.ndarray, s: Dra
     for k in range(1, count):
         bx, by, bw, bh, area = stats[k]
         # Round: a cap swept over its travel fills a disc (0.79 of its box); a stick merged with buttons does not.
-        if area < 4 * s.min_pixels or not 0.6 <= bw / bh <= 1.6 or max(bw, bh) > MAX_STICK_WIDTH * w or area < STICK_MIN_FILL * bw * bh:
+        if area < 4 * s.min_pixels or not 0.6 <= bw / bh <= 1.6 or max(bw, bh) > MAX_STICK_WIDTH * frame_width or area < STICK_MIN_FILL * bw * bh:
             continue
         local = labels[by : by + bh, bx : bx + bw] == k
         ys, xs = np.nonzero(local)
