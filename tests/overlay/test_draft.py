@@ -47,11 +47,16 @@ def rendered(tmp_path_factory):
         out.append(drawn)
     video = tmp_path_factory.mktemp("draft") / "clip.mp4"
     write_mp4(video, out, 30.0, crf=20)
-    # What can be seen of the overlay: the skin's opaque pixels (its canvas has transparent margins).
+    visible, scale = _visible(skin, box)
+    return video, skin, box, visible, scale
+
+
+def _visible(skin, box):
+    """What can be seen of the overlay drawn at `box` (its canvas has transparent margins): the box of the skin's
+    opaque pixels in frame px, and the skin-to-frame scale (sx, sy)."""
     ys, xs = np.nonzero(skin.rest[..., 3] > 0)
     sx, sy = (box[2] - box[0]) / skin.size[0], (box[3] - box[1]) / skin.size[1]
-    visible = (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy)
-    return video, skin, box, visible, (sx, sy)
+    return (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy), (sx, sy)
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +125,7 @@ def two_overlays(tmp_path_factory):
         out.append(drawn)
     video = tmp_path_factory.mktemp("draft2") / "two.mp4"
     write_mp4(video, out, 30.0, crf=20)
-    ys, xs = np.nonzero(second.rest[..., 3] > 0)
-    sx, sy = (box[2] - box[0]) / second.size[0], (box[3] - box[1]) / second.size[1]
-    visible = (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy)
-    return video, box, visible
+    return video, box, _visible(second, box)[0]
 
 
 def test_a_box_given_drafts_the_overlay_there_and_nothing_else(two_overlays):
