@@ -36,6 +36,12 @@ does not draw reads "not pressed"), and over the buttons the draft names only ("
 Prints one JSON line per clip, then a table (or all rows as JSON with --json).
 
     python bench/skin_from_video.py --clips 6 --frames 180 --parser /work/fresh-main/data/parser
+
+`--unknown RUN.json --work DIR` drafts instead the videos a `bench/localization.py --work DIR --json`
+run recorded `unknown_skin` (library skins of padflow's corpora that the skin check could not name),
+each without and with the box localization recorded, and prints, per video and summed, the drafted
+box's IoU with the overlay's visible box (the corpus truth) and how many drafted regions a true
+control covers (the naming above).
 """
 
 from __future__ import annotations
@@ -92,10 +98,16 @@ def render(spec, frames: int, folder: Path, seed: int, opacity: float | None = N
         path = folder / f"{skin_id}-{name}.mp4"
         write_mp4(path, drawn[k * frames : (k + 1) * frames], 30.0, crf=22)
         parts.append(path)
+    visible, scale = visible_box(skin, box)
+    return skin, parts, actions[frames:], box, visible, scale
+
+
+def visible_box(skin, box) -> tuple[tuple[float, float, float, float], tuple[float, float]]:
+    """What can be seen of `skin` drawn at `box` (frame px; its canvas has transparent margins): the box of its opaque
+    pixels, and the skin-to-frame scale (sx, sy)."""
     ys, xs = np.nonzero(skin.rest[..., 3] > 0)
     sx, sy = (box[2] - box[0]) / skin.size[0], (box[3] - box[1]) / skin.size[1]
-    visible = (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy)
-    return skin, parts, actions[frames:], box, visible, (sx, sy)
+    return (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy), (sx, sy)
 
 
 def true_names(draft, skin, box, scale) -> dict[int, str]:
@@ -177,6 +189,40 @@ def read(video: Path, transform: np.ndarray, skin, parser, cfg: ExtractConfig) -
     return read_by_parser(video, transform, skin, parser, cfg).actions
 
 
+def unknown_skin_drafts(run: Path, work: Path) -> list[dict]:
+    """`--unknown`: each unknown_skin video of a bench/localization.py run drafted anywhere and in its recorded box."""
+    import re
+
+    library = load_library()
+    rows = []
+    for miss in json.loads(run.read_text())["misses"]:
+        found = re.search(r"an overlay is at \[([0-9, ]+)\]", miss.get("reason") or "")
+        if not (miss.get("reason") or "").startswith("unknown skin") or found is None:
+            continue
+        box = tuple(int(v) for v in found.group(1).split(","))
+        folder = work / f"seed{miss['seed']}"
+        drawn = json.loads((folder / "truth" / f"{miss['video']}.json").read_text())["overlay_box"]
+        skin = library.skins[miss["skin_id"]]
+        visible, (sx, sy) = visible_box(skin, drawn)
+        row = {"seed": miss["seed"], "video": miss["video"], "skin": skin.id, "opacity": miss["opacity"], "width_px": miss["width_px"]}
+        for name, within in (("anywhere", None), ("in_box", box)):
+            started = time.perf_counter()
+            try:
+                draft = draft_skin(folder / "raw" / f"{miss['video']}.mp4", DraftSettings(within=within))
+                row[name] = {"iou": round(box_iou(draft.box, visible), 3), "regions": len(draft.regions),
+                             "named": len(true_names(draft, skin, drawn, (sx, sy)))}
+            except ValueError as exc:
+                row[name] = {"iou": 0.0, "regions": 0, "named": 0, "error": str(exc)[-120:]}
+            row[name]["seconds"] = round(time.perf_counter() - started, 1)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    for name in ("anywhere", "in_box"):
+        ious = [r[name]["iou"] for r in rows]
+        print(f"{name}: drafted box IoU >= 0.5 on {sum(i >= 0.5 for i in ious)} of {len(rows)}, median {np.median(ious) if rows else 0:.2f}; "
+              f"regions a true control covers {sum(r[name]['named'] for r in rows)}")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=6, help=f"clips to run, at most {len(CLIPS)}")
@@ -184,8 +230,17 @@ def main() -> None:
     ap.add_argument("--parser", type=Path, help="also read with a trained parser folder (models.overlay_parser), e.g. data/parser")
     ap.add_argument("--opacity", type=float, help="draw every clip at this opacity (default: each clip's own, 0.8-1)")
     ap.add_argument("--within", action="store_true", help="draft inside the box localization gives the drafting part")
+    ap.add_argument("--unknown", type=Path, help="a bench/localization.py --json run: draft its unknown_skin videos instead")
+    ap.add_argument("--work", type=Path, help="with --unknown: that run's --work folder (the corpora)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.unknown is not None:
+        if args.work is None:
+            ap.error("--unknown needs --work, the localization run's corpora")
+        rows = unknown_skin_drafts(args.unknown, args.work)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        return
     parser = None
     if args.parser is not None:
         from models.overlay_parser import load_parser  # torch: only the --parser reading needs it
