@@ -78,6 +78,13 @@ def union_box(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, fl
     return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
+def grow_box(box: Sequence[int], frame_size: tuple[int, int], margin: float) -> tuple[int, int, int, int]:
+    """`box` (x0, y0, x1, y1) grown by `margin` of its width and height per side, clipped to the (width, height) frame."""
+    x0, y0, x1, y1 = box
+    mx, my = round(margin * (x1 - x0)), round(margin * (y1 - y0))
+    return max(0, x0 - mx), max(0, y0 - my), min(frame_size[0], x1 + mx), min(frame_size[1], y1 + my)
+
+
 def boxes_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
     """Whether two (x0, y0, x1, y1) boxes share some area."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

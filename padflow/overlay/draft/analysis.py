@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from padflow.overlay.crops import grow_box
 from padflow.overlay.draft.model import Draft, DraftSettings, Region
 from padflow.overlay.draft.regions import (
     linked_groups,
@@ -114,8 +115,7 @@ def searched_box(within: tuple[int, int, int, int], frame_size: tuple[int, int],
     if not (0 <= x0 < x1 and 0 <= y0 < y1 and x0 < w and y0 < h):
         raise ValueError(f"{video or 'frames'}: the overlay box {[x0, y0, x1, y1]} is not inside the {w}x{h} frame "
                          "(x0 < x1, y0 < y1, frame px of this video)")
-    mx, my = round(margin * (x1 - x0)), round(margin * (y1 - y0))
-    return max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
+    return grow_box((x0, y0, x1, y1), frame_size, margin)
 
 
 def _overlay_box(masks: list[np.ndarray], share: np.ndarray, rest: np.ndarray, s: DraftSettings) -> tuple[int, int, int, int]:

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from padflow.actions import ACTION_NAMES, N_BUTTONS
+from padflow.overlay.crops import grow_box
 from padflow.overlay.render import render_overlay
 
 MARGIN = 0.25  # the frames are compared over the box grown by this fraction of its size per side (the inpainting reads the game around it)
@@ -238,9 +239,8 @@ def _inpainting_error(median: np.ndarray, median_u8: np.ndarray, drawn: np.ndarr
 
 
 def grown_box(box: tuple[int, int, int, int], frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = box
-    mx, my = round(MARGIN * (x1 - x0)), round(MARGIN * (y1 - y0))
-    return max(0, x0 - mx), max(0, y0 - my), min(frame_size[0], x1 + mx), min(frame_size[1], y1 + my)
+    """The frame area the comparison reads around an overlay at `box`: grown by MARGIN per side."""
+    return grow_box(box, frame_size, MARGIN)
 
 
 def _region_masks(skin, transform: np.ndarray, crop_box: tuple[int, int, int, int], own: np.ndarray) -> list[np.ndarray]:  # noqa: ANN001
