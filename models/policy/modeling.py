@@ -227,6 +227,10 @@ class ImageContext:
     tokens: torch.Tensor  # (B, N, Wm) mixer output
     cross_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per cross-attention block: K, V (B, heads, N, Wd / heads)
 
+    def expand(self, b: int) -> ImageContext:
+        """A one-row context shared by `b` rows (views, no copies; gradients sum over the rows)."""
+        return ImageContext(self.tokens.expand(b, -1, -1), [(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in self.cross_kv])
+
 
 @dataclass
 class StepConditioning:
@@ -285,15 +289,19 @@ class FlowMatchingPolicy(nn.Module):
         s = self.cfg.image_size
         if frames.ndim != 4 or tuple(frames.shape[1:]) != (3, s, s):
             raise ValueError(f"frames must be (B, 3, {s}, {s}), got {tuple(frames.shape)}")
-        if self.cfg.frame_input == "blind":  # a constant picture (mid-grey): the network is the same, the screen is gone
-            frames = torch.zeros_like(frames)
-        x = self.vision_proj(self.vision(frames))  # (B, N, Wm)
+        b, blind = frames.shape[0], self.cfg.frame_input == "blind"
+        if blind:  # a constant picture (mid-grey): the network is the same, the screen is gone
+            # Every row would encode the same picture: encode it once and share it across the batch
+            # (same numbers; what it saves: docs/results-evaluation.md, "Does the policy look at the screen?").
+            frames = frames.new_zeros(1, 3, s, s)
+        x = self.vision_proj(self.vision(frames))  # (B, N, Wm); one row when blind
         if self.cfg.context_length > x.shape[1]:  # zero tokens in front, attended to like the image's
             x = torch.cat([x.new_zeros(x.shape[0], self.cfg.context_length - x.shape[1], x.shape[2]), x], dim=1)
         for block in self.mixer:
             x = block(x)
         x = self.mixer_norm(x)
-        return ImageContext(x, [block.attn.keys_values(x) for block in self.dit if block.cross])
+        context = ImageContext(x, [block.attn.keys_values(x) for block in self.dit if block.cross])
+        return context.expand(b) if blind else context
 
     def time_conditioning(
         self, t: torch.Tensor, buckets: torch.Tensor | None = None, dtype: torch.dtype = torch.float32

@@ -89,6 +89,24 @@ def test_reused_image_context_gives_identical_chunks_to_recomputing_it():
     assert torch.equal(cached, recomputed)
 
 
+def test_blind_policy_learns_exactly_what_the_same_weights_learn_from_blank_frames():
+    """The blind arm encodes its one constant picture once for the batch: same loss and gradients as every row encoding it."""
+    blind = tiny_policy(cfg=replace(TINY, frame_input="blind")).train()
+    seeing = tiny_policy().train()
+    seeing.load_state_dict(blind.state_dict())
+    frames = prepare_frames(game_frames(4), None, None, "none", 32)
+    labels = label_chunks(4)
+    losses = []
+    for policy, shown in ((blind, frames), (seeing, torch.zeros_like(frames))):
+        torch.manual_seed(3)  # the same noise and times for both
+        loss = policy.loss({"frames": shown, "actions": labels})
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    for (name, a), b in zip(blind.named_parameters(), seeing.parameters()):
+        assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-6), name
+
+
 @pytest.mark.parametrize("time_embedding", ["continuous", "buckets"])
 def test_time_conditioning_computed_for_all_steps_ahead_gives_the_chunk_of_a_plain_euler_loop(time_embedding):
     policy = tiny_policy(cfg=replace(TINY, time_embedding=time_embedding))
