@@ -12,7 +12,7 @@ The rule's settings (`ChunkRule`) are keys of params.yaml `gate`: one rule for e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -22,6 +22,7 @@ from pydantic import Field
 
 from padflow.actions import AXIS_SLICE, BUTTON_SLICE
 from padflow.config import config, from_mapping
+from padflow.fanout import TaskRunnerConfig, fan_out
 from padflow.tables import NO_OVERLAY_BOX, rows_at_rate, table_times, table_to_actions
 from padflow.video import iter_frames, probe
 
@@ -177,6 +178,19 @@ class MotionCache:
     def __init__(self, cfg: ChunkRule):
         self.cfg = cfg
         self._seen: dict[tuple[Path, Box | None], tuple[np.ndarray, Box]] = {}
+
+    def measure(self, keys: Sequence[tuple[Path, Box | None]], workers: int) -> None:
+        """Measure these (video, overlay box) ahead, `workers` videos at a time on threads (decoding releases the GIL).
+
+        A video that cannot be measured is left out: asking for it later raises as it would have.
+        """
+        todo = [k for k in dict.fromkeys(keys) if k not in self._seen]
+        measured = fan_out(self._measure, todo, name="gate motion", runner=TaskRunnerConfig(kind="thread"), workers=workers,
+                           labels=[str(video) for video, _ in todo], on_error=lambda key, exc: None, unit="videos")
+        self._seen.update((key, m) for key, m in zip(todo, measured) if m is not None)
+
+    def _measure(self, key: tuple[Path, Box | None]) -> tuple[np.ndarray, Box]:
+        return video_motion(key[0], key[1], self.cfg)
 
     def __call__(self, video: Path, overlay_box: Box | None) -> tuple[np.ndarray, Box]:
         key = (video, overlay_box)

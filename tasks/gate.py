@@ -96,6 +96,8 @@ class GateConfig(ChunkRule):
         "folders of action tables, each with its report: extract_report.json (the extract stage) or "
         "import_report.json (padflow import-nitrogen); add an import's output to train on it"))] = ("data/extract",)
     ingest_dir: Annotated[str, Field(description="ingest folder of the sources whose report names none")] = "data/ingest"
+    workers: Annotated[int, Field(ge=1, description=(
+        "videos whose motion is measured at a time, on threads of the stage's process (the verdicts do not depend on it)"))] = 2
     out_dir: Annotated[str, Field(description="chunk index, gate report, density histogram and Data Docs")] = "data/gate"
 
 
@@ -157,6 +159,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
     rows: list[dict[str, Any]] = []
     densities: list[float] = []
     motions = MotionCache(cfg)  # imported labels come as many tables per video: each video's motion once
+    motions.measure([(item.video_path, item.overlay_box) for item in inputs], cfg.workers)
     for item in inputs:
         expected = item.rows_expected
         hours_in = expected / item.fps / SECONDS_PER_HOUR
@@ -191,6 +194,7 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
             chunks_dropped_static=sum(c.verdict == "static" for c in chunks),
             **verdict,
         ))
+    validator.build_docs()
     index = pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA])
     return GateReport(tuple(verdicts), asdict(cfg)), index, np.array(densities, np.float32)
 
