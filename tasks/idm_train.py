@@ -44,7 +44,7 @@ from padflow.io import write_json
 from padflow.stages import StageResult
 from padflow.tables import data_fingerprint
 
-RUNTIME_ONLY = ("torch_threads", "decode_workers")  # changes neither the model nor its training: a rerun still resumes
+RUNTIME_ONLY = ("torch_threads",)  # changes neither the model nor its training: a rerun still resumes
 
 
 @config
@@ -69,8 +69,6 @@ class IdmTrainConfig:
         "epochs between validations (an epoch is one window per kept frame of the training videos)"))] = 1
     checkpoint_every_n_steps: Annotated[int, Field(ge=1, description="last.ckpt is refreshed every this many optimizer steps")] = 40
     torch_threads: Annotated[int, Field(ge=0, description="CPU threads for torch ops; 0 = torch's default")] = 0
-    decode_workers: Annotated[int, Field(ge=1, description=(
-        "videos decoded at a time (threads) before training; the frames do not depend on it"))] = 2
     out_dir: Annotated[str, Field(description="the exported IDM, split.json and checkpoints")] = "data/idm"
 
     def __post_init__(self) -> None:
@@ -89,8 +87,7 @@ def train_idm(cfg: IdmTrainConfig, root: Path, seed: int) -> dict[str, Any]:
     run_fingerprint = fingerprint({**record, "seed": seed, "data": data_fingerprint(root / cfg.index, root)})
     resume, resumed_from = start_or_resume(checkpoint_dir, run_fingerprint, {"config": asdict(cfg), "seed": seed})
 
-    videos, skipped = load_labelled_videos(root / cfg.index, root, cfg.model.image_size, cfg.model.window, cfg.label_sources,
-                                            cfg.decode_workers)
+    videos, skipped = load_labelled_videos(root / cfg.index, root, cfg.model.image_size, cfg.model.window, cfg.label_sources)
     train, val = split_by_video(videos, cfg.val_fraction, seed)
     split = {"train": [v.video_id for v in train], "val": [v.video_id for v in val], "skipped_tables": skipped}
     write_json(out_dir / "split.json", split)

@@ -16,23 +16,16 @@ where it has none) selects which labels train the IDM: overlay labels only, neve
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
 from models.idm.processor import decode_video, to_windows, window_indices
-from padflow.fanout import TaskRunnerConfig, fan_out
 from padflow.tables import chunk_label_source, chunk_observed, read_action_table, read_chunk_index, table_observed, video_rate_actions
-
-
-# Threads, not processes: FFmpeg and OpenCV release the GIL, and the decoded frames stay in this process.
-DECODE_RUNNER = TaskRunnerConfig(kind="thread")
 
 
 @dataclass
@@ -47,39 +40,29 @@ class LabelledVideo:
 
 
 def load_labelled_videos(index_path: Path, root: Path, image_size: int, window: int,
-                         label_sources: Sequence[str] = ("overlay",), workers: int = 1) -> tuple[list[LabelledVideo], list[str]]:
-    """Every video of the chunk index with its frames, actions and window starts; and the skipped tables with why.
-
-    `workers` videos are decoded at a time, on threads (DECODE_RUNNER); the result does not depend on it."""
+                         label_sources: Sequence[str] = ("overlay",)) -> tuple[list[LabelledVideo], list[str]]:
+    """Every video of the chunk index with its frames, actions and window starts; and the skipped tables with why."""
     index = read_chunk_index(index_path)
     index = index[np.isin(chunk_label_source(index), list(label_sources))]
     index = index.assign(_observed=list(chunk_observed(index)))
-    groups = [(str(table_path), rows) for (_, table_path), rows in index.groupby(["video_id", "table_path"], sort=True)]
-    load = functools.partial(_labelled_video, root=root, image_size=image_size, window=window)
-    loaded = fan_out(load, groups, name="idm_train decode", runner=DECODE_RUNNER, workers=workers,
-                     labels=[table_path for table_path, _ in groups], unit="videos")
-    videos = [v for v in loaded if isinstance(v, LabelledVideo)]
-    skipped = [v for v in loaded if isinstance(v, str)]
+    videos, skipped = [], []
+    for (video_id, table_path), rows in index.groupby(["video_id", "table_path"], sort=True):
+        first = rows.iloc[0]
+        table = read_action_table(root / table_path)
+        actions = video_rate_actions(table, first.get("fps"))  # a 60 fps table steps at its 30 fps video's frames
+        frames = decode_video(root / first["video_path"], list(first["game_box"]), list(first["overlay_box"]), image_size)
+        if abs(len(actions) - len(frames)) > 2:
+            skipped.append(f"{table_path}: {len(actions)} rows for {len(frames)} video frames (a span, not a whole video)")
+            continue
+        n = min(len(actions), len(frames))
+        first_frames, lengths = rows["start_frame"].to_numpy(), rows["frames"].to_numpy()
+        starts = sorted({f - window // 2 for a, k in zip(first_frames, lengths) for f in range(int(a), min(int(a + k), n))})
+        chunk_starts = sorted({int(c) - window // 2 for c in first_frames + lengths // 2})
+        videos.append(LabelledVideo(str(video_id), str(first["game"]), frames[:n], actions[:n],
+                                    table_observed(table) & np.asarray(first["_observed"], bool), starts, chunk_starts))
     if not videos:
         raise ValueError(f"{index_path}: no chunk of label source(s) {list(label_sources)} with a whole-video table to train the IDM on")
     return videos, skipped
-
-
-def _labelled_video(group: tuple[str, pd.DataFrame], root: Path, image_size: int, window: int) -> LabelledVideo | str:
-    """One video's index rows → its LabelledVideo, or why its table is skipped."""
-    table_path, rows = group
-    first = rows.iloc[0]
-    table = read_action_table(root / table_path)
-    actions = video_rate_actions(table, first.get("fps"))  # a 60 fps table steps at its 30 fps video's frames
-    frames = decode_video(root / first["video_path"], list(first["game_box"]), list(first["overlay_box"]), image_size)
-    if abs(len(actions) - len(frames)) > 2:
-        return f"{table_path}: {len(actions)} rows for {len(frames)} video frames (a span, not a whole video)"
-    n = min(len(actions), len(frames))
-    first_frames, lengths = rows["start_frame"].to_numpy(), rows["frames"].to_numpy()
-    starts = sorted({f - window // 2 for a, k in zip(first_frames, lengths) for f in range(int(a), min(int(a + k), n))})
-    chunk_starts = sorted({int(c) - window // 2 for c in first_frames + lengths // 2})
-    return LabelledVideo(str(first["video_id"]), str(first["game"]), frames[:n], actions[:n],
-                         table_observed(table) & np.asarray(first["_observed"], bool), starts, chunk_starts)
 
 
 def split_by_video(videos: list[LabelledVideo], val_fraction: float, seed: int) -> tuple[list[LabelledVideo], list[LabelledVideo]]:

@@ -22,14 +22,20 @@ import torch
 from models.idm.modeling import InverseDynamicsModel
 from models.policy.processor import crop_mask_resize, to_model_input
 from padflow.actions import BUTTON_SLICE
-from padflow.video import iter_frames
+from padflow.video import in_background, iter_frames
+
+DECODE_AHEAD = 8  # full-size frames decoded ahead of the resizing (8 at 1280x720: 22 MB)
 
 Box = Sequence[int]
 
 
 def decode_video(path: str | Path, game_box: Box | None, overlay_box: Box | None, image_size: int) -> np.ndarray:
-    """Every frame of a video, overlay masked black, game box cropped, resized: uint8 (T, S, S, 3)."""
-    frames = [crop_mask_resize(f, game_box, overlay_box, "black", image_size) for f in iter_frames(path)]
+    """Every frame of a video, overlay masked black, game box cropped, resized: uint8 (T, S, S, 3).
+
+    Frames are decoded ahead on a thread while this one resizes them (both release the GIL; docs/operations.md).
+    """
+    decoded = in_background(iter_frames(path), DECODE_AHEAD, f"decode-{Path(path).stem}")
+    frames = [crop_mask_resize(f, game_box, overlay_box, "black", image_size) for f in decoded]
     if not frames:
         raise ValueError(f"{path}: no frames decoded")
     return np.stack(frames)

@@ -10,7 +10,6 @@ import pandas as pd
 import torch
 
 from models.idm import decode_video, label_video, load_idm
-from models.idm.data import load_labelled_videos
 from models.idm.scoring import score_videos
 from padflow.actions import ACTION_INDEX
 from padflow.tables import CHUNK_INDEX_SCHEMA, write_action_table, write_chunk_index
@@ -74,16 +73,6 @@ def test_idm_train_exports_an_idm_and_scores_held_out_videos(tmp_path: Path):
     scores = json.loads((tmp_path / "data/idm/scores.json").read_text())
     assert scores["val"]["button_accuracy"] == metrics["val_button_accuracy"] and scores["videos"] == {"train": 2, "val": 1}
     assert load_idm(tmp_path / "data/idm").config.window == 8
-
-
-def test_videos_decoded_two_at_a_time_give_the_windows_of_one_at_a_time(tmp_path: Path):
-    make_labelled_project(tmp_path)
-    index = tmp_path / "data/gate/chunks.parquet"
-    one, _ = load_labelled_videos(index, tmp_path, 16, 8, workers=1)
-    two, _ = load_labelled_videos(index, tmp_path, 16, 8, workers=2)
-    assert [v.video_id for v in two] == [v.video_id for v in one] == ["v0", "v1", "v2"]
-    for a, b in zip(one, two):
-        assert np.array_equal(a.frames, b.frames) and np.array_equal(a.actions, b.actions) and a.starts == b.starts
 
 
 def test_idm_train_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path: Path, kill_when):
