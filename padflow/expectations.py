@@ -143,9 +143,9 @@ def _flat_columns(columns: list[str]) -> list[str]:
 class TableValidator:
     """A Great Expectations context holding the suite, validating one DataFrame per table.
 
-    With `docs_dir`, `build_docs()` writes Data Docs (HTML) of every validation so far there. Once, after the last
+    With `docs_dir`, `build_docs()` writes Data Docs (HTML) of every validation so far there, once after the last
     table: GX's UpdateDataDocsAction rebuilt the site's index after every validation, a cost that grows with the
-    square of the tables (13.4 of the default gate's 57 s).
+    square of the tables (docs/operations.md).
     """
 
     def __init__(self, cfg: SuiteLimits, docs_dir: Path | None = None):
