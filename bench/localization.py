@@ -100,7 +100,7 @@ def main() -> None:
                     "width_px": None if truth.overlay_box is None else truth.overlay_box[2] - truth.overlay_box[0],
                     "opacity": round(plan.opacity, 2), "crf": plan.crf, "seconds": loc.seconds, "reason": loc.reason,
                     "outcome": loc.outcome, "agreement": loc.skin_agreement, "runner_up_agreement": loc.runner_up_agreement,
-                    "declared": declared,
+                    "declared": declared, "box": None if loc.box is None else [int(v) for v in loc.box],
                 })  # fmt: skip
                 r = rows[-1]
                 print(f"[seed {r['seed']}] {r['video']} {r['skin_id']} → {r['outcome']} {r['found_skin']} iou {r['iou']} agreement {r['agreement']} "

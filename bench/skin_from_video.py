@@ -191,15 +191,14 @@ def read(video: Path, transform: np.ndarray, skin, parser, cfg: ExtractConfig) -
 
 def unknown_skin_drafts(run: Path, work: Path) -> list[dict]:
     """`--unknown`: each unknown_skin video of a bench/localization.py run drafted anywhere and in its recorded box."""
-    import re
-
     library = load_library()
     rows = []
     for miss in json.loads(run.read_text())["misses"]:
-        found = re.search(r"an overlay is at \[([0-9, ]+)\]", miss.get("reason") or "")
-        if not (miss.get("reason") or "").startswith("unknown skin") or found is None:
+        if miss.get("outcome") != "unknown_skin":
             continue
-        box = tuple(int(v) for v in found.group(1).split(","))
+        if "box" not in miss:
+            raise ValueError(f"{run}: its rows carry no `box` (bench/localization.py before 2026-12-08); run it again")
+        box = tuple(miss["box"])
         folder = work / f"seed{miss['seed']}"
         drawn = json.loads((folder / "truth" / f"{miss['video']}.json").read_text())["overlay_box"]
         skin = library.skins[miss["skin_id"]]
