@@ -151,15 +151,15 @@ class GateFailed(RuntimeError):
 
 
 def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfig, root: Path, out_dir: Path) -> tuple[GateReport, pd.DataFrame, np.ndarray]:
-    """Validate, quarantine and chunk; returns the report, the chunk index and every chunk's density."""
+    """Validate, quarantine and chunk; returns the report, the chunk index and every chunk's density.
+
+    Every table is validated first, then the accepted ones are chunked: only their videos' motion is measured.
+    """
     docs_dir = out_dir / "data_docs"
     shutil.rmtree(docs_dir, ignore_errors=True)
     validator = TableValidator(cfg, docs_dir)
-    verdicts = list(skipped)
-    rows: list[dict[str, Any]] = []
-    densities: list[float] = []
-    motions = MotionCache(cfg)  # imported labels come as many tables per video: each video's motion once
-    motions.measure([(item.video_path, item.overlay_box) for item in inputs], cfg.workers)
+    verdicts: list[Verdict | None] = []  # per input, in order; None until an accepted table is chunked
+    passed: list[tuple[int, TableInput, Any, np.ndarray, dict[str, Any]]] = []
     for item in inputs:
         expected = item.rows_expected
         hours_in = expected / item.fps / SECONDS_PER_HOUR
@@ -182,21 +182,28 @@ def gate_tables(inputs: list[TableInput], skipped: list[Verdict], cfg: GateConfi
         if reasons:
             verdicts.append(Verdict(status="quarantined", reasons=tuple(reasons), failed_expectations=tuple(failed), **verdict))
             continue
+        passed.append((len(verdicts), item, table, observed, verdict))
+        verdicts.append(None)
+    validator.build_docs()
+    rows: list[dict[str, Any]] = []
+    densities: list[float] = []
+    motions = MotionCache(cfg)  # imported labels come as many tables per video: each video's motion once
+    motions.measure([(item.video_path, item.overlay_box) for _, item, *_ in passed], cfg.workers)
+    for slot, item, table, observed, verdict in passed:
         rows_kept, chunks = chunk_table(item, table, observed, cfg, motions, root)
         rows += rows_kept
         densities += [c.density for c in chunks]
         kept = [c for c in chunks if c.verdict == "kept"]
-        verdicts.append(Verdict(
+        verdicts[slot] = Verdict(
             status="accepted",
             hours_kept=covered_frames([c.start for c in kept], cfg.chunk_size) / item.step_fps / SECONDS_PER_HOUR,
             chunks_kept=len(kept),
             chunks_dropped_density=sum(c.verdict == "density" for c in chunks),
             chunks_dropped_static=sum(c.verdict == "static" for c in chunks),
             **verdict,
-        ))
-    validator.build_docs()
+        )
     index = pd.DataFrame(rows, columns=[f.name for f in CHUNK_INDEX_SCHEMA])
-    return GateReport(tuple(verdicts), asdict(cfg)), index, np.array(densities, np.float32)
+    return GateReport((*skipped, *verdicts), asdict(cfg)), index, np.array(densities, np.float32)  # type: ignore[arg-type]
 
 
 def collect_inputs(cfg: GateConfig, root: Path) -> tuple[list[TableInput], list[Verdict]]:
