@@ -90,6 +90,11 @@ def test_weak_localization_and_wrong_length_are_named(validator):
     assert set(validator.validate("short", df, N + 30)[0]) == {"frame_gap", "duration"}
 
 
+def test_data_docs_asked_of_a_validator_without_a_folder_say_so(validator):
+    with pytest.raises(ValueError, match="without docs_dir"):
+        validator.build_docs()
+
+
 def test_density_filter_keeps_and_drops_at_the_exact_boundary():
     a = np.zeros((32, 21), np.float32)
     a[0:8, ACTION_INDEX["EAST"]] = 1  # chunk 0: 8 of 16 timesteps act → density 0.5 → kept
