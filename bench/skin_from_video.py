@@ -56,7 +56,7 @@ import cv2
 import numpy as np
 
 from padflow.actions import BUTTONS, N_BUTTONS, noop
-from padflow.overlay.crops import box_iou, placement_transform, rectify
+from padflow.overlay.crops import box_iou, placement_transform, rectify, visible_box
 from padflow.overlay.draft import DraftSettings, draft_skin, named_skin
 from padflow.overlay.library import load_library
 from padflow.overlay.localize import LocalizeConfig, localize_overlay
@@ -100,14 +100,6 @@ def render(spec, frames: int, folder: Path, seed: int, opacity: float | None = N
         parts.append(path)
     visible, scale = visible_box(skin, box)
     return skin, parts, actions[frames:], box, visible, scale
-
-
-def visible_box(skin, box) -> tuple[tuple[float, float, float, float], tuple[float, float]]:
-    """What can be seen of `skin` drawn at `box` (frame px; its canvas has transparent margins): the box of its opaque
-    pixels, and the skin-to-frame scale (sx, sy)."""
-    ys, xs = np.nonzero(skin.rest[..., 3] > 0)
-    sx, sy = (box[2] - box[0]) / skin.size[0], (box[3] - box[1]) / skin.size[1]
-    return (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy), (sx, sy)
 
 
 def true_names(draft, skin, box, scale) -> dict[int, str]:

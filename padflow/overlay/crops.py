@@ -85,6 +85,14 @@ def grow_box(box: Sequence[int], frame_size: tuple[int, int], margin: float) -> 
     return max(0, x0 - mx), max(0, y0 - my), min(frame_size[0], x1 + mx), min(frame_size[1], y1 + my)
 
 
+def visible_box(skin, box: Sequence[float]) -> tuple[tuple[float, float, float, float], tuple[float, float]]:  # noqa: ANN001
+    """What can be seen of `skin` (either kind) drawn at `box` (frame px; its canvas may have transparent margins): the
+    box of its opaque rest pixels in frame px, and the skin-to-frame scale (sx, sy)."""
+    ys, xs = np.nonzero(skin.rest[..., 3] > 0)
+    sx, sy = (box[2] - box[0]) / skin.size[0], (box[3] - box[1]) / skin.size[1]
+    return (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy), (sx, sy)
+
+
 def boxes_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
     """Whether two (x0, y0, x1, y1) boxes share some area."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from padflow.actions import BUTTON_INDEX, noop
-from padflow.overlay.crops import box_iou
+from padflow.overlay.crops import box_iou, visible_box
 from padflow.overlay.draft import DraftSettings, draft_skin, named_skin, read_names, write_draft
 from padflow.overlay.library import load_library
 from padflow.overlay.render import Placement, draw_overlay, render_overlay
@@ -47,16 +47,8 @@ def rendered(tmp_path_factory):
         out.append(drawn)
     video = tmp_path_factory.mktemp("draft") / "clip.mp4"
     write_mp4(video, out, 30.0, crf=20)
-    visible, scale = _visible(skin, box)
+    visible, scale = visible_box(skin, box)
     return video, skin, box, visible, scale
-
-
-def _visible(skin, box):
-    """What can be seen of the overlay drawn at `box` (its canvas has transparent margins): the box of the skin's
-    opaque pixels in frame px, and the skin-to-frame scale (sx, sy)."""
-    ys, xs = np.nonzero(skin.rest[..., 3] > 0)
-    sx, sy = (box[2] - box[0]) / skin.size[0], (box[3] - box[1]) / skin.size[1]
-    return (box[0] + xs.min() * sx, box[1] + ys.min() * sy, box[0] + (xs.max() + 1) * sx, box[1] + (ys.max() + 1) * sy), (sx, sy)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +117,7 @@ def two_overlays(tmp_path_factory):
         out.append(drawn)
     video = tmp_path_factory.mktemp("draft2") / "two.mp4"
     write_mp4(video, out, 30.0, crf=20)
-    return video, box, _visible(second, box)[0]
+    return video, box, visible_box(second, box)[0]
 
 
 def test_a_box_given_drafts_the_overlay_there_and_nothing_else(two_overlays):
